@@ -1,0 +1,93 @@
+"""The Field: an encoding (one module per kind) followed by a small MLP decoder, plus what every
+kind offers the trainer and the viewer (level mask, parameter count, inspection, state)."""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from fields.errors import ConfigError
+
+
+class Decoder(nn.Module):
+    """MLP with ReLU hidden layers and a linear output, Xavier-uniform weights (as in the papers)."""
+
+    def __init__(self, in_dims: int, hidden_width: int, hidden_layers: int, out_dims: int) -> None:
+        super().__init__()
+        widths = [in_dims] + [hidden_width] * hidden_layers + [out_dims]
+        self.layers = nn.ModuleList(nn.Linear(a, b) for a, b in itertools.pairwise(widths))
+        for layer in self.layers:
+            nn.init.xavier_uniform_(layer.weight)
+            nn.init.zeros_(layer.bias)
+
+    def forward(self, h: torch.Tensor) -> torch.Tensor:
+        """h (N, in_dims) -> (N, out_dims)."""
+        for layer in self.layers[:-1]:
+            h = torch.relu(layer(h))
+        return self.layers[-1](h)
+
+
+class Field(nn.Module):
+    """encoding + decoder. Subclasses set `self.encoding` (with `out_dims`, `num_levels`,
+    `set_mask`) and may extend `inspect()`."""
+
+    def __init__(self, config: Any, encoding: nn.Module) -> None:
+        super().__init__()
+        self.config = config
+        self.encoding = encoding
+        self.decoder = Decoder(encoding.out_dims, config.hidden_width, config.hidden_layers, config.out_dims)
+        self._level_mask = (True,) * encoding.num_levels
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """x (N, D) in [0,1]^D -> (N, out_dims)."""
+        return self.decoder(self.encoding(x))
+
+    @property
+    def num_levels(self) -> int:
+        return self.encoding.num_levels
+
+    @property
+    def level_mask(self) -> tuple[bool, ...]:
+        return self._level_mask
+
+    def set_level_mask(self, mask: tuple[bool, ...] | list[bool]) -> None:
+        """Turn levels on or off (off levels output zeros and get no gradient)."""
+        mask = tuple(bool(m) for m in mask)
+        if len(mask) != self.num_levels:
+            raise ConfigError(f"level mask has {len(mask)} entries, the field has {self.num_levels} levels")
+        self._level_mask = mask
+        self.encoding.set_mask(mask)
+
+    def param_count(self) -> int:
+        return sum(p.numel() for p in self.parameters())
+
+    def inspect(self) -> dict[str, Any]:
+        """What the viewer can show; subclasses add their own entries."""
+        return {
+            "kind": self.config.kind,
+            "param_count": self.param_count(),
+            "level_mask": list(self.level_mask),
+            "levels": self.encoding.level_info(),
+        }
+
+    def state(self) -> dict[str, np.ndarray]:
+        """Copies of every parameter and persistent buffer, by name."""
+        return {k: v.detach().cpu().numpy().copy() for k, v in self.state_dict().items()}
+
+    def load_state(self, arrays: dict[str, np.ndarray]) -> None:
+        """Load arrays made by state(); names and shapes must match this field's."""
+        own = self.state_dict()
+        missing, extra = sorted(set(own) - set(arrays)), sorted(set(arrays) - set(own))
+        if missing or extra:
+            raise ConfigError(f"parameters do not match the field: missing {missing}, unexpected {extra}")
+        for name, tensor in own.items():
+            if tuple(arrays[name].shape) != tuple(tensor.shape):
+                raise ConfigError(
+                    f"parameter {name} has shape {tuple(arrays[name].shape)}, expected {tuple(tensor.shape)}"
+                )
+        device = next(self.parameters()).device
+        self.load_state_dict({k: torch.tensor(np.asarray(v), device=device) for k, v in arrays.items()})

@@ -1,0 +1,317 @@
+"""The trainer: Adam steps on a scene, run in a background thread that owns the field, driven by a
+command queue and publishing immutable snapshots.
+
+Only the thread that runs `run()` (or the caller of `step()` when nothing runs) touches the live
+parameters. Everyone else reads `latest()`, a Snapshot whose arrays are copies marked read-only,
+and talks to the trainer through `send()`.
+"""
+
+from __future__ import annotations
+
+import math
+import queue
+import threading
+import time
+import traceback
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from types import MappingProxyType
+from typing import Any
+
+import numpy as np
+import torch
+
+from fields.config import check
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Optimiser and loop settings (Adam defaults as in Instant-NGP and Lagrangian Hashing)."""
+
+    lr: float = 1e-2
+    betas: tuple[float, float] = (0.9, 0.99)
+    eps: float = 1e-15
+    batch_size: int = 1 << 16
+    seed: int = 0
+    publish_interval: float = 0.25
+    eval_interval: float = 2.0
+
+    def __post_init__(self) -> None:
+        check(self.lr > 0, f"learning rate must be positive, not {self.lr}")
+        check(self.batch_size >= 1, f"batch size must be at least 1, not {self.batch_size}")
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """What the trainer published: never changes after it is made."""
+
+    version: int
+    step: int
+    elapsed: float
+    loss: float
+    metrics: Mapping[str, float]
+    config: Any
+    level_mask: tuple[bool, ...]
+    params: Mapping[str, np.ndarray]
+    state: str = "running"
+    message: str = ""
+    scene: Mapping[str, Any] = field(default_factory=dict)
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+    @property
+    def psnr(self) -> float:
+        return float(self.metrics.get("psnr", math.nan))
+
+
+# Commands the trainer drains between steps.
+@dataclass(frozen=True)
+class Pause:
+    pass
+
+
+@dataclass(frozen=True)
+class Resume:
+    pass
+
+
+@dataclass(frozen=True)
+class Step:
+    """Run `count` steps, then stay paused."""
+
+    count: int = 1
+
+
+@dataclass(frozen=True)
+class Stop:
+    pass
+
+
+@dataclass(frozen=True)
+class SetLevelMask:
+    mask: tuple[bool, ...]
+
+
+@dataclass(frozen=True)
+class SetLearningRate:
+    lr: float
+
+
+@dataclass(frozen=True)
+class SetBatchSize:
+    batch_size: int
+
+
+class TrainingError(RuntimeError):
+    """A step failed (non-finite loss or gradient, or an exception); parameters were not changed."""
+
+
+def frozen_arrays(arrays: Mapping[str, np.ndarray], copy: bool = True) -> Mapping[str, np.ndarray]:
+    """Read-only mapping of read-only arrays (copied unless the caller hands over fresh ones)."""
+    out = {}
+    for name, array in arrays.items():
+        frozen = np.array(array, copy=True) if copy else array
+        frozen.setflags(write=False)
+        out[name] = frozen
+    return MappingProxyType(out)
+
+
+class Trainer:
+    """Trains `field` on `scene`. Fields may offer `param_groups(lr)` (per-group learning rates),
+    `extra_loss(batch, step)` and `after_step(step)` (schedules)."""
+
+    def __init__(self, field_module: Any, scene: Any, config: TrainConfig | None = None) -> None:
+        self.field = field_module
+        self.scene = scene
+        self.config = config or TrainConfig()
+        self.generator = torch.Generator(device="cpu").manual_seed(self.config.seed)
+        groups = (
+            field_module.param_groups(self.config.lr)
+            if hasattr(field_module, "param_groups")
+            else [{"params": list(field_module.parameters())}]
+        )
+        for group in groups:
+            group.setdefault("lr", self.config.lr)
+            group["base_lr"] = group["lr"]
+        self.optimizer = torch.optim.Adam(groups, lr=self.config.lr, betas=self.config.betas, eps=self.config.eps)
+        self.batch_size = self.config.batch_size
+        self.step_count = 0
+        self.elapsed = 0.0
+        self.last_loss = math.nan
+        self.metrics: dict[str, float] = {}
+        self._commands: queue.Queue[Any] = queue.Queue()
+        self._lock = threading.Lock()
+        self._version = 0
+        self._paused = False
+        self._stopped = False
+        self._steps_left: int | None = None
+        self._latest: Snapshot | None = None
+        self._thread: threading.Thread | None = None
+        self._scene_facts = MappingProxyType(scene.describe())
+        self.publish("paused")
+
+    # ---- the public, thread-safe face
+    def send(self, command: Any) -> None:
+        """Queue a command (Pause, Resume, Step, Stop, SetLevelMask, SetLearningRate, SetBatchSize)."""
+        self._commands.put(command)
+
+    def latest(self) -> Snapshot:
+        with self._lock:
+            assert self._latest is not None
+            return self._latest
+
+    def start(self, paused: bool = False) -> threading.Thread:
+        """Run the loop in a daemon thread."""
+        self._paused = paused
+        self._thread = threading.Thread(target=self.run, name="fieldscope-trainer", daemon=True)
+        self._thread.start()
+        return self._thread
+
+    def stop(self, timeout: float | None = 30.0) -> None:
+        """Ask the loop to stop and wait for it."""
+        self.send(Stop())
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    # ---- the owner's side
+    def step(self) -> float:
+        """One optimiser step on a fresh batch; returns the loss. Raises TrainingError and leaves the
+        parameters unchanged when the loss or a gradient is not finite."""
+        started = time.perf_counter()
+        batch = self.scene.sample(self.batch_size, self.generator)
+        self.optimizer.zero_grad(set_to_none=True)
+        loss, metrics = self.scene.loss(self.field, batch)
+        if hasattr(self.field, "extra_loss"):
+            extra, extra_metrics = self.field.extra_loss(batch, self.step_count)
+            loss = loss + extra
+            metrics = {**metrics, **extra_metrics}
+        value = float(loss.detach())
+        if not math.isfinite(value):
+            raise TrainingError(f"step {self.step_count + 1}: the loss is {value}")
+        loss.backward()
+        for group in self.optimizer.param_groups:
+            for p in group["params"]:
+                if p.grad is not None and not bool(torch.isfinite(p.grad).all()):
+                    raise TrainingError(f"step {self.step_count + 1}: a gradient is not finite")
+        self.optimizer.step()
+        self.step_count += 1
+        if hasattr(self.field, "after_step"):
+            self.field.after_step(self.step_count)
+        self.elapsed += time.perf_counter() - started
+        self.last_loss = value
+        self.metrics.update(metrics)
+        return value
+
+    def evaluate(self) -> dict[str, float]:
+        """Full-scene metrics (PSNR over the whole image, ...), kept for the next snapshot."""
+        self.metrics.update(self.scene.evaluate(self.field))
+        return dict(self.metrics)
+
+    def run(self, stop_event: threading.Event | None = None) -> None:
+        """The loop: drain commands, step unless paused, publish every publish_interval seconds."""
+        last_publish = last_eval = time.perf_counter()
+        self.publish(self._state())
+        while not self._stopped and not (stop_event is not None and stop_event.is_set()):
+            self._drain(block=self._paused and self._steps_left is None)
+            if self._stopped:
+                break
+            if self._paused and self._steps_left is None:
+                continue
+            try:
+                self.step()
+            except Exception as error:  # reported, not raised: the app keeps running
+                self._fail(error)
+                continue
+            if self._steps_left is not None:
+                self._steps_left -= 1
+                if self._steps_left <= 0:
+                    self._steps_left = None
+                    self._paused = True
+            now = time.perf_counter()
+            if self._paused or now - last_publish >= self.config.publish_interval:
+                if now - last_eval >= self.config.eval_interval or self._paused:
+                    self._evaluate_safely()
+                    last_eval = time.perf_counter()
+                self.publish(self._state())
+                last_publish = time.perf_counter()
+        self._evaluate_safely()
+        self.publish("stopped")
+
+    # ---- internals
+    def _state(self) -> str:
+        return "paused" if self._paused and self._steps_left is None else "running"
+
+    def _drain(self, block: bool) -> None:
+        try:
+            command = self._commands.get(timeout=0.1) if block else self._commands.get_nowait()
+        except queue.Empty:
+            return
+        while True:
+            self._apply(command)
+            try:
+                command = self._commands.get_nowait()
+            except queue.Empty:
+                return
+
+    def _apply(self, command: Any) -> None:
+        if isinstance(command, Pause):
+            self._paused, self._steps_left = True, None
+        elif isinstance(command, Resume):
+            self._paused, self._steps_left = False, None
+        elif isinstance(command, Step):
+            self._steps_left = max(1, command.count)
+        elif isinstance(command, Stop):
+            self._stopped = True
+        elif isinstance(command, SetLevelMask):
+            self.field.set_level_mask(command.mask)
+        elif isinstance(command, SetLearningRate):
+            self.set_learning_rate(command.lr)
+        elif isinstance(command, SetBatchSize):
+            self.batch_size = max(1, int(command.batch_size))
+        else:
+            self._fail(TypeError(f"unknown trainer command {command!r}"))
+            return
+        self.publish(self._state())
+
+    def set_learning_rate(self, lr: float) -> None:
+        """Scale every parameter group so that the main group's learning rate is lr."""
+        scale = lr / self.config.lr
+        for group in self.optimizer.param_groups:
+            group["lr"] = group["base_lr"] * scale
+
+    def _evaluate_safely(self) -> None:
+        try:
+            self.evaluate()
+        except Exception as error:
+            self._fail(error)
+
+    def _fail(self, error: Exception) -> None:
+        """Report an error, restore the last good parameters if any went bad, and pause."""
+        if not all(bool(torch.isfinite(t).all()) for t in self.field.state_dict().values()):
+            good = self.latest().params
+            self.field.load_state({k: np.array(v) for k, v in good.items()})
+            self.optimizer.state.clear()
+        message = str(error) if isinstance(error, TrainingError) else f"{type(error).__name__}: {error}"
+        if not isinstance(error, TrainingError):
+            traceback.print_exc()
+        self._paused, self._steps_left = True, None
+        self.publish("error", f"{message}; training paused, parameters of step {self.step_count} kept")
+
+    def publish(self, state: str, message: str = "") -> None:
+        """Copy the parameters out into a new Snapshot (owner thread only)."""
+        with self._lock:
+            self._version += 1
+            snapshot = Snapshot(
+                version=self._version,
+                step=self.step_count,
+                elapsed=self.elapsed,
+                loss=self.last_loss,
+                metrics=MappingProxyType(dict(self.metrics)),
+                config=self.field.config,
+                level_mask=tuple(self.field.level_mask),
+                params=frozen_arrays(self.field.state(), copy=False),
+                state=state,
+                message=message,
+                scene=self._scene_facts,
+                train=replace(self.config, batch_size=self.batch_size),
+            )
+            self._latest = snapshot

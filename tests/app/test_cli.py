@@ -1,0 +1,137 @@
+"""The command line end to end: fit, render, bench, and one-line errors that write nothing."""
+
+import json
+import subprocess
+import sys
+
+import imageio.v3 as iio
+import numpy as np
+import pytest
+
+from app.cli import main
+from fields import snapshot as snapshots
+
+SMALL = ["--levels", "8", "--log2-table-size", "14", "--batch-size", "4096", "--quiet"]
+
+
+def test_fit_then_render_at_any_size(tmp_path, astronaut_path, capsys):
+    model = tmp_path / "astro.fsnap"
+    assert main(["fit", str(astronaut_path), "--steps", "40", "--out", str(model), *SMALL]) == 0
+    out = capsys.readouterr().out
+    assert "final PSNR" in out and "parameters" in out
+    snapshot = snapshots.load(model)
+    assert snapshot.step == 40 and snapshot.config.levels == 8 and snapshot.config.log2_table_size == 14
+    assert snapshot.psnr > 20.0
+    assert snapshot.scene["size"] == [512, 512]
+
+    png = tmp_path / "big.png"
+    assert main(["render", str(model), "--out", str(png), "--width", "700"]) == 0
+    image = iio.imread(png)
+    assert image.shape == (700, 700, 3) and image.dtype == np.uint8
+    reference = iio.imread(astronaut_path).astype(np.float64)
+    native = tmp_path / "native.png"
+    assert main(["render", str(model), "--out", str(native)]) == 0
+    mse = np.mean((iio.imread(native).astype(np.float64) - reference) ** 2) / 255.0**2
+    assert 10 * np.log10(1 / mse) > 20.0
+
+
+def test_time_budget_stops_the_fit(tmp_path, astronaut_path):
+    model = tmp_path / "m.fsnap"
+    assert main(["fit", str(astronaut_path), "--time-budget", "1.5", "--out", str(model), *SMALL]) == 0
+    assert snapshots.load(model).elapsed < 10.0
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["fit", "{tmp}/missing.png"], "missing.png: no such file"),
+        (["fit", "{tmp}/empty.png"], "empty.png: the file is empty"),
+        (["fit", "{tmp}/text.png"], "text.png: not a readable image"),
+        (["fit", "{tmp}/cut.png"], "cut.png"),
+        (["fit", "{astro}", "--memory-budget", "0.0001"], "over the memory budget"),
+        (["fit", "{astro}", "--log2-table-size", "9"], "table size must be 2^k"),
+        (["fit", "{astro}", "--levels", "0"], "levels (L) must be between 1 and 32"),
+        (["fit", "{astro}", "--field", "nonsense"], "unknown field kind"),
+        (["fit", "{astro}", "--option", "colour=3"], "no setting(s) colour"),
+    ],
+)
+def test_bad_input_is_one_line_nonzero_and_writes_nothing(tmp_path, astronaut_path, capsys, args, message):
+    (tmp_path / "empty.png").write_bytes(b"")
+    (tmp_path / "text.png").write_text("hello")
+    data = astronaut_path.read_bytes()
+    (tmp_path / "cut.png").write_bytes(data[: len(data) // 3])
+    before = sorted(p.name for p in tmp_path.iterdir())
+    argv = [a.format(tmp=tmp_path, astro=astronaut_path) for a in args]
+    code = main([*argv, "--out", str(tmp_path / "out.fsnap"), "--steps", "2", "--quiet"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2
+    assert err[-1].startswith("fieldscope: error: ") and message in err[-1]
+    assert "Traceback" not in "\n".join(err)
+    assert sorted(p.name for p in tmp_path.iterdir()) == before
+
+
+def test_render_of_a_damaged_snapshot_fails_cleanly(tmp_path, capsys):
+    bad = tmp_path / "bad.fsnap"
+    bad.write_bytes(b"\x10\x00\x00\x00\x00\x00\x00\x00{}")
+    assert main(["render", str(bad), "--out", str(tmp_path / "x.png")]) == 2
+    assert "bad.fsnap" in capsys.readouterr().err
+    assert not (tmp_path / "x.png").exists()
+
+
+def test_bench_encoding_json_has_the_documented_shape():
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "app.cli",
+            "bench",
+            "encoding",
+            "--json",
+            "--points",
+            "4096",
+            "--repeats",
+            "1",
+            "--field",
+            "hashgrid",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=600,
+    )
+    report = json.loads(result.stdout)
+    assert report["config"]["points"] == 4096 and report["config"]["levels"] == 16
+    rows = {(r["dims"], r["impl"]) for r in report["results"]}
+    assert rows == {(2, "warp"), (2, "torch"), (3, "warp"), (3, "torch")}
+    for r in report["results"]:
+        assert r["forward_points_per_s"] > 0 and r["forward_backward_points_per_s"] > 0
+
+
+def test_bench_fit_json_reports_both_implementations():
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "app.cli",
+            "bench",
+            "fit",
+            "--json",
+            "--time-budget",
+            "2",
+            "--levels",
+            "8",
+            "--log2-table-size",
+            "14",
+            "--batch-size",
+            "4096",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=600,
+    )
+    rows = json.loads(result.stdout)["results"]
+    assert [r["impl"] for r in rows] == ["warp", "torch"]
+    for r in rows:
+        assert set(r) >= {"impl", "field", "params", "seconds_to_30db", "seconds_to_35db", "final_psnr"}
+        assert r["params"] == rows[0]["params"]

@@ -1,0 +1,18 @@
+"""Shared test set-up: Warp's kernel cache under the checkout, small torch thread pool, assets."""
+
+import os
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+os.environ.setdefault("WARP_CACHE_PATH", str(ROOT / ".warp_cache"))
+
+import torch  # noqa: E402
+
+torch.set_num_threads(2)
+
+
+@pytest.fixture(scope="session")
+def astronaut_path() -> Path:
+    return ROOT / "assets" / "astronaut.png"
