@@ -112,51 +112,26 @@ class _WarpHashGrid(torch.autograd.Function):
     """x (N, D), table (R, F) -> (N, L*F) through the Warp kernels; backward to table and x."""
 
     @staticmethod
-    def forward(ctx: Any, x: torch.Tensor, table: torch.Tensor, encoding: HashGridEncoding) -> torch.Tensor:
+    def forward(ctx: Any, x: torch.Tensor, table: torch.Tensor, enc: HashGridEncoding) -> torch.Tensor:
         x = x.detach().float().contiguous()
-        out = torch.empty(x.shape[0], encoding.out_dims, device=x.device)
-        warp_call(
-            kernels.forward,
-            x,
-            table.detach(),
-            encoding.level_arrays(),
-            encoding.table_size,
-            encoding.smooth,
-            out,
-        )
+        out = torch.empty(x.shape[0], enc.out_dims, device=x.device)
+        warp_call(kernels.forward, x, table.detach(), enc.level_arrays(), enc.table_size, enc.smooth, out)
         ctx.save_for_backward(x, table)
-        ctx.encoding = encoding
+        ctx.encoding = enc
         return out
 
     @staticmethod
     def backward(ctx: Any, grad_out: torch.Tensor) -> tuple[Any, ...]:
         x, table = ctx.saved_tensors
         enc: HashGridEncoding = ctx.encoding
-        grad_out = grad_out.float().contiguous()
+        common = (enc.level_arrays(), enc.table_size, enc.smooth, grad_out.float().contiguous())
         grad_x = grad_table = None
         if ctx.needs_input_grad[1]:
             grad_table = torch.zeros_like(table)
-            warp_call(
-                kernels.backward_table,
-                x,
-                enc.level_arrays(),
-                enc.table_size,
-                enc.smooth,
-                grad_out,
-                grad_table,
-            )
+            warp_call(kernels.backward_table, x, *common, grad_table)
         if ctx.needs_input_grad[0]:
             grad_x = torch.zeros_like(x)
-            warp_call(
-                kernels.backward_points,
-                x,
-                table.detach(),
-                enc.level_arrays(),
-                enc.table_size,
-                enc.smooth,
-                grad_out,
-                grad_x,
-            )
+            warp_call(kernels.backward_points, x, table.detach(), *common, grad_x)
         return grad_x, grad_table, None
 
 

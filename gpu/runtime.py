@@ -89,7 +89,8 @@ def ensure_loaded(kernel: Any, device: str) -> None:
     init()
     with _lock:
         if key not in _loaded:
-            kernel.module.load(wp.get_device(device))
+            # CPU launches run the block_dim=1 variant of a module; load that one, not the default.
+            kernel.module.load(wp.get_device(device), block_dim=1 if device == "cpu" else None)
             _loaded.add(key)
 
 
@@ -116,20 +117,30 @@ def run_all(jobs: Sequence[Callable[[], None]]) -> None:
         future.result()
 
 
-def launch_sliced(kernel: Any, dim: tuple[int, ...], axis: int, inputs: list[Any], device: str) -> None:
+def launch_sliced(
+    kernel: Any, dim: tuple[int, ...], axis: int, inputs: list[Any], device: str, interleave: bool = False
+) -> None:
     """Launch `kernel` over `dim`, cut along `axis` into one slice per CPU core.
 
-    The kernel's last parameter is the start of its slice along `axis` (its thread index there is
-    local to the slice). Callers pick an axis along which slices write disjoint memory, so
-    concurrent slices never race. On CUDA, or for small launches, it is one launch.
+    The kernel's last two parameters are `slice_start` and `slice_stride`: thread index j along
+    `axis` stands for j * slice_stride + slice_start. Slices are contiguous ranges (stride 1), or
+    with interleave=True every P-th index (for P cores), which balances work that varies along the
+    axis. Callers pick an axis along which slices write disjoint memory, so concurrent slices never
+    race. On CUDA, or for small launches, it is one launch.
     """
     if 0 in dim:
         return
-    big_enough = dim[0] * (dim[1] if len(dim) > 1 else 1) >= MIN_THREADS_PER_SPLIT
-    parts = cpu_workers() if (device == "cpu" and big_enough) else 1
+    threads = 1
+    for n in dim:
+        threads *= n
+    parts = min(cpu_workers(), dim[axis]) if (device == "cpu" and threads >= MIN_THREADS_PER_SPLIT) else 1
 
-    def job(start: int, length: int) -> Callable[[], None]:
+    def job(start: int, length: int, stride: int) -> Callable[[], None]:
         sliced = tuple(length if a == axis else n for a, n in enumerate(dim))
-        return lambda: wp.launch(kernel, dim=sliced, inputs=[*inputs, start], device=device)
+        return lambda: wp.launch(kernel, dim=sliced, inputs=[*inputs, start, stride], device=device)
 
-    run_all([job(start, length) for start, length in split(dim[axis], parts)])
+    if interleave:
+        jobs = [job(k, len(range(k, dim[axis], parts)), parts) for k in range(parts)]
+    else:
+        jobs = [job(start, length, 1) for start, length in split(dim[axis], parts)]
+    run_all(jobs)
