@@ -185,7 +185,7 @@ def bench_fit(args: argparse.Namespace) -> dict[str, Any]:
         levels=args.levels,
         features=args.features,
     )
-    config = field_config(options, scene.dims, scene.out_dims, max(scene.describe()["size"]))
+    config = field_config(options, scene.dims, scene.out_dims, scene.describe()["extent"])
     results = []
     for impl in args.impl or ["warp", "torch"]:
         torch.manual_seed(0)

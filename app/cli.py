@@ -106,7 +106,7 @@ def cmd_fit(args: argparse.Namespace) -> int:
     train = TrainConfig(lr=args.lr, batch_size=args.batch_size, seed=args.seed)
     scene = open_scene(args.path, memory_budget=int(args.memory_budget * 2**30))
     facts = scene.describe()
-    config = field_config(args, scene.dims, scene.out_dims, max(facts["size"]))
+    config = field_config(args, scene.dims, scene.out_dims, facts["extent"])
     torch.manual_seed(args.seed)
     field = configs.build_field(config)
     trainer = Trainer(field, scene, train)

@@ -115,9 +115,35 @@ def frozen_arrays(arrays: Mapping[str, np.ndarray], copy: bool = True) -> Mappin
     return MappingProxyType(out)
 
 
+class GradientSteps:
+    """The default strategy: an Adam step on the scene's loss (plus the field's extra loss) over a
+    fresh random batch. Fields may offer `extra_loss(batch, step)` and `after_step(step)`."""
+
+    def __init__(self, trainer: Trainer) -> None:
+        self.trainer = trainer
+
+    def step(self) -> tuple[float, dict[str, float]]:
+        t = self.trainer
+        batch = t.scene.sample(t.batch_size, t.generator)
+        t.optimizer.zero_grad(set_to_none=True)
+        loss, metrics = t.scene.loss(t.field, batch)
+        if hasattr(t.field, "extra_loss"):
+            extra, extra_metrics = t.field.extra_loss(batch, t.step_count)
+            loss = loss + extra
+            metrics = {**metrics, **extra_metrics}
+        value = t.check_finite(loss)
+        loss.backward()
+        t.check_gradients()
+        t.optimizer.step()
+        if hasattr(t.field, "after_step"):
+            t.field.after_step(t.step_count + 1)
+        return value, metrics
+
+
 class Trainer:
-    """Trains `field` on `scene`. Fields may offer `param_groups(lr)` (per-group learning rates),
-    `extra_loss(batch, step)` and `after_step(step)` (schedules)."""
+    """Trains `field` on `scene` with the field's strategy (`field.training_strategy(trainer)`, e.g.
+    coarse to fine) or GradientSteps. Fields may offer `param_groups(lr)` (per-group learning
+    rates)."""
 
     def __init__(self, field_module: Any, scene: Any, config: TrainConfig | None = None) -> None:
         self.field = field_module
@@ -147,6 +173,8 @@ class Trainer:
         self._latest: Snapshot | None = None
         self._thread: threading.Thread | None = None
         self._scene_facts = MappingProxyType(scene.describe())
+        make_strategy = getattr(field_module, "training_strategy", None)
+        self.strategy = make_strategy(self) if make_strategy else GradientSteps(self)
         self.publish("paused")
 
     # ---- the public, thread-safe face
@@ -174,32 +202,29 @@ class Trainer:
 
     # ---- the owner's side
     def step(self) -> float:
-        """One optimiser step on a fresh batch; returns the loss. Raises TrainingError and leaves the
+        """One training step (the strategy's); returns the loss. Raises TrainingError and leaves the
         parameters unchanged when the loss or a gradient is not finite."""
         started = time.perf_counter()
-        batch = self.scene.sample(self.batch_size, self.generator)
-        self.optimizer.zero_grad(set_to_none=True)
-        loss, metrics = self.scene.loss(self.field, batch)
-        if hasattr(self.field, "extra_loss"):
-            extra, extra_metrics = self.field.extra_loss(batch, self.step_count)
-            loss = loss + extra
-            metrics = {**metrics, **extra_metrics}
-        value = float(loss.detach())
-        if not math.isfinite(value):
-            raise TrainingError(f"step {self.step_count + 1}: the loss is {value}")
-        loss.backward()
-        for group in self.optimizer.param_groups:
-            for p in group["params"]:
-                if p.grad is not None and not bool(torch.isfinite(p.grad).all()):
-                    raise TrainingError(f"step {self.step_count + 1}: a gradient is not finite")
-        self.optimizer.step()
+        value, metrics = self.strategy.step()
         self.step_count += 1
-        if hasattr(self.field, "after_step"):
-            self.field.after_step(self.step_count)
         self.elapsed += time.perf_counter() - started
         self.last_loss = value
         self.metrics.update(metrics)
         return value
+
+    def check_finite(self, loss: torch.Tensor) -> float:
+        """The loss as a float; TrainingError if it is not finite."""
+        value = float(loss.detach())
+        if not math.isfinite(value):
+            raise TrainingError(f"step {self.step_count + 1}: the loss is {value}")
+        return value
+
+    def check_gradients(self) -> None:
+        """TrainingError if any gradient is not finite (call before optimizer.step())."""
+        for group in self.optimizer.param_groups:
+            for p in group["params"]:
+                if p.grad is not None and not bool(torch.isfinite(p.grad).all()):
+                    raise TrainingError(f"step {self.step_count + 1}: a gradient is not finite")
 
     def evaluate(self) -> dict[str, float]:
         """Full-scene metrics (PSNR over the whole image, ...), kept for the next snapshot."""

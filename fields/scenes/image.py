@@ -183,6 +183,7 @@ class ImageScene:
             "size": [self.width, self.height],
             "channels": self.out_dims,
             "bounds": [[0.0, 0.0], [1.0, 1.0]],
+            "extent": max(self.width, self.height),
         }
 
 
