@@ -72,4 +72,5 @@ def check(condition: bool, message: str) -> None:
 
 def _load_kinds() -> None:
     # Importing a kind's module registers it; done lazily so that configs stay cheap to import.
+    import fields.gaussian_buckets
     import fields.hashgrid  # noqa: F401

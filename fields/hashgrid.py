@@ -24,10 +24,11 @@ IMPLEMENTATIONS = ("warp", "torch")
 
 
 @dataclass(frozen=True)
-class HashGridConfig:
-    """Instant-NGP hash grid. Level l has resolution floor(base_resolution * growth**l)."""
+class GridConfig:
+    """Settings every multiresolution grid field shares. Level l has resolution
+    floor(base_resolution * growth**l); the decoder has `hidden_layers` ReLU layers."""
 
-    kind: str = "hashgrid"
+    kind: str = ""
     dims: int = 2
     out_dims: int = 3
     levels: int = 16
@@ -40,12 +41,22 @@ class HashGridConfig:
     hidden_layers: int = 1
 
     def __post_init__(self) -> None:
-        check(self.kind == "hashgrid", f"kind must be 'hashgrid', not {self.kind!r}")
         check_grid_settings(self)
 
     @property
     def table_size(self) -> int:
         return 1 << self.log2_table_size
+
+
+@dataclass(frozen=True)
+class HashGridConfig(GridConfig):
+    """Instant-NGP hash grid."""
+
+    kind: str = "hashgrid"
+
+    def __post_init__(self) -> None:
+        check(self.kind == "hashgrid", f"kind must be 'hashgrid', not {self.kind!r}")
+        super().__post_init__()
 
 
 def check_grid_settings(c: Any) -> None:

@@ -8,6 +8,7 @@ interpolation then runs in the table's dtype.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import torch
@@ -59,16 +60,20 @@ def corner_weights(frac: torch.Tensor, smooth: int) -> torch.Tensor:
     return torch.where(bits[None], s[:, None, :], 1.0 - s[:, None, :]).prod(dim=-1)
 
 
-def level_features(x: torch.Tensor, table: torch.Tensor, layout: Any, level: int, smooth: int) -> torch.Tensor:
-    """Features (N, F) of one level: corner rows (dense or hashed) interpolated at x (N, D)."""
-    res = layout.resolution[level]
-    cell, frac = locate(x, res, table.dtype)
-    corners = cell[:, None, :] + corner_bits(x.shape[1], x.device)[None]  # (N, C, D)
+def corner_rows(cell: torch.Tensor, layout: Any, level: int) -> torch.Tensor:
+    """Rows (N, 2^D) of the corners of cells (N, D) in one level, the level's offset included."""
+    corners = cell[:, None, :] + corner_bits(cell.shape[1], cell.device)[None]  # (N, C, D)
     if layout.hashed[level]:
         rows = hash_index(corners, layout.table_size)
     else:
-        rows = dense_index(corners, torch.tensor(res, device=x.device))
-    feats = nnf.embedding(rows + layout.offset[level], table)  # (N, C, F)
+        rows = dense_index(corners, torch.tensor(layout.resolution[level], device=cell.device))
+    return rows + layout.offset[level]
+
+
+def level_features(x: torch.Tensor, table: torch.Tensor, layout: Any, level: int, smooth: int) -> torch.Tensor:
+    """Features (N, F) of one level: corner rows (dense or hashed) interpolated at x (N, D)."""
+    cell, frac = locate(x, layout.resolution[level], table.dtype)
+    feats = nnf.embedding(corner_rows(cell, layout, level), table)  # (N, C, F)
     return (corner_weights(frac, smooth)[..., None] * feats).sum(dim=1)
 
 
@@ -86,3 +91,49 @@ def hashgrid_encode(x: torch.Tensor, table: torch.Tensor, layout: Any, mask: tor
         for level, on in enumerate(mask.tolist())
     ]
     return torch.cat(parts, dim=1)
+
+
+def bucket_points(
+    x: torch.Tensor, means: torch.Tensor, layout: Any, level: int, points: int, smooth: int
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """For one Lagrangian level: corner weights alpha (N, C), the rows of the K points of every
+    corner's bucket (N, C, K), and squared distances |x - mu|^2 (N, C, K)."""
+    cell, frac = locate(x, layout.resolution[level], means.dtype)
+    rows = corner_rows(cell, layout, level)[..., None] * points + torch.arange(points, device=x.device)
+    p = x.to(means.dtype).clamp(0.0, 1.0)
+    dist2 = ((p[:, None, None, :] - means[rows]) ** 2).sum(dim=-1)
+    return corner_weights(frac, smooth), rows, dist2
+
+
+def gaussian_level_features(
+    x: torch.Tensor,
+    means: torch.Tensor,
+    values: torch.Tensor,
+    layout: Any,
+    level: int,
+    sigma: float,
+    points: int,
+    smooth: int,
+) -> torch.Tensor:
+    """Features (N, F) of a Lagrangian level: sum_v alpha_v sum_k N(x; mu_vk, sigma) f_vk with the
+    normalised isotropic Gaussian of Lagrangian Hashing's eq. 3."""
+    alpha, rows, dist2 = bucket_points(x, means, layout, level, points, smooth)
+    gauss = torch.exp(-dist2 / (2.0 * sigma * sigma)) / (math.sqrt(2.0 * math.pi) * sigma)
+    return ((alpha[..., None] * gauss)[..., None] * values[rows]).sum(dim=(1, 2))
+
+
+def guidance_level(
+    x: torch.Tensor,
+    means: torch.Tensor,
+    layout: Any,
+    level: int,
+    sigma: float,
+    points: int,
+    smooth: int,
+    alpha_eps: float = 1e-5,
+) -> torch.Tensor:
+    """Guidance cost (N,) of one level (eq. 8 without W): min over corners v and points k of
+    -log(alpha_v + eps) + |x - mu_vk|^2 / (2 sigma^2)."""
+    alpha, _rows, dist2 = bucket_points(x, means, layout, level, points, smooth)
+    cost = -torch.log(alpha + alpha_eps)[..., None] + dist2 / (2.0 * sigma * sigma)
+    return cost.flatten(1).min(dim=1).values

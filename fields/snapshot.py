@@ -32,7 +32,7 @@ def _checksum(arrays: dict[str, np.ndarray], metadata: dict[str, str]) -> str:
     digest = hashlib.sha256()
     digest.update(json.dumps(metadata, sort_keys=True).encode())
     for name in sorted(arrays):
-        array = np.ascontiguousarray(arrays[name])
+        array = np.asarray(arrays[name], order="C")
         digest.update(name.encode() + str(array.dtype).encode() + str(array.shape).encode())
         digest.update(array.tobytes())
     return digest.hexdigest()
@@ -40,7 +40,7 @@ def _checksum(arrays: dict[str, np.ndarray], metadata: dict[str, str]) -> str:
 
 def to_bytes(snapshot: Snapshot) -> bytes:
     """Serialise a snapshot into the file format."""
-    arrays = {name: np.ascontiguousarray(array) for name, array in snapshot.params.items()}
+    arrays = {name: np.asarray(array, order="C") for name, array in snapshot.params.items()}
     train = {k: list(v) if isinstance(v, tuple) else v for k, v in vars(snapshot.train).items()}
     metadata = {
         "format": FORMAT,

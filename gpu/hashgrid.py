@@ -22,7 +22,7 @@ from typing import Any
 import warp as wp
 
 from gpu import runtime
-from gpu.hashing import grid_helpers
+from gpu.hashing import Levels, grid_helpers, make_levels, point_block
 
 #: Points each thread encodes in a row: amortises the per-thread and per-level set-up on the CPU.
 POINTS_PER_THREAD = 64
@@ -36,7 +36,8 @@ def kernels(dims: int, feats: int, smooth: int) -> SimpleNamespace:
     Launch dims are (L, ceil(N / points_per_thread)), level-major: consecutive threads read the
     same level's table, which keeps it in cache. Forward and input gradients are sliced by point
     blocks (axis 1), the table gradient by levels (axis 0, interleaved: dense and hashed levels
-    cost differently).
+    cost differently). Corner rows are computed before their loads, so that the cache misses of
+    one point overlap.
     """
     g = grid_helpers(dims, smooth)
     corners = 1 << dims
@@ -45,47 +46,30 @@ def kernels(dims: int, feats: int, smooth: int) -> SimpleNamespace:
     def encode_forward(
         x: wp.array2d(dtype=float),
         table: wp.array2d(dtype=float),
-        resolution: wp.array(dtype=int),
-        offset: wp.array(dtype=int),
-        hashed: wp.array(dtype=int),
-        mask: wp.array(dtype=int),
-        table_size: int,
-        points_per_thread: int,
+        levels: Levels,
         out: wp.array2d(dtype=float),
         slice_start: int,
         slice_stride: int,
     ):
         lvl, q = wp.tid()
-        first = (q * slice_stride + slice_start) * points_per_thread
-        last = wp.min(first + points_per_thread, x.shape[0])
-        res, off, hsh, on = resolution[lvl], offset[lvl], hashed[lvl], mask[lvl]
-        table_mask = wp.uint32(table_size - 1)
-        rows = wp.vector(0, length=wp.static(corners), dtype=int)
-        weights = wp.vector(0.0, length=wp.static(corners), dtype=float)
+        first, last = point_block(levels, q * slice_stride + slice_start, x.shape[0])
+        on = levels.mask[lvl] != 0
         for i in range(first, last):
-            if on != 0:
-                # all corner rows first, so that their (cache-missing) loads are issued together
-                cell, frac = g.locate(x, i, res)
-                upper, _slope = g.axis_weights(frac)
-                for c in range(wp.static(corners)):
-                    weights[c] = g.corner_weight(upper, c)
-                    rows[c] = off + g.corner_row(cell, c, res, hsh, table_mask)
+            rows = wp.vector(0, length=wp.static(corners), dtype=int)
+            upper = wp.vec3(0.0)
+            if on:
+                rows, upper, _slope = g.cell_corners(x, i, levels, lvl)
             for f in range(wp.static(feats)):
                 acc = float(0.0)
-                if on != 0:
+                if on:
                     for c in range(wp.static(corners)):
-                        acc += weights[c] * table[rows[c], f]
+                        acc += g.corner_weight(upper, c) * table[rows[c], f]
                 out[i, lvl * wp.static(feats) + f] = acc
 
     @wp.kernel(enable_backward=False, module="unique")
     def encode_backward_table(
         x: wp.array2d(dtype=float),
-        resolution: wp.array(dtype=int),
-        offset: wp.array(dtype=int),
-        hashed: wp.array(dtype=int),
-        mask: wp.array(dtype=int),
-        table_size: int,
-        points_per_thread: int,
+        levels: Levels,
         grad_out: wp.array2d(dtype=float),
         grad_table: wp.array2d(dtype=float),
         slice_start: int,
@@ -93,54 +77,34 @@ def kernels(dims: int, feats: int, smooth: int) -> SimpleNamespace:
     ):
         j, q = wp.tid()
         lvl = j * slice_stride + slice_start
-        if mask[lvl] == 0:
+        if levels.mask[lvl] == 0:
             return
-        first = q * points_per_thread
-        last = wp.min(first + points_per_thread, x.shape[0])
-        res, off, hsh = resolution[lvl], offset[lvl], hashed[lvl]
-        table_mask = wp.uint32(table_size - 1)
-        rows = wp.vector(0, length=wp.static(corners), dtype=int)
-        weights = wp.vector(0.0, length=wp.static(corners), dtype=float)
+        first, last = point_block(levels, q, x.shape[0])
         for i in range(first, last):
-            cell, frac = g.locate(x, i, res)
-            upper, _slope = g.axis_weights(frac)
-            for c in range(wp.static(corners)):
-                weights[c] = g.corner_weight(upper, c)
-                rows[c] = off + g.corner_row(cell, c, res, hsh, table_mask)
+            rows, upper, _slope = g.cell_corners(x, i, levels, lvl)
             for f in range(wp.static(feats)):
                 g_out = grad_out[i, lvl * wp.static(feats) + f]
                 for c in range(wp.static(corners)):
-                    wp.atomic_add(grad_table, rows[c], f, weights[c] * g_out)
+                    wp.atomic_add(grad_table, rows[c], f, g.corner_weight(upper, c) * g_out)
 
     @wp.kernel(enable_backward=False, module="unique")
     def encode_backward_points(
         x: wp.array2d(dtype=float),
         table: wp.array2d(dtype=float),
-        resolution: wp.array(dtype=int),
-        offset: wp.array(dtype=int),
-        hashed: wp.array(dtype=int),
-        mask: wp.array(dtype=int),
-        table_size: int,
-        points_per_thread: int,
+        levels: Levels,
         grad_out: wp.array2d(dtype=float),
         grad_x: wp.array2d(dtype=float),
         slice_start: int,
         slice_stride: int,
     ):
         lvl, q = wp.tid()
-        if mask[lvl] == 0:
+        if levels.mask[lvl] == 0:
             return
-        first = (q * slice_stride + slice_start) * points_per_thread
-        last = wp.min(first + points_per_thread, x.shape[0])
-        res, off, hsh = resolution[lvl], offset[lvl], hashed[lvl]
-        table_mask = wp.uint32(table_size - 1)
-        rows = wp.vector(0, length=wp.static(corners), dtype=int)
+        first, last = point_block(levels, q * slice_stride + slice_start, x.shape[0])
+        scale = float(levels.resolution[lvl])
         for i in range(first, last):
-            cell, frac = g.locate(x, i, res)
-            upper, slope = g.axis_weights(frac)
+            rows, upper, slope = g.cell_corners(x, i, levels, lvl)
             passes = g.inside(x, i)
-            for c in range(wp.static(corners)):
-                rows[c] = off + g.corner_row(cell, c, res, hsh, table_mask)
             grad = wp.vec3(0.0)
             for c in range(wp.static(corners)):
                 s = float(0.0)
@@ -148,24 +112,19 @@ def kernels(dims: int, feats: int, smooth: int) -> SimpleNamespace:
                     s += grad_out[i, lvl * wp.static(feats) + f] * table[rows[c], f]
                 grad += s * g.corner_weight_grad(upper, slope, c)
             for d in range(wp.static(dims)):
-                wp.atomic_add(grad_x, i, d, grad[d] * passes[d] * float(res))
+                wp.atomic_add(grad_x, i, d, grad[d] * passes[d] * scale)
 
     return SimpleNamespace(
         forward=encode_forward, backward_table=encode_backward_table, backward_points=encode_backward_points
     )
 
 
-def _launch(name: str, x: Any, levels: dict[str, Any], feats: int, smooth: int, axis: int, inputs: list[Any]) -> None:
+def _launch(name: str, x: Any, feats: int, smooth: int, levels: Levels, axis: int, inputs: list[Any]) -> None:
     kernel = getattr(kernels(x.shape[1], feats, smooth), name)
     device = str(x.device)
     runtime.ensure_loaded(kernel, device)
-    blocks = -(-x.shape[0] // POINTS_PER_THREAD)
-    dim = (levels["resolution"].shape[0], blocks)
+    dim = (levels.resolution.shape[0], -(-x.shape[0] // POINTS_PER_THREAD))
     runtime.launch_sliced(kernel, dim, axis, inputs, device, interleave=axis == 0)
-
-
-def _level_args(levels: dict[str, Any]) -> list[Any]:
-    return [levels["resolution"], levels["offset"], levels["hashed"], levels["mask"]]
 
 
 def forward(x: Any, table: Any, levels: dict[str, Any], table_size: int, smooth: int, out: Any) -> None:
@@ -173,21 +132,21 @@ def forward(x: Any, table: Any, levels: dict[str, Any], table_size: int, smooth:
 
     levels: warp int32 arrays (L,) named resolution, offset, hashed, mask.
     """
-    inputs = [x, table, *_level_args(levels), table_size, POINTS_PER_THREAD, out]
-    _launch("forward", x, levels, table.shape[1], smooth, 1, inputs)
+    packed = make_levels(levels, table_size, POINTS_PER_THREAD)
+    _launch("forward", x, table.shape[1], smooth, packed, 1, [x, table, packed, out])
 
 
 def backward_table(
     x: Any, levels: dict[str, Any], table_size: int, smooth: int, grad_out: Any, grad_table: Any
 ) -> None:
     """Add d loss / d table (R, F) to grad_table, from grad_out (N, L*F); sliced by levels."""
-    inputs = [x, *_level_args(levels), table_size, POINTS_PER_THREAD, grad_out, grad_table]
-    _launch("backward_table", x, levels, grad_table.shape[1], smooth, 0, inputs)
+    packed = make_levels(levels, table_size, POINTS_PER_THREAD)
+    _launch("backward_table", x, grad_table.shape[1], smooth, packed, 0, [x, packed, grad_out, grad_table])
 
 
 def backward_points(
     x: Any, table: Any, levels: dict[str, Any], table_size: int, smooth: int, grad_out: Any, grad_x: Any
 ) -> None:
     """Add d loss / d x (N, D) to grad_x (zero it first), from grad_out (N, L*F); sliced by points."""
-    inputs = [x, table, *_level_args(levels), table_size, POINTS_PER_THREAD, grad_out, grad_x]
-    _launch("backward_points", x, levels, table.shape[1], smooth, 1, inputs)
+    packed = make_levels(levels, table_size, POINTS_PER_THREAD)
+    _launch("backward_points", x, table.shape[1], smooth, packed, 1, [x, table, packed, grad_out, grad_x])

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from functools import cache
 from types import SimpleNamespace
+from typing import Any
 
 import warp as wp
 
@@ -23,10 +24,41 @@ LINEAR = 0
 SMOOTHSTEP = 1
 
 
+@wp.struct
+class Levels:
+    """Where each level of a grid encoding lives: per-level int32 arrays (L,) resolution, offset
+    (first row), hashed (1: spatial hash into table_size rows, 0: dense (N+1)^D vertices) and mask
+    (0: the level is off), the hash table size, and how many points a thread handles."""
+
+    resolution: wp.array(dtype=int)
+    offset: wp.array(dtype=int)
+    hashed: wp.array(dtype=int)
+    mask: wp.array(dtype=int)
+    table_size: int
+    points_per_thread: int
+
+
+def make_levels(arrays: dict[str, Any], table_size: int, points_per_thread: int) -> Levels:
+    """A Levels struct from warp arrays named resolution, offset, hashed, mask."""
+    levels = Levels()
+    levels.resolution, levels.offset = arrays["resolution"], arrays["offset"]
+    levels.hashed, levels.mask = arrays["hashed"], arrays["mask"]
+    levels.table_size, levels.points_per_thread = table_size, points_per_thread
+    return levels
+
+
+@wp.func
+def point_block(levels: Levels, block: int, count: int):
+    """The points [first, last) of a thread's block."""
+    first = block * levels.points_per_thread
+    return first, wp.min(first + levels.points_per_thread, count)
+
+
 @cache
 def grid_helpers(dims: int, smooth: int) -> SimpleNamespace:
     """wp.func helpers for D = dims and the given interpolation: locate, inside, axis_weights,
-    corner_weight, corner_weight_grad, corner_row."""
+    corner_weight, corner_weight_grad, corner_row, cell_corners."""
+    corners = 1 << dims
 
     @wp.func
     def locate(x: wp.array2d(dtype=float), i: int, res: int):
@@ -101,7 +133,21 @@ def grid_helpers(dims: int, smooth: int) -> SimpleNamespace:
             h = h ^ (wp.uint32(c2) * PRIME_Z)
         return int(h & table_mask)
 
+    @wp.func
+    def cell_corners(x: wp.array2d(dtype=float), i: int, levels: Levels, lvl: int):
+        """For x[i] in level lvl: the rows of its cell's corners (vector of 2^D ints, level offset
+        included), and the per-axis upper-vertex weights and their slopes (see axis_weights)."""
+        res = levels.resolution[lvl]
+        cell, frac = locate(x, i, res)
+        upper, slope = axis_weights(frac)
+        rows = wp.vector(0, length=wp.static(corners), dtype=int)
+        table_mask = wp.uint32(levels.table_size - 1)
+        for c in range(wp.static(corners)):
+            rows[c] = levels.offset[lvl] + corner_row(cell, c, res, levels.hashed[lvl], table_mask)
+        return rows, upper, slope
+
     return SimpleNamespace(
+        cell_corners=cell_corners,
         locate=locate,
         inside=inside,
         axis_weights=axis_weights,

@@ -117,6 +117,13 @@ def _reason(error: Exception) -> str:
     return text[0] if text else type(error).__name__
 
 
+def gradient_norm(pixels: torch.Tensor) -> torch.Tensor:
+    """(H, W, C) -> (H, W): sqrt of the sum over channels of the squared central differences along
+    x and y (one-sided at the borders), in value units per pixel."""
+    grads = torch.gradient(pixels, dim=(0, 1)) if min(pixels.shape[:2]) > 1 else (torch.zeros_like(pixels),) * 2
+    return torch.sqrt(sum((g * g).sum(dim=-1) for g in grads))
+
+
 def row_chunks(height: int, width: int, chunk: int) -> list[slice]:
     """Slices of whole rows holding about `chunk` pixels each."""
     step = max(1, chunk // max(1, width))
@@ -145,6 +152,7 @@ class ImageScene:
         self.device = torch.device(device)
         self.pixels = torch.from_numpy(np.ascontiguousarray(pixels, dtype=np.float32)).to(self.device)
         self._flat = self.pixels.reshape(-1, self.out_dims)
+        self._detail: torch.Tensor | None = None
 
     @classmethod
     def from_file(
@@ -153,12 +161,19 @@ class ImageScene:
         return cls(load_image(path, memory_budget), name=Path(path).name, device=device)
 
     def sample(self, n: int, generator: torch.Generator) -> Batch:
-        """n random pixels: coords (n, 2) at pixel centers, targets (n, C)."""
+        """n random pixels: coords (n, 2) at pixel centers, targets (n, C), and weights (n,) the
+        image's gradient norm there (Lagrangian Hashing's guidance weight W for images)."""
         index = torch.randint(self.height * self.width, (n,), generator=generator, device=generator.device)
         index = index.to(self.device)
         rows, cols = index // self.width, index % self.width
         coords = torch.stack([(cols + 0.5) / self.width, (rows + 0.5) / self.height], dim=-1).float()
-        return Batch(coords, self._flat[index])
+        return Batch(coords, self._flat[index], self.detail()[index])
+
+    def detail(self) -> torch.Tensor:
+        """(H*W,) norm of the image's spatial gradient per pixel (computed once)."""
+        if self._detail is None:
+            self._detail = gradient_norm(self.pixels).reshape(-1)
+        return self._detail
 
     def loss(self, field: Any, batch: Batch) -> tuple[torch.Tensor, dict[str, float]]:
         """Mean squared error over the batch, and the batch's PSNR."""

@@ -135,3 +135,41 @@ def test_bench_fit_json_reports_both_implementations():
     for r in rows:
         assert set(r) >= {"impl", "field", "params", "seconds_to_30db", "seconds_to_35db", "final_psnr"}
         assert r["params"] == rows[0]["params"]
+
+
+def test_fit_and_render_the_gaussian_bucket_field(tmp_path, astronaut_path):
+    model = tmp_path / "g.fsnap"
+    args = ["fit", str(astronaut_path), "--field", "gaussian_buckets", "--steps", "30", "--out", str(model), *SMALL]
+    assert main([*args, "--option", "points_per_bucket=2"]) == 0
+    snapshot = snapshots.load(model)
+    assert snapshot.config.kind == "gaussian_buckets" and snapshot.config.points_per_bucket == 2
+    assert snapshot.psnr > 15.0
+    png = tmp_path / "g.png"
+    assert main(["render", str(model), "--out", str(png), "--width", "64"]) == 0
+    assert iio.imread(png).shape == (64, 64, 3)
+
+
+@pytest.mark.parametrize(
+    ("option", "message"),
+    [("points_per_bucket=0", "points per bucket"), ("lagrangian_levels=9", "Lagrangian levels"),
+     ("sigma_end=80", "must not grow")],
+)  # fmt: skip
+def test_bad_gaussian_bucket_settings_write_nothing(tmp_path, astronaut_path, capsys, option, message):
+    out = tmp_path / "x.fsnap"
+    code = main(["fit", str(astronaut_path), "--field", "gaussian_buckets", "--option", option, "--out", str(out),
+                 *SMALL])  # fmt: skip
+    assert code == 2 and message in capsys.readouterr().err and not out.exists()
+
+
+def test_bench_budget_json_lists_params_and_psnr_per_field():
+    result = subprocess.run(
+        [sys.executable, "-m", "app.cli", "bench", "budget", "--json", "--steps", "3", "--log2-table-sizes", "10,11",
+         "--batch-size", "1024"],
+        capture_output=True, text=True, check=True, timeout=600,
+    )  # fmt: skip
+    rows = json.loads(result.stdout)["results"]
+    assert {(r["field"], r["log2_table_size"]) for r in rows} == {
+        (f, k) for f in ("hashgrid", "gaussian_buckets") for k in (10, 11)
+    }
+    for r in rows:
+        assert r["image"] == "astronaut.png" and r["steps"] == 3 and r["params"] > 0 and r["psnr"] > 0

@@ -132,3 +132,11 @@ def test_a_failed_save_leaves_the_target_untouched(tmp_path, trained, monkeypatc
     with pytest.raises(RuntimeError):
         snapshots.save(path, bad)
     assert path.read_bytes() == before
+
+
+def test_zero_dimensional_arrays_keep_their_shape(tmp_path, trained):
+    params = {**trained.params, "scalar": np.array(2.5, dtype=np.float32)}
+    snapshot = type(trained)(**{**vars(trained), "params": params})
+    path = tmp_path / "s.fsnap"
+    snapshots.save(path, snapshot)
+    assert snapshots.load(path).params["scalar"].shape == ()

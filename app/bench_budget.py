@@ -1,0 +1,69 @@
+"""`fieldscope bench budget`: PSNR against parameter count for the hash grid and the Gaussian-bucket
+field, same steps, same images (the compression comparison of Lagrangian Hashing's Table 1 and
+Fig. 6), run in one process."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+FIELDS = ("hashgrid", "gaussian_buckets")
+
+
+def add_parser(which: Any) -> None:
+    budget = which.add_parser("budget", help="PSNR vs parameter count: hash grid vs Gaussian buckets")
+    budget.add_argument("--json", action="store_true")
+    budget.add_argument("--image", action="append", help="image(s) to fit besides the bundled one")
+    budget.add_argument("--log2-table-sizes", default="12,14,16", help="table sizes 2^K to compare (default 12,14,16)")
+    budget.add_argument("--steps", type=int, default=500, help="training steps per fit (default 500)")
+    budget.add_argument("--batch-size", type=int, default=1 << 16)
+    budget.add_argument("--field", action="append", choices=FIELDS, help="default: both")
+
+
+def fit_once(scene: Any, kind: str, log2_table_size: int, steps: int, batch_size: int) -> dict[str, Any]:
+    """Fit one field with the default image settings and the given table size; its final PSNR."""
+    import torch
+
+    from app.cli import field_config
+    from fields import config as configs
+    from fields.train import TrainConfig, Trainer
+
+    options = argparse.Namespace(field=kind, option=[], max_resolution=None, log2_table_size=log2_table_size)
+    config = field_config(options, scene.dims, scene.out_dims, scene.describe()["extent"])
+    torch.manual_seed(0)
+    field = configs.build_field(config)
+    trainer = Trainer(field, scene, TrainConfig(batch_size=batch_size))
+    for _ in range(steps):
+        trainer.step()
+    psnr = trainer.evaluate()["psnr"]
+    return {
+        "image": scene.name,
+        "field": kind,
+        "log2_table_size": log2_table_size,
+        "params": field.param_count(),
+        "psnr": psnr,
+        "steps": steps,
+        "seconds": trainer.elapsed,
+    }
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    from app.cli import DEFAULT_IMAGE
+    from fields.scenes import open_scene
+
+    sizes = [int(k) for k in args.log2_table_sizes.split(",")]
+    results = []
+    for path in [str(DEFAULT_IMAGE), *(args.image or [])]:
+        scene = open_scene(path)
+        for kind in args.field or FIELDS:
+            for k in sizes:
+                row = fit_once(scene, kind, k, args.steps, args.batch_size)
+                results.append(row)
+                if not args.json:
+                    print(
+                        f"{Path(path).name:24s} {kind:16s} T=2^{k:<2d} {row['params']:>10,} params  "
+                        f"{row['psnr']:6.2f} dB  ({row['seconds']:.0f} s)",
+                        flush=True,
+                    )
+    return {"results": results}

@@ -1,0 +1,296 @@
+"""Warp kernels of the Lagrangian levels of the Gaussian-bucket field (Lagrangian Hashing, D=2, 3).
+
+Each bucket of a Lagrangian level holds K points, a mean mu (D) and a feature f (F). The level
+feature at x is f_l(x) = sum over cell corners v of alpha_v(x) * sum_k N(x; mu_vk, sigma_l) f_vk
+with the isotropic Gaussian N(x; mu, s) = exp(-|x - mu|^2 / (2 s^2)) / (sqrt(2 pi) s) of the
+paper's eq. 3. The guidance loss of eq. 8 is min over v, k of -log(alpha_v + eps) + |x - mu|^2 /
+(2 sigma_l^2), per level.
+
+Layout:
+- x: (N, D) float32 in [0,1]^D (clamped as in the hash grid).
+- means (R*K, D), feats (R*K, F): bucket r of level l is row offset[l] + r; its points are rows
+  (offset[l] + r) * K + k.
+- resolution, offset, hashed, mask: (L~,) int32; sigma: (L~,) float32 (coordinate units).
+- out: (N, L~*F); guidance: value (N, L~) float32 and the argmin point row (N, L~) int32.
+
+Launches are level-major blocks of points as in gpu/hashgrid.py: per-point outputs are sliced by
+points, gradients of means and features by levels (disjoint rows), so no update is lost.
+"""
+
+from __future__ import annotations
+
+import math
+from functools import cache
+from types import SimpleNamespace
+from typing import Any
+
+import warp as wp
+
+from gpu import runtime
+from gpu.hashing import Levels, grid_helpers, make_levels, point_block
+
+POINTS_PER_THREAD = 64
+#: Added to alpha inside the guidance loss's -log, as in the authors' code (alpha can be 0).
+ALPHA_EPS = wp.constant(1e-5)
+INV_SQRT_2PI = wp.constant(1.0 / math.sqrt(2.0 * math.pi))
+
+
+@cache
+def point_helpers(dims: int) -> SimpleNamespace:
+    """wp.func helpers for D = dims: the clamped query point, and its offset from a mean."""
+
+    @wp.func
+    def clamped(x: wp.array2d(dtype=float), i: int):
+        p = wp.vec3(0.0)
+        for d in range(wp.static(dims)):
+            p[d] = wp.clamp(x[i, d], 0.0, 1.0)
+        return p
+
+    @wp.func
+    def offset_to(means: wp.array2d(dtype=float), j: int, p: wp.vec3):
+        """p - mu_j (vec3; the unused component is zero in 2D)."""
+        diff = wp.vec3(0.0)
+        for d in range(wp.static(dims)):
+            diff[d] = p[d] - means[j, d]
+        return diff
+
+    @wp.func
+    def gaussian(diff: wp.vec3, sigma: float):
+        """N(x; mu, sigma) = exp(-|x - mu|^2 / (2 sigma^2)) / (sqrt(2 pi) sigma), diff = x - mu."""
+        return INV_SQRT_2PI / sigma * wp.exp(-0.5 * wp.dot(diff, diff) / (sigma * sigma))
+
+    return SimpleNamespace(clamped=clamped, offset_to=offset_to, gaussian=gaussian)
+
+
+@cache
+def field_kernels(dims: int, feats: int, smooth: int, points: int) -> SimpleNamespace:
+    """Forward and backward kernels for D = dims, F = feats, the interpolation, K = points."""
+    g = grid_helpers(dims, smooth)
+    h = point_helpers(dims)
+    corners = 1 << dims
+
+    @wp.kernel(enable_backward=False, module="unique")
+    def forward(
+        x: wp.array2d(dtype=float),
+        means: wp.array2d(dtype=float),
+        values: wp.array2d(dtype=float),
+        levels: Levels,
+        sigma: wp.array(dtype=float),
+        out: wp.array2d(dtype=float),
+        slice_start: int,
+        slice_stride: int,
+    ):
+        lvl, q = wp.tid()
+        first, last = point_block(levels, q * slice_stride + slice_start, x.shape[0])
+        on = levels.mask[lvl] != 0
+        for i in range(first, last):
+            acc = wp.vector(0.0, length=wp.static(feats), dtype=float)
+            if on:
+                p = h.clamped(x, i)
+                buckets, upper, _slope = g.cell_corners(x, i, levels, lvl)
+                for c in range(wp.static(corners)):
+                    alpha = g.corner_weight(upper, c)
+                    for k in range(wp.static(points)):
+                        j = buckets[c] * wp.static(points) + k
+                        w = alpha * h.gaussian(h.offset_to(means, j, p), sigma[lvl])
+                        for f in range(wp.static(feats)):
+                            acc[f] = acc[f] + w * values[j, f]
+            for f in range(wp.static(feats)):
+                out[i, lvl * wp.static(feats) + f] = acc[f]
+
+    @wp.kernel(enable_backward=False, module="unique")
+    def backward_params(
+        x: wp.array2d(dtype=float),
+        means: wp.array2d(dtype=float),
+        values: wp.array2d(dtype=float),
+        levels: Levels,
+        sigma: wp.array(dtype=float),
+        grad_out: wp.array2d(dtype=float),
+        grad_means: wp.array2d(dtype=float),
+        grad_values: wp.array2d(dtype=float),
+        slice_start: int,
+        slice_stride: int,
+    ):
+        j_lvl, q = wp.tid()
+        lvl = j_lvl * slice_stride + slice_start
+        if levels.mask[lvl] == 0:
+            return
+        first, last = point_block(levels, q, x.shape[0])
+        inv_s2 = 1.0 / (sigma[lvl] * sigma[lvl])
+        for i in range(first, last):
+            p = h.clamped(x, i)
+            buckets, upper, _slope = g.cell_corners(x, i, levels, lvl)
+            for c in range(wp.static(corners)):
+                alpha = g.corner_weight(upper, c)
+                for k in range(wp.static(points)):
+                    j = buckets[c] * wp.static(points) + k
+                    diff = h.offset_to(means, j, p)
+                    w = alpha * h.gaussian(diff, sigma[lvl])
+                    dot = float(0.0)
+                    for f in range(wp.static(feats)):
+                        go = grad_out[i, lvl * wp.static(feats) + f]
+                        dot += go * values[j, f]
+                        wp.atomic_add(grad_values, j, f, w * go)
+                    # d N / d mu = N (x - mu) / sigma^2
+                    for d in range(wp.static(dims)):
+                        wp.atomic_add(grad_means, j, d, dot * w * diff[d] * inv_s2)
+
+    @wp.kernel(enable_backward=False, module="unique")
+    def backward_points(
+        x: wp.array2d(dtype=float),
+        means: wp.array2d(dtype=float),
+        values: wp.array2d(dtype=float),
+        levels: Levels,
+        sigma: wp.array(dtype=float),
+        grad_out: wp.array2d(dtype=float),
+        grad_x: wp.array2d(dtype=float),
+        slice_start: int,
+        slice_stride: int,
+    ):
+        lvl, q = wp.tid()
+        if levels.mask[lvl] == 0:
+            return
+        first, last = point_block(levels, q * slice_stride + slice_start, x.shape[0])
+        inv_s2 = 1.0 / (sigma[lvl] * sigma[lvl])
+        scale = float(levels.resolution[lvl])
+        for i in range(first, last):
+            p = h.clamped(x, i)
+            passes = g.inside(x, i)
+            buckets, upper, slope = g.cell_corners(x, i, levels, lvl)
+            grad = wp.vec3(0.0)
+            for c in range(wp.static(corners)):
+                alpha = g.corner_weight(upper, c)
+                dalpha = g.corner_weight_grad(upper, slope, c) * scale
+                for k in range(wp.static(points)):
+                    j = buckets[c] * wp.static(points) + k
+                    diff = h.offset_to(means, j, p)
+                    gauss = h.gaussian(diff, sigma[lvl])
+                    dot = float(0.0)
+                    for f in range(wp.static(feats)):
+                        dot += grad_out[i, lvl * wp.static(feats) + f] * values[j, f]
+                    # d/dx [alpha N] = N d alpha/dx - alpha N (x - mu) / sigma^2
+                    grad += dot * gauss * (dalpha - alpha * inv_s2 * diff)
+            for d in range(wp.static(dims)):
+                wp.atomic_add(grad_x, i, d, grad[d] * passes[d])
+
+    return SimpleNamespace(forward=forward, backward_params=backward_params, backward_points=backward_points)
+
+
+@cache
+def guidance_kernels(dims: int, smooth: int, points: int) -> SimpleNamespace:
+    """The guidance loss (eq. 8) per level and its gradient to the means."""
+    g = grid_helpers(dims, smooth)
+    h = point_helpers(dims)
+    corners = 1 << dims
+
+    @wp.kernel(enable_backward=False, module="unique")
+    def guidance(
+        x: wp.array2d(dtype=float),
+        means: wp.array2d(dtype=float),
+        levels: Levels,
+        sigma: wp.array(dtype=float),
+        value: wp.array2d(dtype=float),
+        nearest: wp.array2d(dtype=int),
+        slice_start: int,
+        slice_stride: int,
+    ):
+        lvl, q = wp.tid()
+        first, last = point_block(levels, q * slice_stride + slice_start, x.shape[0])
+        inv_2s2 = 0.5 / (sigma[lvl] * sigma[lvl])
+        for i in range(first, last):
+            best = float(0.0)
+            best_j = int(-1)
+            if levels.mask[lvl] != 0:
+                p = h.clamped(x, i)
+                buckets, upper, _slope = g.cell_corners(x, i, levels, lvl)
+                for c in range(wp.static(corners)):
+                    prior = -wp.log(g.corner_weight(upper, c) + ALPHA_EPS)
+                    for k in range(wp.static(points)):
+                        j = buckets[c] * wp.static(points) + k
+                        diff = h.offset_to(means, j, p)
+                        cost = prior + wp.dot(diff, diff) * inv_2s2
+                        if best_j < 0 or cost < best:
+                            best = cost
+                            best_j = j
+            value[i, lvl] = best
+            nearest[i, lvl] = best_j
+
+    @wp.kernel(enable_backward=False, module="unique")
+    def guidance_backward(
+        x: wp.array2d(dtype=float),
+        means: wp.array2d(dtype=float),
+        levels: Levels,
+        sigma: wp.array(dtype=float),
+        nearest: wp.array2d(dtype=int),
+        grad_value: wp.array2d(dtype=float),
+        grad_means: wp.array2d(dtype=float),
+        slice_start: int,
+        slice_stride: int,
+    ):
+        j_lvl, q = wp.tid()
+        lvl = j_lvl * slice_stride + slice_start
+        first, last = point_block(levels, q, x.shape[0])
+        inv_s2 = 1.0 / (sigma[lvl] * sigma[lvl])
+        for i in range(first, last):
+            j = nearest[i, lvl]
+            if j >= 0:
+                diff = h.offset_to(means, j, h.clamped(x, i))
+                # d/dmu |x - mu|^2 / (2 sigma^2) = -(x - mu) / sigma^2
+                for d in range(wp.static(dims)):
+                    wp.atomic_add(grad_means, j, d, -grad_value[i, lvl] * diff[d] * inv_s2)
+
+    return SimpleNamespace(forward=guidance, backward=guidance_backward)
+
+
+def _launch(kernel: Any, x: Any, levels: Levels, axis: int, inputs: list[Any]) -> None:
+    device = str(x.device)
+    runtime.ensure_loaded(kernel, device)
+    dim = (levels.resolution.shape[0], -(-x.shape[0] // POINTS_PER_THREAD))
+    runtime.launch_sliced(kernel, dim, axis, inputs, device, interleave=axis == 0)
+
+
+def _levels(grid: dict[str, Any]) -> Levels:
+    return make_levels(grid, grid["table_size"], POINTS_PER_THREAD)
+
+
+def forward(x: Any, means: Any, values: Any, grid: dict[str, Any], out: Any) -> None:
+    """Lagrangian level features: x (N, D), means (R*K, D), values (R*K, F) -> out (N, L~*F).
+
+    grid: warp arrays (L~,) resolution, offset, hashed, mask (int32), sigma (float32), and ints
+    table_size, smooth, points (K).
+    """
+    kernel = field_kernels(x.shape[1], values.shape[1], grid["smooth"], grid["points"]).forward
+    levels = _levels(grid)
+    _launch(kernel, x, levels, 1, [x, means, values, levels, grid["sigma"], out])
+
+
+def backward_params(
+    x: Any, means: Any, values: Any, grid: dict[str, Any], grad_out: Any, grad_means: Any, grad_values: Any
+) -> None:
+    """Add the gradients of means (R*K, D) and values (R*K, F) from grad_out (N, L~*F); sliced by levels."""
+    kernel = field_kernels(x.shape[1], values.shape[1], grid["smooth"], grid["points"]).backward_params
+    levels = _levels(grid)
+    inputs = [x, means, values, levels, grid["sigma"], grad_out, grad_means, grad_values]
+    _launch(kernel, x, levels, 0, inputs)
+
+
+def backward_points(x: Any, means: Any, values: Any, grid: dict[str, Any], grad_out: Any, grad_x: Any) -> None:
+    """Add d loss / d x (N, D) to grad_x (zero it first) from grad_out (N, L~*F); sliced by points."""
+    kernel = field_kernels(x.shape[1], values.shape[1], grid["smooth"], grid["points"]).backward_points
+    levels = _levels(grid)
+    _launch(kernel, x, levels, 1, [x, means, values, levels, grid["sigma"], grad_out, grad_x])
+
+
+def guidance(x: Any, means: Any, grid: dict[str, Any], value: Any, nearest: Any) -> None:
+    """Per point and Lagrangian level: value (N, L~) = min over corners and points of
+    -log(alpha + eps) + |x - mu|^2 / (2 sigma^2); nearest (N, L~) = the argmin's row (-1 if off)."""
+    kernel = guidance_kernels(x.shape[1], grid["smooth"], grid["points"]).forward
+    levels = _levels(grid)
+    _launch(kernel, x, levels, 1, [x, means, levels, grid["sigma"], value, nearest])
+
+
+def guidance_backward(x: Any, means: Any, grid: dict[str, Any], nearest: Any, grad_value: Any, grad_means: Any) -> None:
+    """Add d loss / d means from grad_value (N, L~) through the argmin points; sliced by levels."""
+    kernel = guidance_kernels(x.shape[1], grid["smooth"], grid["points"]).backward
+    levels = _levels(grid)
+    _launch(kernel, x, levels, 0, [x, means, levels, grid["sigma"], nearest, grad_value, grad_means])

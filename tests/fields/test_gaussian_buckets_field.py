@@ -1,0 +1,128 @@
+"""The Gaussian-bucket field: settings, schedules, inspection, and the guidance loss at work."""
+
+import numpy as np
+import pytest
+import torch
+
+from fields import config as configs
+from fields import snapshot as snapshots
+from fields.errors import ConfigError, SnapshotError
+from fields.gaussian_buckets import GaussianBucketsConfig, GaussianBucketsField
+from fields.hashgrid import HashGridConfig
+from fields.scenes.image import ImageScene
+from fields.train import SetLevelMask, TrainConfig, Trainer
+
+SMALL = {"levels": 6, "log2_table_size": 10, "base_resolution": 8, "growth": 2.0}
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"points_per_bucket": 0}, "points per bucket"),
+        ({"lagrangian_levels": 7}, "Lagrangian levels"),
+        ({"lagrangian_levels": 0}, "Lagrangian levels"),
+        ({"sigma_start": 2.0, "sigma_end": 5.0}, "must not grow"),
+        ({"sigma_end": 0.0, "sigma_start": 0.0}, "sigma_end must be positive"),
+        ({"means_lr": 0.0}, "means_lr"),
+        ({"log2_table_size": 9}, "table size"),
+    ],
+)
+def test_bad_settings_raise_clear_errors(change, message):
+    with pytest.raises(ConfigError, match=message):
+        GaussianBucketsConfig(**{**SMALL, **change})
+
+
+def test_schedules_follow_the_paper():
+    config = GaussianBucketsConfig(sigma_decay_steps=100, guidance_warmup=10)
+    assert config.sigma_scale(0) == pytest.approx(50.0)
+    assert config.sigma_scale(50) == pytest.approx(50.0 * (5.0 / 50.0) ** 0.5)
+    assert config.sigma_scale(100) == pytest.approx(5.0) and config.sigma_scale(1000) == pytest.approx(5.0)
+    assert config.guidance_at(0) == 0.0 and config.guidance_at(5) == pytest.approx(0.05)
+    assert config.guidance_at(10) == pytest.approx(0.1) and config.guidance_at(99) == pytest.approx(0.1)
+
+
+def test_param_count_counts_means_and_features():
+    config = GaussianBucketsConfig(**SMALL, points_per_bucket=4)
+    field = GaussianBucketsField(config)
+    grid = configs.build_field(HashGridConfig(**SMALL))
+    lag_rows = sum(lvl["rows"] for lvl in field.inspect()["levels"] if lvl.get("lagrangian"))
+    coarse_rows = sum(lvl["rows"] for lvl in field.inspect()["levels"] if not lvl.get("lagrangian"))
+    decoder = sum(p.numel() for p in field.decoder.parameters())
+    assert field.param_count() == coarse_rows * 2 + lag_rows * 4 * (2 + 2) + decoder
+    assert field.param_count() > grid.param_count()
+
+
+def test_inspect_returns_points_per_level_and_initialisation():
+    torch.manual_seed(0)
+    field = GaussianBucketsField(GaussianBucketsConfig(**SMALL))
+    info = field.inspect()
+    assert [p["level"] for p in info["points"]] == [4, 5]
+    for entry, level in zip(info["points"], info["levels"][4:], strict=True):
+        assert entry["means"].shape == (level["rows"] * 4, 2)
+        assert entry["means"].min() >= 0.0 and entry["means"].max() <= 1.0
+        assert entry["sigma"] == pytest.approx(50.0 / level["resolution"])
+        assert level["lagrangian"] and 0 < level["occupancy"] <= 1
+    values = field.encoding.lagrangian.values.detach()
+    assert float(values.std()) == pytest.approx(1e-3, rel=0.1)
+    field3 = GaussianBucketsField(GaussianBucketsConfig(**SMALL, dims=3))
+    radius = (field3.encoding.lagrangian.means.detach() - 0.5).norm(dim=1)
+    assert float(radius.max()) <= 0.375 + 1e-6
+
+
+def quadrant_image(n: int = 128) -> np.ndarray:
+    """Flat grey, with random detail in the top-left quadrant only."""
+    image = np.full((n, n, 3), 0.5, dtype=np.float32)
+    image[: n // 2, : n // 2] = np.random.default_rng(0).random((n // 2, n // 2, 3))
+    return image
+
+
+def finest_share_in_detail(guidance_weight: float) -> float:
+    torch.manual_seed(0)
+    # K=2: eq. 8's min moves only the nearest point of a bucket, so with K points at most about
+    # (1 + (K-1)/4) / K of them can gather in a quarter of the image; K=2 leaves room to see it.
+    config = GaussianBucketsConfig(**SMALL, points_per_bucket=2, guidance_weight=guidance_weight,
+                                   guidance_warmup=0, sigma_decay_steps=300)  # fmt: skip
+    field = GaussianBucketsField(config)
+    trainer = Trainer(field, ImageScene(quadrant_image(), name="quadrant"), TrainConfig(batch_size=4096))
+    for _ in range(400):
+        trainer.step()
+    means = field.inspect()["points"][-1]["means"]
+    return float(np.mean((means[:, 0] < 0.5) & (means[:, 1] < 0.5)))
+
+
+def test_the_guidance_loss_gathers_points_where_the_detail_is():
+    guided = finest_share_in_detail(0.1)
+    unguided = finest_share_in_detail(0.0)
+    assert guided > 0.40, f"share of finest-level points in the detailed quadrant: {guided:.3f}"
+    assert unguided < 0.35, f"without guidance: {unguided:.3f}"
+    assert guided - unguided > 0.1
+
+
+def test_sigma_schedule_and_level_mask_reach_the_field_through_the_trainer():
+    torch.manual_seed(0)
+    field = GaussianBucketsField(GaussianBucketsConfig(**SMALL, sigma_decay_steps=10))
+    trainer = Trainer(field, ImageScene(quadrant_image(32), name="q"), TrainConfig(batch_size=256))
+    for _ in range(10):
+        trainer.step()
+    assert float(field.encoding.lagrangian.sigma_scale) == pytest.approx(5.0)
+    assert trainer.optimizer.param_groups[1]["lr"] == pytest.approx(1e-3)
+    trainer._apply(SetLevelMask((True, True, True, True, True, False)))
+    x = torch.rand(10, 2)
+    assert torch.all(field.encoding(x)[:, 10:] == 0)
+
+
+def test_snapshots_round_trip_and_refuse_another_kind(tmp_path):
+    torch.manual_seed(0)
+    field = GaussianBucketsField(GaussianBucketsConfig(**SMALL))
+    trainer = Trainer(field, ImageScene(quadrant_image(32), name="q"), TrainConfig(batch_size=256))
+    for _ in range(3):
+        trainer.step()
+    trainer.publish("stopped")
+    path = tmp_path / "g.fsnap"
+    snapshots.save(path, trainer.latest())
+    loaded = snapshots.field_from(snapshots.load(path, kind="gaussian_buckets"))
+    x = torch.rand(50, 2)
+    assert torch.equal(loaded(x), field(x))
+    assert float(loaded.encoding.lagrangian.sigma_scale) == float(field.encoding.lagrangian.sigma_scale)
+    with pytest.raises(SnapshotError, match="holds a gaussian_buckets field, not a hashgrid field"):
+        snapshots.load(path, kind="hashgrid")

@@ -1,0 +1,146 @@
+"""The Warp kernels of the Gaussian-bucket field against float64 PyTorch references and brute force."""
+
+import math
+
+import pytest
+import torch
+
+from fields import reference
+from fields.gaussian_buckets import GaussianBucketsConfig, GaussianBucketsField
+
+# (dims, levels, L~, features, K, log2 T, base, growth, interpolation)
+CASES = [
+    (2, 4, 2, 2, 3, 10, 4, 2.0, "linear"),
+    (2, 5, 3, 1, 1, 10, 6, 2.0, "smoothstep"),
+    (2, 3, 1, 4, 4, 12, 8, 3.0, "linear"),
+    (3, 4, 2, 2, 2, 10, 3, 2.0, "smoothstep"),
+    (3, 3, 3, 8, 4, 11, 2, 2.5, "linear"),
+]
+
+
+def make_pair(dims, levels, lag, feats, k, log2t, base, growth, interp, seed=0):
+    """The Warp field and a float64 torch copy with the same parameters, sigma 3 cells."""
+    torch.manual_seed(seed)
+    config = GaussianBucketsConfig(dims=dims, levels=levels, lagrangian_levels=lag, features=feats,
+                                   points_per_bucket=k, log2_table_size=log2t, base_resolution=base, growth=growth,
+                                   interpolation=interp, sigma_start=3.0, sigma_end=1.0)  # fmt: skip
+    warp_field = GaussianBucketsField(config)
+    with torch.no_grad():
+        warp_field.encoding.lagrangian.values.normal_()
+    ref = GaussianBucketsField(config, impl="torch")
+    ref.load_state(warp_field.state())
+    ref.double()
+    return warp_field.encoding.lagrangian, ref.encoding.lagrangian
+
+
+def points(n, dims, seed=1):
+    x = torch.rand(n, dims, generator=torch.Generator().manual_seed(seed))
+    x[0] = 1.0
+    x[1, 0] = 1.3  # outside: clamped, no gradient along that axis
+    return x
+
+
+def rel_err(a, b):
+    return float((a.detach().double() - b.detach()).abs().max() / b.detach().abs().max().clamp_min(1e-30))
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda c: f"D{c[0]}-L{c[1]}-Lag{c[2]}-F{c[3]}-K{c[4]}-{c[8]}")
+def test_forward_and_every_gradient_match_the_float64_reference(case):
+    lag, ref = make_pair(*case)
+    if case[2] > 1:
+        lag.mask[0] = 0
+        ref.mask[0] = 0
+    x = points(700, case[0])
+    xw, xr = x.clone().requires_grad_(True), x.double().requires_grad_(True)
+    yw, yr = lag(xw), ref(xr)
+    assert rel_err(yw, yr) <= 1e-5
+    cot = torch.randn(yw.shape, generator=torch.Generator().manual_seed(2))
+    (yw * cot).sum().backward()
+    (yr * cot.double()).sum().backward()
+    assert rel_err(lag.values.grad, ref.values.grad) <= 1e-5
+    assert rel_err(lag.means.grad, ref.means.grad) <= 2e-5
+    assert rel_err(xw.grad, xr.grad) <= 2e-5
+    assert torch.all(xw.grad[1, 0] == 0)
+
+
+def test_features_equal_a_brute_force_sum_over_every_bucket_and_point():
+    lag, _ = make_pair(2, 3, 2, 2, 3, 10, 4, 2.0, "linear")
+    layout, k = lag.layout, lag.points
+    x = points(5, 2, seed=4)
+    out = lag(x)
+    sigma = lag.sigma().double()
+    for i, p in enumerate(x.double().clamp(0, 1)):
+        for level in range(2):
+            # every point of every bucket of the level, weighted by the corners that hash to its bucket
+            cell, frac = reference.locate(p[None], layout.resolution[level], torch.float64)
+            alpha = reference.corner_weights(frac, 0)[0]
+            rows = reference.corner_rows(cell, layout, level)[0]
+            expected = torch.zeros(2, dtype=torch.float64)
+            first = layout.offset[level]
+            for bucket in range(first, first + layout.rows[level]):
+                weight = float(alpha[rows == bucket].sum())
+                for j in range(bucket * k, bucket * k + k):
+                    d2 = float(((p - lag.means[j].detach().double()) ** 2).sum())
+                    s = float(sigma[level])
+                    gauss = math.exp(-d2 / (2 * s * s)) / (math.sqrt(2 * math.pi) * s)
+                    expected += weight * gauss * lag.values[j].detach().double()
+            got = out[i, level * 2 : level * 2 + 2].double()
+            assert torch.allclose(got, expected, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("dims", [2, 3])
+def test_guidance_value_and_gradient_match_the_reference(dims):
+    lag, ref = make_pair(dims, 4, 2, 2, 4, 10, 4, 2.0, "linear")
+    x = points(600, dims)
+    weights = torch.rand(600, generator=torch.Generator().manual_seed(9))
+    vw, vr = lag.guidance(x), ref.guidance(x.double())
+    assert rel_err(vw, vr) <= 1e-5
+    (weights[:, None] * vw).sum().backward()
+    (weights.double()[:, None] * vr).sum().backward()
+    assert rel_err(lag.means.grad, ref.means.grad) <= 1e-5
+    moved = torch.nonzero(lag.means.grad.abs().sum(1)).numel()
+    assert 0 < moved <= 600 * 2  # only argmin points get a gradient
+
+
+def test_guidance_picks_the_nearest_point_when_alpha_and_sigma_are_equal():
+    lag, _ = make_pair(2, 2, 1, 2, 4, 10, 8, 2.0, "linear")
+    res = lag.layout.resolution[0]
+    x = torch.tensor([[(3.5) / res, (5.5) / res]])  # a cell centre: all four alphas are 1/4
+    cell, _ = reference.locate(x, res, torch.float64)
+    buckets = reference.corner_rows(cell, lag.layout, 0)[0].tolist()
+    with torch.no_grad():
+        for n, bucket in enumerate(buckets):  # put every point of these buckets far away ...
+            for j in range(bucket * 4, bucket * 4 + 4):
+                lag.means[j] = x[0] + torch.tensor([0.3 + 0.01 * n, 0.2])
+        nearest = buckets[2] * 4 + 1  # ... but one, close to x
+        lag.means[nearest] = x[0] + torch.tensor([0.01, -0.02])
+    value = lag.guidance(x)
+    sigma = float(lag.sigma()[0])
+    expected = -math.log(0.25 + 1e-5) + (0.01**2 + 0.02**2) / (2 * sigma**2)
+    assert float(value[0, 0]) == pytest.approx(expected, rel=1e-5)
+    value.sum().backward()
+    rows = torch.nonzero(lag.means.grad.abs().sum(1)).flatten().tolist()
+    assert rows == [nearest]
+    assert torch.allclose(lag.means.grad[nearest], -(x[0] - lag.means[nearest].detach()) / sigma**2, rtol=1e-4)
+
+
+def test_two_core_launches_equal_one_core(monkeypatch):
+    from gpu import runtime
+
+    lag, _ = make_pair(2, 4, 2, 2, 4, 10, 4, 2.0, "linear")
+    x = points(30000, 2).requires_grad_(True)
+
+    def run():
+        lag.zero_grad()
+        x.grad = None
+        y = lag(x)
+        g = lag.guidance(x.detach())
+        (y.sum() + g.sum()).backward()
+        return [y.detach().clone(), g.detach().clone(), lag.means.grad.clone(), lag.values.grad.clone(),
+                x.grad.clone()]  # fmt: skip
+
+    split = run()
+    monkeypatch.setattr(runtime, "cpu_workers", lambda: 1)
+    single = run()
+    for a, b in zip(split, single, strict=True):
+        assert torch.equal(a, b)
