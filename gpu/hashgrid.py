@@ -150,3 +150,53 @@ def backward_points(
     """Add d loss / d x (N, D) to grad_x (zero it first), from grad_out (N, L*F); sliced by points."""
     packed = make_levels(levels, table_size, POINTS_PER_THREAD)
     _launch("backward_points", x, table.shape[1], smooth, packed, 1, [x, table, packed, grad_out, grad_x])
+
+
+@cache
+def collision_kernel(dims: int) -> Any:
+    """Kernel counting, for one level, how many grid vertices map to each table row.
+
+    Launch dim: ceil(rows_of_vertices / P) with interleaved slices; slice k counts into its own
+    row of counts (P, T), so concurrent slices never add to the same counter.
+    """
+    g = grid_helpers(dims, 0)
+
+    @wp.kernel(enable_backward=False, module="unique")
+    def count_vertices(
+        res: int,
+        hashed: int,
+        table_size: int,
+        counts: wp.array2d(dtype=int),
+        slice_start: int,
+        slice_stride: int,
+    ):
+        r = wp.tid() * slice_stride + slice_start
+        side = res + 1
+        lines = side
+        if wp.static(dims == 3):
+            lines = side * side
+        if r >= lines:
+            return
+        cell = wp.vec3i(0, r % side, r / side)
+        table_mask = wp.uint32(table_size - 1)
+        for x in range(side):
+            cell[0] = x
+            wp.atomic_add(counts, slice_start, g.corner_row(cell, 0, res, hashed, table_mask), 1)
+
+    return count_vertices
+
+
+def count_vertices(dims: int, resolution: int, hashed: bool, table_size: int, counts: Any) -> None:
+    """counts (P, rows) int32, zeroed, P >= runtime.cpu_workers(): slice k adds into row k how many of
+    the (N+1)^D vertices of a level of resolution N map to each row (sum over P is the answer)."""
+    kernel = collision_kernel(dims)
+    device = str(counts.device)
+    runtime.ensure_loaded(kernel, device)
+    lines = (resolution + 1) ** (dims - 1)
+    parts = min(counts.shape[0], runtime.cpu_workers()) if device == "cpu" else 1
+    inputs = [resolution, int(hashed), table_size, counts]
+
+    def job(k: int) -> Any:
+        return lambda: wp.launch(kernel, dim=-(-lines // parts), inputs=[*inputs, k, parts], device=device)
+
+    runtime.run_all([job(k) for k in range(parts)])

@@ -199,3 +199,25 @@ def test_two_core_launches_equal_one_core(dims, monkeypatch):
     single = run()
     for a, b in zip(split, single, strict=True):
         assert torch.equal(a, b)
+
+
+@pytest.mark.parametrize(("dims", "res", "log2t"), [(2, 100, 10), (2, 40, 12), (3, 30, 12), (3, 9, 10)])
+def test_collision_counts_equal_a_brute_force_count(dims, res, log2t):
+    from fields.warp_bridge import warp_call
+    from gpu import hashgrid as kernels
+
+    table = 1 << log2t
+    hashed = (res + 1) ** dims > table
+    rows = table if hashed else (res + 1) ** dims
+    counts = torch.zeros(2, rows, dtype=torch.int32)
+    warp_call(kernels.count_vertices, dims, res, hashed, table, counts)
+    expected = [0] * rows
+    for v in itertools.product(range(res + 1), repeat=dims):
+        if hashed:
+            h = 0
+            for c, p in zip(v, (1, 2654435761, 805459861), strict=False):
+                h ^= (c * p) & 0xFFFFFFFF
+            expected[h % table] += 1
+        else:
+            expected[sum(c * (res + 1) ** d for d, c in enumerate(v))] += 1
+    assert counts.sum(0).tolist() == expected
