@@ -30,6 +30,7 @@ def add_parser(sub: Any) -> None:
     enc.add_argument("--points", type=int, default=ENCODING_BENCH["points"])
     enc.add_argument("--repeats", type=int, default=3)
     enc.add_argument("--field", action="append", help="field kinds to time (default: all)")
+    enc.add_argument("--device", default="cpu", help="cpu (default) or cuda")
 
     fit = which.add_parser("fit", help="seconds to reach PSNR targets: Warp field vs pure-PyTorch field")
     fit.add_argument("--json", action="store_true")
@@ -42,6 +43,7 @@ def add_parser(sub: Any) -> None:
     for name in ("log2_table_size", "levels", "features"):
         fit.add_argument("--" + name.replace("_", "-"), type=int)
     fit.add_argument("--batch-size", type=int, default=1 << 16)
+    fit.add_argument("--device", default="cpu", help="cpu (default) or cuda")
     from app import bench_budget
 
     bench_budget.add_parser(which)
@@ -63,12 +65,20 @@ def main(args: argparse.Namespace) -> int:
 
 
 def timed(fn: Callable[[], Any], repeats: int) -> float:
-    """Median seconds of `repeats` calls after one warm-up call."""
+    """Median seconds of `repeats` calls after one warm-up call (waiting for the GPU, if any)."""
+    import torch
+
+    def sync() -> None:
+        if torch.cuda.is_available():
+            torch.cuda.synchronize()
+
     fn()
     times = []
     for _ in range(repeats):
+        sync()
         started = time.perf_counter()
         fn()
+        sync()
         times.append(time.perf_counter() - started)
     return statistics.median(times)
 
@@ -89,7 +99,7 @@ def encoding_throughput(encoding: Any, x: Any, repeats: int) -> tuple[float, flo
     return n / timed(forward, repeats), n / timed(forward_backward, repeats)
 
 
-def grid_encodings(dims: int, settings: dict[str, Any], only: list[str] | None) -> Any:
+def grid_encodings(dims: int, settings: dict[str, Any], only: list[str] | None, device: str = "cpu") -> Any:
     """(kind, impl, encoding module) for every grid field kind that takes the benchmark settings."""
     import dataclasses
 
@@ -106,17 +116,17 @@ def grid_encodings(dims: int, settings: dict[str, Any], only: list[str] | None) 
         config = cls(dims=dims, **values)
         for impl in ("warp", "torch"):
             torch.manual_seed(0)
-            yield kind, impl, configs.build_field(config, impl=impl).encoding
+            yield kind, impl, configs.build_field(config, impl=impl).encoding.to(device)
 
 
 def bench_encoding(args: argparse.Namespace) -> dict[str, Any]:
     import torch
 
-    config = {**ENCODING_BENCH, "points": args.points}
+    config = {**ENCODING_BENCH, "points": args.points, "device": args.device}
     results = []
     for dims in (2, 3):
-        x = torch.rand(args.points, dims, generator=torch.Generator().manual_seed(dims))
-        for kind, impl, encoding in grid_encodings(dims, config, args.field):
+        x = torch.rand(args.points, dims, generator=torch.Generator().manual_seed(dims)).to(args.device)
+        for kind, impl, encoding in grid_encodings(dims, config, args.field, args.device):
             fwd, fwd_bwd = encoding_throughput(encoding, x, args.repeats)
             row = {
                 "dims": dims,
@@ -181,7 +191,7 @@ def bench_fit(args: argparse.Namespace) -> dict[str, Any]:
     from fields.train import TrainConfig, Trainer
 
     targets = [float(t) for t in args.targets.split(",")]
-    scene = open_scene(args.image or str(DEFAULT_IMAGE))
+    scene = open_scene(args.image or str(DEFAULT_IMAGE), device=args.device)
     options = argparse.Namespace(
         field=args.field,
         option=args.option,
@@ -194,7 +204,7 @@ def bench_fit(args: argparse.Namespace) -> dict[str, Any]:
     results = []
     for impl in args.impl or ["warp", "torch"]:
         torch.manual_seed(0)
-        field = configs.build_field(config, impl=impl)
+        field = configs.build_field(config, impl=impl).to(args.device)
         trainer = Trainer(field, scene, TrainConfig(batch_size=args.batch_size))
         outcome = fit_until(trainer, targets, args.time_budget)
         row: dict[str, Any] = {"impl": impl, "field": config.kind, "image": scene.name, "params": field.param_count()}

@@ -12,6 +12,14 @@ import torch  # noqa: E402
 
 torch.set_num_threads(2)
 
+#: Kernel tests run on every device this machine has: the CPU always, CUDA where there is a GPU.
+DEVICES = ["cpu", *(["cuda"] if torch.cuda.is_available() else [])]
+
+
+@pytest.fixture(params=DEVICES)
+def device(request: pytest.FixtureRequest) -> torch.device:
+    return torch.device(request.param)
+
 
 @pytest.fixture(scope="session")
 def astronaut_path() -> Path:

@@ -45,16 +45,17 @@ def rel_err(a, b):
 
 
 @pytest.mark.parametrize("case", CASES, ids=lambda c: f"D{c[0]}-L{c[1]}-Lag{c[2]}-F{c[3]}-K{c[4]}-{c[8]}")
-def test_forward_and_every_gradient_match_the_float64_reference(case):
+def test_forward_and_every_gradient_match_the_float64_reference(case, device):
     lag, ref = make_pair(*case)
+    lag, ref = lag.to(device), ref.to(device)
     if case[2] > 1:
         lag.mask[0] = 0
         ref.mask[0] = 0
-    x = points(700, case[0])
+    x = points(700, case[0]).to(device)
     xw, xr = x.clone().requires_grad_(True), x.double().requires_grad_(True)
     yw, yr = lag(xw), ref(xr)
     assert rel_err(yw, yr) <= 1e-5
-    cot = torch.randn(yw.shape, generator=torch.Generator().manual_seed(2))
+    cot = torch.randn(yw.shape, generator=torch.Generator().manual_seed(2)).to(device)
     (yw * cot).sum().backward()
     (yr * cot.double()).sum().backward()
     assert rel_err(lag.values.grad, ref.values.grad) <= 1e-5
@@ -89,10 +90,11 @@ def test_features_equal_a_brute_force_sum_over_every_bucket_and_point():
 
 
 @pytest.mark.parametrize("dims", [2, 3])
-def test_guidance_value_and_gradient_match_the_reference(dims):
+def test_guidance_value_and_gradient_match_the_reference(dims, device):
     lag, ref = make_pair(dims, 4, 2, 2, 4, 10, 4, 2.0, "linear")
-    x = points(600, dims)
-    weights = torch.rand(600, generator=torch.Generator().manual_seed(9))
+    lag, ref = lag.to(device), ref.to(device)
+    x = points(600, dims).to(device)
+    weights = torch.rand(600, generator=torch.Generator().manual_seed(9)).to(device)
     vw, vr = lag.guidance(x), ref.guidance(x.double())
     assert rel_err(vw, vr) <= 1e-5
     (weights[:, None] * vw).sum().backward()

@@ -61,9 +61,9 @@ def rel_err(a, b):
 
 
 @pytest.mark.parametrize("case", CASES, ids=lambda c: f"D{c[0]}-L{c[1]}-F{c[2]}-T{c[3]}-s{c[6]}")
-def test_forward_matches_float64_reference(case):
-    enc = make_encoding(*case)
-    x = sample_points(3000, case[0])
+def test_forward_matches_float64_reference(case, device):
+    enc = make_encoding(*case).to(device)
+    x = sample_points(3000, case[0]).to(device)
     _, yw, _, _, y64 = run_both(enc, x)
     assert yw.shape == (3000, case[1] * case[2])
     assert rel_err(yw, y64) <= 1e-5
@@ -73,11 +73,11 @@ def test_forward_matches_float64_reference(case):
 
 
 @pytest.mark.parametrize("case", CASES, ids=lambda c: f"D{c[0]}-L{c[1]}-F{c[2]}-T{c[3]}-s{c[6]}")
-def test_gradients_match_reference_autograd(case):
-    enc = make_encoding(*case)
-    x = sample_points(3000, case[0])
+def test_gradients_match_reference_autograd(case, device):
+    enc = make_encoding(*case).to(device)
+    x = sample_points(3000, case[0]).to(device)
     xw, yw, x64, t64, y64 = run_both(enc, x)
-    cotangent = torch.randn(yw.shape, generator=torch.Generator().manual_seed(7))
+    cotangent = torch.randn(yw.shape, generator=torch.Generator().manual_seed(7)).to(device)
     (yw * cotangent).sum().backward()
     (y64 * cotangent.double()).sum().backward()
     assert rel_err(enc.table.grad, t64.grad) <= 1e-5
@@ -202,14 +202,14 @@ def test_two_core_launches_equal_one_core(dims, monkeypatch):
 
 
 @pytest.mark.parametrize(("dims", "res", "log2t"), [(2, 100, 10), (2, 40, 12), (3, 30, 12), (3, 9, 10)])
-def test_collision_counts_equal_a_brute_force_count(dims, res, log2t):
+def test_collision_counts_equal_a_brute_force_count(dims, res, log2t, device):
     from fields.warp_bridge import warp_call
     from gpu import hashgrid as kernels
 
     table = 1 << log2t
     hashed = (res + 1) ** dims > table
     rows = table if hashed else (res + 1) ** dims
-    counts = torch.zeros(2, rows, dtype=torch.int32)
+    counts = torch.zeros(2, rows, dtype=torch.int32, device=device)
     warp_call(kernels.count_vertices, dims, res, hashed, table, counts)
     expected = [0] * rows
     for v in itertools.product(range(res + 1), repeat=dims):
@@ -220,4 +220,4 @@ def test_collision_counts_equal_a_brute_force_count(dims, res, log2t):
             expected[h % table] += 1
         else:
             expected[sum(c * (res + 1) ** d for d, c in enumerate(v))] += 1
-    assert counts.sum(0).tolist() == expected
+    assert counts.sum(0).cpu().tolist() == expected
