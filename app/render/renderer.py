@@ -52,11 +52,21 @@ def default_camera(snapshot: Any) -> Camera2D | Camera3D:
 
 
 class Frame:
-    """One image being drawn: the program is set up; `rows(top, bottom)` shades and reads those
-    rows (top-down, float32 (rows, W, 4))."""
+    """One image being drawn: `rows(top, bottom)` shades and reads those rows (top-down, float32
+    (rows, W, 4)). A frame keeps its own settings, so frames can be drawn interleaved."""
 
-    def __init__(self, renderer: Renderer, program: Any, width: int, height: int) -> None:
-        self.renderer, self.program, self.width, self.height = renderer, program, width, height
+    def __init__(
+        self,
+        renderer: Renderer,
+        snapshot: Any,
+        mask: tuple[bool, ...],
+        uniforms: dict[str, Any],
+        width: int,
+        height: int,
+        truth: np.ndarray | None,
+    ) -> None:
+        self.renderer, self.snapshot, self.mask, self.uniforms = renderer, snapshot, mask, uniforms
+        self.width, self.height, self.truth = width, height, truth
 
     def rows(self, top: int, bottom: int) -> np.ndarray:
         return self.renderer.shade_rows(self, top, bottom)
@@ -90,17 +100,15 @@ class Renderer:
         return self.frame(snapshot, camera, options).all()
 
     def frame(self, snapshot: Any, camera: Camera2D | Camera3D, options: ViewOptions) -> Frame:
-        """Set everything up for drawing `options.width x options.height`; shade rows with Frame.rows."""
-        with self.ctx:
-            program = self._program(snapshot)
-            self._upload(snapshot, options.level_mask or tuple(snapshot.level_mask))
-            self._gpu.bind(program)
-            if scene_dims(snapshot) == 2:
-                self._set_2d(program, snapshot, camera, options)
-            else:
-                self._set_3d(program, snapshot, camera, options)
-            _set(program, "u_size", (float(options.width), float(options.height)))
-        return Frame(self, program, options.width, options.height)
+        """Everything needed to draw `options.width x options.height`; shade rows with Frame.rows."""
+        if scene_dims(snapshot) == 2:
+            uniforms = self._uniforms_2d(snapshot, camera, options)
+        else:
+            uniforms = self._uniforms_3d(snapshot, camera, options)
+        uniforms["u_size"] = (float(options.width), float(options.height))
+        mask = options.level_mask or tuple(snapshot.level_mask)
+        truth = options.ground_truth if scene_dims(snapshot) == 2 else None
+        return Frame(self, snapshot, mask, uniforms, options.width, options.height, truth)
 
     def shade_rows(self, frame: Frame, top: int, bottom: int) -> np.ndarray:
         width, height = frame.width, frame.height
@@ -108,14 +116,17 @@ class Renderer:
         if bottom <= top:
             return np.zeros((0, width, 4), np.float32)
         with self.ctx:
+            program = self._program(frame.snapshot)
+            self._upload(frame.snapshot, frame.mask)
+            self._gpu.bind(program)
+            has_truth = self._truth_texture(frame.truth)
+            for name, value in {**frame.uniforms, "u_has_truth": has_truth, "u_truth": 0}.items():
+                _set(program, name, value)
             target = self._target(width, height)
             target.use()
-            self._gpu.bind(frame.program)
-            if self._truth is not None:
-                self._truth[1].use(location=0)
             region = (0, height - bottom, width, bottom - top)
             self.ctx.scissor = region
-            self._vao(frame.program).render(vertices=3)
+            self._vao(program).render(vertices=3)
             self.ctx.scissor = None
             data = target.read(viewport=region, components=4, dtype="f4")
         return np.frombuffer(data, np.float32).reshape(bottom - top, width, 4)[::-1].copy()
@@ -171,7 +182,8 @@ class Renderer:
             self._mask = mask
 
     def _truth_texture(self, truth: np.ndarray | None) -> bool:
-        """Upload the ground truth (H, W, C) as a float RGBA texture (zero-padded); False if none."""
+        """Upload the ground truth (H, W, C) as a float RGBA texture (zero-padded) and bind it to
+        unit 0; False if none."""
         if truth is None:
             return False
         if self._truth is None or self._truth[0] is not truth:
@@ -183,33 +195,29 @@ class Renderer:
             texture = self.ctx.texture((w, h), 4, padded.tobytes(), dtype="f4")
             texture.filter = (moderngl.NEAREST, moderngl.NEAREST)
             self._truth = (truth, texture)
+        self._truth[1].use(location=0)
         return True
 
     # ---- uniforms
-    def _set_2d(self, program: Any, snapshot: Any, camera: Any, options: ViewOptions) -> None:
+    def _uniforms_2d(self, snapshot: Any, camera: Any, options: ViewOptions) -> dict[str, Any]:
         if not isinstance(camera, Camera2D):
             raise TypeError("a 2D field needs a Camera2D")
         origin, axis_x, axis_y = camera.mapping(options.width, options.height, image_size(snapshot))
-        has_truth = self._truth_texture(options.ground_truth)
-        values = {
+        return {
             "u_origin": tuple(origin),
             "u_axis_x": tuple(axis_x),
             "u_axis_y": tuple(axis_y),
             "u_mode": MODES_2D.index(options.mode),
             "u_channels": min(4, int(snapshot.config.out_dims)),
             "u_error_gain": float(options.error_gain),
-            "u_has_truth": has_truth,
-            "u_truth": 0,
         }
-        for name, value in values.items():
-            _set(program, name, value)
 
-    def _set_3d(self, program: Any, snapshot: Any, camera: Any, options: ViewOptions) -> None:
+    def _uniforms_3d(self, snapshot: Any, camera: Any, options: ViewOptions) -> dict[str, Any]:
         if not isinstance(camera, Camera3D):
             raise TypeError("a 3D field needs a Camera3D")
         eye, forward, right, up = camera.basis()
         finest = max(layout_resolution(snapshot.config), 1)
-        values = {
+        return {
             "u_eye": tuple(eye),
             "u_forward": tuple(forward),
             "u_right": tuple(right),
@@ -225,8 +233,6 @@ class Renderer:
             "u_density_scale": float(options.density_scale),
             "u_sdf_beta": 0.01,
         }
-        for name, value in values.items():
-            _set(program, name, value)
 
 
 def layout_resolution(config: Any) -> int:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -123,3 +124,86 @@ def image_snapshot(astronaut_path: Path) -> Any:
         trainer.step()
     trainer.publish("paused")
     return trainer.latest()
+
+
+@pytest.fixture(scope="session")
+def app(gl_context: Any, tmp_path_factory: pytest.TempPathFactory, astronaut_path: Path) -> Iterator[Any]:
+    """One window for the GUI tests (DearPyGui allows one per process), on the bundled scene."""
+    os.environ["XDG_CONFIG_HOME"] = str(tmp_path_factory.mktemp("config"))
+    from app.ui.app import App
+
+    window = App(gl_context, view_size=(320, 240))
+    window.open(astronaut_path)
+    assert window.run_until(lambda: window.session is not None, timeout=120), window.status.message
+    yield window
+    window.close()
+
+
+def xdnd_drop(display_name: str, target: int, paths: list[Path], timeout: float = 30.0) -> bool:
+    """Drop `paths` onto X11 window `target` the way a desktop file manager does (XDND version 5:
+    enter, position, status, drop, then hand over text/uri-list through the XdndSelection).
+    True when the target said it finished."""
+    from Xlib import X
+    from Xlib import display as xdisplay
+    from Xlib.protocol import event
+
+    d = xdisplay.Display(display_name)
+    atom = {
+        name: d.intern_atom(name)
+        for name in (
+            "XdndAware",
+            "XdndEnter",
+            "XdndPosition",
+            "XdndStatus",
+            "XdndDrop",
+            "XdndFinished",
+            "XdndSelection",
+            "XdndActionCopy",
+            "text/uri-list",
+        )
+    }
+    root = d.screen().root
+    source = root.create_window(0, 0, 1, 1, 0, d.screen().root_depth)
+    window = d.create_resource_object("window", target)
+    aware = window.get_full_property(atom["XdndAware"], X.AnyPropertyType)
+    assert aware is not None, "the target window does not accept drops (no XdndAware)"
+    source.set_selection_owner(atom["XdndSelection"], X.CurrentTime)
+    geometry = window.get_geometry()
+    origin = window.translate_coords(root, 0, 0)
+    x, y = -origin.x + geometry.width // 2, -origin.y + geometry.height // 2
+    uris = "".join(f"file://{p.resolve()}\r\n" for p in paths).encode()
+
+    def send(kind: str, data: list[int]) -> None:
+        message = event.ClientMessage(window=window, client_type=atom[kind], data=(32, [source.id, *data]))
+        window.send_event(message, event_mask=0)
+        d.flush()
+
+    send("XdndEnter", [5 << 24, atom["text/uri-list"], 0, 0])
+    send("XdndPosition", [0, (x << 16) | y, X.CurrentTime, atom["XdndActionCopy"]])
+    end = time.time() + timeout
+    dropped = finished = False
+    while time.time() < end and not finished:
+        if not d.pending_events():
+            time.sleep(0.01)
+            continue
+        ev = d.next_event()
+        if ev.type == X.ClientMessage and ev.client_type == atom["XdndStatus"] and not dropped:
+            assert ev.data[1][1] & 1, "the target refused the drop"
+            send("XdndDrop", [0, X.CurrentTime, 0, 0])
+            dropped = True
+        elif ev.type == X.SelectionRequest:
+            ev.requestor.change_property(ev.property, ev.target, 8, uris)
+            notify = event.SelectionNotify(
+                time=ev.time, requestor=ev.requestor, selection=ev.selection, target=ev.target, property=ev.property
+            )
+            ev.requestor.send_event(notify)
+            d.flush()
+        elif ev.type == X.ClientMessage and ev.client_type == atom["XdndFinished"]:
+            finished = True
+    d.close()
+    return finished
+
+
+@pytest.fixture(scope="session")
+def drop_files(display: str) -> Any:
+    return lambda target, paths: xdnd_drop(display, target, paths)
