@@ -45,12 +45,21 @@ def add_parser(sub: Any) -> None:
     for parser in (enc, fit):
         parser.set_defaults(run=_run)
 
+    from app import bench_ui
+
+    bench_ui.add_parser(which).set_defaults(run=_run)
+
 
 def _run(args: argparse.Namespace) -> int:
     return main(args)
 
 
 def main(args: argparse.Namespace) -> int:
+    if args.bench == "ui":
+        from app.bench_ui import bench_ui
+
+        bench_ui(args)  # prints its own JSON (it runs a window)
+        return 0
     report = {"encoding": bench_encoding, "fit": bench_fit}[args.bench](args)
     if args.json:
         print(json.dumps(report))

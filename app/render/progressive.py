@@ -42,8 +42,8 @@ class ProgressiveView:
         self,
         renderer: Renderer,
         reduce_2d: int = 4,
-        reduce_3d: int = 4,
-        budget: float = 0.025,
+        reduce_3d: int = 8,
+        budget: float = 0.02,
         refresh_interval: float = 1.0,
     ) -> None:
         """budget: seconds of drawing per update; refresh_interval: least seconds between two

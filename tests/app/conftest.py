@@ -15,9 +15,9 @@ from typing import Any
 import pytest
 import torch
 
+from app.bench_ui import SphereScene
 from fields import config as configs
 from fields.hashgrid import HashGridConfig
-from fields.scenes.base import Batch
 from fields.train import TrainConfig, Trainer
 
 
@@ -69,42 +69,14 @@ def renderer(gl_context: Any) -> Any:
     return Renderer(gl_context)
 
 
-class SphereSDF:
-    """A 3D test scene: the signed distance to a sphere (center c, radius r) in the unit cube."""
-
-    task = "sdf"
-    dims = 3
-    out_dims = 1
-    name = "sphere"
-
-    def __init__(self, center: tuple[float, float, float] = (0.5, 0.5, 0.5), radius: float = 0.3) -> None:
-        self.center, self.radius = torch.tensor(center), radius
-
-    def distance(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.linalg.norm(x - self.center, dim=-1, keepdim=True) - self.radius
-
-    def sample(self, n: int, generator: torch.Generator) -> Batch:
-        x = torch.rand(n, 3, generator=generator)
-        return Batch(x, self.distance(x))
-
-    def loss(self, field: Any, batch: Batch) -> tuple[torch.Tensor, dict[str, float]]:
-        return torch.mean((field(batch.coords) - batch.targets) ** 2), {}
-
-    def evaluate(self, field: Any) -> dict[str, float]:
-        return {}
-
-    def describe(self) -> dict[str, Any]:
-        return {"name": self.name, "task": self.task, "size": [64, 64, 64], "extent": 64}
-
-
 @pytest.fixture(scope="session")
 def sphere_snapshot() -> Any:
-    """A small 3D hash grid fitted to SphereSDF (radius 0.3 around the cube's center)."""
+    """A small 3D hash grid fitted to SphereScene (radius 0.3 around the cube's center)."""
     torch.manual_seed(0)
     config = HashGridConfig(
         dims=3, out_dims=1, levels=6, features=2, log2_table_size=14, base_resolution=4, growth=1.5, hidden_width=32
     )
-    trainer = Trainer(configs.build_field(config), SphereSDF(), TrainConfig(batch_size=4096, seed=0))
+    trainer = Trainer(configs.build_field(config), SphereScene(), TrainConfig(batch_size=4096, seed=0))
     for _ in range(120):
         trainer.step()
     trainer.publish("paused")
