@@ -82,14 +82,15 @@ class ViewPanel(Panel):
             state.with_zoom(1.0 / fit)
 
     def _orbit(self, d_azimuth: float, d_elevation: float) -> None:
-        camera = self.app.view_state.camera
-        if isinstance(camera, Camera3D):
-            self.app.view_state.set_camera(camera.orbit(d_azimuth, d_elevation))
+        self._move_3d(lambda camera: camera.orbit(d_azimuth, d_elevation))
 
     def _zoom3d(self, factor: float) -> None:
+        self._move_3d(lambda camera: camera.zoom_by(factor))
+
+    def _move_3d(self, move: Any) -> None:
         camera = self.app.view_state.camera
         if isinstance(camera, Camera3D):
-            self.app.view_state.set_camera(camera.zoom_by(factor))
+            self.app.view_state.set_camera(move(camera))
 
     def on_session(self, session: Any) -> None:
         dims = self.app.view_state.dims
