@@ -78,7 +78,10 @@ class ProgressiveView:
     def _plan(self, snapshot: Any, camera: Any, options: ViewOptions, moving: bool) -> None:
         job = self.job
         coarse = self.reduce.get(int(snapshot.config.dims), 4)
-        if job is None or job.camera != camera or job.options != options:
+        # While the camera keeps moving, a reduced picture in progress is finished first (with the
+        # camera it started with): restarting it every frame would never show a whole picture.
+        finishing_coarse = moving and job is not None and not job.done and job.scale > 1
+        if job is None or job.options != options or (job.camera != camera and not finishing_coarse):
             self.job = _Job(snapshot, camera, options, coarse, in_place=True)
         elif not job.done:
             return
