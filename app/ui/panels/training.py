@@ -55,10 +55,16 @@ class TrainingPanel(Panel):
     def refresh(self, snapshot: Any) -> None:
         history = self.app.history
         psnr = snapshot.metrics.get("psnr", math.nan)
+        quality = f"PSNR {psnr:.2f} dB" if math.isfinite(psnr) else "no PSNR for this task"
+        rate = f"{history.steps_per_second():.1f} steps/s" if self.app.session.can_train else "view only"
         dpg.set_value(
             self.stats,
-            f"{snapshot.state}  step {snapshot.step}  {history.steps_per_second():.1f} steps/s\n"
-            f"loss {snapshot.loss:.3e}  PSNR {psnr:.2f} dB  ({snapshot.elapsed:.0f} s)",
+            f"{snapshot.state}  step {snapshot.step}  {rate}\n"
+            f"loss {snapshot.loss:.3e}  {quality}  ({snapshot.elapsed:.0f} s)",
         )
-        dpg.set_value(self.loss, [list(history.times), list(history.losses)])
-        dpg.set_value(self.psnr, [list(history.psnr_times), list(history.psnrs)])
+        for series, xs, ys in (
+            (self.loss, history.times, history.losses),
+            (self.psnr, history.psnr_times, history.psnrs),
+        ):
+            enough = len(xs) >= 2  # one point makes a degenerate (log) axis
+            dpg.set_value(series, [list(xs), list(ys)] if enough else [[], []])
