@@ -44,9 +44,10 @@ def add_parser(sub: Any) -> None:
         fit.add_argument("--" + name.replace("_", "-"), type=int)
     fit.add_argument("--batch-size", type=int, default=1 << 16)
     fit.add_argument("--device", default="cpu", help="cpu (default) or cuda")
-    from app import bench_budget
+    from app import bench_budget, bench_ui
 
     bench_budget.add_parser(which)
+    bench_ui.add_parser(which)
     for parser in which.choices.values():
         parser.set_defaults(run=_run)
 
@@ -56,6 +57,11 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def main(args: argparse.Namespace) -> int:
+    if args.bench == "ui":
+        from app.bench_ui import bench_ui
+
+        bench_ui(args)  # prints its own JSON (it runs a window)
+        return 0
     from app import bench_budget
 
     report = {"encoding": bench_encoding, "fit": bench_fit, "budget": bench_budget.run}[args.bench](args)

@@ -1,4 +1,4 @@
-"""The `fieldscope` command line: fit, render, bench (and, with no arguments, the app)."""
+"""The `fieldscope` command line: view (the window; also with no arguments), fit, render, bench."""
 
 from __future__ import annotations
 
@@ -180,6 +180,17 @@ def cmd_render(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_view(args: argparse.Namespace) -> int:
+    from app.ui.launch import launch
+
+    size = None
+    if args.view_size:
+        width, _, height = args.view_size.partition("x")
+        size = (int(width), int(height))
+    screenshot = Path(args.screenshot) if args.screenshot else None
+    return launch(Path(args.path), args.task, args.seconds, screenshot, size)
+
+
 def cmd_bench(args: argparse.Namespace) -> int:
     from app import bench
 
@@ -209,6 +220,14 @@ def build_parser() -> argparse.ArgumentParser:
     render.add_argument("--height", type=int)
     render.set_defaults(run=cmd_render)
 
+    view = sub.add_parser("view", help="open the window on a scene (image, data folder) or a saved model (.fsnap)")
+    view.add_argument("path", nargs="?", default=str(DEFAULT_IMAGE), help="default: the bundled astronaut")
+    view.add_argument("--task", help="scene task (default: detected from the path)")
+    view.add_argument("--seconds", type=float, help="close the window after this long")
+    view.add_argument("--screenshot", metavar="PNG", help="save the window as a PNG when closing")
+    view.add_argument("--view-size", metavar="WxH", help="fixed view size in pixels (default: follow the window)")
+    view.set_defaults(run=cmd_view)
+
     from app import bench
 
     bench.add_parser(sub)
@@ -218,8 +237,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    if args.command is None:
-        args = parser.parse_args(["fit", str(DEFAULT_IMAGE), "--out", "astronaut.fsnap", "--time-budget", "60"])
+    if args.command is None:  # the window on the bundled scene
+        args = parser.parse_args(["view"])
     try:
         return int(args.run(args) or 0)
     except FieldscopeError as error:

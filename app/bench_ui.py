@@ -1,0 +1,141 @@
+"""`fieldscope bench ui`: how fast the window is while it trains, on this machine's OpenGL (Mesa
+llvmpipe without a GPU): UI frame times (p50, p95) of the 2D view at 800x600 and of the 3D view
+while the camera moves (reduced interactive resolution), and training steps/s with the window
+open against headless, in the same process."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from typing import Any
+
+import numpy as np
+import torch
+
+from fields.scenes.base import Batch
+
+
+class SphereScene:
+    """An analytic 3D scene: the signed distance to a sphere in the unit cube (for 3D benchmarks
+    and tests until the mesh scenes can stand in)."""
+
+    task = "sdf"
+    dims = 3
+    out_dims = 1
+    name = "sphere"
+
+    def __init__(self, center: tuple[float, float, float] = (0.5, 0.5, 0.5), radius: float = 0.3) -> None:
+        self.center, self.radius = torch.tensor(center), radius
+
+    def distance(self, x: torch.Tensor) -> torch.Tensor:
+        """x (N, 3) -> signed distances (N, 1)."""
+        return torch.linalg.norm(x - self.center, dim=-1, keepdim=True) - self.radius
+
+    def sample(self, n: int, generator: torch.Generator) -> Batch:
+        x = torch.rand(n, 3, generator=generator)
+        return Batch(x, self.distance(x))
+
+    def loss(self, field: Any, batch: Batch) -> tuple[torch.Tensor, dict[str, float]]:
+        return torch.mean((field(batch.coords) - batch.targets) ** 2), {}
+
+    def evaluate(self, field: Any) -> dict[str, float]:
+        return {}
+
+    def describe(self) -> dict[str, Any]:
+        return {"name": self.name, "task": self.task, "size": [128, 128, 128], "extent": 128}
+
+
+def add_parser(which: Any) -> Any:
+    ui = which.add_parser("ui", help="UI frame times while training (2D and 3D) and the trainer's cost of the window")
+    ui.add_argument("--json", action="store_true")
+    ui.add_argument("--seconds", type=float, default=20.0, help="seconds per measurement (default 20)")
+    return ui
+
+
+def percentiles(times: list[float]) -> dict[str, float]:
+    ms = np.array(times) * 1000.0
+    return {"frames": len(ms), "p50_ms": float(np.percentile(ms, 50)), "p95_ms": float(np.percentile(ms, 95))}
+
+
+def steps_headless(scene: Any, config: Any, train: Any, seconds: float) -> float:
+    """Steps/s of the trainer thread with no window."""
+    from app.session import new_session
+
+    session = new_session(scene, config, train)
+    session.start()
+    time.sleep(2.0)  # warm-up (kernel loads)
+    first, started = session.latest().step, time.perf_counter()
+    time.sleep(seconds)
+    rate = (session.latest().step - first) / (time.perf_counter() - started)
+    session.stop(wait=True)
+    return rate
+
+
+def run_window(app: Any, seconds: float, move: bool) -> tuple[dict[str, float], float]:
+    """Run the paced main loop for `seconds` (orbiting the camera every frame when `move`); frame
+    times of the UI's work, and the trainer's steps/s meanwhile."""
+    from app.render.camera import Camera3D
+    from app.ui.app import ACTIVE_PERIOD, IDLE_PERIOD
+
+    app.run_until(lambda: app.snapshot().step >= 2, 120)
+    app.frame_times.clear()
+    first, started = app.snapshot().step, time.perf_counter()
+    while time.perf_counter() - started < seconds:
+        begin = time.perf_counter()
+        if move and isinstance(app.view_state.camera, Camera3D):
+            app.view_state.set_camera(app.view_state.camera.orbit(2.0, 0.0))
+        app.frame()
+        period = IDLE_PERIOD if app.idle() else ACTIVE_PERIOD
+        time.sleep(max(0.0, period - (time.perf_counter() - begin)))
+    rate = (app.snapshot().step - first) / (time.perf_counter() - started)
+    return percentiles(list(app.frame_times)), rate
+
+
+def bench_ui(args: argparse.Namespace) -> dict[str, Any]:
+    from app.cli import DEFAULT_IMAGE
+    from app.session import APP_TRAIN, default_config, new_session
+    from app.ui.app import App
+    from fields.hashgrid import HashGridConfig
+    from fields.scenes import open_scene
+
+    image = open_scene(DEFAULT_IMAGE)
+    config_2d = default_config(image)
+    headless = steps_headless(image, config_2d, APP_TRAIN, args.seconds)
+    report: dict[str, Any] = {"headless_steps_per_s": headless}
+    _say(args, f"headless trainer: {headless:.2f} steps/s")
+
+    app = App(view_size=(800, 600))
+    try:
+        app.switch(new_session(image, config_2d))
+        frames, rate = run_window(app, args.seconds, move=False)
+        report["view_2d_800x600"] = {**frames, "steps_per_s": rate}
+        _say(
+            args,
+            f"2D view 800x600 while training: frame p50 {frames['p50_ms']:.0f} ms, "
+            f"p95 {frames['p95_ms']:.0f} ms; trainer {rate:.2f} steps/s ({rate / headless:.0%} of headless)",
+        )
+
+        config_3d = HashGridConfig(
+            dims=3, out_dims=1, levels=12, log2_table_size=17, base_resolution=8, growth=1.3, hidden_width=32
+        )
+        app.switch(new_session(SphereScene(), config_3d))
+        frames, rate = run_window(app, args.seconds, move=True)
+        reduced = [-(-s // app.view.reduce[3]) for s in app.view_state.size]
+        report["view_3d_moving"] = {**frames, "steps_per_s": rate, "resolution": reduced}
+        _say(
+            args,
+            f"3D view moving ({reduced[0]}x{reduced[1]} of 800x600) while training: frame p50 "
+            f"{frames['p50_ms']:.0f} ms, p95 {frames['p95_ms']:.0f} ms; trainer {rate:.2f} steps/s",
+        )
+    finally:
+        app.close()
+    report["window_over_headless_steps"] = report["view_2d_800x600"]["steps_per_s"] / headless
+    if args.json:
+        print(json.dumps(report))
+    return report
+
+
+def _say(args: argparse.Namespace, text: str) -> None:
+    if not args.json:
+        print(text, flush=True)

@@ -1,0 +1,103 @@
+"""Cameras of the view: a 2D pan/zoom camera over [0,1]^2 and a 3D orbit camera around the unit
+cube. Both are immutable; interactions return a new camera."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+#: Zoom limits of the 2D view (1 = the whole image fits the view). Far past the image's own
+#: resolution: the field is continuous.
+MIN_ZOOM, MAX_ZOOM = 0.05, 4096.0
+
+
+@dataclass(frozen=True)
+class Camera2D:
+    """center: field coordinates at the middle of the view; zoom 1 fits the image into the view
+    with square pixels, zoom 2 shows half of it, ..."""
+
+    center: tuple[float, float] = (0.5, 0.5)
+    zoom: float = 1.0
+
+    def pixel_scale(self, width: int, height: int, image_size: tuple[int, int]) -> float:
+        """View pixels per image pixel."""
+        return min(width / image_size[0], height / image_size[1]) * self.zoom
+
+    def mapping(self, width: int, height: int, image_size: tuple[int, int]) -> tuple[np.ndarray, ...]:
+        """(origin, axis_x, axis_y) float32 (2,): field coordinates of view point (u, v) in [0,1]^2
+        (v downwards) are origin + u * axis_x + v * axis_y."""
+        s = self.pixel_scale(width, height, image_size)
+        axis_x = np.array([width / (s * image_size[0]), 0.0], np.float32)
+        axis_y = np.array([0.0, height / (s * image_size[1])], np.float32)
+        origin = np.array(self.center, np.float32) - 0.5 * (axis_x + axis_y)
+        return origin, axis_x, axis_y
+
+    def field_coords(self, width: int, height: int, image_size: tuple[int, int]) -> np.ndarray:
+        """Field coordinates of every view pixel's center, float32 (H, W, 2), computed in float32
+        as view2d.frag does."""
+        origin, axis_x, axis_y = self.mapping(width, height, image_size)
+        j, i = np.meshgrid(np.arange(height), np.arange(width), indexing="ij")
+        u = ((i + 0.5) / np.float32(width)).astype(np.float32)[..., None]
+        v = ((j + 0.5) / np.float32(height)).astype(np.float32)[..., None]
+        return (origin + u * axis_x + v * axis_y).astype(np.float32)
+
+    def pan(self, dx: float, dy: float, width: int, height: int, image_size: tuple[int, int]) -> Camera2D:
+        """Move the picture with the mouse by (dx, dy) view pixels."""
+        s = self.pixel_scale(width, height, image_size)
+        cx, cy = self.center
+        return replace(self, center=(cx - dx / (s * image_size[0]), cy - dy / (s * image_size[1])))
+
+    def zoom_by(
+        self, factor: float, at: tuple[float, float], width: int, height: int, image_size: tuple[int, int]
+    ) -> Camera2D:
+        """Zoom by `factor`, keeping the field point under view pixel `at` where it is."""
+        zoom = float(np.clip(self.zoom * factor, MIN_ZOOM, MAX_ZOOM))
+        origin, ax, ay = self.mapping(width, height, image_size)
+        u, v = at[0] / width, at[1] / height
+        fixed = origin + u * ax + v * ay
+        moved = replace(self, zoom=zoom)
+        o2, ax2, ay2 = moved.mapping(width, height, image_size)
+        shift = fixed - (o2 + u * ax2 + v * ay2)
+        return replace(moved, center=(self.center[0] + float(shift[0]), self.center[1] + float(shift[1])))
+
+
+@dataclass(frozen=True)
+class Camera3D:
+    """Orbit camera: looks at `target` from `distance`, at azimuth/elevation in degrees (y up)."""
+
+    target: tuple[float, float, float] = (0.5, 0.5, 0.5)
+    distance: float = 2.4
+    azimuth: float = 35.0
+    elevation: float = 25.0
+    fov: float = 40.0
+
+    def basis(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """eye, forward, right, up as float32 (3,)."""
+        az, el = math.radians(self.azimuth), math.radians(self.elevation)
+        offset = np.array([math.cos(el) * math.sin(az), math.sin(el), math.cos(el) * math.cos(az)])
+        eye = np.array(self.target) + self.distance * offset
+        forward = -offset / np.linalg.norm(offset)
+        right = np.cross(forward, [0.0, 1.0, 0.0])
+        right /= max(np.linalg.norm(right), 1e-9)
+        up = np.cross(right, forward)
+        return tuple(v.astype(np.float32) for v in (eye, forward, right, up))  # type: ignore[return-value]
+
+    def orbit(self, d_azimuth: float, d_elevation: float) -> Camera3D:
+        return replace(
+            self,
+            azimuth=(self.azimuth + d_azimuth) % 360.0,
+            elevation=float(np.clip(self.elevation + d_elevation, -89.0, 89.0)),
+        )
+
+    def pan(self, dx: float, dy: float, height: int) -> Camera3D:
+        """Move the target with the mouse by (dx, dy) view pixels."""
+        _, _, right, up = self.basis()
+        per_pixel = 2.0 * self.distance * math.tan(math.radians(self.fov) / 2) / max(height, 1)
+        target = np.array(self.target) - dx * per_pixel * right + dy * per_pixel * up
+        return replace(self, target=tuple(float(v) for v in target))
+
+    def zoom_by(self, factor: float) -> Camera3D:
+        """Move closer (factor > 1) or away."""
+        return replace(self, distance=float(np.clip(self.distance / factor, 0.05, 20.0)))

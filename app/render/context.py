@@ -1,0 +1,35 @@
+"""The OpenGL context the renderer draws into: a standalone (offscreen) GLX context.
+
+Create it BEFORE DearPyGui's viewport is shown (dpg.show_viewport()): both then live side by side
+in one process, and every draw makes ours current for its duration (`with ctx:`), so DearPyGui's
+context is restored afterwards. An EGL context does not coexist with DearPyGui, so we use GLX.
+"""
+
+from __future__ import annotations
+
+import os
+
+from fields.errors import FieldscopeError
+
+GL_VERSION = 430  # compute-capable GL (SSBOs)
+
+
+class NoDisplayError(FieldscopeError):
+    """No X display to open windows or GL contexts on."""
+
+
+def has_display() -> bool:
+    """True when an X display is named (DISPLAY set)."""
+    return bool(os.environ.get("DISPLAY"))
+
+
+def create_context() -> object:
+    """A moderngl standalone context with OpenGL 4.3 or newer (GLX); NoDisplayError without one."""
+    import moderngl
+
+    if not has_display():
+        raise NoDisplayError("no display (DISPLAY is not set)")
+    try:
+        return moderngl.create_context(standalone=True, require=GL_VERSION)
+    except Exception as error:  # glcontext raises plain Exceptions for a missing or broken display
+        raise NoDisplayError(f"no usable OpenGL 4.3 display ({error})") from None

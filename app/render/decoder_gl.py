@@ -1,0 +1,65 @@
+"""The fields' MLP decoder on the GPU: weights packed for shaders/mlp.glsl (a uniform block) and
+its defines. Shared by every field kind with the fields.field.Decoder."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+
+from fields.errors import ConfigError
+
+#: OpenGL guarantees uniform blocks of 16 KiB; Mesa (llvmpipe) and desktop drivers give 64 KiB.
+MAX_UNIFORM_BLOCK = 65536
+
+
+def layers(params: Mapping[str, np.ndarray]) -> list[tuple[np.ndarray, np.ndarray]]:
+    """(weight (out, in), bias (out,)) of each decoder layer, in order."""
+    found, layer = [], 0
+    while f"decoder.layers.{layer}.weight" in params:
+        found.append((params[f"decoder.layers.{layer}.weight"], params[f"decoder.layers.{layer}.bias"]))
+        layer += 1
+    return found
+
+
+def _vec4s(values: np.ndarray, count: int) -> np.ndarray:
+    padded = np.zeros(count * 4, np.float32)
+    padded[: values.size] = values.ravel()
+    return padded.reshape(count, 4)
+
+
+def blocks(n: int) -> int:
+    return (n + 3) // 4
+
+
+def pack(params: Mapping[str, np.ndarray]) -> np.ndarray:
+    """The decoder's weights in mlp.glsl's layout -> float32 (n, 4)."""
+    found = layers(params)
+    weight, bias = found[0]
+    in4 = blocks(weight.shape[1])
+    parts = [_vec4s(row, in4) for row in weight] + [_vec4s(bias, blocks(bias.size))]
+    for weight, bias in found[1:]:
+        width4 = blocks(weight.shape[0])
+        parts += [_vec4s(column, width4) for column in weight.T] + [_vec4s(bias, width4)]
+    return np.ascontiguousarray(np.concatenate(parts))
+
+
+def defines(params: Mapping[str, np.ndarray]) -> dict[str, int]:
+    """mlp.glsl's compile-time constants for these decoder shapes; ConfigError if the weights do not
+    fit a uniform block."""
+    found = layers(params)
+    first, last = found[0][0], found[-1][0]
+    size = pack(params).shape[0]
+    if size * 16 > MAX_UNIFORM_BLOCK:
+        raise ConfigError(
+            f"the decoder ({sum(w.size + b.size for w, b in found):,} weights) is too large for the view "
+            f"(at most {MAX_UNIFORM_BLOCK // 4:,} floats with padding)"
+        )
+    return {
+        "MLP_IN4": blocks(first.shape[1]),
+        "MLP_WIDTH0": first.shape[0],
+        "MLP_HIDDEN": first.shape[0] if len(found) > 1 else 1,
+        "MLP_LAYERS": len(found) - 1,
+        "MLP_OUT": last.shape[0],
+        "MLP_VEC4S": size,
+    }

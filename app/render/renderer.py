@@ -1,0 +1,249 @@
+"""The renderer: draws a snapshot's field with GLSL into an offscreen framebuffer and reads it back.
+The live view, screenshots and exported frames all come from `Renderer.draw` (or its tiled form,
+`Renderer.frame(...).rows(...)`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import moderngl
+import numpy as np
+
+from app.render import field_gl, shaders
+from app.render.camera import Camera2D, Camera3D
+
+MODES_2D = ("field", "truth", "error", "raw")
+MODES_3D = ("shaded", "normals", "depth", "slice", "density", "raw", "slice_points", "surface_points")
+#: 3D task (scene.describe()["task"]) -> what the first output means: 0 signed distance,
+#: 1 occupancy logit, 2 density.
+TASK_3D = {"sdf": 0, "occupancy": 1}
+
+
+@dataclass(frozen=True)
+class ViewOptions:
+    """What to draw and how large. level_mask None: the snapshot's own mask."""
+
+    width: int = 800
+    height: int = 600
+    mode: str = "field"
+    level_mask: tuple[bool, ...] | None = None
+    ground_truth: np.ndarray | None = field(default=None, compare=False, repr=False)
+    error_gain: float = 4.0
+    slice_axis: int = 2
+    slice_position: float = 0.5
+    slice_scale: float = 0.25
+    steps: int = 96
+    density_scale: float = 1.0
+
+
+def scene_dims(snapshot: Any) -> int:
+    return int(snapshot.config.dims)
+
+
+def image_size(snapshot: Any) -> tuple[int, int]:
+    """(width, height) of the snapshot's 2D scene; square when unknown."""
+    size = snapshot.scene.get("size") if snapshot.scene else None
+    return (int(size[0]), int(size[1])) if size and len(size) == 2 else (512, 512)
+
+
+def default_camera(snapshot: Any) -> Camera2D | Camera3D:
+    return Camera2D() if scene_dims(snapshot) == 2 else Camera3D()
+
+
+class Frame:
+    """One image being drawn: `rows(top, bottom)` shades and reads those rows (top-down, float32
+    (rows, W, 4)). A frame keeps its own settings, so frames can be drawn interleaved."""
+
+    def __init__(
+        self,
+        renderer: Renderer,
+        snapshot: Any,
+        mask: tuple[bool, ...],
+        uniforms: dict[str, Any],
+        width: int,
+        height: int,
+        truth: np.ndarray | None,
+    ) -> None:
+        self.renderer, self.snapshot, self.mask, self.uniforms = renderer, snapshot, mask, uniforms
+        self.width, self.height, self.truth = width, height, truth
+
+    def rows(self, top: int, bottom: int) -> np.ndarray:
+        return self.renderer.shade_rows(self, top, bottom)
+
+    def all(self) -> np.ndarray:
+        return self.rows(0, self.height)
+
+
+class Renderer:
+    """GLSL evaluation of fields; buffers follow the snapshots handed to it (uploaded when a new
+    snapshot arrives, level mask updated in place)."""
+
+    def __init__(self, ctx: Any | None = None) -> None:
+        if ctx is None:
+            from app.render.context import create_context
+
+            ctx = create_context()
+        self.ctx = ctx
+        self._programs: dict[tuple[int, str], Any] = {}
+        self._vaos: dict[int, Any] = {}
+        self._targets: dict[tuple[int, int], Any] = {}
+        self._snapshot: Any = None
+        self._gpu: Any = None
+        self._mask: tuple[bool, ...] | None = None
+        self._truth: tuple[Any, Any] | None = None  # (array, texture)
+
+    # ---- public
+    def draw(self, snapshot: Any, camera: Camera2D | Camera3D, options: ViewOptions) -> np.ndarray:
+        """The whole view: float32 (H, W, 4), row 0 at the top. Colour modes give values in [0,1];
+        "raw" gives the field's outputs (first four), the *_points modes positions."""
+        return self.frame(snapshot, camera, options).all()
+
+    def frame(self, snapshot: Any, camera: Camera2D | Camera3D, options: ViewOptions) -> Frame:
+        """Everything needed to draw `options.width x options.height`; shade rows with Frame.rows."""
+        if scene_dims(snapshot) == 2:
+            uniforms = self._uniforms_2d(snapshot, camera, options)
+        else:
+            uniforms = self._uniforms_3d(snapshot, camera, options)
+        uniforms["u_size"] = (float(options.width), float(options.height))
+        mask = options.level_mask or tuple(snapshot.level_mask)
+        truth = options.ground_truth if scene_dims(snapshot) == 2 else None
+        return Frame(self, snapshot, mask, uniforms, options.width, options.height, truth)
+
+    def shade_rows(self, frame: Frame, top: int, bottom: int) -> np.ndarray:
+        width, height = frame.width, frame.height
+        top, bottom = max(0, top), min(height, bottom)
+        if bottom <= top:
+            return np.zeros((0, width, 4), np.float32)
+        with self.ctx:
+            program = self._program(frame.snapshot)
+            self._upload(frame.snapshot, frame.mask)
+            self._gpu.bind(program)
+            has_truth = self._truth_texture(frame.truth)
+            for name, value in {**frame.uniforms, "u_has_truth": has_truth, "u_truth": 0}.items():
+                _set(program, name, value)
+            target = self._target(width, height)
+            target.use()
+            region = (0, height - bottom, width, bottom - top)
+            self.ctx.scissor = region
+            self._vao(program).render(vertices=3)
+            self.ctx.scissor = None
+            data = target.read(viewport=region, components=4, dtype="f4")
+        return np.frombuffer(data, np.float32).reshape(bottom - top, width, 4)[::-1].copy()
+
+    def release(self) -> None:
+        with self.ctx:
+            if self._gpu is not None:
+                self._gpu.release()
+            for obj in [*self._vaos.values(), *self._programs.values(), *self._targets.values()]:
+                obj.release()
+            if self._truth is not None:
+                self._truth[1].release()
+        self._gpu = self._snapshot = self._truth = None
+        self._vaos, self._programs, self._targets = {}, {}, {}
+
+    # ---- GL objects
+    def _program(self, snapshot: Any) -> Any:
+        config = snapshot.config
+        code = field_gl.for_config(config).glsl(config, snapshot.params)
+        key = (config.dims, code)
+        if key not in self._programs:
+            fragment = "view2d.frag" if config.dims == 2 else "view3d.frag"
+            self._programs[key] = self.ctx.program(
+                vertex_shader=shaders.read("fullscreen.vert"), fragment_shader=shaders.source(fragment, code)
+            )
+        return self._programs[key]
+
+    def _vao(self, program: Any) -> Any:
+        if id(program) not in self._vaos:
+            self._vaos[id(program)] = self.ctx.vertex_array(program, [])
+        return self._vaos[id(program)]
+
+    def _target(self, width: int, height: int) -> Any:
+        if (width, height) not in self._targets:
+            if len(self._targets) >= 4:
+                for fbo in self._targets.values():
+                    fbo.color_attachments[0].release()
+                    fbo.release()
+                self._targets.clear()
+            texture = self.ctx.texture((width, height), 4, dtype="f4")
+            self._targets[(width, height)] = self.ctx.framebuffer(color_attachments=[texture])
+        return self._targets[(width, height)]
+
+    def _upload(self, snapshot: Any, mask: tuple[bool, ...]) -> None:
+        """New snapshot -> new buffers; same snapshot, other mask -> rewrite the level table."""
+        if snapshot is not self._snapshot:
+            if self._gpu is not None:
+                self._gpu.release()
+            self._gpu = field_gl.for_config(snapshot.config).upload(self.ctx, snapshot.config, snapshot.params, mask)
+            self._snapshot, self._mask = snapshot, mask
+        elif mask != self._mask:
+            self._gpu.set_level_mask(mask)
+            self._mask = mask
+
+    def _truth_texture(self, truth: np.ndarray | None) -> bool:
+        """Upload the ground truth (H, W, C) as a float RGBA texture (zero-padded) and bind it to
+        unit 0; False if none."""
+        if truth is None:
+            return False
+        if self._truth is None or self._truth[0] is not truth:
+            if self._truth is not None:
+                self._truth[1].release()
+            h, w, c = truth.shape
+            padded = np.zeros((h, w, 4), np.float32)
+            padded[:, :, :c] = truth[:, :, :4]
+            texture = self.ctx.texture((w, h), 4, padded.tobytes(), dtype="f4")
+            texture.filter = (moderngl.NEAREST, moderngl.NEAREST)
+            self._truth = (truth, texture)
+        self._truth[1].use(location=0)
+        return True
+
+    # ---- uniforms
+    def _uniforms_2d(self, snapshot: Any, camera: Any, options: ViewOptions) -> dict[str, Any]:
+        if not isinstance(camera, Camera2D):
+            raise TypeError("a 2D field needs a Camera2D")
+        origin, axis_x, axis_y = camera.mapping(options.width, options.height, image_size(snapshot))
+        return {
+            "u_origin": tuple(origin),
+            "u_axis_x": tuple(axis_x),
+            "u_axis_y": tuple(axis_y),
+            "u_mode": MODES_2D.index(options.mode),
+            "u_channels": min(4, int(snapshot.config.out_dims)),
+            "u_error_gain": float(options.error_gain),
+        }
+
+    def _uniforms_3d(self, snapshot: Any, camera: Any, options: ViewOptions) -> dict[str, Any]:
+        if not isinstance(camera, Camera3D):
+            raise TypeError("a 3D field needs a Camera3D")
+        eye, forward, right, up = camera.basis()
+        finest = max(layout_resolution(snapshot.config), 1)
+        return {
+            "u_eye": tuple(eye),
+            "u_forward": tuple(forward),
+            "u_right": tuple(right),
+            "u_up": tuple(up),
+            "u_tan_half_fov": float(np.tan(np.radians(camera.fov) / 2)),
+            "u_mode": MODES_3D.index(options.mode),
+            "u_task": TASK_3D.get(str(snapshot.scene.get("task", "sdf")), 2),
+            "u_slice_axis": int(options.slice_axis),
+            "u_slice_pos": float(options.slice_position),
+            "u_slice_scale": float(options.slice_scale),
+            "u_steps": int(options.steps),
+            "u_normal_eps": 0.5 / finest,
+            "u_density_scale": float(options.density_scale),
+            "u_sdf_beta": 0.01,
+        }
+
+
+def layout_resolution(config: Any) -> int:
+    """The finest grid resolution of a config (for normal steps tied to the finest level)."""
+    levels, base, growth = (getattr(config, k, None) for k in ("levels", "base_resolution", "growth"))
+    if levels is None or base is None or growth is None:
+        return 256
+    return int(base * growth ** (levels - 1))
+
+
+def _set(program: Any, name: str, value: Any) -> None:
+    """Set a uniform the compiler kept (unused ones are optimised away)."""
+    if name in program:
+        program[name].value = value

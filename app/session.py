@@ -1,0 +1,162 @@
+"""What the window shows and trains: a scene, a field and its trainer (or a saved model to look at),
+opened from a path. Headless: no DearPyGui or OpenGL here, so it runs in a worker thread."""
+
+from __future__ import annotations
+
+import argparse
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from fields import config as configs
+from fields import snapshot as snapshots
+from fields.errors import ConfigError, InputError
+from fields.scenes import detect_task, open_scene
+from fields.scenes.image import IMAGE_SUFFIXES
+from fields.train import Snapshot, TrainConfig, Trainer
+
+SNAPSHOT_SUFFIX = ".fsnap"
+#: The app's training defaults: smaller batches than the command line's, so that a step (and
+#: with it every command from the UI) comes round several times a second on two cores.
+APP_TRAIN = TrainConfig(batch_size=1 << 15, publish_interval=0.25, eval_interval=2.0)
+
+
+@dataclass
+class Session:
+    """A scene with its trainer, or a saved snapshot on its own (view only: `trainer` is None)."""
+
+    name: str
+    source: Path | None
+    scene: Any = None
+    trainer: Trainer | None = None
+    fixed: Snapshot | None = None
+
+    def latest(self) -> Snapshot:
+        if self.trainer is not None:
+            return self.trainer.latest()
+        assert self.fixed is not None
+        return self.fixed
+
+    @property
+    def can_train(self) -> bool:
+        return self.trainer is not None
+
+    def start(self, paused: bool = False) -> None:
+        if self.trainer is not None:
+            self.trainer.start(paused=paused)
+
+    def stop(self, wait: bool = False) -> None:
+        """Stop the trainer thread (without waiting for the step it is in, unless `wait`)."""
+        if self.trainer is not None:
+            if wait:
+                self.trainer.stop()
+            else:
+                from fields.train import Stop
+
+                self.trainer.send(Stop())
+
+    def ground_truth(self) -> np.ndarray | None:
+        """The target image (H, W, C) float32 of an image scene, for the view's truth and error modes."""
+        pixels = getattr(self.scene, "pixels", None)
+        return pixels.cpu().numpy() if isinstance(pixels, torch.Tensor) else None
+
+
+def check_openable(path: Path) -> None:
+    """Clear messages for folders that are not scenes before the scene registry sees them."""
+    if not path.exists():
+        raise InputError(f"{path}: no such file or folder")
+    if path.is_dir():
+        entries = [p for p in path.iterdir() if not p.name.startswith(".")]
+        if not entries:
+            raise InputError(f"{path}: the folder is empty")
+        has_images = any(p.suffix.lower() in IMAGE_SUFFIXES for p in entries) or any(
+            (path / split).is_dir() for split in ("train", "images")
+        )
+        has_transforms = any(p.name.startswith("transforms") and p.suffix == ".json" for p in entries)
+        if has_images and not has_transforms:
+            raise InputError(
+                f"{path}: looks like a NeRF data set (images) but has no transforms.json or "
+                "transforms_train.json with the camera poses"
+            )
+
+
+def default_config(scene: Any, kind: str = "hashgrid") -> Any:
+    """The field config the command line would build for this scene with no options."""
+    from app.cli import field_config
+
+    facts = scene.describe()
+    options = argparse.Namespace(field=kind, option=[], max_resolution=None)
+    return field_config(options, scene.dims, scene.out_dims, int(facts.get("extent", 512)))
+
+
+def new_session(scene: Any, config: Any, train: TrainConfig = APP_TRAIN, source: Path | None = None) -> Session:
+    """A trainer for `config` on `scene` (not started)."""
+    if config.dims != scene.dims or config.out_dims != scene.out_dims:
+        raise ConfigError(
+            f"a field with {config.dims} inputs and {config.out_dims} outputs cannot fit the scene "
+            f"{scene.name} ({scene.dims} inputs, {scene.out_dims} outputs)"
+        )
+    torch.manual_seed(train.seed)
+    trainer = Trainer(configs.build_field(config), scene, train)
+    return Session(scene.name, source, scene=scene, trainer=trainer)
+
+
+def open_path(path: str | Path, task: str | None = None, current: Session | None = None) -> Session:
+    """Open a scene (image, ... any task of the scene registry) to train with the default field, or
+    a saved model: on the current scene when it fits it (training goes on from the snapshot),
+    else on its own. Raises FieldscopeError with a message for the status bar."""
+    path = Path(path).expanduser()
+    if path.suffix.lower() == SNAPSHOT_SUFFIX:
+        return open_snapshot(path, current)
+    check_openable(path)
+    scene = open_scene(path, task or detect_task(path))
+    return new_session(scene, default_config(scene), source=path)
+
+
+def open_snapshot(path: Path, current: Session | None = None) -> Session:
+    """A saved model: trained further on the current scene when task and shapes agree, else shown."""
+    snapshot = snapshots.load(path)
+    scene = current.scene if current is not None else None
+    if scene is not None and _fits(snapshot, scene):
+        field = snapshots.field_from(snapshot)
+        trainer = Trainer(field, scene, snapshot.train)
+        trainer.step_count, trainer.elapsed = snapshot.step, snapshot.elapsed
+        trainer.metrics.update(snapshot.metrics)
+        trainer.publish("paused")
+        return Session(scene.name, path, scene=scene, trainer=trainer)
+    return Session(path.name, path, fixed=snapshot)
+
+
+def _fits(snapshot: Snapshot, scene: Any) -> bool:
+    facts = scene.describe()
+    return (
+        snapshot.config.dims == scene.dims
+        and snapshot.config.out_dims == scene.out_dims
+        and snapshot.scene.get("task") == facts.get("task")
+        and snapshot.scene.get("size") == facts.get("size")
+    )
+
+
+def memory_bytes(param_count: int) -> dict[str, int]:
+    """Bytes of the parameters (float32), and with Adam's two moments and the gradient."""
+    return {"parameters": 4 * param_count, "training": 16 * param_count}
+
+
+def describe_scene(snapshot: Snapshot) -> list[tuple[str, str]]:
+    """(label, value) rows for the Scene panel from a snapshot's scene facts."""
+    facts = dict(snapshot.scene)
+    rows = [("task", str(facts.get("task", "?")))]
+    if "size" in facts:
+        rows.append(("size", " x ".join(str(v) for v in facts["size"])))
+    if "channels" in facts:
+        rows.append(("channels", str(facts["channels"])))
+    if "bounds" in facts:
+        rows.append(("bounds", "  ".join(f"[{', '.join(f'{v:g}' for v in b)}]" for b in facts["bounds"])))
+    for key, value in facts.items():
+        if key not in ("name", "task", "size", "channels", "bounds", "extent"):
+            rows.append((key, f"{value:.4g}" if isinstance(value, float) and math.isfinite(value) else str(value)))
+    return rows

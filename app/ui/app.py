@@ -1,0 +1,307 @@
+"""The App: one window, one scene session, the trainer thread behind it, the live view, and the
+jobs. Every UI callback calls an App method; tests and benchmarks call the same methods.
+
+Threads: the main thread owns DearPyGui and the OpenGL context; the trainer runs in its own
+thread (fields.train); opening a scene runs in a worker thread. App methods never wait for a
+training step: they send commands to the trainer's queue.
+"""
+
+from __future__ import annotations
+
+import math
+import queue
+import time
+from collections import deque
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from app import export, recent
+from app.jobs import Jobs
+from app.levels import LevelState
+from app.render import Renderer
+from app.render.progressive import ProgressiveView
+from app.session import Session, new_session, open_path
+from app.ui.history import History
+from app.ui.status import Status
+from app.view_state import ViewState
+from fields import config as configs
+from fields.errors import FieldscopeError
+from fields.train import Pause, Resume, SetBatchSize, SetLearningRate, SetLevelMask, Step
+
+#: Seconds of each UI frame given to export jobs.
+JOB_BUDGET = 0.03
+#: Least seconds per frame of the main loop, while something happens and when idle.
+ACTIVE_PERIOD, IDLE_PERIOD = 1 / 30, 1 / 10
+
+
+class App:
+    def __init__(self, ctx: Any = None, view_size: tuple[int, int] | None = None, show: bool = True) -> None:
+        from app.render.context import create_context
+        from app.ui.window import Window
+
+        self.renderer = Renderer(ctx if ctx is not None else create_context())  # before the viewport
+        self.view = ProgressiveView(self.renderer)
+        self.status = Status()
+        self.jobs = Jobs(self.status.say)
+        self.view_state = ViewState()
+        self.fixed_view_size = view_size
+        self.session: Session | None = None
+        self.levels = LevelState.all_on(1)
+        self.history = History()
+        self.recent = recent.load()
+        self.frame_times: deque[float] = deque(maxlen=5000)
+        self._sent_mask: tuple[bool, ...] | None = None
+        self._opening: Future | None = None
+        self._opening_path: Path | None = None
+        self._drops: queue.SimpleQueue[list[str]] = queue.SimpleQueue()
+        self._pool = ThreadPoolExecutor(1, thread_name_prefix="fieldscope-open")
+        self._retired: list[Session] = []  # stopped sessions whose threads may still finish a step
+        self.window = Window(self, show=show)
+
+    # ---- scenes
+    def open(self, path: str | Path, task: str | None = None) -> Future:
+        """Open a scene or saved model in the background; the current scene trains on until the new
+        one is ready, and stays if opening fails (the status bar says why)."""
+        path = Path(path).expanduser()
+        if self._opening is not None and not self._opening.done():
+            self.status.say(f"{path}: still opening {self._opening_path}; try again in a moment", error=True)
+            future: Future = Future()
+            future.set_exception(FieldscopeError("busy opening another scene"))
+            return future
+        self.status.say(f"opening {path} ...")
+        self._opening_path = path
+        self._opening = self._pool.submit(open_path, path, task, self.session)
+        return self._opening
+
+    def drop(self, paths: list[str]) -> None:
+        """Files dropped on the window (called from GLFW's callback): the first one is opened."""
+        self._drops.put(list(paths))
+
+    def _poll_opening(self) -> None:
+        while not self._drops.empty():
+            paths = self._drops.get()
+            if paths:
+                if len(paths) > 1:
+                    self.status.say(f"{len(paths)} items dropped; opening the first, {paths[0]}")
+                self.open(paths[0])
+        future = self._opening
+        if future is None or not future.done():
+            return
+        self._opening = None
+        try:
+            session = future.result()
+        except FieldscopeError as error:
+            self.status.say(f"{error}{self._still_training()}", error=True)
+            return
+        except Exception as error:  # a bug while opening: say so, keep the current scene
+            self.status.say(f"{self._opening_path}: {type(error).__name__}: {error}{self._still_training()}", True)
+            return
+        self.recent = recent.remember(self._opening_path)
+        self.switch(session)
+
+    def _still_training(self) -> str:
+        if self.session is None:
+            return ""
+        return f" ({self.session.name} is still {'training' if self.session.can_train else 'shown'})"
+
+    def switch(self, session: Session, keep_view: bool = False) -> None:
+        """Make `session` the current one and start its trainer; the old trainer stops."""
+        old, self.session = self.session, session
+        snapshot = session.latest()
+        if old is not None and old.trainer is not session.trainer:
+            old.stop()  # asks; the thread ends after its current step
+            self._retired.append(old)
+        self.levels = LevelState.all_on(len(snapshot.level_mask), tuple(snapshot.level_mask))
+        self._sent_mask = tuple(snapshot.level_mask)
+        if not keep_view or self.view_state.dims != snapshot.config.dims:
+            self.view_state.reset_for(snapshot)
+        self.history = History()
+        session.start(paused=False)
+        self.window.on_session(session)
+        self.status.say(f"{session.name}: {'training' if session.can_train else 'saved model (view only)'}")
+
+    def snapshot(self) -> Any:
+        return self.session.latest() if self.session is not None else None
+
+    # ---- training (commands only: the UI never waits for a step)
+    def _send(self, command: Any) -> bool:
+        if self.session is None or self.session.trainer is None:
+            self.status.say("nothing to train: this is a saved model on its own; open its scene to train", True)
+            return False
+        self.session.trainer.send(command)
+        return True
+
+    def pause(self) -> None:
+        self._send(Pause())
+
+    def resume(self) -> None:
+        self._send(Resume())
+
+    def step(self, count: int = 1) -> None:
+        self._send(Step(count))
+
+    def set_learning_rate(self, lr: float) -> None:
+        if not (lr > 0 and math.isfinite(lr)):
+            self.status.say(f"learning rate must be positive, not {lr}", True)
+            return
+        self._send(SetLearningRate(float(lr)))
+
+    def set_batch_size(self, batch_size: int) -> None:
+        if batch_size < 1:
+            self.status.say(f"batch size must be at least 1, not {batch_size}", True)
+            return
+        self._send(SetBatchSize(int(batch_size)))
+
+    def reset(self) -> None:
+        """Start the same field config again from fresh parameters."""
+        self.restart_field({})
+
+    def restart_field(self, settings: dict[str, Any]) -> bool:
+        """Train a new field on the current scene: the current config with `settings` changed."""
+        if self.session is None or self.session.scene is None:
+            self.status.say("restart needs a scene to train on", True)
+            return False
+        current = self.session.latest()
+        base = configs.to_dict(current.config)
+        if settings.get("kind", base["kind"]) != base["kind"]:  # another kind: its defaults
+            base = {"kind": settings["kind"], "dims": base["dims"], "out_dims": base["out_dims"]}
+        try:
+            config = configs.from_dict({**base, **settings})
+            session = new_session(self.session.scene, config, current.train, self.session.source)
+        except FieldscopeError as error:
+            self.status.say(f"restart: {error}", True)
+            return False
+        self.switch(session, keep_view=True)
+        return True
+
+    # ---- levels
+    def set_level(self, level: int, on: bool) -> None:
+        self.levels = self.levels.toggled(level, on)
+        self._sync_mask()
+
+    def set_lod(self, lod: int) -> None:
+        self.levels = self.levels.with_lod(lod)
+        self._sync_mask()
+
+    def set_schedule(self, on: bool, every: int | None = None) -> None:
+        step = self.snapshot().step if self.session else 0
+        self.levels = self.levels.with_schedule(on, step, every)
+        self._sync_mask()
+
+    def view_mask(self) -> tuple[bool, ...]:
+        snapshot = self.snapshot()
+        return self.levels.mask(snapshot.step if snapshot is not None else 0)
+
+    def _sync_mask(self) -> None:
+        mask = self.view_mask()
+        if mask != self._sent_mask and self.session is not None and self.session.trainer is not None:
+            self.session.trainer.send(SetLevelMask(mask))
+        self._sent_mask = mask
+
+    # ---- view
+    def view_options(self) -> Any:
+        truth = self.session.ground_truth() if self.session is not None else None
+        return self.view_state.options(self.view_mask(), truth)
+
+    def set_view_mode(self, mode: str) -> None:
+        try:
+            self.view_state.set_mode(mode)
+        except ValueError as error:
+            self.status.say(str(error), True)
+
+    # ---- exports (jobs: progress bar, cancel)
+    def _export(self, name: str, make: Callable[[Any], Any]) -> bool:
+        snapshot = self.snapshot()
+        if snapshot is None:
+            self.status.say(f"{name}: nothing to export yet", True)
+            return False
+        return self.jobs.start(name, make(snapshot))
+
+    def export_screenshot(self, path: str | Path) -> bool:
+        """The view as shown (full resolution) -> PNG."""
+        camera, options = self.view_state.camera, self.view_options()
+        return self._export(
+            "screenshot", lambda s: export.image_job(self.renderer, s, camera, options, Path(path), "screenshot")
+        )
+
+    def export_render(self, path: str | Path, scale: float = 1.0, size: tuple[int, int] = (1920, 1080)) -> bool:
+        camera, options = self.view_state.camera, self.view_options()
+        return self._export(
+            "render", lambda s: export.render_job(self.renderer, s, camera, options, Path(path), scale, size)
+        )
+
+    def export_video(self, path: str | Path, frames: int = 48, fps: int = 24) -> bool:
+        camera, options = self.view_state.camera, self.view_options()
+        return self._export(
+            "video", lambda s: export.video_job(self.renderer, s, camera, options, Path(path), frames, fps)
+        )
+
+    def export_mesh(self, path: str | Path, resolution: int = 128) -> bool:
+        return self._export("mesh", lambda s: export.mesh_job(s, Path(path), resolution))
+
+    def save_snapshot(self, path: str | Path) -> bool:
+        return self._export("snapshot", lambda s: export.snapshot_job(s, Path(path)))
+
+    def cancel_job(self) -> None:
+        self.jobs.cancel()
+
+    # ---- the loop
+    def frame(self) -> None:
+        """One UI frame: open what arrived, follow the trainer, draw a little, render the window."""
+        started = time.perf_counter()
+        self._poll_opening()
+        snapshot = self.snapshot()
+        if snapshot is not None:
+            if self.levels.schedule:
+                self._sync_mask()
+            self.history.add(snapshot)
+            self.jobs.advance(JOB_BUDGET)
+            self.view_state.size = self.fixed_view_size or self.window.view_size()
+            changed = self.view.update(snapshot, self.view_state.camera, self.view_options(), self.view_state.moving)
+            self.window.refresh(snapshot, changed)
+        self.window.render()
+        self.frame_times.append(time.perf_counter() - started)
+
+    def run(self, seconds: float | None = None) -> None:
+        """The main loop: until the window closes (or `seconds` pass). Frames are paced (30 per
+        second, 10 when nothing moves) so that the UI leaves the CPU to the trainer."""
+        end = None if seconds is None else time.perf_counter() + seconds
+        while self.window.is_open() and (end is None or time.perf_counter() < end):
+            started = time.perf_counter()
+            self.frame()
+            period = IDLE_PERIOD if self.idle() else ACTIVE_PERIOD
+            time.sleep(max(0.0, period - (time.perf_counter() - started)))
+
+    def idle(self) -> bool:
+        """Nothing to draw or do, and no recent input."""
+        return self.settled() and time.perf_counter() - self.window.last_input > 1.0
+
+    def run_until(self, condition: Callable[[], bool], timeout: float = 60.0) -> bool:
+        """Run frames until condition() holds; False on timeout."""
+        end = time.perf_counter() + timeout
+        while time.perf_counter() < end:
+            self.frame()
+            if condition():
+                return True
+        return False
+
+    def settled(self) -> bool:
+        """Nothing opening, no job, and the view shows the latest snapshot at full resolution."""
+        return (
+            (self._opening is None or self._opening.done())
+            and self._drops.empty()
+            and not self.jobs.busy
+            and self.view.complete
+            and self.view.shown_snapshot is self.snapshot()
+        )
+
+    def close(self) -> None:
+        """Stop every trainer thread (and wait for them: exiting during a step aborts), close the window."""
+        for session in [*self._retired, self.session]:
+            if session is not None:
+                session.stop(wait=True)
+        self.jobs.cancel()
+        self._pool.shutdown(wait=True, cancel_futures=True)
+        self.window.close()

@@ -1,0 +1,61 @@
+"""Field panel: kind, its config (editable), parameter count and memory; restart with a new config."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import dearpygui.dearpygui as dpg
+
+from app.session import memory_bytes
+from app.ui.panels import Panel
+from fields import config as configs
+
+FIXED = ("kind", "dims", "out_dims")  # set by the scene
+
+
+class FieldPanel(Panel):
+    def build(self) -> None:
+        with dpg.collapsing_header(label="Field", default_open=False):
+            self.kind = dpg.add_combo(configs.kinds(), default_value="hashgrid", label="kind", width=-60)
+            self.summary = dpg.add_text("")
+            self.settings = dpg.add_group()
+            dpg.add_button(label="Restart with this config", callback=lambda *_: self.restart())
+        self.inputs: dict[str, int] = {}
+
+    def on_session(self, session: Any) -> None:
+        config = session.latest().config
+        dpg.set_value(self.kind, config.kind)
+        dpg.delete_item(self.settings, children_only=True)
+        self.inputs = {}
+        for item in dataclasses.fields(config):
+            if item.name in FIXED:
+                continue
+            value = getattr(config, item.name)
+            add = dpg.add_input_float if isinstance(value, float) else dpg.add_input_int
+            if isinstance(value, str):
+                add = dpg.add_input_text
+            kwargs = {"step": 0} if add is not dpg.add_input_text else {}
+            self.inputs[item.name] = add(
+                label=item.name, default_value=value, width=120, parent=self.settings, **kwargs
+            )
+
+    def values(self) -> dict[str, Any]:
+        return {name: dpg.get_value(tag) for name, tag in self.inputs.items()}
+
+    def restart(self) -> None:
+        settings = self.values()
+        kind = dpg.get_value(self.kind)
+        if self.app.session is not None and kind != self.app.snapshot().config.kind:
+            names = {f.name for f in dataclasses.fields(configs.config_class(kind))}
+            settings = {"kind": kind, **{k: v for k, v in settings.items() if k in names}}
+        self.app.restart_field(settings)
+
+    def refresh(self, snapshot: Any) -> None:
+        count = sum(int(a.size) for a in snapshot.params.values())
+        memory = memory_bytes(count)
+        dpg.set_value(
+            self.summary,
+            f"{count:,} parameters: {memory['parameters'] / 2**20:.1f} MiB "
+            f"({memory['training'] / 2**20:.1f} MiB training)",
+        )

@@ -1,0 +1,81 @@
+"""Levels panel: a toggle per level, a level-of-detail slider, the coarse-to-fine schedule. Changes
+show in the view at once and reach the trainer through its command queue."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import dearpygui.dearpygui as dpg
+
+from app.ui.panels import Panel
+
+
+class LevelsPanel(Panel):
+    def build(self) -> None:
+        app = self.app
+        with dpg.collapsing_header(label="Levels", default_open=True):
+            self.lod = dpg.add_slider_int(
+                label="max level (LOD)",
+                min_value=0,
+                max_value=15,
+                default_value=15,
+                width=180,
+                callback=lambda s, value: app.set_lod(value),
+            )
+            with dpg.group(horizontal=True):
+                self.schedule = dpg.add_checkbox(
+                    label="coarse to fine, +1 level every", callback=lambda s, on: app.set_schedule(on)
+                )
+                self.every = dpg.add_input_int(
+                    default_value=25,
+                    width=70,
+                    step=0,
+                    on_enter=True,
+                    callback=lambda s, n: app.set_schedule(app.levels.schedule, max(1, n)),
+                )
+                dpg.add_text("steps")
+            self.toggles = dpg.add_group()
+        self.boxes: list[int] = []
+
+    def on_session(self, session: Any) -> None:
+        snapshot = session.latest()
+        levels = self.app.levels
+        dpg.configure_item(self.lod, max_value=levels.levels - 1)
+        dpg.set_value(self.lod, levels.lod)
+        dpg.set_value(self.schedule, levels.schedule)
+        dpg.delete_item(self.toggles, children_only=True)
+        info = _level_info(snapshot)
+        self.boxes = []
+        for level, on in enumerate(levels.enabled):
+            label = f"level {level:2d}  {info[level]}" if level < len(info) else f"level {level}"
+            self.boxes.append(
+                dpg.add_checkbox(
+                    label=label,
+                    default_value=on,
+                    parent=self.toggles,
+                    user_data=level,
+                    callback=lambda s, value, level: self.app.set_level(level, value),
+                )
+            )
+
+    def refresh(self, snapshot: Any) -> None:
+        mask = self.app.view_mask()
+        for level, box in enumerate(self.boxes):
+            active = level < len(mask) and mask[level]
+            dpg.configure_item(box, label=_relabel(dpg.get_item_label(box), active))
+
+
+def _level_info(snapshot: Any) -> list[str]:
+    """'N=..., dense|hashed' per level, for grid-based configs."""
+    try:
+        from fields.hashgrid import layout_of
+
+        layout = layout_of(snapshot.config)
+    except (AttributeError, TypeError):
+        return []
+    return [f"N={n:<5d} {'hashed' if h else 'dense'}" for n, h in zip(layout.resolution, layout.hashed, strict=True)]
+
+
+def _relabel(label: str, active: bool) -> str:
+    base = label.removesuffix("  (off)")
+    return base if active else base + "  (off)"

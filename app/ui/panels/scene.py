@@ -1,0 +1,66 @@
+"""Scene panel: open (file dialog), path box, recent files, task type, scene facts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import dearpygui.dearpygui as dpg
+
+from app.session import describe_scene
+from app.ui.panels import Panel
+from fields.scenes import TASKS
+
+AUTO = "detect"
+
+
+class ScenePanel(Panel):
+    def build(self) -> None:
+        with dpg.collapsing_header(label="Scene", default_open=True):
+            with dpg.group(horizontal=True):
+                dpg.add_button(label="Open...", callback=lambda *_: dpg.show_item(self.dialog))
+                dpg.add_button(label="Folder...", callback=lambda *_: dpg.show_item(self.folder_dialog))
+                self.task = dpg.add_combo([AUTO, *TASKS], default_value=AUTO, width=-1, label="")
+            self.path = dpg.add_input_text(
+                hint="path of an image, data folder or .fsnap (Enter opens)",
+                width=-1,
+                on_enter=True,
+                callback=lambda *_: self._open(dpg.get_value(self.path)),
+            )
+            self.recent = dpg.add_combo([], label="recent", width=-60, callback=lambda s, a: self._open(a))
+            self.facts = dpg.add_text("", wrap=PANEL_TEXT_WRAP)
+        self.dialog = self._file_dialog(directory=False)
+        self.folder_dialog = self._file_dialog(directory=True)
+        dpg.configure_item(self.recent, items=self.app.recent)
+
+    def _file_dialog(self, directory: bool) -> int:
+        with dpg.file_dialog(
+            show=False,
+            directory_selector=directory,
+            width=700,
+            height=450,
+            callback=lambda s, data: self._open(data.get("file_path_name", "")),
+        ) as dialog:
+            if not directory:
+                dpg.add_file_extension("Scenes and models{.png,.jpg,.jpeg,.webp,.tif,.tiff,.exr,.bmp,.fsnap}")
+                dpg.add_file_extension(".*")
+        return dialog
+
+    def _open(self, path: str) -> None:
+        path = path.strip()
+        if path:
+            task = dpg.get_value(self.task)
+            self.app.open(Path(path), None if task == AUTO else task)
+
+    def on_session(self, session: Any) -> None:
+        dpg.configure_item(self.recent, items=self.app.recent)
+        if session.source is not None:
+            dpg.set_value(self.path, str(session.source))
+
+    def refresh(self, snapshot: Any) -> None:
+        rows = describe_scene(snapshot)
+        name = self.app.session.name if self.app.session else ""
+        dpg.set_value(self.facts, "\n".join([name, *(f"{k}: {v}" for k, v in rows)]))
+
+
+PANEL_TEXT_WRAP = 340

@@ -1,0 +1,104 @@
+"""View panel. 2D: mode (field, ground truth, error map), zoom (far past the image's own
+resolution), reset. 3D: mode (shaded, normals, depth, slice plane, density), orbit, zoom, slice
+plane. The mouse does the same on the view: drag to pan (2D) or orbit (3D; right drag pans),
+wheel to zoom."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import dearpygui.dearpygui as dpg
+
+from app.render.camera import MAX_ZOOM, Camera2D, Camera3D
+from app.ui.panels import Panel
+from app.view_state import USER_MODES
+
+
+class ViewPanel(Panel):
+    def build(self) -> None:
+        app, state = self.app, self.app.view_state
+        with dpg.collapsing_header(label="View", default_open=True):
+            with dpg.group() as self.group_2d:
+                self.mode_2d = dpg.add_radio_button(
+                    USER_MODES[2], horizontal=True, default_value="field", callback=lambda s, m: app.set_view_mode(m)
+                )
+                self.zoom = dpg.add_slider_float(
+                    label="zoom (log2)",
+                    min_value=-2.0,
+                    max_value=math.log2(MAX_ZOOM),
+                    width=180,
+                    callback=lambda s, v: state.with_zoom(2.0**v),
+                )
+                with dpg.group(horizontal=True):
+                    dpg.add_button(label="fit", callback=lambda *_: state.reset_camera())
+                    dpg.add_button(label="1:1 pixels", callback=lambda *_: self._one_to_one())
+                    self.gain = dpg.add_input_float(
+                        label="error gain",
+                        default_value=4.0,
+                        width=80,
+                        step=0,
+                        callback=lambda s, v: setattr(state, "error_gain", max(0.01, v)),
+                    )
+            with dpg.group(show=False) as self.group_3d:
+                self.mode_3d = dpg.add_radio_button(
+                    USER_MODES[3], horizontal=True, default_value="shaded", callback=lambda s, m: app.set_view_mode(m)
+                )
+                with dpg.group(horizontal=True):
+                    for label, turn in (("<", (-15, 0)), (">", (15, 0)), ("^", (0, 10)), ("v", (0, -10))):
+                        dpg.add_button(label=label, callback=lambda *_, t=turn: self._orbit(*t))
+                    dpg.add_button(label="+", callback=lambda *_: self._zoom3d(1.25))
+                    dpg.add_button(label="-", callback=lambda *_: self._zoom3d(0.8))
+                    dpg.add_button(label="reset", callback=lambda *_: state.reset_camera())
+                self.axis = dpg.add_radio_button(
+                    ("x", "y", "z"),
+                    horizontal=True,
+                    default_value="z",
+                    callback=lambda s, a: setattr(state, "slice_axis", "xyz".index(a)),
+                )
+                self.slice = dpg.add_slider_float(
+                    label="slice",
+                    min_value=0.0,
+                    max_value=1.0,
+                    default_value=0.5,
+                    width=180,
+                    callback=lambda s, v: setattr(state, "slice_position", v),
+                )
+                self.density = dpg.add_slider_float(
+                    label="density scale",
+                    min_value=0.05,
+                    max_value=20.0,
+                    default_value=1.0,
+                    width=180,
+                    callback=lambda s, v: setattr(state, "density_scale", v),
+                )
+
+    def _one_to_one(self) -> None:
+        state, snapshot = self.app.view_state, self.app.snapshot()
+        if snapshot is not None and isinstance(state.camera, Camera2D):
+            from app.render.renderer import image_size
+
+            fit = Camera2D(state.camera.center, 1.0).pixel_scale(*state.size, image_size(snapshot))
+            state.with_zoom(1.0 / fit)
+
+    def _orbit(self, d_azimuth: float, d_elevation: float) -> None:
+        self._move_3d(lambda camera: camera.orbit(d_azimuth, d_elevation))
+
+    def _zoom3d(self, factor: float) -> None:
+        self._move_3d(lambda camera: camera.zoom_by(factor))
+
+    def _move_3d(self, move: Any) -> None:
+        camera = self.app.view_state.camera
+        if isinstance(camera, Camera3D):
+            self.app.view_state.set_camera(move(camera))
+
+    def on_session(self, session: Any) -> None:
+        dims = self.app.view_state.dims
+        dpg.configure_item(self.group_2d, show=dims == 2)
+        dpg.configure_item(self.group_3d, show=dims == 3)
+        dpg.set_value(self.mode_2d if dims == 2 else self.mode_3d, self.app.view_state.mode)
+
+    def refresh(self, snapshot: Any) -> None:
+        camera = self.app.view_state.camera
+        if isinstance(camera, Camera2D) and not dpg.is_item_active(self.zoom):
+            dpg.set_value(self.zoom, math.log2(camera.zoom))

@@ -1,0 +1,176 @@
+"""The DearPyGui window: the panels on the left, the view in the middle, the status bar below.
+Mouse gestures on the view move the camera; files dropped on the window open as scenes."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import dearpygui.dearpygui as dpg
+import numpy as np
+
+from app.ui import drop
+from app.ui.panels import export, field, levels, scene, training, view
+from app.ui.statusbar import StatusBar
+
+TITLE = "fieldscope"
+PANEL_WIDTH = 370
+STATUS_HEIGHT = 30
+VIEWPORT = (1280, 800)
+
+
+class Window:
+    def __init__(self, app: Any, show: bool = True) -> None:
+        self.app = app
+        dpg.create_context()
+        dpg.configure_app(manual_callback_management=True)
+        dpg.create_viewport(title=TITLE, width=VIEWPORT[0], height=VIEWPORT[1], vsync=False)
+        dpg.setup_dearpygui()
+        self.texture_size = (0, 0)
+        self._pixels = np.zeros(4, np.float32)
+        self._registry = dpg.add_texture_registry()
+        self.panels = [
+            scene.ScenePanel(app),
+            field.FieldPanel(app),
+            training.TrainingPanel(app),
+            levels.LevelsPanel(app),
+            view.ViewPanel(app),
+            export.ExportPanel(app),
+        ]
+        with dpg.window(tag="main", no_scrollbar=True):
+            with dpg.group(horizontal=True):
+                with dpg.child_window(width=PANEL_WIDTH, height=-STATUS_HEIGHT):
+                    for panel in self.panels:
+                        panel.build()
+                self.view_area = dpg.add_child_window(width=-1, height=-STATUS_HEIGHT, no_scrollbar=True)
+            self.status_bar = StatusBar(app)
+            self.status_bar.build()
+        dpg.set_primary_window("main", True)
+        self._drag: tuple[int, tuple[float, float]] | None = None
+        self._wheel = 0.0
+        self._mouse: tuple[float, ...] = (0.0, 0.0)
+        self.last_input = 0.0
+        with dpg.handler_registry():
+            dpg.add_mouse_wheel_handler(callback=self._on_wheel)
+        self.image: int | None = None
+        self._last_refresh = 0.0
+        self._open = True
+        if show:
+            dpg.show_viewport()
+            self.drop_hook = drop.install(app.drop)  # needs the viewport's GLFW window
+        else:
+            self.drop_hook = False
+
+    # ---- the view image
+    def view_size(self) -> tuple[int, int]:
+        """The view's size in pixels: what the middle area holds."""
+        width = max(64, dpg.get_viewport_client_width() - PANEL_WIDTH - 32)
+        height = max(64, dpg.get_viewport_client_height() - STATUS_HEIGHT - 28)
+        return width, height
+
+    def _ensure_texture(self, width: int, height: int) -> None:
+        if self.texture_size == (width, height):
+            return
+        if self.image is not None:
+            dpg.delete_item(self.image)
+            dpg.delete_item(self.texture)
+        self._pixels = np.zeros(width * height * 4, np.float32)
+        self.texture = dpg.add_raw_texture(
+            width, height, self._pixels, format=dpg.mvFormat_Float_rgba, parent=self._registry
+        )
+        self.image = dpg.add_image(self.texture, width=width, height=height, parent=self.view_area)
+        self.texture_size = (width, height)
+
+    def view_rect(self) -> tuple[int, int, int, int]:
+        """(x, y, width, height) of the view image in the window's framebuffer."""
+        x, y = dpg.get_item_rect_min(self.image)
+        return int(x), int(y), *self.texture_size
+
+    def refresh(self, snapshot: Any, picture_changed: bool) -> None:
+        picture = self.app.view.image
+        height, width = picture.shape[:2]
+        self._ensure_texture(width, height)
+        if picture_changed:
+            np.copyto(self._pixels, picture.reshape(-1))
+            dpg.set_value(self.texture, self._pixels)
+        now = time.perf_counter()
+        if now - self._last_refresh >= 0.2:  # panel texts and plots: a few times a second
+            self._last_refresh = now
+            for panel in self.panels:
+                panel.refresh(snapshot)
+        self.status_bar.refresh(snapshot)
+
+    def on_session(self, session: Any) -> None:
+        dpg.set_viewport_title(f"{TITLE} — {session.name}")
+        for panel in self.panels:
+            panel.on_session(session)
+
+    # ---- input
+    def _on_wheel(self, sender: Any, delta: float) -> None:
+        self._wheel += float(delta)
+
+    def _view_pointer(self) -> tuple[float, float] | None:
+        if self.image is None or not dpg.is_item_hovered(self.image):
+            return None
+        mx, my = dpg.get_mouse_pos(local=False)
+        x, y = dpg.get_item_rect_min(self.image)
+        return mx - x, my - y
+
+    def poll_input(self) -> None:
+        snapshot = self.app.snapshot()
+        mouse = tuple(dpg.get_mouse_pos(local=False))
+        if mouse != self._mouse or self._wheel or any(dpg.is_mouse_button_down(b) for b in (0, 1, 2)):
+            self.last_input, self._mouse = time.perf_counter(), mouse
+        pointer = self._view_pointer()
+        wheel, self._wheel = self._wheel, 0.0
+        if snapshot is None:
+            return
+        if wheel and pointer is not None:
+            self.app.view_state.wheel(snapshot, wheel, pointer)
+        if self._drag is not None:
+            button, last = self._drag
+            if not dpg.is_mouse_button_down(button):
+                self._drag = None
+                return
+            now = tuple(dpg.get_mouse_pos(local=False))
+            if now != last:
+                self.app.view_state.drag(snapshot, now[0] - last[0], now[1] - last[1], button)
+                self._drag = (button, now)
+        elif pointer is not None:
+            for button in (0, 1, 2):
+                if dpg.is_mouse_button_down(button):
+                    self._drag = (button, tuple(dpg.get_mouse_pos(local=False)))
+
+    # ---- frames
+    def render(self) -> None:
+        dpg.run_callbacks(dpg.get_callback_queue())
+        self.poll_input()
+        dpg.render_dearpygui_frame()
+        if not dpg.is_dearpygui_running():
+            self._open = False
+
+    def is_open(self) -> bool:
+        return self._open and dpg.is_dearpygui_running()
+
+    def screenshot(self, path: str | Path, frames: int = 30) -> Path:
+        """Save the whole window as the screen shows it (PNG), rendering frames until it is written."""
+        path = Path(path)
+        path.unlink(missing_ok=True)
+        for _ in range(2):  # texture updates reach the screen a frame later
+            self.app.frame()
+        dpg.output_frame_buffer(file=str(path))
+        for _ in range(frames):
+            self.app.frame()
+            if path.exists() and path.stat().st_size > 0:
+                time.sleep(0.05)
+                self.app.frame()
+                break
+        return path
+
+    def close(self) -> None:
+        drop.uninstall()
+        if self._open or dpg.is_dearpygui_running():
+            dpg.stop_dearpygui()
+        dpg.destroy_context()
+        self._open = False

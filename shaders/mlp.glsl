@@ -1,0 +1,61 @@
+// The fields' MLP decoder (fields/field.py: ReLU hidden layers, linear output) for display.
+//
+// Weights live in a uniform block: llvmpipe (the CPU OpenGL used without a GPU) reads a uniform
+// block at a loop-dependent offset as one broadcast load, where a storage buffer costs a load per
+// pixel lane (about 15x slower here). app/render/decoder_gl.py packs them:
+//   layer 0 (input -> MLP_WIDTH0): per output unit j, its weight row in MLP_IN4 vec4s (zero-padded),
+//     then the biases in ceil(MLP_WIDTH0/4) vec4s;
+//   each later layer (MLP_HIDDEN -> width): per input unit j, its weight column in ceil(width/4)
+//     vec4s, then the biases in ceil(width/4) vec4s.
+// Defines: MLP_IN4, MLP_WIDTH0, MLP_HIDDEN, MLP_LAYERS (hidden layers), MLP_OUT, MLP_VEC4S.
+
+layout(std140, binding = 0) uniform MlpDecoder { vec4 mlp_w[MLP_VEC4S]; };
+
+#define MLP_HID4 ((MLP_HIDDEN + 3) / 4)
+#define MLP_OUT4 ((MLP_OUT + 3) / 4)
+
+// Layer 0 output unit j (pre-activation).
+float mlp_first(vec4 e[MLP_IN4], int j) {
+    float s = mlp_w[MLP_IN4 * MLP_WIDTH0 + (j >> 2)][j & 3];
+    for (int i = 0; i < MLP_IN4; ++i) s += dot(mlp_w[j * MLP_IN4 + i], e[i]);
+    return s;
+}
+
+vec4 mlp_decode(vec4 e[MLP_IN4]) {
+#if MLP_LAYERS == 0
+    vec4 out4 = vec4(0.0);
+    for (int j = 0; j < min(MLP_OUT, 4); ++j) out4[j] = mlp_first(e, j);
+    return out4;
+#else
+    // Layer 0 and layer 1 fused: each hidden unit of layer 0 is added into layer 1 at once.
+    int base = MLP_IN4 * MLP_WIDTH0 + (MLP_WIDTH0 + 3) / 4;
+#if MLP_LAYERS == 1
+    const int W4 = MLP_OUT4;
+#else
+    const int W4 = MLP_HID4;
+#endif
+    vec4 acc[max(MLP_HID4, MLP_OUT4)];
+    for (int ob = 0; ob < W4; ++ob) acc[ob] = mlp_w[base + MLP_HIDDEN * W4 + ob];
+    for (int j = 0; j < MLP_HIDDEN; ++j) {
+        float h = max(mlp_first(e, j), 0.0);
+        for (int ob = 0; ob < W4; ++ob) acc[ob] += mlp_w[base + j * W4 + ob] * h;
+    }
+    base += (MLP_HIDDEN + 1) * W4;
+#if MLP_LAYERS == 1
+    return acc[0];
+#else
+    vec4 hidden[MLP_HID4];
+    for (int layer = 2; layer <= MLP_LAYERS; ++layer) {
+        int width4 = layer == MLP_LAYERS ? MLP_OUT4 : MLP_HID4;
+        for (int ib = 0; ib < MLP_HID4; ++ib) hidden[ib] = max(acc[ib], 0.0);
+        for (int ob = 0; ob < width4; ++ob) acc[ob] = mlp_w[base + MLP_HIDDEN * width4 + ob];
+        for (int j = 0; j < MLP_HIDDEN; ++j) {
+            float h = hidden[j >> 2][j & 3];
+            for (int ob = 0; ob < width4; ++ob) acc[ob] += mlp_w[base + j * width4 + ob] * h;
+        }
+        base += (MLP_HIDDEN + 1) * width4;
+    }
+    return acc[0];
+#endif
+#endif
+}

@@ -1,0 +1,57 @@
+#version 430
+// 2D view of a field over [0,1]^2: one evaluation per pixel. x runs along the columns and y down
+// the rows, as in fields/scenes/image.py.
+#include FIELD_INCLUDE
+#include "colormaps.glsl"
+
+uniform vec2 u_size;      // the whole target in pixels (tiles are scissored out of it)
+uniform vec2 u_origin;    // field coordinates at the top-left corner
+uniform vec2 u_axis_x;    // field coordinates per target width
+uniform vec2 u_axis_y;    // field coordinates per target height, top to bottom
+uniform int u_mode;       // 0 field, 1 ground truth, 2 error map, 3 raw outputs
+uniform int u_channels;   // outputs shown (1..4)
+uniform float u_error_gain;
+uniform bool u_has_truth;
+uniform sampler2D u_truth;  // ground truth, row 0 = top row of the image
+
+out vec4 frag;
+
+vec3 to_colour(vec4 v) {
+    if (u_channels == 1) return vec3(v.x);
+    if (u_channels == 2) return vec3(v.xy, 0.0);
+    if (u_channels == 3) return v.rgb;
+    return mix(checker(gl_FragCoord.xy), v.rgb, clamp(v.a, 0.0, 1.0));
+}
+
+vec4 truth_at(vec2 x) {
+    ivec2 size = textureSize(u_truth, 0);
+    ivec2 texel = clamp(ivec2(floor(x * vec2(size))), ivec2(0), size - 1);
+    return texelFetch(u_truth, texel, 0);
+}
+
+void main() {
+    // Pixel centres: (i + 0.5, j + 0.5) with j counted from the top row.
+    vec2 pixel = vec2(gl_FragCoord.x, u_size.y - gl_FragCoord.y);
+    vec2 uv = pixel / u_size;
+    vec2 x = u_origin + uv.x * u_axis_x + uv.y * u_axis_y;
+    if (u_mode == 3) {
+        frag = field_eval(vec3(x, 0.0));
+        return;
+    }
+    if (any(lessThan(x, vec2(0.0))) || any(greaterThan(x, vec2(1.0)))) {
+        frag = vec4(checker(gl_FragCoord.xy), 1.0);
+        return;
+    }
+    if (u_mode == 1 && u_has_truth) {
+        frag = vec4(clamp(to_colour(truth_at(x)), 0.0, 1.0), 1.0);
+        return;
+    }
+    vec4 v = field_eval(vec3(x, 0.0));
+    if (u_mode == 2 && u_has_truth) {
+        vec4 diff = abs(v - truth_at(x));
+        float err = (diff.x + diff.y + diff.z + diff.w) / float(u_channels);
+        frag = vec4(inferno(err * u_error_gain), 1.0);
+        return;
+    }
+    frag = vec4(clamp(to_colour(v), 0.0, 1.0), 1.0);
+}

@@ -1,0 +1,151 @@
+#version 430
+// 3D view of a field over the unit cube [0,1]^3, from a pinhole camera: sphere tracing for signed
+// distances, a marched level set for occupancy (logits), emission-absorption volume rendering for
+// densities, and a slice plane coloured by the field's first output.
+#include FIELD_INCLUDE
+#include "colormaps.glsl"
+
+uniform vec2 u_size;
+uniform vec3 u_eye;
+uniform vec3 u_forward;
+uniform vec3 u_right;
+uniform vec3 u_up;
+uniform float u_tan_half_fov;
+uniform int u_mode;          // 0 shaded, 1 normals, 2 depth, 3 slice, 4 density,
+                             // 5 raw field on the slice, 6 slice point, 7 surface point
+uniform int u_task;          // 0 signed distance, 1 occupancy logit, 2 density
+uniform int u_slice_axis;    // 0 x, 1 y, 2 z
+uniform float u_slice_pos;
+uniform float u_slice_scale; // |value| shown at full colour on the slice
+uniform int u_steps;         // march steps across the cube (occupancy, density)
+uniform float u_normal_eps;  // central-difference step for normals
+uniform float u_density_scale;
+uniform float u_sdf_beta;    // width of the density shown for a signed distance (VolSDF)
+
+out vec4 frag;
+
+const int SPHERE_STEPS = 96;
+
+vec3 background(vec3 dir) {
+    return mix(vec3(0.10, 0.11, 0.13), vec3(0.22, 0.24, 0.28), 0.5 + 0.5 * dir.y);
+}
+
+// Entry and exit distances of the ray through the unit cube (t_far < t_near: a miss).
+vec2 cube_span(vec3 o, vec3 d) {
+    vec3 inv = 1.0 / d;
+    vec3 a = (vec3(0.0) - o) * inv, b = (vec3(1.0) - o) * inv;
+    vec3 lo = min(a, b), hi = max(a, b);
+    return vec2(max(max(max(lo.x, lo.y), lo.z), 0.0), min(min(hi.x, hi.y), hi.z));
+}
+
+// Positive inside the surface, zero on it: -sdf or the occupancy logit.
+float inside(vec3 p) {
+    float v = field_eval(p).x;
+    return u_task == 0 ? -v : v;
+}
+
+vec3 surface_normal(vec3 p) {
+    vec2 e = vec2(u_normal_eps, 0.0);
+    vec3 g = vec3(inside(p + e.xyy) - inside(p - e.xyy),
+                  inside(p + e.yxy) - inside(p - e.yxy),
+                  inside(p + e.yyx) - inside(p - e.yyx));
+    float len = length(g);
+    return len > 0.0 ? -g / len : -normalize(vec3(p - 0.5));
+}
+
+// Distance along the ray to the surface, or -1.
+float trace_surface(vec3 o, vec3 d, vec2 span) {
+    if (u_task == 0) {
+        float t = span.x;
+        for (int i = 0; i < SPHERE_STEPS && t <= span.y; ++i) {
+            float s = field_eval(o + t * d).x;
+            if (abs(s) < 1e-4 * max(t, 1.0)) return t;
+            t += s;
+            t = max(t, span.x);
+        }
+        return -1.0;
+    }
+    float dt = (span.y - span.x) / float(u_steps);
+    float prev = inside(o + span.x * d);
+    if (prev > 0.0) return span.x;
+    for (int i = 1; i <= u_steps; ++i) {
+        float t = span.x + float(i) * dt;
+        float v = inside(o + t * d);
+        if (v > 0.0) {
+            float lo = t - dt, hi = t;
+            for (int k = 0; k < 8; ++k) {
+                float mid = 0.5 * (lo + hi);
+                if (inside(o + mid * d) > 0.0) hi = mid; else lo = mid;
+            }
+            return hi;
+        }
+    }
+    return -1.0;
+}
+
+float density_at(vec3 p, out vec3 colour) {
+    vec4 v = field_eval(p);
+    colour = vec3(0.9);
+#if FIELD_OUT >= 4
+    colour = 1.0 / (1.0 + exp(-v.yzw));
+#endif
+    if (u_task == 0) return u_density_scale / (1.0 + exp(v.x / u_sdf_beta)) / u_sdf_beta * 0.02;
+    if (u_task == 1) return u_density_scale / (1.0 + exp(-v.x)) * 20.0;
+    return max(v.x, 0.0) * u_density_scale;
+}
+
+vec4 volume(vec3 o, vec3 d, vec2 span) {
+    float dt = (span.y - span.x) / float(u_steps);
+    vec3 colour = vec3(0.0);
+    float transmittance = 1.0;
+    for (int i = 0; i < u_steps && transmittance > 1e-3; ++i) {
+        vec3 c;
+        float sigma = density_at(o + (span.x + (float(i) + 0.5) * dt) * d, c);
+        float alpha = 1.0 - exp(-sigma * dt);
+        colour += transmittance * alpha * c;
+        transmittance *= 1.0 - alpha;
+    }
+    return vec4(colour + transmittance * background(d), 1.0);
+}
+
+void main() {
+    vec2 ndc = vec2(2.0 * gl_FragCoord.x / u_size.x - 1.0, 2.0 * gl_FragCoord.y / u_size.y - 1.0);
+    float aspect = u_size.x / u_size.y;
+    vec3 d = normalize(u_forward + ndc.x * u_tan_half_fov * aspect * u_right + ndc.y * u_tan_half_fov * u_up);
+    vec3 o = u_eye;
+    vec2 span = cube_span(o, d);
+    bool hits_cube = span.y > span.x;
+    if (u_mode == 3 || u_mode == 5 || u_mode == 6) {
+        float t = (u_slice_pos - o[u_slice_axis]) / d[u_slice_axis];
+        vec3 p = o + t * d;
+        bool on = t > 0.0 && all(greaterThanEqual(p, vec3(0.0))) && all(lessThanEqual(p, vec3(1.0)));
+        if (u_mode == 6) { frag = on ? vec4(p, 1.0) : vec4(0.0); return; }
+        if (u_mode == 5) { frag = on ? field_eval(p) : vec4(0.0); return; }
+        if (!on) { frag = vec4(background(d), 1.0); return; }
+        float v = field_eval(p).x;
+        vec3 c = diverging(v, u_slice_scale);
+        float line = abs(fract(v / u_slice_scale * 5.0 + 0.5) - 0.5);
+        c *= mix(0.75, 1.0, smoothstep(0.0, 0.06, line));
+        if (abs(v) < 0.004 * u_slice_scale * 5.0) c = vec3(0.05);
+        frag = vec4(c, 1.0);
+        return;
+    }
+    if (!hits_cube) { frag = u_mode == 7 ? vec4(0.0) : vec4(background(d), 1.0); return; }
+    if (u_mode == 4) { frag = volume(o, d, span); return; }
+    float t = trace_surface(o, d, span);
+    if (t < 0.0) { frag = u_mode == 7 ? vec4(0.0) : vec4(background(d), 1.0); return; }
+    vec3 p = o + t * d;
+    if (u_mode == 7) { frag = vec4(p, 1.0); return; }
+    if (u_mode == 2) {
+        float near = max(length(u_eye - 0.5) - 0.87, 0.0);
+        frag = vec4(vec3(1.0 - clamp((t - near) / 1.74, 0.0, 1.0)), 1.0);
+        return;
+    }
+    vec3 n = surface_normal(p);
+    if (u_mode == 1) { frag = vec4(0.5 + 0.5 * n, 1.0); return; }
+    vec3 light = normalize(-d + 0.6 * u_up + 0.3 * u_right);
+    float diffuse = max(dot(n, light), 0.0);
+    float rim = pow(1.0 - max(dot(n, -d), 0.0), 3.0);
+    vec3 base = vec3(0.80, 0.72, 0.60);
+    frag = vec4(base * (0.18 + 0.82 * diffuse) + 0.15 * rim, 1.0);
+}
