@@ -44,6 +44,7 @@ def add_parser(sub: Any) -> None:
         fit.add_argument("--" + name.replace("_", "-"), type=int)
     fit.add_argument("--batch-size", type=int, default=1 << 16)
     fit.add_argument("--device", default="cpu", help="cpu (default) or cuda")
+    fit.add_argument("--eval-every", type=float, default=1.0, help="seconds of training between PSNR checks")
     from app import bench_budget, bench_ui
 
     bench_budget.add_parser(which)
@@ -116,8 +117,9 @@ def grid_encodings(dims: int, settings: dict[str, Any], only: list[str] | None, 
     for kind in only or configs.kinds():
         cls = configs.config_class(kind)
         names = {f.name for f in dataclasses.fields(cls)}
-        values = {k: v for k, v in settings.items() if k in names}
-        if len(values) < len(settings) - 1:  # not a grid kind (all settings but "points" apply)
+        grid = {k: v for k, v in settings.items() if k not in ("points", "device")}
+        values = {k: v for k, v in grid.items() if k in names}
+        if len(values) < len(grid):  # not a grid kind
             continue
         config = cls(dims=dims, **values)
         for impl in ("warp", "torch"):
@@ -212,7 +214,7 @@ def bench_fit(args: argparse.Namespace) -> dict[str, Any]:
         torch.manual_seed(0)
         field = configs.build_field(config, impl=impl).to(args.device)
         trainer = Trainer(field, scene, TrainConfig(batch_size=args.batch_size))
-        outcome = fit_until(trainer, targets, args.time_budget)
+        outcome = fit_until(trainer, targets, args.time_budget, args.eval_every)
         row: dict[str, Any] = {"impl": impl, "field": config.kind, "image": scene.name, "params": field.param_count()}
         for target in targets:
             row[f"seconds_to_{target:g}db"] = outcome["reached"][target]

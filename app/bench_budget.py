@@ -15,13 +15,19 @@ def add_parser(which: Any) -> None:
     budget = which.add_parser("budget", help="PSNR vs parameter count: hash grid vs Gaussian buckets")
     budget.add_argument("--json", action="store_true")
     budget.add_argument("--image", action="append", help="image(s) to fit besides the bundled one")
+    budget.add_argument("--only-images", action="store_true", help="fit only the --image ones")
     budget.add_argument("--log2-table-sizes", default="12,14,16", help="table sizes 2^K to compare (default 12,14,16)")
     budget.add_argument("--steps", type=int, default=500, help="training steps per fit (default 500)")
     budget.add_argument("--batch-size", type=int, default=1 << 16)
     budget.add_argument("--field", action="append", choices=FIELDS, help="default: both")
+    budget.add_argument("--device", default="cpu", help="cpu (default) or cuda")
+    budget.add_argument("--max-resolution", type=int, help="finest resolution (default: the image size)")
+    budget.add_argument(
+        "--option", action="append", default=[], metavar="KEY=VALUE", help="extra setting for the Gaussian-bucket field"
+    )
 
 
-def fit_once(scene: Any, kind: str, log2_table_size: int, steps: int, batch_size: int) -> dict[str, Any]:
+def fit_once(scene: Any, kind: str, log2_table_size: int, args: argparse.Namespace) -> dict[str, Any]:
     """Fit one field with the default image settings and the given table size; its final PSNR."""
     import torch
 
@@ -29,12 +35,15 @@ def fit_once(scene: Any, kind: str, log2_table_size: int, steps: int, batch_size
     from fields import config as configs
     from fields.train import TrainConfig, Trainer
 
-    options = argparse.Namespace(field=kind, option=[], max_resolution=None, log2_table_size=log2_table_size)
+    extra = args.option if kind == "gaussian_buckets" else []
+    options = argparse.Namespace(
+        field=kind, option=extra, max_resolution=args.max_resolution, log2_table_size=log2_table_size
+    )
     config = field_config(options, scene.dims, scene.out_dims, scene.describe()["extent"])
     torch.manual_seed(0)
-    field = configs.build_field(config)
-    trainer = Trainer(field, scene, TrainConfig(batch_size=batch_size))
-    for _ in range(steps):
+    field = configs.build_field(config).to(args.device)
+    trainer = Trainer(field, scene, TrainConfig(batch_size=args.batch_size))
+    for _ in range(args.steps):
         trainer.step()
     psnr = trainer.evaluate()["psnr"]
     return {
@@ -43,7 +52,7 @@ def fit_once(scene: Any, kind: str, log2_table_size: int, steps: int, batch_size
         "log2_table_size": log2_table_size,
         "params": field.param_count(),
         "psnr": psnr,
-        "steps": steps,
+        "steps": args.steps,
         "seconds": trainer.elapsed,
     }
 
@@ -54,11 +63,12 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
     sizes = [int(k) for k in args.log2_table_sizes.split(",")]
     results = []
-    for path in [str(DEFAULT_IMAGE), *(args.image or [])]:
-        scene = open_scene(path)
+    images = args.image if args.only_images else [str(DEFAULT_IMAGE), *(args.image or [])]
+    for path in images:
+        scene = open_scene(path, device=args.device)
         for kind in args.field or FIELDS:
             for k in sizes:
-                row = fit_once(scene, kind, k, args.steps, args.batch_size)
+                row = fit_once(scene, kind, k, args)
                 results.append(row)
                 if not args.json:
                     print(
