@@ -66,7 +66,7 @@ def marching_cubes(values: np.ndarray, level: float, inside_is_low: bool) -> tup
     if not low < level < high:
         raise ConfigError(f"no surface at level {level:g}: the field ranges over [{low:.4g}, {high:.4g}] on the grid")
     spacing = (1.0 / (values.shape[0] - 1),) * 3
-    direction = "ascent" if inside_is_low else "descent"
+    direction = "descent" if inside_is_low else "ascent"
     vertices, faces, _normals, _ = measure.marching_cubes(values, level, spacing=spacing, gradient_direction=direction)
     return vertices.astype(np.float64), faces.astype(np.int64)
 

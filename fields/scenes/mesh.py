@@ -13,10 +13,10 @@ import numpy as np
 import torch
 
 from fields.errors import ConfigError, InputError
+from fields.scenes import MESH_SUFFIXES
 from fields.warp_bridge import warp_call
 from gpu import mesh_query, runtime
 
-from fields.scenes import MESH_SUFFIXES
 SIGN_MODES = {"winding": mesh_query.WINDING, "parity": mesh_query.PARITY, "none": mesh_query.UNSIGNED}
 
 

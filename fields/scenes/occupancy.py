@@ -74,4 +74,3 @@ def voxel_centres(index: torch.Tensor, resolution: int) -> torch.Tensor:
     """Centres (n, 3) of flat voxel indices (x slowest, as grid_points) of a resolution^3 grid."""
     i = torch.stack([index // (resolution * resolution), (index // resolution) % resolution, index % resolution], -1)
     return (i.float() + 0.5) / resolution
-

@@ -88,7 +88,7 @@ def test_a_mesh_with_a_hole_keeps_a_sane_sign():
 def test_surface_samples_lie_on_the_surface_and_cover_it_evenly():
     v, f = sphere()
     oracle = MeshOracle(v, f, sign="none")
-    p, n = oracle.sample_surface(20000, torch.Generator().manual_seed(3))
+    p, _n = oracle.sample_surface(20000, torch.Generator().manual_seed(3))
     assert torch.allclose((p - 0.5).norm(dim=-1), torch.full((20000,), 0.3), atol=2e-4)
     assert abs(oracle.area - 4 * np.pi * 0.09) < 2e-3
     octant = ((p - 0.5) > 0).long() @ torch.tensor([1, 2, 4])
