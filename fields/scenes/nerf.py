@@ -285,3 +285,12 @@ class NerfScene:
             "level": math.log(10.0),
             "inside_is_low": False,
         }
+
+
+@torch.no_grad()
+def vertex_colours(field: Any, head: NerfHead, vertices: np.ndarray, normals: np.ndarray) -> np.ndarray:
+    """Colours (V, 3) of mesh vertices in the unit cube, seen from outside along their normals."""
+    points = torch.tensor(vertices, dtype=torch.float32)
+    view = -torch.nn.functional.normalize(torch.tensor(normals, dtype=torch.float32), dim=-1)
+    parts = [head(field(points[s : s + RAY_CHUNK]), view[s : s + RAY_CHUNK]) for s in range(0, len(points), RAY_CHUNK)]
+    return torch.cat(parts).numpy().astype(np.float64) if parts else np.zeros((0, 3))

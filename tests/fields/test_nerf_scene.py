@@ -30,7 +30,9 @@ def dataset(tmp_path_factory):
 
 def small_field():
     torch.manual_seed(0)
-    config = HashGridConfig(dims=3, out_dims=16, levels=8, log2_table_size=15, base_resolution=8, growth=growth_for(8, 128, 8))
+    config = HashGridConfig(
+        dims=3, out_dims=16, levels=8, log2_table_size=15, base_resolution=8, growth=growth_for(8, 128, 8)
+    )
     return configs.build_field(config)
 
 
