@@ -42,7 +42,10 @@ def add_parser(sub: Any) -> None:
     for name in ("log2_table_size", "levels", "features"):
         fit.add_argument("--" + name.replace("_", "-"), type=int)
     fit.add_argument("--batch-size", type=int, default=1 << 16)
-    for parser in (enc, fit):
+    from app import bench_curve
+
+    bench_curve.add_parser(which)
+    for parser in (enc, fit, which.choices["curve"]):
         parser.set_defaults(run=_run)
 
 
@@ -51,7 +54,9 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def main(args: argparse.Namespace) -> int:
-    report = {"encoding": bench_encoding, "fit": bench_fit}[args.bench](args)
+    from app.bench_curve import bench_curve
+
+    report = {"encoding": bench_encoding, "fit": bench_fit, "curve": bench_curve}[args.bench](args)
     if args.json:
         print(json.dumps(report))
     return 0
