@@ -14,6 +14,7 @@ import torch
 
 from fields.errors import ConfigError, InputError
 from fields.scenes import MESH_SUFFIXES
+from fields.scenes.files import existing_file, first_line
 from fields.warp_bridge import warp_call
 from gpu import mesh_query, runtime
 
@@ -28,18 +29,14 @@ def load_mesh(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
     """
     import trimesh
 
-    path = Path(path)
-    if not path.is_file():
-        raise InputError(f"{path}: no such file")
-    if path.stat().st_size == 0:
-        raise InputError(f"{path}: the file is empty (0 bytes)")
+    path = existing_file(path)
     suffix = path.suffix.lower()
     if suffix not in MESH_SUFFIXES:
         raise InputError(f"{path}: not a mesh type fieldscope reads (supported: {', '.join(MESH_SUFFIXES)})")
     try:
         loaded = trimesh.load(str(path), file_type=suffix[1:], force="mesh")
     except Exception as error:
-        raise InputError(f"{path}: not a readable {suffix[1:].upper()} mesh ({_reason(error)})") from None
+        raise InputError(f"{path}: not a readable {suffix[1:].upper()} mesh ({first_line(error)})") from None
     faces = np.asarray(getattr(loaded, "faces", np.zeros((0, 3))), dtype=np.int64).reshape(-1, 3)
     vertices = np.asarray(getattr(loaded, "vertices", np.zeros((0, 3))), dtype=np.float64).reshape(-1, 3)
     return check_mesh(path, vertices, faces)
@@ -57,11 +54,6 @@ def check_mesh(name: Any, vertices: np.ndarray, faces: np.ndarray) -> tuple[np.n
     if float((used.max(axis=0) - used.min(axis=0)).max()) <= 0.0:
         raise InputError(f"{name}: the mesh has zero extent (all its vertices are one point)")
     return vertices, faces
-
-
-def _reason(error: Exception) -> str:
-    text = str(error).strip().splitlines()
-    return text[0] if text else type(error).__name__
 
 
 def normalise(vertices: np.ndarray, faces: np.ndarray, margin: float) -> tuple[np.ndarray, np.ndarray]:

@@ -15,6 +15,7 @@ import torch
 
 from fields.errors import InputError
 from fields.scenes.base import Batch, psnr_from_mse
+from fields.scenes.files import existing_file, first_line
 
 DEFAULT_MEMORY_BUDGET = 4 << 30
 #: Voxels the quick evaluation (during training) looks at; evaluate_full looks at all.
@@ -24,11 +25,7 @@ QUICK_VOXELS = 1 << 18
 def load_volume(path: str | Path, memory_budget: int = DEFAULT_MEMORY_BUDGET) -> tuple[np.ndarray, np.ndarray]:
     """A volume file as float32 (X, Y, Z, C) and its voxel-to-world affine (4, 4) (NIfTI's, or the
     identity: voxel units). InputError names the file for anything unusable."""
-    path = Path(path)
-    if not path.is_file():
-        raise InputError(f"{path}: no such file")
-    if path.stat().st_size == 0:
-        raise InputError(f"{path}: the file is empty (0 bytes)")
+    path = existing_file(path)
     name = path.name.lower()
     if name.endswith(".npy"):
         data, affine = _read_npy(path), np.eye(4)
@@ -43,7 +40,7 @@ def _read_npy(path: Path) -> np.ndarray:
     try:
         return np.load(path, mmap_mode="r", allow_pickle=False)
     except Exception as error:
-        raise InputError(f"{path}: not a readable .npy array ({_reason(error)})") from None
+        raise InputError(f"{path}: not a readable .npy array ({first_line(error)})") from None
 
 
 def _read_nifti(path: Path) -> tuple[Any, np.ndarray]:
@@ -53,7 +50,7 @@ def _read_nifti(path: Path) -> tuple[Any, np.ndarray]:
         image = nibabel.load(str(path))
         return image.dataobj, np.asarray(image.affine, dtype=np.float64)
     except Exception as error:
-        raise InputError(f"{path}: not a readable NIfTI image ({_reason(error)})") from None
+        raise InputError(f"{path}: not a readable NIfTI image ({first_line(error)})") from None
 
 
 def _normalise_layout(path: Path, data: Any, memory_budget: int) -> np.ndarray:
@@ -78,15 +75,10 @@ def _normalise_layout(path: Path, data: Any, memory_budget: int) -> np.ndarray:
     try:
         values = np.asarray(data, dtype=np.float32).reshape(*shape[:3], -1)
     except (ValueError, TypeError, OSError, EOFError) as error:
-        raise InputError(f"{path}: the voxel data cannot be read ({_reason(error)})") from None
+        raise InputError(f"{path}: the voxel data cannot be read ({first_line(error)})") from None
     if not np.isfinite(values).all():
         raise InputError(f"{path}: the volume holds NaN or infinite values")
     return np.ascontiguousarray(values)
-
-
-def _reason(error: Exception) -> str:
-    text = str(error).strip().splitlines()
-    return text[0] if text else type(error).__name__
 
 
 def voxel_coords(shape: tuple[int, int, int], index: torch.Tensor) -> torch.Tensor:
