@@ -175,3 +175,23 @@ def test_bad_data_sets_are_clear_errors_naming_the_file(dataset, tmp_path):
     (broken / "transforms_train.json").write_text(json.dumps({"camera_angle_x": 0.7, "frames": []}))
     with pytest.raises(InputError, match="no frames"):
         load_nerf(broken)
+
+
+def test_the_trainer_hands_the_rendering_weights_to_a_fields_extra_loss(dataset):
+    scene = open_scene(dataset, **SMALL)
+    field = small_field()
+    seen = []
+
+    def extra_loss(batch, step):
+        seen.append((batch.coords.shape[0], batch.weights.shape[0], float(batch.weights.sum()), step))
+        return field.encoding.table.sum() * 0.0, {"guided_points": float(batch.coords.shape[0])}
+
+    field.extra_loss = extra_loss
+    trainer = Trainer(field, scene, TrainConfig(batch_size=4096))
+    for _ in range(3):
+        trainer.step()
+    assert [s[3] for s in seen] == [0, 1, 2]
+    points, weights, total, _ = seen[-1]
+    assert points == weights > 0 and total > 0.0  # every rendered sample, with its weight
+    assert trainer.metrics["guided_points"] == points
+    assert any(name.startswith("head.colour.") for name in trainer.latest().params)
