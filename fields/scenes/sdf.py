@@ -6,11 +6,18 @@ Gaussian offsets at two scales; ground truth from Warp mesh queries (closest poi
 winding number or ray parity, see fields.scenes.mesh.MeshOracle), drawn from a pool that is partly
 refreshed every step.
 
-Loss: L1 on the distance, plus an eikonal term (|grad f| - 1)^2 and optionally a normal term
+Loss: L1 on the distance, plus an eikonal term (|grad f| - 1)^2 and a normal term
 1 - cos(grad f, n) on near-surface samples. The gradient is numerical (central differences), as in
-Neuralangelo, with a step equal to the cell size of the finest active level: it reaches across
-grid cells, and it needs no double backward (the Warp encodings have none). Neuralangelo's
-coarse-to-fine schedule is an option (`coarse_to_fine` steps per level, from `start_levels`).
+Neuralangelo, with a step equal to the cell size of the finest active level (or `gradient_step`):
+it reaches across grid cells, and it needs no double backward (the Warp encodings have none).
+Neuralangelo's coarse-to-fine schedule is an option (`coarse_to_fine` steps per level, from
+`start_levels`).
+
+Both gradient terms are off by default (weight 0): with exact distances to regress they only
+slowed and hurt the hash grid on the bunny (measured: IoU 0.995 at 60 s without; 0.17 with weight
+0.1 at the finest level's step, 0.89 with coarse to fine, 0.98 with a fixed step of 1/256). At the
+finest level's step the eikonal term is met by high-frequency table noise; Neuralangelo pairs it
+with coarse to fine for that reason.
 """
 
 from __future__ import annotations
@@ -42,7 +49,7 @@ class SdfScene(MeshScene):
         faces: np.ndarray,
         uniform_share: float = 0.125,
         near_sigmas: tuple[float, ...] = (1.0 / 512.0, 1.0 / 64.0),
-        eikonal_weight: float = 0.1,
+        eikonal_weight: float = 0.0,
         normal_weight: float = 0.0,
         gradient_share: float = 0.125,
         gradient_step: float | None = None,
