@@ -105,7 +105,19 @@ def test_sdf_scene_learns_a_sphere(tmp_path):
     assert before < 0.5 < metrics["iou"]
     assert metrics["iou"] > 0.97, metrics
     assert metrics["chamfer"] < 0.005, metrics
-    assert 0.0 <= metrics["eikonal"] < 0.2
+
+
+def test_eikonal_and_normal_terms_pull_the_numerical_gradient_to_the_surface_normals(tmp_path):
+    options = {"eikonal_weight": 0.5, "normal_weight": 0.5, "gradient_step": 1 / 32, "gradient_share": 0.5}
+    scene = open_scene(sphere_file(tmp_path), **SMALL_SCENE, **options)
+    trainer = Trainer(small_field(), scene, TrainConfig(batch_size=2048))
+    trainer.step()
+    first = dict(trainer.metrics)
+    for _ in range(60):
+        trainer.step()
+    assert {"l1", "eikonal", "normal"} <= set(first)
+    assert trainer.metrics["eikonal"] < 0.5 * first["eikonal"]
+    assert trainer.metrics["normal"] < 0.1 < first["normal"]
 
 
 def test_occupancy_scene_learns_a_sphere_from_samples_and_from_a_grid(tmp_path):
