@@ -29,7 +29,7 @@ def add_parser(which: Any) -> None:
 def bench_curve(args: argparse.Namespace) -> dict[str, Any]:
     import torch
 
-    from app.cli import field_config, key_values, metric_summary
+    from app.cli import field_config, key_values, learning_rate, metric_summary
     from fields import config as configs
     from fields.scenes import open_scene
     from fields.train import TrainConfig, Trainer
@@ -42,7 +42,9 @@ def bench_curve(args: argparse.Namespace) -> dict[str, Any]:
     config = field_config(args, scene.dims, scene.out_dims, facts["extent"])
     torch.manual_seed(args.seed)
     field = configs.build_field(config)
-    trainer = Trainer(field, scene, TrainConfig(lr=args.lr, batch_size=args.batch_size, seed=args.seed))
+    trainer = Trainer(
+        field, scene, TrainConfig(lr=learning_rate(args, facts), batch_size=args.batch_size, seed=args.seed)
+    )
     setup = time.perf_counter() - started
     if not args.json:
         print(

@@ -40,7 +40,9 @@ def add_field_options(parser: argparse.ArgumentParser) -> None:
 
 def add_train_options(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("training")
-    group.add_argument("--lr", type=float, default=1e-2, help="Adam learning rate (default 1e-2)")
+    group.add_argument(
+        "--lr", type=float, help="Adam learning rate (default: the scene's suggested_lr, else 1e-2; SDF 3e-3)"
+    )
     group.add_argument("--batch-size", type=int, default=1 << 16, help="samples per step (default 65536)")
     group.add_argument("--seed", type=int, default=0)
 
@@ -100,6 +102,11 @@ def key_values(items: Sequence[str], option: str) -> dict[str, Any]:
     return values
 
 
+def learning_rate(args: argparse.Namespace, facts: dict[str, Any]) -> float:
+    """--lr if given, else the scene's suggested_lr, else 1e-2 (Instant-NGP's)."""
+    return float(args.lr if args.lr is not None else facts.get("suggested_lr", 1e-2))
+
+
 def scene_summary(facts: dict[str, Any]) -> str:
     """A few words on what a scene is, for the progress line."""
     if "size" in facts:
@@ -135,7 +142,6 @@ def cmd_fit(args: argparse.Namespace) -> int:
     out = Path(args.out)
     if not out.parent.is_dir():
         raise FieldscopeError(f"{out}: the folder {out.parent} does not exist")
-    train = TrainConfig(lr=args.lr, batch_size=args.batch_size, seed=args.seed)
     scene_options = key_values(args.scene_option, "--scene-option")
     try:
         scene = open_scene(args.path, task=args.task, memory_budget=int(args.memory_budget * 2**30), **scene_options)
@@ -145,6 +151,7 @@ def cmd_fit(args: argparse.Namespace) -> int:
     config = field_config(args, scene.dims, scene.out_dims, facts["extent"])
     torch.manual_seed(args.seed)
     field = configs.build_field(config)
+    train = TrainConfig(lr=learning_rate(args, facts), batch_size=args.batch_size, seed=args.seed)
     trainer = Trainer(field, scene, train)
     print(
         f"fitting {scene.name} ({scene_summary(facts)}) with a {config.kind} field "

@@ -111,4 +111,11 @@ class SdfScene(MeshScene):
         return loss, metrics
 
     def describe(self) -> dict[str, Any]:
-        return {**super().describe(), "eikonal_weight": self.eikonal_weight, "coarse_to_fine": bool(self.schedule)}
+        # Adam at 1e-2 peaked early on the bunny and then lost IoU (0.994 -> 0.990 over 240 s);
+        # 3e-3 kept improving (0.992 at 30 s, 0.998 at 240 s).
+        return {
+            **super().describe(),
+            "eikonal_weight": self.eikonal_weight,
+            "coarse_to_fine": bool(self.schedule),
+            "suggested_lr": 3e-3,
+        }
