@@ -45,10 +45,11 @@ def add_parser(sub: Any) -> None:
     fit.add_argument("--batch-size", type=int, default=1 << 16)
     fit.add_argument("--device", default="cpu", help="cpu (default) or cuda")
     fit.add_argument("--eval-every", type=float, default=1.0, help="seconds of training between PSNR checks")
-    from app import bench_budget, bench_ui
+    from app import bench_budget, bench_curve, bench_ui
 
     bench_budget.add_parser(which)
     bench_ui.add_parser(which)
+    bench_curve.add_parser(which)
     for parser in which.choices.values():
         parser.set_defaults(run=_run)
 
@@ -64,8 +65,10 @@ def main(args: argparse.Namespace) -> int:
         bench_ui(args)  # prints its own JSON (it runs a window)
         return 0
     from app import bench_budget
+    from app.bench_curve import bench_curve
 
-    report = {"encoding": bench_encoding, "fit": bench_fit, "budget": bench_budget.run}[args.bench](args)
+    benches = {"encoding": bench_encoding, "fit": bench_fit, "budget": bench_budget.run, "curve": bench_curve}
+    report = benches[args.bench](args)
     if args.json:
         print(json.dumps(report))
     return 0

@@ -6,6 +6,7 @@ import argparse
 import dataclasses
 import io
 import math
+import os
 import sys
 import time
 from collections.abc import Sequence
@@ -13,6 +14,9 @@ from pathlib import Path
 from typing import Any
 
 from fields.errors import ConfigError, FieldscopeError
+
+# Before torch loads OpenMP: spinning waiters make small ops 10-20x slower on shared cores.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
 DEFAULT_IMAGE = ASSETS / "astronaut.png"
@@ -36,7 +40,9 @@ def add_field_options(parser: argparse.ArgumentParser) -> None:
 
 def add_train_options(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("training")
-    group.add_argument("--lr", type=float, default=1e-2, help="Adam learning rate (default 1e-2)")
+    group.add_argument(
+        "--lr", type=float, help="Adam learning rate (default: the scene's suggested_lr, else 1e-2; SDF 3e-3)"
+    )
     group.add_argument("--batch-size", type=int, default=1 << 16, help="samples per step (default 65536)")
     group.add_argument("--seed", type=int, default=0)
 
@@ -73,11 +79,7 @@ def field_config(args: argparse.Namespace, dims: int, out_dims: int, extent: int
     ):
         if getattr(args, name, None) is not None:
             values[name] = getattr(args, name)
-    for item in args.option:
-        key, sep, text = item.partition("=")
-        if not sep:
-            raise ConfigError(f"--option needs KEY=VALUE, not {item!r}")
-        values[key.strip().replace("-", "_")] = _parse_value(text.strip())
+    values.update(key_values(args.option, "--option"))
     if "growth" in names and "growth" not in values:
         levels = values.get("levels", cls.levels)
         base = values.get("base_resolution", cls.base_resolution)
@@ -87,6 +89,43 @@ def field_config(args: argparse.Namespace, dims: int, out_dims: int, extent: int
     if unknown:
         raise ConfigError(f"the {args.field} field has no setting(s) {', '.join(unknown)}")
     return cls(**values)
+
+
+def key_values(items: Sequence[str], option: str) -> dict[str, Any]:
+    """KEY=VALUE strings -> {key: value} (numbers and booleans parsed, dashes in keys as underscores)."""
+    values: dict[str, Any] = {}
+    for item in items:
+        key, sep, text = item.partition("=")
+        if not sep:
+            raise ConfigError(f"{option} needs KEY=VALUE, not {item!r}")
+        values[key.strip().replace("-", "_")] = _parse_value(text.strip())
+    return values
+
+
+def learning_rate(args: argparse.Namespace, facts: dict[str, Any]) -> float:
+    """--lr if given, else the scene's suggested_lr, else 1e-2 (Instant-NGP's)."""
+    return float(args.lr if args.lr is not None else facts.get("suggested_lr", 1e-2))
+
+
+def scene_summary(facts: dict[str, Any]) -> str:
+    """A few words on what a scene is, for the progress line."""
+    if "size" in facts:
+        return f"{facts['task']}, {' x '.join(map(str, facts['size']))}"
+    if "faces" in facts:
+        return f"{facts['task']}, a mesh of {facts['faces']:,} triangles"
+    return str(facts.get("task", "scene"))
+
+
+def metric_summary(metrics: dict[str, float]) -> str:
+    """The headline metrics: PSNR for images, volumes and NeRF; IoU and Chamfer for meshes."""
+    parts = []
+    if "psnr" in metrics:
+        parts.append(f"PSNR {metrics['psnr']:.2f} dB")
+    if "iou" in metrics:
+        parts.append(f"IoU {metrics['iou']:.4f}")
+    if "chamfer" in metrics:
+        parts.append(f"Chamfer {metrics['chamfer']:.5f}")
+    return ", ".join(parts) or "no metrics"
 
 
 def cmd_fit(args: argparse.Namespace) -> int:
@@ -103,15 +142,19 @@ def cmd_fit(args: argparse.Namespace) -> int:
     out = Path(args.out)
     if not out.parent.is_dir():
         raise FieldscopeError(f"{out}: the folder {out.parent} does not exist")
-    train = TrainConfig(lr=args.lr, batch_size=args.batch_size, seed=args.seed)
-    scene = open_scene(args.path, memory_budget=int(args.memory_budget * 2**30))
+    scene_options = key_values(args.scene_option, "--scene-option")
+    try:
+        scene = open_scene(args.path, task=args.task, memory_budget=int(args.memory_budget * 2**30), **scene_options)
+    except TypeError as error:  # an unknown scene option
+        raise ConfigError(f"{args.path}: {error}") from None
     facts = scene.describe()
     config = field_config(args, scene.dims, scene.out_dims, facts["extent"])
     torch.manual_seed(args.seed)
     field = configs.build_field(config)
+    train = TrainConfig(lr=learning_rate(args, facts), batch_size=args.batch_size, seed=args.seed)
     trainer = Trainer(field, scene, train)
     print(
-        f"fitting {scene.name} ({' x '.join(map(str, facts['size']))}) with a {config.kind} field "
+        f"fitting {scene.name} ({scene_summary(facts)}) with a {config.kind} field "
         f"of {field.param_count():,} parameters",
         file=sys.stderr,
     )
@@ -119,7 +162,8 @@ def cmd_fit(args: argparse.Namespace) -> int:
         total=args.steps if args.steps else None, unit="step", disable=args.quiet, file=sys.stderr, mininterval=0.5
     )
     started = time.perf_counter()
-    last_eval = -math.inf
+    last_eval, eval_cost = -math.inf, 0.0
+    headline = "psnr" if scene.task in ("image", "volume", "nerf") else "iou"
     try:
         while True:
             loss = trainer.step()
@@ -128,10 +172,12 @@ def cmd_fit(args: argparse.Namespace) -> int:
             done = (args.steps and trainer.step_count >= args.steps) or (
                 args.time_budget and now - started >= args.time_budget
             )
-            if now - last_eval >= 2.0 or done:
+            # evaluate every 2 s, but spend at most a tenth of the time on it (3D scenes are slow to score)
+            if now - last_eval >= max(2.0, 10.0 * eval_cost) and not done:
                 trainer.evaluate()
                 last_eval = time.perf_counter()
-            bar.set_postfix(loss=f"{loss:.2e}", psnr=f"{trainer.metrics.get('psnr', math.nan):.2f}")
+                eval_cost = last_eval - now
+            bar.set_postfix({"loss": f"{loss:.2e}", headline: f"{trainer.metrics.get(headline, math.nan):.4g}"})
             if done:
                 break
     except KeyboardInterrupt:
@@ -139,43 +185,57 @@ def cmd_fit(args: argparse.Namespace) -> int:
         print("interrupted: nothing written", file=sys.stderr)
         return 130
     bar.close()
-    trainer.evaluate()
+    trainer.evaluate(full=True)
     trainer.publish("stopped")
     snapshots.save(out, trainer.latest())
-    psnr = trainer.metrics["psnr"]
     print(
-        f"final PSNR {psnr:.2f} dB, {field.param_count():,} parameters, {trainer.step_count} steps "
+        f"final {metric_summary(trainer.metrics)}, {field.param_count():,} parameters, {trainer.step_count} steps "
         f"in {trainer.elapsed:.1f} s of training -> {out}"
     )
     return 0
 
 
-def cmd_render(args: argparse.Namespace) -> int:
+def write_png(out: Path, pixels: Any) -> None:
+    """Float pixels (H, W, C) in [0,1] -> an 8-bit image file, written atomically."""
     import imageio.v3 as iio
     import numpy as np
 
     from fields import snapshot as snapshots
-    from fields.scenes.image import render_image
 
-    snapshot = snapshots.load(args.model)
-    if snapshot.config.dims != 2:
-        raise FieldscopeError(f"{args.model}: a {snapshot.config.dims}D field; render needs a 2D (image) field")
-    size = snapshot.scene.get("size", [512, 512])
-    width = args.width or (round(size[0] * args.height / size[1]) if args.height else size[0])
-    height = args.height or (round(size[1] * width / size[0]))
-    if not (1 <= width <= 65536 and 1 <= height <= 65536):
-        raise ConfigError(f"render size {width}x{height} is out of range (1..65536)")
-    out = Path(args.out)
-    if out.suffix.lower() not in (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".webp", ".bmp"):
-        raise ConfigError(f"{out}: unsupported output type {out.suffix or '(none)'}; use .png")
-    field = snapshots.field_from(snapshot)
-    pixels = render_image(field, width, height)
     image = (np.clip(pixels, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
     if image.shape[2] == 1:
         image = image[:, :, 0]
     buffer = io.BytesIO()
     iio.imwrite(buffer, image, extension=out.suffix.lower())
     snapshots.write_atomic(out, buffer.getvalue())
+
+
+IMAGE_OUTPUTS = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".webp", ".bmp")
+
+
+def check_image_output(out: Path) -> None:
+    if out.suffix.lower() not in IMAGE_OUTPUTS:
+        raise ConfigError(f"{out}: unsupported output type {out.suffix or '(none)'}; use .png")
+
+
+def cmd_render(args: argparse.Namespace) -> int:
+    from fields import snapshot as snapshots
+    from fields.scenes.image import render_image
+
+    snapshot = snapshots.load(args.model)
+    if snapshot.config.dims == 3:
+        return render_3d(args, snapshot)
+    if args.view is not None:
+        raise ConfigError("--view needs a model of a NeRF scene (it picks one of its test views)")
+    size = snapshot.scene.get("size", [512, 512])
+    width = args.width or (round(size[0] * args.height / size[1]) if args.height else size[0])
+    height = args.height or (round(size[1] * width / size[0]))
+    if not (1 <= width <= 65536 and 1 <= height <= 65536):
+        raise ConfigError(f"render size {width}x{height} is out of range (1..65536)")
+    out = Path(args.out)
+    check_image_output(out)
+    field = snapshots.field_from(snapshot)
+    write_png(out, render_image(field, width, height))
     print(f"rendered {width}x{height} -> {out}")
     return 0
 
@@ -191,6 +251,81 @@ def cmd_view(args: argparse.Namespace) -> int:
     return launch(Path(args.path), args.task, args.seconds, screenshot, size)
 
 
+def render_3d(args: argparse.Namespace, snapshot: Any) -> int:
+    """Render a 3D model from an orbit camera (unit-cube coordinates) or one of its test views."""
+    from fields import snapshot as snapshots
+    from fields.cameras import Camera, orbit_camera
+    from fields.render3d import RenderOptions, render_field
+
+    out = Path(args.out)
+    check_image_output(out)
+    facts = dict(snapshot.scene)
+    task = facts.get("task")
+    if args.view is not None:
+        views = facts.get("test_views") or []
+        if not 0 <= args.view < len(views):
+            raise ConfigError(
+                f"{args.model}: --view {args.view} is out of range (the model has {len(views)} test views)"
+            )
+        camera = Camera.from_dict(views[args.view])
+        if args.width or args.height:
+            width = args.width or round(camera.width * args.height / camera.height)
+            camera = camera.resized(width, args.height or round(camera.height * width / camera.width))
+    else:
+        width, height = args.width or 512, args.height or args.width or 512
+        camera = orbit_camera(args.azimuth, args.elevation, args.distance, width, height, args.fov)
+    if not (1 <= camera.width <= 16384 and 1 <= camera.height <= 16384):
+        raise ConfigError(f"render size {camera.width}x{camera.height} is out of range (1..16384)")
+    head = None
+    if task == "nerf":
+        from fields.scenes.nerf import head_from
+
+        head = head_from(snapshot)
+    field = snapshots.field_from(snapshot)
+    options = RenderOptions(level=args.level)
+    pixels = render_field(field, facts, camera, world_camera=args.view is not None, head=head, options=options)
+    write_png(out, pixels[:, :, :3] if task == "nerf" else pixels)
+    print(f"rendered {task} model at {camera.width}x{camera.height} -> {out}")
+    return 0
+
+
+def cmd_export_mesh(args: argparse.Namespace) -> int:
+    """Marching cubes of a 3D model's level set -> .ply / .obj (world coordinates of the scene)."""
+    from fields import snapshot as snapshots
+    from fields.mesh_export import (
+        MESH_OUTPUTS,
+        check_resolution,
+        extract_mesh,
+        transform_points,
+        vertex_normals,
+        write_mesh,
+    )
+
+    out = Path(args.out)
+    if out.suffix.lower() not in MESH_OUTPUTS:
+        raise ConfigError(f"{out}: unsupported mesh output type {out.suffix or '(none)'}; use .ply or .obj")
+    if not out.parent.is_dir():
+        raise FieldscopeError(f"{out}: the folder {out.parent} does not exist")
+    check_resolution(args.resolution)
+    snapshot = snapshots.load(args.model)
+    if snapshot.config.dims != 3:
+        raise ConfigError(f"{args.model}: a {snapshot.config.dims}D field; export-mesh needs a 3D field")
+    facts = dict(snapshot.scene)
+    level = args.level if args.level is not None else float(facts.get("level", 0.0))
+    inside_is_low = bool(facts.get("inside_is_low", True))
+    field = snapshots.field_from(snapshot)
+    vertices, faces = extract_mesh(field, args.resolution, level, inside_is_low)
+    colors = None
+    if facts.get("task") == "nerf":
+        from fields.scenes.nerf import head_from, vertex_colours
+
+        colors = vertex_colours(field, head_from(snapshot), vertices, vertex_normals(vertices, faces))
+    world = None if args.unit_cube else facts.get("world_from_unit")
+    write_mesh(out, transform_points(vertices, world), faces, colors)
+    print(f"exported {len(vertices):,} vertices and {len(faces):,} triangles (level {level:g}) -> {out}")
+    return 0
+
+
 def cmd_bench(args: argparse.Namespace) -> int:
     from app import bench
 
@@ -201,8 +336,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="fieldscope", description=__doc__)
     sub = parser.add_subparsers(dest="command")
 
+    from fields.scenes import TASKS
+
     fit = sub.add_parser("fit", help="train a field on a scene, headless, and save it")
-    fit.add_argument("path", help="the scene (an image file)")
+    fit.add_argument("path", help="the scene: an image, a mesh, a volume (.npy, NIfTI) or a NeRF folder")
+    fit.add_argument("--task", choices=sorted(TASKS), help="what to fit (default: from the path; meshes: sdf)")
+    fit.add_argument(
+        "--scene-option", action="append", default=[], metavar="KEY=VALUE", help="a scene setting (see the README)"
+    )
     fit.add_argument("--out", required=True, help="snapshot file to write")
     budget = fit.add_mutually_exclusive_group()
     budget.add_argument("--steps", type=int, help="number of steps (default 1000)")
@@ -213,11 +354,18 @@ def build_parser() -> argparse.ArgumentParser:
     add_train_options(fit)
     fit.set_defaults(run=cmd_fit)
 
-    render = sub.add_parser("render", help="reconstruct a saved 2D field as an image of any size")
+    render = sub.add_parser("render", help="render a saved field: an image of any size, or a 3D model from a camera")
     render.add_argument("model", help="snapshot file")
     render.add_argument("--out", required=True, help="image file to write (.png)")
     render.add_argument("--width", type=int)
     render.add_argument("--height", type=int)
+    camera = render.add_argument_group("3D camera (orbit around the unit cube's centre, y up)")
+    camera.add_argument("--azimuth", type=float, default=30.0, help="degrees around y (default 30)")
+    camera.add_argument("--elevation", type=float, default=20.0, help="degrees above the x-z plane (default 20)")
+    camera.add_argument("--distance", type=float, default=2.0, help="from the cube's centre (default 2.0)")
+    camera.add_argument("--fov", type=float, default=40.0, help="vertical field of view, degrees (default 40)")
+    camera.add_argument("--view", type=int, help="a NeRF model's test view (index) instead of the orbit camera")
+    camera.add_argument("--level", type=float, help="iso-level of the surface (a volume: draws it instead of MIP)")
     render.set_defaults(run=cmd_render)
 
     view = sub.add_parser("view", help="open the window on a scene (image, data folder) or a saved model (.fsnap)")
@@ -227,6 +375,14 @@ def build_parser() -> argparse.ArgumentParser:
     view.add_argument("--screenshot", metavar="PNG", help="save the window as a PNG when closing")
     view.add_argument("--view-size", metavar="WxH", help="fixed view size in pixels (default: follow the window)")
     view.set_defaults(run=cmd_view)
+
+    export = sub.add_parser("export-mesh", help="marching cubes of a 3D model's surface -> .ply or .obj")
+    export.add_argument("model", help="snapshot file")
+    export.add_argument("--out", required=True, help="mesh file to write (.ply or .obj)")
+    export.add_argument("--resolution", type=int, default=256, help="marching-cubes grid (default 256)")
+    export.add_argument("--level", type=float, help="iso-level (default: the scene's: 0 for SDF/occupancy)")
+    export.add_argument("--unit-cube", action="store_true", help="keep the unit cube's coordinates")
+    export.set_defaults(run=cmd_export_mesh)
 
     from app import bench
 

@@ -137,3 +137,46 @@ def guidance_level(
     alpha, _rows, dist2 = bucket_points(x, means, layout, level, points, smooth)
     cost = -torch.log(alpha + alpha_eps)[..., None] + dist2 / (2.0 * sigma * sigma)
     return cost.flatten(1).min(dim=1).values
+
+
+def segment_ids(offsets: torch.Tensor) -> torch.Tensor:
+    """Ray index (S,) of every sample, from offsets (R + 1,)."""
+    counts = (offsets[1:] - offsets[:-1]).long()
+    return torch.repeat_interleave(torch.arange(counts.shape[0], device=offsets.device), counts)
+
+
+def composite_reference(
+    sigma: torch.Tensor,
+    rgb: torch.Tensor,
+    t: torch.Tensor,
+    dt: torch.Tensor,
+    offsets: torch.Tensor,
+    threshold: float,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Volume rendering of gpu/volume_render.py in the inputs' dtype: color (R, 3), opacity (R,),
+    depth (R,), weights (S,). A sample takes part while the transmittance before it is >= threshold."""
+    ray = segment_ids(offsets)
+    rays = offsets.shape[0] - 1
+    tau = sigma * dt
+    inclusive = torch.cumsum(tau, 0)
+    first = offsets[:-1].long().clamp_max(max(0, tau.shape[0] - 1))
+    before_ray = (inclusive - tau)[first] if tau.shape[0] else torch.zeros(rays, dtype=tau.dtype)
+    transmittance = torch.exp(-(inclusive - tau - before_ray[ray]))
+    used = (transmittance >= threshold).detach()
+    weights = torch.where(used, transmittance * (1.0 - torch.exp(-tau)), torch.zeros_like(tau))
+    zeros = torch.zeros(rays, dtype=sigma.dtype, device=sigma.device)
+    color = torch.zeros(rays, 3, dtype=rgb.dtype, device=rgb.device).index_add(0, ray, weights[:, None] * rgb)
+    return color, zeros.index_add(0, ray, weights), zeros.index_add(0, ray, weights * t), weights
+
+
+def distortion_reference(
+    weights: torch.Tensor, t: torch.Tensor, dt: torch.Tensor, offsets: torch.Tensor
+) -> torch.Tensor:
+    """mip-NeRF 360 distortion loss per ray (R,), by its definition (all pairs of samples)."""
+    losses = []
+    for r in range(offsets.shape[0] - 1):
+        s = slice(int(offsets[r]), int(offsets[r + 1]))
+        w, m = weights[s], t[s]
+        pairs = (w[:, None] * w[None, :] * (m[:, None] - m[None, :]).abs()).sum()
+        losses.append(pairs + (w * w * dt[s]).sum() / 3.0)
+    return torch.stack(losses) if losses else weights.new_zeros(0)

@@ -22,7 +22,7 @@ from safetensors.numpy import save as st_save
 
 from fields import config as configs
 from fields.errors import FieldscopeError, SnapshotError
-from fields.train import Snapshot, TrainConfig, frozen_arrays
+from fields.train import Snapshot, TrainConfig, frozen_arrays, split_params
 
 FORMAT = "fieldscope-snapshot"
 FORMAT_VERSION = 1
@@ -166,8 +166,9 @@ def load(path: str | Path, kind: str | None = None) -> Snapshot:
 
 
 def field_from(snapshot: Snapshot, **options: Any) -> Any:
-    """Build the field a snapshot describes and load its parameters and level mask."""
+    """Build the field a snapshot describes and load its parameters and level mask (a scene head's
+    parameters, if any, are left out: see fields.scenes.nerf.head_from)."""
     field = configs.build_field(snapshot.config, **options)
-    field.load_state(dict(snapshot.params))
+    field.load_state(split_params(snapshot.params)[0])
     field.set_level_mask(snapshot.level_mask)
     return field

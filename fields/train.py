@@ -117,18 +117,26 @@ def frozen_arrays(arrays: Mapping[str, np.ndarray], copy: bool = True) -> Mappin
 
 class GradientSteps:
     """The default strategy: an Adam step on the scene's loss (plus the field's extra loss) over a
-    fresh random batch. Fields may offer `extra_loss(batch, step)` and `after_step(step)`."""
+    fresh random batch. Fields may offer `extra_loss(batch, step)` and `after_step(step)`.
+
+    Scenes may offer `before_step(field, step)` (schedules: coarse-to-fine levels, the NeRF
+    occupancy grid) and `guidance(batch) -> Batch`: the points the last loss evaluated the field at,
+    with their weights (NeRF: the rendering weights), which the field's extra loss then gets
+    instead of the sampled batch."""
 
     def __init__(self, trainer: Trainer) -> None:
         self.trainer = trainer
 
     def step(self) -> tuple[float, dict[str, float]]:
         t = self.trainer
+        if hasattr(t.scene, "before_step"):
+            t.scene.before_step(t.field, t.step_count)
         batch = t.scene.sample(t.batch_size, t.generator)
         t.optimizer.zero_grad(set_to_none=True)
         loss, metrics = t.scene.loss(t.field, batch)
         if hasattr(t.field, "extra_loss"):
-            extra, extra_metrics = t.field.extra_loss(batch, t.step_count)
+            guided = t.scene.guidance(batch) if hasattr(t.scene, "guidance") else batch
+            extra, extra_metrics = t.field.extra_loss(guided, t.step_count)
             loss = loss + extra
             metrics = {**metrics, **extra_metrics}
         value = t.check_finite(loss)
@@ -140,10 +148,22 @@ class GradientSteps:
         return value, metrics
 
 
+#: Snapshot parameter names of the scene's own learned module (`scene.head`) start with this.
+HEAD_PREFIX = "head."
+
+
+def split_params(arrays: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Snapshot parameters -> (the field's, the scene head's with the prefix removed)."""
+    field_arrays = {k: v for k, v in arrays.items() if not k.startswith(HEAD_PREFIX)}
+    head_arrays = {k[len(HEAD_PREFIX) :]: v for k, v in arrays.items() if k.startswith(HEAD_PREFIX)}
+    return field_arrays, head_arrays
+
+
 class Trainer:
     """Trains `field` on `scene` with the field's strategy (`field.training_strategy(trainer)`, e.g.
     coarse to fine) or GradientSteps. Fields may offer `param_groups(lr)` (per-group learning
-    rates)."""
+    rates). A scene may hold a learned module of its own, `scene.head` (the NeRF colour head): it is
+    optimised with the field and published in snapshots under HEAD_PREFIX."""
 
     def __init__(self, field_module: Any, scene: Any, config: TrainConfig | None = None) -> None:
         self.field = field_module
@@ -155,6 +175,9 @@ class Trainer:
             if hasattr(field_module, "param_groups")
             else [{"params": list(field_module.parameters())}]
         )
+        self.head = getattr(scene, "head", None)
+        if self.head is not None:
+            groups = [*groups, {"params": list(self.head.parameters())}]
         for group in groups:
             group.setdefault("lr", self.config.lr)
             group["base_lr"] = group["lr"]
@@ -226,10 +249,19 @@ class Trainer:
                 if p.grad is not None and not bool(torch.isfinite(p.grad).all()):
                     raise TrainingError(f"step {self.step_count + 1}: a gradient is not finite")
 
-    def evaluate(self) -> dict[str, float]:
-        """Full-scene metrics (PSNR over the whole image, ...), kept for the next snapshot."""
-        self.metrics.update(self.scene.evaluate(self.field))
+    def evaluate(self, full: bool = False) -> dict[str, float]:
+        """Scene metrics (PSNR over the whole image, IoU, ...), kept for the next snapshot. full=True
+        runs the scene's slower `evaluate_full` where it has one (Chamfer distance, all test views)."""
+        evaluate = getattr(self.scene, "evaluate_full", None) if full else None
+        self.metrics.update((evaluate or self.scene.evaluate)(self.field))
         return dict(self.metrics)
+
+    def params(self) -> dict[str, np.ndarray]:
+        """Copies of the field's parameters, and of the scene head's under HEAD_PREFIX."""
+        arrays = self.field.state()
+        if self.head is not None:
+            arrays.update({HEAD_PREFIX + k: v.detach().cpu().numpy().copy() for k, v in self.head.state_dict().items()})
+        return arrays
 
     def run(self, stop_event: threading.Event | None = None) -> None:
         """The loop: drain commands, step unless paused, publish every publish_interval seconds."""
@@ -311,9 +343,12 @@ class Trainer:
 
     def _fail(self, error: Exception) -> None:
         """Report an error, restore the last good parameters if any went bad, and pause."""
-        if not all(bool(torch.isfinite(t).all()) for t in self.field.state_dict().values()):
-            good = self.latest().params
-            self.field.load_state({k: np.array(v) for k, v in good.items()})
+        modules = [self.field] if self.head is None else [self.field, self.head]
+        if not all(bool(torch.isfinite(t).all()) for m in modules for t in m.state_dict().values()):
+            good_field, good_head = split_params(self.latest().params)
+            self.field.load_state({k: np.array(v) for k, v in good_field.items()})
+            if self.head is not None:
+                self.head.load_state_dict({k: torch.tensor(np.array(v)) for k, v in good_head.items()})
             self.optimizer.state.clear()
         message = str(error) if isinstance(error, TrainingError) else f"{type(error).__name__}: {error}"
         if not isinstance(error, TrainingError):
@@ -333,7 +368,7 @@ class Trainer:
                 metrics=MappingProxyType(dict(self.metrics)),
                 config=self.field.config,
                 level_mask=tuple(self.field.level_mask),
-                params=frozen_arrays(self.field.state(), copy=False),
+                params=frozen_arrays(self.params(), copy=False),
                 state=state,
                 message=message,
                 scene=self._scene_facts,

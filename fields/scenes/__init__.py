@@ -12,19 +12,75 @@ from fields.scenes.image import IMAGE_SUFFIXES, ImageScene, load_image
 
 __all__ = ["TASKS", "Batch", "ImageScene", "Scene", "detect_task", "load_image", "open_scene"]
 
+MESH_SUFFIXES = (".obj", ".ply", ".off", ".stl", ".glb")
+VOLUME_SUFFIXES = (".npy", ".nii", ".nii.gz")
+NERF_FILES = ("transforms_train.json", "transforms.json")
+
+
+def _sdf(path: str | Path, **options: Any) -> Any:
+    from fields.scenes.sdf import SdfScene
+
+    return SdfScene.from_file(path, **options)
+
+
+def _occupancy(path: str | Path, **options: Any) -> Any:
+    from fields.scenes.occupancy import OccupancyScene
+
+    return OccupancyScene.from_file(path, **options)
+
+
+def _volume(path: str | Path, **options: Any) -> Any:
+    from fields.scenes.volume import VolumeScene
+
+    return VolumeScene.from_file(path, **options)
+
+
+def _nerf(path: str | Path, **options: Any) -> Any:
+    from fields.scenes.nerf import NerfScene
+
+    return NerfScene.from_path(path, **options)
+
+
 #: task name -> function(path, **options) -> Scene. Each scene file's task is listed here.
-TASKS: dict[str, Callable[..., Any]] = {"image": ImageScene.from_file}
+TASKS: dict[str, Callable[..., Any]] = {
+    "image": ImageScene.from_file,
+    "sdf": _sdf,
+    "occupancy": _occupancy,
+    "volume": _volume,
+    "nerf": _nerf,
+}
+
+
+def _suffix(path: Path) -> str:
+    name = path.name.lower()
+    return ".nii.gz" if name.endswith(".nii.gz") else path.suffix.lower()
 
 
 def detect_task(path: str | Path) -> str:
-    """The task a path holds, from what it is (an image file, ...)."""
+    """The task a path holds, from what it is: an image, a mesh (as an SDF; `occupancy` on
+    request), a volume (.npy, NIfTI), or a NeRF data set (a folder with transforms_train.json or
+    transforms.json, or such a file)."""
     path = Path(path)
     if not path.exists():
         raise InputError(f"{path}: no such file or folder")
-    if path.is_file() and path.suffix.lower() in IMAGE_SUFFIXES:
+    suffix = _suffix(path)
+    if path.is_dir():
+        if any((path / name).is_file() for name in NERF_FILES):
+            return "nerf"
+        raise InputError(f"{path}: a folder but not a NeRF data set (it has no {' or '.join(NERF_FILES)})")
+    if suffix in IMAGE_SUFFIXES:
         return "image"
+    if suffix in MESH_SUFFIXES:
+        return "sdf"
+    if suffix in VOLUME_SUFFIXES:
+        return "volume"
+    if suffix == ".json" and path.name.startswith("transforms"):
+        return "nerf"
     kinds = ", ".join(sorted(IMAGE_SUFFIXES))
-    raise InputError(f"{path}: not a scene fieldscope can open (supported: images {kinds})")
+    raise InputError(
+        f"{path}: not a scene fieldscope can open (supported: images {kinds}; meshes {', '.join(MESH_SUFFIXES)}; "
+        f"volumes {', '.join(VOLUME_SUFFIXES)}; NeRF folders with {' or '.join(NERF_FILES)})"
+    )
 
 
 def open_scene(path: str | Path, task: str | None = None, **options: Any) -> Scene:

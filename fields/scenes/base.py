@@ -19,7 +19,14 @@ class Batch:
 
 
 class Scene(Protocol):
-    """A training task over [0,1]^dims with out_dims outputs."""
+    """A training task over [0,1]^dims with out_dims outputs.
+
+    Optional extras the trainer uses when a scene has them: `evaluate_full(field)` (slower, exact
+    metrics: all test views, Chamfer distance), `before_step(field, step)` (schedules such as the
+    NeRF occupancy grid or coarse-to-fine levels), `guidance(batch) -> Batch` (the points the last
+    loss evaluated, with weights W(x) for the field's extra loss) and `head` (a learned module of
+    the scene's own, optimised with the field and saved in snapshots, e.g. the NeRF colour head).
+    """
 
     name: str
     task: str

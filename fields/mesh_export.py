@@ -1,0 +1,142 @@
+"""Surfaces out of any 3D field: evaluate it on a grid, marching cubes (scikit-image), and write the
+mesh as .ply or .obj (atomically, optionally with vertex colours)."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from fields.errors import ConfigError
+
+MESH_OUTPUTS = (".ply", ".obj")
+#: Largest marching-cubes grid (its values are held in memory as float32: 4 GiB at 1024^3).
+MAX_RESOLUTION = 1024
+
+
+def grid_points(resolution: int, centres: bool, slab: slice | None = None) -> torch.Tensor:
+    """Points of a resolution^3 grid over [0,1]^3, x slowest, as (n, 3): cell centres (i + 0.5) / R
+    or vertices i / (R - 1). `slab` keeps only some x indices."""
+    i = torch.arange(resolution, dtype=torch.float32)
+    axis = (i + 0.5) / resolution if centres else i / max(1, resolution - 1)
+    xs = axis[slab] if slab is not None else axis
+    grid = torch.meshgrid(xs, axis, axis, indexing="ij")
+    return torch.stack([g.reshape(-1) for g in grid], dim=-1)
+
+
+@torch.no_grad()
+def field_grid(
+    field: Any, resolution: int, centres: bool = False, channel: int = 0, chunk: int = 1 << 18
+) -> np.ndarray:
+    """Output `channel` of a 3D field on a resolution^3 grid -> float32 (R, R, R), [i, j, k] at
+    point (x_i, y_j, z_k) (see grid_points)."""
+    device = device_of(field)
+    per_slab = max(1, chunk // (resolution * resolution))
+    out = np.empty((resolution, resolution, resolution), dtype=np.float32)
+    for start in range(0, resolution, per_slab):
+        slab = slice(start, min(resolution, start + per_slab))
+        values = field(grid_points(resolution, centres, slab).to(device))[:, channel]
+        out[slab] = values.float().cpu().numpy().reshape(-1, resolution, resolution)
+    return out
+
+
+def device_of(field: Any) -> torch.device:
+    """The device of a field's parameters (CPU for a module without any)."""
+    parameter = next(iter(field.parameters()), None) if hasattr(field, "parameters") else None
+    return parameter.device if parameter is not None else torch.device("cpu")
+
+
+def check_resolution(resolution: int) -> None:
+    if not 8 <= resolution <= MAX_RESOLUTION:
+        raise ConfigError(f"mesh resolution must be between 8 and {MAX_RESOLUTION}, not {resolution}")
+
+
+def marching_cubes(values: np.ndarray, level: float, inside_is_low: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Isosurface of grid vertex values (R, R, R) over [0,1]^3 -> vertices (V, 3) float64 in [0,1]^3
+    and triangles (F, 3) int64, oriented so that normals point out of the inside region.
+
+    Raises ConfigError when the level is not crossed anywhere (no surface).
+    """
+    from skimage import measure
+
+    low, high = float(values.min()), float(values.max())
+    if not low < level < high:
+        raise ConfigError(f"no surface at level {level:g}: the field ranges over [{low:.4g}, {high:.4g}] on the grid")
+    spacing = (1.0 / (values.shape[0] - 1),) * 3
+    direction = "descent" if inside_is_low else "ascent"
+    vertices, faces, _normals, _ = measure.marching_cubes(values, level, spacing=spacing, gradient_direction=direction)
+    return vertices.astype(np.float64), faces.astype(np.int64)
+
+
+def extract_mesh(
+    field: Any, resolution: int, level: float = 0.0, inside_is_low: bool = True, channel: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
+    """The level set of a 3D field's output `channel` at a resolution^3 grid of [0,1]^3:
+    vertices (V, 3) in [0,1]^3, triangles (F, 3) (see marching_cubes)."""
+    check_resolution(resolution)
+    return marching_cubes(field_grid(field, resolution, channel=channel), level, inside_is_low)
+
+
+def vertex_normals(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
+    """Area-weighted unit vertex normals (V, 3) of an outward-oriented mesh."""
+    corners = vertices[faces]
+    cross = np.cross(corners[:, 1] - corners[:, 0], corners[:, 2] - corners[:, 0])
+    normals = np.zeros_like(vertices)
+    for k in range(3):
+        np.add.at(normals, faces[:, k], cross)
+    return normals / np.maximum(np.linalg.norm(normals, axis=1, keepdims=True), 1e-30)
+
+
+def area_and_volume(vertices: np.ndarray, faces: np.ndarray) -> tuple[float, float]:
+    """Surface area and enclosed (signed, divergence theorem) volume of a closed, outward mesh."""
+    corners = vertices[faces]
+    cross = np.cross(corners[:, 1] - corners[:, 0], corners[:, 2] - corners[:, 0])
+    area = 0.5 * float(np.linalg.norm(cross, axis=1).sum())
+    volume = float(np.einsum("ij,ij->i", corners[:, 0], np.cross(corners[:, 1], corners[:, 2])).sum()) / 6.0
+    return area, volume
+
+
+def transform_points(points: np.ndarray, matrix: Any | None) -> np.ndarray:
+    """Apply a 4x4 affine map (or none) to points (N, 3)."""
+    if matrix is None:
+        return points
+    m = np.asarray(matrix, dtype=np.float64)
+    return points @ m[:3, :3].T + m[:3, 3]
+
+
+def mesh_bytes(vertices: np.ndarray, faces: np.ndarray, suffix: str, colors: np.ndarray | None = None) -> bytes:
+    """The mesh as a binary .ply or a text .obj file's bytes; colors (V, 3) in [0,1] as vertex colours."""
+    import trimesh
+
+    suffix = suffix.lower()
+    if suffix not in MESH_OUTPUTS:
+        raise ConfigError(f"unsupported mesh output type {suffix or '(none)'}; use {' or '.join(MESH_OUTPUTS)}")
+    rgba = None
+    if colors is not None:
+        rgba = np.concatenate([np.clip(colors, 0.0, 1.0), np.ones((len(colors), 1))], axis=1)
+        rgba = (rgba * 255.0 + 0.5).astype(np.uint8)
+    mesh = trimesh.Trimesh(vertices, faces, vertex_colors=rgba, process=False)
+    data = mesh.export(file_type=suffix[1:], **({"include_color": True} if suffix == ".obj" else {}))
+    return data.encode() if isinstance(data, str) else bytes(data)
+
+
+def write_mesh(path: str | Path, vertices: np.ndarray, faces: np.ndarray, colors: np.ndarray | None = None) -> None:
+    """Write a mesh file atomically (.ply or .obj by the path's suffix)."""
+    from fields.snapshot import write_atomic
+
+    path = Path(path)
+    write_atomic(path, mesh_bytes(vertices, faces, path.suffix, colors))
+
+
+def read_mesh_bytes(data: bytes, suffix: str) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """Vertices, faces and vertex colours (or None) of a mesh file's bytes (for checks and tests)."""
+    import trimesh
+
+    mesh = trimesh.load(io.BytesIO(data), file_type=suffix.lstrip("."), process=False, force="mesh")
+    colors = None
+    if mesh.visual.kind == "vertex":
+        colors = np.asarray(mesh.visual.vertex_colors)[:, :3] / 255.0
+    return np.asarray(mesh.vertices), np.asarray(mesh.faces), colors
