@@ -45,9 +45,10 @@ def add_parser(sub: Any) -> None:
     fit.add_argument("--batch-size", type=int, default=1 << 16)
     fit.add_argument("--device", default="cpu", help="cpu (default) or cuda")
     fit.add_argument("--eval-every", type=float, default=1.0, help="seconds of training between PSNR checks")
-    from app import bench_budget, bench_curve, bench_ui
+    from app import bench_budget, bench_curve, bench_render, bench_ui
 
     bench_budget.add_parser(which)
+    bench_render.add_parser(which)
     bench_ui.add_parser(which)
     bench_curve.add_parser(which)
     for parser in which.choices.values():
@@ -64,10 +65,11 @@ def main(args: argparse.Namespace) -> int:
 
         bench_ui(args)  # prints its own JSON (it runs a window)
         return 0
-    from app import bench_budget
+    from app import bench_budget, bench_render
     from app.bench_curve import bench_curve
 
-    benches = {"encoding": bench_encoding, "fit": bench_fit, "budget": bench_budget.run, "curve": bench_curve}
+    benches = {"encoding": bench_encoding, "fit": bench_fit, "budget": bench_budget.run, "curve": bench_curve,
+               "render": bench_render.run}  # fmt: skip
     report = benches[args.bench](args)
     if args.json:
         print(json.dumps(report))
