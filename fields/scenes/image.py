@@ -160,6 +160,10 @@ class ImageScene:
         coords = torch.stack([(cols + 0.5) / self.width, (rows + 0.5) / self.height], dim=-1).float()
         return Batch(coords, self._flat[index])
 
+    def read_region(self, lo: tuple[int, ...], hi: tuple[int, ...]) -> np.ndarray:
+        """Pixels [lo, hi) per axis, given in coordinate order (x, y) -> float32 (rows, columns, C)."""
+        return self.pixels[lo[1] : hi[1], lo[0] : hi[0]].cpu().numpy()
+
     def loss(self, field: Any, batch: Batch) -> tuple[torch.Tensor, dict[str, float]]:
         """Mean squared error over the batch, and the batch's PSNR."""
         mse = torch.mean((field(batch.coords) - batch.targets) ** 2)
