@@ -77,7 +77,7 @@ class LaplacianBlocksConfig:
         check(2 <= self.block_size <= 256, f"block size must be between 2 and 256 samples, not {self.block_size}")
         check(1 <= self.scales <= 16, f"scales (J) must be between 1 and 16, not {self.scales}")
         shortest = min(self.size)
-        most = int(math.floor(math.log2(shortest))) + 1
+        most = math.floor(math.log2(shortest)) + 1
         check(
             self.scales <= most,
             f"{self.scales} scales is too many for a {'x'.join(map(str, self.size))} signal: the coarsest "
@@ -213,7 +213,9 @@ class BlockGeometry:
             "slot_offset": torch.tensor([s.first for s in self.layout], dtype=torch.int32, device=device),
             "blocks": torch.tensor([_vec3(s.blocks, 1) for s in self.layout], dtype=torch.int32, device=device),
             "inv_extent": torch.tensor(
-                [_vec3([n / s.extent for n in config.size], 1.0) for s in self.layout], dtype=torch.float32, device=device
+                [_vec3([n / s.extent for n in config.size], 1.0) for s in self.layout],
+                dtype=torch.float32,
+                device=device,
             ),
             "mask": torch.tensor(scales_on, dtype=torch.int32, device=device),
         }

@@ -61,7 +61,7 @@ class ResidualStore:
         self._memory: np.ndarray | None = None
         self._file = None
         if expected_rows * self.row_bytes > RESIDUALS_IN_MEMORY:
-            self._file = tempfile.TemporaryFile(prefix="fieldscope-residuals-")
+            self._file = tempfile.TemporaryFile(prefix="fieldscope-residuals-")  # noqa: SIM115 (closed by close())
 
     def append(self, rows: np.ndarray) -> None:
         """Add rows (n, samples, C)."""
@@ -76,7 +76,8 @@ class ResidualStore:
         """Rows (B, samples, C) at the given indices."""
         if self._file is None:
             if self._memory is None:
-                self._memory = np.concatenate(self._parts) if self._parts else np.zeros((0, *self.row_shape), np.float32)
+                empty = np.zeros((0, *self.row_shape), np.float32)
+                self._memory = np.concatenate(self._parts) if self._parts else empty
                 self._parts = []
             return self._memory[index]
         out = np.empty((len(index), *self.row_shape), np.float32)
@@ -331,11 +332,12 @@ class CoarseToFine:
             lo[last] = band * scale.extent
             hi[last] = min(c.size[last], (band + 1) * scale.extent)
             region = torch.from_numpy(np.ascontiguousarray(scene.read_region(tuple(lo), tuple(hi)), dtype=np.float32))
-            full = tuple(n * scale.extent for n in reversed(scale.blocks[:last])) 
+            full = tuple(n * scale.extent for n in reversed(scale.blocks[:last]))
             signal = pyramid.downsample(pyramid.pad_edges(region, (scale.extent, *full)), f)
             if any_coarser:
                 x = band_coordinates(scale, band, c)
-                pred = torch.cat([field.evaluate_scales(x[i : i + EVAL_CHUNK], coarser) for i in range(0, len(x), EVAL_CHUNK)])
+                parts = [field.evaluate_scales(x[i : i + EVAL_CHUNK], coarser) for i in range(0, len(x), EVAL_CHUNK)]
+                pred = torch.cat(parts)
                 signal = signal - pred.detach().cpu().view(signal.shape)
             yield band, to_blocks(signal, b)
 

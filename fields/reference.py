@@ -8,6 +8,7 @@ interpolation then runs in the table's dtype.
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 import torch
@@ -93,7 +94,7 @@ def block_layers(weights: torch.Tensor, dims: int, hidden: int, layers: int, out
     (W (B, fan_in, fan_out), b (B, fan_out)) views."""
     widths = [dims] + [hidden] * (layers - 1) + [out_dims]
     parts, start = [], 0
-    for fan_in, fan_out in zip(widths[:-1], widths[1:], strict=True):
+    for fan_in, fan_out in itertools.pairwise(widths):
         w = weights[:, start : start + fan_out * fan_in].reshape(-1, fan_in, fan_out)
         start += fan_out * fan_in
         parts.append((w, weights[:, start : start + fan_out]))
