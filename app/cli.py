@@ -1,10 +1,9 @@
-"""The `fieldscope` command line: fit, render, bench (and, with no arguments, the app)."""
+"""The `fieldscope` command line: fit, render, bench, make-test-image (and, with no arguments, the app)."""
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
-import io
 import math
 import sys
 import time
@@ -31,6 +30,9 @@ def add_field_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--interpolation", choices=("linear", "smoothstep"))
     group.add_argument("--hidden-width", type=int, help="decoder hidden width (default 64)")
     group.add_argument("--hidden-layers", type=int, help="decoder hidden layers (default 1)")
+    group.add_argument("--scales", type=int, help="laplacian_blocks: Laplacian pyramid scales J (default 4)")
+    group.add_argument("--block-size", type=int, help="laplacian_blocks: block side in samples (default 32 / 16^3)")
+    group.add_argument("--target-mse", type=float, help="laplacian_blocks: per-block target error tau (1e-4)")
     group.add_argument("--option", action="append", default=[], metavar="KEY=VALUE", help="any other config setting")
 
 
@@ -52,9 +54,12 @@ def _parse_value(text: str) -> Any:
     return text
 
 
-def field_config(args: argparse.Namespace, dims: int, out_dims: int, extent: int) -> Any:
+def field_config(
+    args: argparse.Namespace, dims: int, out_dims: int, extent: int, size: Sequence[int] | None = None
+) -> Any:
     """The config the options describe, for a scene of `dims` dims, `out_dims` outputs and `extent`
-    samples along its longest axis (the default finest resolution)."""
+    samples along its longest axis (the default finest resolution); `size` (samples per axis) goes
+    to kinds that take one."""
     from fields import config as configs
     from fields.hashgrid import growth_for
 
@@ -70,6 +75,9 @@ def field_config(args: argparse.Namespace, dims: int, out_dims: int, extent: int
         "interpolation",
         "hidden_width",
         "hidden_layers",
+        "scales",
+        "block_size",
+        "target_mse",
     ):
         if getattr(args, name, None) is not None:
             values[name] = getattr(args, name)
@@ -78,6 +86,8 @@ def field_config(args: argparse.Namespace, dims: int, out_dims: int, extent: int
         if not sep:
             raise ConfigError(f"--option needs KEY=VALUE, not {item!r}")
         values[key.strip().replace("-", "_")] = _parse_value(text.strip())
+    if "size" in names and size is not None and "size" not in values:
+        values["size"] = tuple(size)
     if "growth" in names and "growth" not in values:
         levels = values.get("levels", cls.levels)
         base = values.get("base_resolution", cls.base_resolution)
@@ -106,7 +116,7 @@ def cmd_fit(args: argparse.Namespace) -> int:
     train = TrainConfig(lr=args.lr, batch_size=args.batch_size, seed=args.seed)
     scene = open_scene(args.path, memory_budget=int(args.memory_budget * 2**30))
     facts = scene.describe()
-    config = field_config(args, scene.dims, scene.out_dims, facts["extent"])
+    config = field_config(args, scene.dims, scene.out_dims, facts["extent"], facts.get("size"))
     torch.manual_seed(args.seed)
     field = configs.build_field(config)
     trainer = Trainer(field, scene, train)
@@ -125,8 +135,10 @@ def cmd_fit(args: argparse.Namespace) -> int:
             loss = trainer.step()
             bar.update(1)
             now = time.perf_counter()
-            done = (args.steps and trainer.step_count >= args.steps) or (
-                args.time_budget and now - started >= args.time_budget
+            done = (
+                (args.steps and trainer.step_count >= args.steps)
+                or (args.time_budget and now - started >= args.time_budget)
+                or getattr(trainer.strategy, "finished", False)
             )
             if now - last_eval >= 2.0 or done:
                 trainer.evaluate()
@@ -151,11 +163,7 @@ def cmd_fit(args: argparse.Namespace) -> int:
 
 
 def cmd_render(args: argparse.Namespace) -> int:
-    import imageio.v3 as iio
-    import numpy as np
-
     from fields import snapshot as snapshots
-    from fields.scenes.image import render_image
 
     snapshot = snapshots.load(args.model)
     if snapshot.config.dims != 2:
@@ -163,20 +171,53 @@ def cmd_render(args: argparse.Namespace) -> int:
     size = snapshot.scene.get("size", [512, 512])
     width = args.width or (round(size[0] * args.height / size[1]) if args.height else size[0])
     height = args.height or (round(size[1] * width / size[0]))
-    if not (1 <= width <= 65536 and 1 <= height <= 65536):
-        raise ConfigError(f"render size {width}x{height} is out of range (1..65536)")
+    if not (1 <= width <= 1 << 20 and 1 <= height <= 1 << 20):
+        raise ConfigError(f"render size {width}x{height} is out of range (1..1048576)")
     out = Path(args.out)
-    if out.suffix.lower() not in (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".webp", ".bmp"):
+    suffix = out.suffix.lower()
+    if suffix not in (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".webp", ".bmp"):
         raise ConfigError(f"{out}: unsupported output type {out.suffix or '(none)'}; use .png")
+    if suffix != ".png" and width * height > WHOLE_RENDER_PIXELS:
+        raise ConfigError(f"{out}: a {width}x{height} render is written in parts only as PNG; use .png")
     field = snapshots.field_from(snapshot)
-    pixels = render_image(field, width, height)
-    image = (np.clip(pixels, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
-    if image.shape[2] == 1:
-        image = image[:, :, 0]
-    buffer = io.BytesIO()
-    iio.imwrite(buffer, image, extension=out.suffix.lower())
-    snapshots.write_atomic(out, buffer.getvalue())
+    with snapshots.atomic_output(out) as handle:
+        write_render(handle, field, width, height, suffix)
     print(f"rendered {width}x{height} -> {out}")
+    return 0
+
+
+#: Renders up to this many pixels may be encoded whole (any format); larger ones stream as PNG.
+WHOLE_RENDER_PIXELS = 1 << 26
+
+
+def write_render(handle: Any, field: Any, width: int, height: int, suffix: str) -> None:
+    """Evaluate the field on a width x height grid, band by band, into an image file."""
+    import imageio.v3 as iio
+    import numpy as np
+
+    from app.bigimage import write_png
+    from fields.scenes.image import render_bands
+
+    def as_bytes(pixels: Any) -> Any:
+        return (np.clip(pixels, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
+
+    channels = field.config.out_dims
+    if suffix == ".png" and 1 <= channels <= 4:
+        write_png(handle, width, height, channels, (as_bytes(b) for b in render_bands(field, width, height)))
+        return
+    image = as_bytes(np.concatenate(list(render_bands(field, width, height))))
+    handle.write(iio.imwrite("<bytes>", image[:, :, 0] if image.shape[2] == 1 else image, extension=suffix))
+
+
+def cmd_make_test_image(args: argparse.Namespace) -> int:
+    from app.bigimage import make_test_image
+
+    started = time.perf_counter()
+    width, height = make_test_image(args.out, args.megapixels)
+    print(
+        f"wrote a {width}x{height} test image ({width * height / 1e6:,.0f} MP) to {args.out} "
+        f"in {time.perf_counter() - started:.0f} s"
+    )
     return 0
 
 
@@ -196,7 +237,13 @@ def build_parser() -> argparse.ArgumentParser:
     budget = fit.add_mutually_exclusive_group()
     budget.add_argument("--steps", type=int, help="number of steps (default 1000)")
     budget.add_argument("--time-budget", type=float, metavar="SECONDS", help="train for this long instead")
-    fit.add_argument("--memory-budget", type=float, default=4.0, metavar="GIB", help="largest image to load")
+    fit.add_argument(
+        "--memory-budget",
+        type=float,
+        default=4.0,
+        metavar="GIB",
+        help="memory for the image (default 4): images whose float32 pixels need more than half stream from disk",
+    )
     fit.add_argument("--quiet", action="store_true", help="no progress bar")
     add_field_options(fit)
     add_train_options(fit)
@@ -208,6 +255,11 @@ def build_parser() -> argparse.ArgumentParser:
     render.add_argument("--width", type=int)
     render.add_argument("--height", type=int)
     render.set_defaults(run=cmd_render)
+
+    test_image = sub.add_parser("make-test-image", help="write a procedural tiled TIFF of any size (tile by tile)")
+    test_image.add_argument("out", help="TIFF file to write (.tif)")
+    test_image.add_argument("--megapixels", type=float, default=1000.0, help="size in millions of pixels")
+    test_image.set_defaults(run=cmd_make_test_image)
 
     from app import bench
 

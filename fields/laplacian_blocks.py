@@ -149,6 +149,14 @@ def locate(x: torch.Tensor, scale: Scale, size: tuple[int, ...]) -> tuple[torch.
     return ids, local
 
 
+def block_grid(config: LaplacianBlocksConfig) -> torch.Tensor:
+    """Local coordinates (b^D, D) of a block's samples (their centres), sample x fastest."""
+    b = config.block_size
+    centres = (torch.arange(b, dtype=torch.float64) + 0.5) * (2.0 / b) - 1.0
+    grids = torch.meshgrid(*([centres] * config.dims), indexing="ij")
+    return torch.stack([g.reshape(-1) for g in reversed(grids)], dim=-1).float()
+
+
 def siren_init(count: int, config: LaplacianBlocksConfig, generator: torch.Generator | None = None) -> torch.Tensor:
     """(count, P) weight rows initialised as SIREN (Sitzmann et al. 2020, as MINER's code): the first
     layer's W and b uniform in +-1/fan_in, the others' in +-sqrt(6/fan_in)/omega."""
@@ -329,6 +337,36 @@ class LaplacianBlocksField(nn.Module):
         if self.impl == "torch":
             return torch_blocks(x, weights, blocks)
         return _WarpBlocks.apply(x, weights, blocks)
+
+    def fit_blocks(
+        self, weights: torch.Tensor, targets: torch.Tensor, loss_weight: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Training on whole blocks: weight rows (B, P) against targets (B, b^D, C) at every sample of
+        their block (sample x fastest). Returns each block's loss sum_s loss_weight[b, s] * |MLP_b - t|^2
+        (B,) and its gradient (B, P), in one fused Warp pass (impl="torch": torch.bmm and autograd)."""
+        c = self.config
+        grid = block_grid(c).to(weights.device, weights.dtype)
+        if self.impl == "torch":
+            leaf = weights.detach().requires_grad_(True)
+            local = grid[None].expand(weights.shape[0], -1, -1)
+            pred = reference.siren_blocks(local, leaf, c.hidden_width, c.layers, c.omega)
+            losses = (((pred - targets) ** 2).sum(-1) * loss_weight).sum(1)
+            (grad,) = torch.autograd.grad(losses.sum(), leaf)
+            return losses.detach(), grad
+        sse = torch.zeros(weights.shape[0], device=weights.device)
+        grad = torch.zeros_like(weights)
+        warp_call(
+            kernels.fit,
+            weights.detach().contiguous(),
+            grid,
+            targets.float().contiguous(),
+            loss_weight.float().contiguous(),
+            c.mlp,
+            c.omega,
+            grad,
+            sse,
+        )
+        return sse, grad
 
     # ---- levels
     @property

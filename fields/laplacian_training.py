@@ -34,12 +34,14 @@ from fields.laplacian_blocks import (
     NOT_STARTED,
     PRUNED,
     STOPPED,
-    BlockGeometry,
     LaplacianBlocksField,
     Scale,
     siren_init,
 )
 from fields.scenes.base import psnr_from_mse
+from fields.train import TrainingError
+from fields.warp_bridge import warp_call
+from gpu import laplacian_blocks as kernels
 
 #: Residual targets of a scale larger than this stay on disk (read per batch) instead of in memory.
 RESIDUALS_IN_MEMORY = 1 << 30
@@ -102,7 +104,7 @@ class ScaleRun:
         self.store = store
         self.m = torch.zeros(rows.numel(), width)
         self.v = torch.zeros(rows.numel(), width)
-        self.steps = torch.zeros(rows.numel(), dtype=torch.int64)
+        self.steps = torch.zeros(rows.numel(), dtype=torch.int32)
         self.epoch = 0
         self.order = torch.zeros(0, dtype=torch.long)
         self.cursor = 0
@@ -156,25 +158,18 @@ class CoarseToFine:
         """One Adam step on every block of the batch (local indices into the run)."""
         run, c, field = self.run, self.config, self.field
         assert run is not None
-        x, valid = sample_grid(run.scale, run.block_ids[batch], c)
-        targets = torch.from_numpy(run.store.read(batch.numpy())).to(field.weights.device)
-        weights = field.weights.detach()[run.rows[batch]].clone().requires_grad_(True)
-        slots = torch.full_like(field.slots, -1)
-        slots[run.scale.first + run.block_ids[batch]] = torch.arange(batch.numel(), dtype=torch.int32)
-        only = tuple(j == run.scale.scale for j in range(c.scales))
-        geometry = BlockGeometry(c, slots, only, block_segments(batch.numel(), targets.shape[1], run.scale.scale))
-        pred = field.run(x.to(field.weights.device), weights, geometry)
-        squared = ((pred.view(targets.shape) - targets) ** 2).sum(-1) * valid
-        block_mse = squared.sum(1) / (valid.sum(1) * c.out_dims)
+        device = field.weights.device
+        valid = inside(run.scale, run.block_ids[batch], c)
+        loss_weight = torch.from_numpy(valid / (valid.sum(1, keepdims=True) * c.out_dims)).to(device)
+        targets = torch.from_numpy(run.store.read(batch.numpy())).to(device)
+        block_mse, grad = field.fit_blocks(take_rows(field.weights.detach(), run.rows[batch]), targets, loss_weight)
         value = self.trainer.check_finite(block_mse.mean())
-        block_mse.sum().backward()
-        grad = weights.grad
-        if not bool(torch.isfinite(grad).all()):
-            from fields.train import TrainingError
-
+        if not all_finite(grad):
             raise TrainingError(f"step {self.trainer.step_count + 1}: a gradient is not finite")
         lr = self.trainer.optimizer.param_groups[0]["lr"] * c.lr_decay**run.epoch
-        field.weights.data[run.rows[batch]] = adam_rows(run, batch, weights.detach(), grad, lr)
+        rows = run.rows[batch].to(torch.int32)
+        state = (batch.to(torch.int32), run.m, run.v, run.steps)
+        warp_call(kernels.adam_rows, field.weights.data, rows, *state[:1], grad, *state[1:], lr, BETAS, EPS)
         self._record(batch, block_mse.detach())
         active = int((field.status[run.scale.first + run.block_ids] == ACTIVE).sum())
         metrics = {
@@ -282,7 +277,8 @@ class CoarseToFine:
         kept: list[torch.Tensor] = []
         for band, residual in self._residual_bands(scale):
             ids = band * residual.shape[0] + torch.arange(residual.shape[0])
-            valid = sample_grid(scale, ids, c)[1]
+            valid = inside(scale, ids, c)
+            valid = torch.from_numpy(valid)
             energy = ((residual**2).sum(-1) * valid).sum(1) / (valid.sum(1) * c.out_dims)
             energies[ids] = energy
             keep = energy > c.target_mse if fresh else rows_before[ids] >= 0
@@ -342,26 +338,12 @@ class CoarseToFine:
             yield band, to_blocks(signal, b)
 
 
-def adam_rows(run: ScaleRun, batch: torch.Tensor, weights: torch.Tensor, grad: torch.Tensor, lr: float) -> torch.Tensor:
-    """Adam (bias-corrected, per-block step counts) on the batch's rows; returns their new weights."""
-    b1, b2 = BETAS
-    m = run.m[batch].mul_(b1).add_(grad, alpha=1 - b1)
-    v = run.v[batch].mul_(b2).addcmul_(grad, grad, value=1 - b2)
-    run.steps[batch] += 1
-    t = run.steps[batch].to(torch.float32)[:, None]
-    run.m[batch], run.v[batch] = m, v
-    step = lr * (m / (1 - b1**t)) / ((v / (1 - b2**t)).sqrt() + EPS)
-    return weights - step
-
-
-def block_segments(blocks: int, samples: int, scale: int) -> dict[str, torch.Tensor]:
-    """The backward's segments for points laid out block after block, `samples` each (row b = block b)."""
-    return {
-        "order": torch.arange(blocks * samples, dtype=torch.int32),
-        "row": torch.arange(blocks, dtype=torch.int32),
-        "scale": torch.full((blocks,), scale, dtype=torch.int32),
-        "start": torch.arange(blocks + 1, dtype=torch.int32) * samples,
-    }
+def all_finite(tensor: torch.Tensor) -> bool:
+    """Whether every value is finite (through numpy on the CPU: torch's threads there wake slowly
+    next to the Warp launches)."""
+    if tensor.device.type == "cpu":
+        return bool(np.isfinite(tensor.numpy()).all())
+    return bool(torch.isfinite(tensor).all())
 
 
 def unravel(ids: torch.Tensor, blocks: tuple[int, ...]) -> torch.Tensor:
@@ -374,16 +356,24 @@ def unravel(ids: torch.Tensor, blocks: tuple[int, ...]) -> torch.Tensor:
     return torch.stack(out, dim=1)
 
 
-def sample_grid(scale: Scale, ids: torch.Tensor, c: Any) -> tuple[torch.Tensor, torch.Tensor]:
-    """Coordinates (n * b^D, D) of the scale-j samples of blocks `ids` (sample x fastest), and which
-    samples lie inside the signal (n, b^D) float."""
+def take_rows(tensor: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+    """tensor[index] (through numpy on the CPU, as all_finite)."""
+    if tensor.device.type == "cpu":
+        return torch.from_numpy(tensor.numpy()[index.numpy()])
+    return tensor[index.to(tensor.device)]
+
+
+def inside(scale: Scale, ids: torch.Tensor, c: Any) -> np.ndarray:
+    """(n, b^D) float32: 1 where a sample of blocks `ids` (sample x fastest) lies inside the signal,
+    0 on the padding past its end. (numpy: torch's threads wake slowly next to Warp launches.)"""
     b, f = c.block_size, 1 << scale.scale
-    local = unravel(torch.arange(b**c.dims), (b,) * c.dims)  # (S, D)
-    index = unravel(ids, scale.blocks)[:, None, :] * b + local[None]  # (n, S, D) scale-j sample index
-    size = torch.tensor(c.size, dtype=torch.float64)
-    x = ((index.double() + 0.5) * f / size).float().reshape(-1, c.dims)
-    valid = (index * f < torch.tensor(c.size)).all(-1).float()
-    return x, valid
+    k = unravel(ids, scale.blocks).numpy()  # (n, D)
+    mask = np.ones((len(k), 1), np.float32)
+    for d in range(c.dims):
+        count = np.clip((c.size[d] + f - 1) // f - k[:, d] * b, 0, b)  # samples of the block inside, axis d
+        axis = (np.arange(b)[None, :] < count[:, None]).astype(np.float32)  # (n, b)
+        mask = (axis[:, :, None] * mask[:, None, :]).reshape(len(k), -1)  # axis d varies slowest so far
+    return mask
 
 
 def band_coordinates(scale: Scale, band: int, c: Any) -> torch.Tensor:

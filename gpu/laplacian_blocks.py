@@ -158,6 +158,81 @@ def kernels(dims: int, hidden: int, layers: int, out_dims: int) -> SimpleNamespa
             for c in range(wp.static(out_dims)):
                 out[i, c] = acc[c]
 
+    @wp.func
+    def forward_kept(w: wp.array2d(dtype=float), row: int, u: wp.vec3, omega: float):
+        """The block MLP at u keeping, per sine layer (rows), its output and omega * cos(omega z);
+        returns (outputs, slopes, y (C,))."""
+        act = wp.matrix(0.0, shape=(wp.static(sines), wp.static(hidden)), dtype=float)
+        slope = wp.matrix(0.0, shape=(wp.static(sines), wp.static(hidden)), dtype=float)
+        z = first_pre(w, row, u)
+        for r in range(wp.static(hidden)):
+            sn, cs = sincos(omega * z[r])
+            act[0, r] = sn
+            slope[0, r] = omega * cs
+        for m in range(wp.static(mids)):
+            base = first_size + m * mid_size
+            for r in range(wp.static(hidden)):
+                z[r] = w[row, base + hidden * hidden + r]
+            for k in range(wp.static(hidden)):
+                ak = act[m, k]
+                for r in range(wp.static(hidden)):
+                    z[r] += w[row, base + k * hidden + r] * ak
+            for r in range(wp.static(hidden)):
+                sn, cs = sincos(omega * z[r])
+                act[m + 1, r] = sn
+                slope[m + 1, r] = omega * cs
+        y = wp.vector(0.0, length=wp.static(out_dims), dtype=float)
+        for c in range(wp.static(out_dims)):
+            y[c] = w[row, out_b + c]
+        for k in range(wp.static(hidden)):
+            ak = act[sines - 1, k]
+            for c in range(wp.static(out_dims)):
+                y[c] += w[row, out_w + k * out_dims + c] * ak
+        return act, slope, y
+
+    @wp.func
+    def backprop(
+        w: wp.array2d(dtype=float),
+        row: int,
+        u: wp.vec3,
+        act: Any,
+        slope: Any,
+        g: Any,
+        grad_w: wp.array2d(dtype=float),
+        grad_row: int,
+    ):
+        """Add the weight gradient of <g, MLP(u)> (g: (C,) cotangent) to grad_w[grad_row]."""
+        for c in range(wp.static(out_dims)):
+            grad_w[grad_row, out_b + c] += g[c]
+        delta = wp.vector(0.0, length=wp.static(hidden), dtype=float)
+        for k in range(wp.static(hidden)):
+            ak = act[sines - 1, k]
+            s = float(0.0)
+            for c in range(wp.static(out_dims)):
+                grad_w[grad_row, out_w + k * out_dims + c] += ak * g[c]
+                s += w[row, out_w + k * out_dims + c] * g[c]
+            delta[k] = s
+        dz = wp.vector(0.0, length=wp.static(hidden), dtype=float)
+        for mm in range(wp.static(mids)):
+            m = wp.static(mids) - 1 - mm
+            base = first_size + m * mid_size
+            for r in range(wp.static(hidden)):
+                dz[r] = delta[r] * slope[m + 1, r]
+                grad_w[grad_row, base + hidden * hidden + r] += dz[r]
+            for k in range(wp.static(hidden)):
+                ak = act[m, k]
+                s = float(0.0)
+                for r in range(wp.static(hidden)):
+                    grad_w[grad_row, base + k * hidden + r] += ak * dz[r]
+                    s += w[row, base + k * hidden + r] * dz[r]
+                delta[k] = s
+        for r in range(wp.static(hidden)):
+            dz[r] = delta[r] * slope[0, r]
+            grad_w[grad_row, dims * hidden + r] += dz[r]
+        for d in range(wp.static(dims)):
+            for r in range(wp.static(hidden)):
+                grad_w[grad_row, d * hidden + r] += u[d] * dz[r]
+
     @wp.kernel(enable_backward=False, module="unique")
     def blocks_backward(
         x: wp.array2d(dtype=float),
@@ -177,66 +252,49 @@ def kernels(dims: int, hidden: int, layers: int, out_dims: int) -> SimpleNamespa
         seg = wp.tid() * slice_stride + slice_start
         row = seg_row[seg]
         j = seg_scale[seg]
-        # every sine layer's output and derivative omega * cos(omega z), rows = layers
-        act = wp.matrix(0.0, shape=(wp.static(sines), wp.static(hidden)), dtype=float)
-        slope = wp.matrix(0.0, shape=(wp.static(sines), wp.static(hidden)), dtype=float)
-        z = wp.vector(0.0, length=wp.static(hidden), dtype=float)
+        g = wp.vector(0.0, length=wp.static(out_dims), dtype=float)
         for e in range(seg_start[seg], seg_start[seg + 1]):
             i = order[e]
             _block, u = locate(x, i, j, blocks, inv_extent)
-            z = first_pre(w, row, u)
-            for r in range(wp.static(hidden)):
-                sn, cs = sincos(omega * z[r])
-                act[0, r] = sn
-                slope[0, r] = omega * cs
-            for m in range(wp.static(mids)):
-                base = first_size + m * mid_size
-                for r in range(wp.static(hidden)):
-                    z[r] = w[row, base + hidden * hidden + r]
-                for k in range(wp.static(hidden)):
-                    ak = act[m, k]
-                    for r in range(wp.static(hidden)):
-                        z[r] += w[row, base + k * hidden + r] * ak
-                for r in range(wp.static(hidden)):
-                    sn, cs = sincos(omega * z[r])
-                    act[m + 1, r] = sn
-                    slope[m + 1, r] = omega * cs
-            # output layer: W_out (H x C) then b_out
-            g = wp.vector(0.0, length=wp.static(out_dims), dtype=float)
+            act, slope, _y = forward_kept(w, row, u, omega)
             for c in range(wp.static(out_dims)):
                 g[c] = grad_out[i, c]
-                grad_w[row, out_b + c] += g[c]
-            delta = wp.vector(0.0, length=wp.static(hidden), dtype=float)
-            for k in range(wp.static(hidden)):
-                ak = act[sines - 1, k]
-                s = float(0.0)
-                for c in range(wp.static(out_dims)):
-                    grad_w[row, out_w + k * out_dims + c] += ak * g[c]
-                    s += w[row, out_w + k * out_dims + c] * g[c]
-                delta[k] = s
-            # H -> H layers, last to first
-            for mm in range(wp.static(mids)):
-                m = wp.static(mids) - 1 - mm
-                base = first_size + m * mid_size
-                for r in range(wp.static(hidden)):
-                    z[r] = delta[r] * slope[m + 1, r]  # z now holds d loss / d pre-activation
-                    grad_w[row, base + hidden * hidden + r] += z[r]
-                for k in range(wp.static(hidden)):
-                    ak = act[m, k]
-                    s = float(0.0)
-                    for r in range(wp.static(hidden)):
-                        grad_w[row, base + k * hidden + r] += ak * z[r]
-                        s += w[row, base + k * hidden + r] * z[r]
-                    delta[k] = s
-            # layer 0: W (D x H) then b
-            for r in range(wp.static(hidden)):
-                z[r] = delta[r] * slope[0, r]
-                grad_w[row, dims * hidden + r] += z[r]
-            for d in range(wp.static(dims)):
-                for r in range(wp.static(hidden)):
-                    grad_w[row, d * hidden + r] += u[d] * z[r]
+            backprop(w, row, u, act, slope, g, grad_w, row)
 
-    return SimpleNamespace(forward=blocks_forward, backward=blocks_backward)
+    @wp.kernel(enable_backward=False, module="unique")
+    def blocks_fit(
+        w: wp.array2d(dtype=float),
+        grid: wp.array2d(dtype=float),
+        target: wp.array3d(dtype=float),
+        weight: wp.array2d(dtype=float),
+        omega: float,
+        pieces: int,
+        grad_w: wp.array2d(dtype=float),
+        sse: wp.array(dtype=float),
+        slice_start: int,
+        slice_stride: int,
+    ):
+        b, piece = wp.tid()
+        b = b * slice_stride + slice_start
+        samples = grid.shape[0]
+        first = piece * samples // pieces
+        last = (piece + 1) * samples // pieces
+        g = wp.vector(0.0, length=wp.static(out_dims), dtype=float)
+        total = float(0.0)
+        for i in range(first, last):
+            u = wp.vec3(0.0)
+            for d in range(wp.static(dims)):
+                u[d] = grid[i, d]
+            act, slope, y = forward_kept(w, b, u, omega)
+            k = weight[b, i]
+            for c in range(wp.static(out_dims)):
+                r = y[c] - target[b, i, c]
+                total += k * r * r
+                g[c] = 2.0 * k * r
+            backprop(w, b, u, act, slope, g, grad_w, b)
+        wp.atomic_add(sse, b, total)
+
+    return SimpleNamespace(forward=blocks_forward, backward=blocks_backward, fit=blocks_fit)
 
 
 def _geometry(g: dict[str, Any]) -> list[Any]:
@@ -290,3 +348,72 @@ def backward(
         grad_w,
     ]
     runtime.launch_sliced(kernel, (segments["row"].shape[0],), 0, inputs, device, interleave=True, min_threads=2)
+
+
+def fit(
+    w: Any, grid: Any, target: Any, weight: Any, mlp: tuple[int, int, int, int], omega: float, grad_w: Any, sse: Any
+) -> None:
+    """Training on whole blocks, forward and backward in one pass: block b (weight row b of w (B, P))
+    at its samples' local coordinates grid (S, D), against target (B, S, C) with per-sample loss
+    weights weight (B, S). Adds d loss / d w to grad_w (B, P) and each block's loss to sse (B,), for
+    loss_b = sum_s weight[b, s] * |MLP_b(grid[s]) - target[b, s]|^2. Sliced by blocks on the CPU;
+    on CUDA each block's samples are also cut into pieces (atomic adds)."""
+    kernel = kernels(*mlp).fit
+    device = str(w.device)
+    runtime.ensure_loaded(kernel, device)
+    pieces = 1 if device == "cpu" else 16
+    inputs = [w, grid, target, weight, omega, pieces, grad_w, sse]
+    runtime.launch_sliced(kernel, (w.shape[0], pieces), 0, inputs, device, interleave=True, min_threads=2)
+
+
+@wp.kernel(enable_backward=False)
+def _adam_rows(
+    w: wp.array2d(dtype=float),
+    rows: wp.array(dtype=int),
+    state: wp.array(dtype=int),
+    grad: wp.array2d(dtype=float),
+    m: wp.array2d(dtype=float),
+    v: wp.array2d(dtype=float),
+    steps: wp.array(dtype=int),
+    lr: float,
+    beta1: float,
+    beta2: float,
+    eps: float,
+    slice_start: int,
+    slice_stride: int,
+):
+    b = wp.tid() * slice_stride + slice_start
+    row = rows[b]
+    k = state[b]
+    t = steps[k] + 1
+    steps[k] = t
+    correct1 = 1.0 - wp.pow(beta1, float(t))
+    correct2 = 1.0 - wp.pow(beta2, float(t))
+    for p in range(w.shape[1]):
+        g = grad[b, p]
+        mp = beta1 * m[k, p] + (1.0 - beta1) * g
+        vp = beta2 * v[k, p] + (1.0 - beta2) * g * g
+        m[k, p] = mp
+        v[k, p] = vp
+        w[row, p] = w[row, p] - lr * (mp / correct1) / (wp.sqrt(vp / correct2) + eps)
+
+
+def adam_rows(
+    w: Any,
+    rows: Any,
+    state: Any,
+    grad: Any,
+    m: Any,
+    v: Any,
+    steps: Any,
+    lr: float,
+    betas: tuple[float, float],
+    eps: float,
+) -> None:
+    """Adam on some rows of w (R, P), each with its own moments and step count: row rows[b] gets
+    grad[b] (B, P) and uses moments m, v (M, P) and steps (M,) at state[b]. Bias-corrected as in
+    PyTorch's Adam. Sliced by rows (the caller passes distinct rows and states)."""
+    device = str(w.device)
+    runtime.ensure_loaded(_adam_rows, device)
+    inputs = [w, rows, state, grad, m, v, steps, lr, betas[0], betas[1], eps]
+    runtime.launch_sliced(_adam_rows, (rows.shape[0],), 0, inputs, device, min_threads=16)
