@@ -45,9 +45,12 @@ class LaplacianBlocksConfig:
 
     size: samples per axis of the signal at the finest scale, in coordinate order (x, y[, z]).
     block_size 0 means 32 in 2D and 16 in 3D. target_mse is MINER's tau: a block whose residual
-    mean squared error is at most tau before its scale starts gets no MLP, and a training block
-    that reaches it leaves the active set. A scale other than the finest ends after max_epochs
-    passes over its blocks or when the loss changes by less than `plateau` between passes.
+    mean squared error is at most tau before its scale starts gets no MLP (pruned), and a training
+    block of the finest scale that reaches it leaves the active set. On coarser scales a block
+    leaves at tau * coarse_ratio (Algorithm 1's tau_j per scale), so that the residual it leaves to
+    its children falls clearly under the pruning threshold where the signal is smooth. A scale
+    other than the finest ends after max_epochs passes over its blocks or when the loss changes by
+    less than `plateau` between passes.
     """
 
     kind: str = "laplacian_blocks"
@@ -60,6 +63,7 @@ class LaplacianBlocksConfig:
     layers: int = 4
     omega: float = 30.0
     target_mse: float = 1e-4
+    coarse_ratio: float = 0.25
     learning_rate: float = 5e-4
     lr_decay: float = 0.999
     max_epochs: int = 500
@@ -88,6 +92,7 @@ class LaplacianBlocksConfig:
         check(2 <= self.layers <= 8, f"layers must be between 2 and 8, not {self.layers}")
         check(self.omega > 0, f"omega must be positive, not {self.omega}")
         check(self.target_mse >= 0, f"target MSE must be >= 0, not {self.target_mse}")
+        check(0 < self.coarse_ratio <= 1, f"coarse ratio must be in (0, 1], not {self.coarse_ratio}")
         check(self.learning_rate > 0, f"learning rate must be positive, not {self.learning_rate}")
         check(0 < self.lr_decay <= 1, f"lr decay must be in (0, 1], not {self.lr_decay}")
         check(self.max_epochs >= 1, f"max epochs must be at least 1, not {self.max_epochs}")
@@ -96,6 +101,10 @@ class LaplacianBlocksConfig:
     def row_length(self) -> int:
         """Parameters of one block MLP."""
         return kernels.row_length(self.dims, self.hidden_width, self.layers, self.out_dims)
+
+    def converged_mse(self, scale: int) -> float:
+        """The error at which a block of `scale` leaves the active set (tau_j)."""
+        return self.target_mse if scale == 0 else self.target_mse * self.coarse_ratio
 
     @property
     def mlp(self) -> tuple[int, int, int, int]:

@@ -6,8 +6,8 @@ scales there (Eq. 7). A block whose residual mean squared error is at most tau (
 no MLP (pruned); the others get one, started from their parent's weights divided by 2 (images) or
 sqrt(8) (volumes) from the third scale on, else SIREN's initialisation. Each step then trains a
 batch of active blocks on all their samples, one Adam step per block (blocks are independent, so
-each has its own Adam moments and step count); a block whose error reaches tau leaves the active
-set. A coarser scale ends when none is active, after max_epochs passes, or when the pass loss
+each has its own Adam moments and step count); a block whose error reaches tau_j leaves the active
+set (tau on the finest scale, tau * coarse_ratio on the others). A coarser scale ends when none is active, after max_epochs passes, or when the pass loss
 stops changing; the finest scale trains until every block is done.
 
 The scene must offer `read_region(lo, hi)`: the samples in [lo, hi) per axis (coordinate order
@@ -181,12 +181,12 @@ class CoarseToFine:
         return value, metrics
 
     def _record(self, batch: torch.Tensor, block_mse: torch.Tensor) -> None:
-        """Store the blocks' errors; those at or under tau leave the active set."""
+        """Store the blocks' errors; those at or under tau_j leave the active set."""
         run, field = self.run, self.field
         assert run is not None
         ids = run.scale.first + run.block_ids[batch]
         field.error[ids] = block_mse.to(field.error.dtype)
-        done = block_mse <= self.config.target_mse
+        done = block_mse <= self.config.converged_mse(run.scale.scale)
         field.status[ids[done]] = CONVERGED
         run.epoch_sum += float(block_mse.sum())
         run.epoch_count += batch.numel()
