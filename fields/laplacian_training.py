@@ -7,8 +7,9 @@ no MLP (pruned); the others get one, started from their parent's weights divided
 sqrt(8) (volumes) from the third scale on, else SIREN's initialisation. Each step then trains a
 batch of active blocks on all their samples, one Adam step per block (blocks are independent, so
 each has its own Adam moments and step count); a block whose error reaches tau_j leaves the active
-set (tau on the finest scale, tau * coarse_ratio on the others). A coarser scale ends when none is active, after max_epochs passes, or when the pass loss
-stops changing; the finest scale trains until every block is done.
+set (tau on the finest scale, tau * coarse_ratio on the others). A coarser scale ends when none is
+active, after max_epochs passes, or when the pass loss stops changing; the finest scale trains
+until every block is done.
 
 The scene must offer `read_region(lo, hi)`: the samples in [lo, hi) per axis (coordinate order
 x, y[, z]) as an array in array order with channels last; its describe()["size"] is the field's

@@ -20,8 +20,8 @@ from fields.scenes.tiles import TileCache
 #: Default memory for an image's pixels: images whose float32 pixels need more than half of it are
 #: streamed from a tiled cache on disk instead of loaded.
 DEFAULT_MEMORY_BUDGET = 4 << 30
-#: Streaming needs room for a few decoded tiles and a batch.
-MIN_STREAM_BUDGET = 64 << 20
+#: Streaming needs room for a few decoded tiles, a band of rows and a batch.
+MIN_STREAM_BUDGET = 16 << 20
 #: Tiles a streamed batch is drawn from; tiles of a streamed image's sampled PSNR.
 TILES_PER_BATCH = 64
 EVAL_TILES = 64
@@ -189,15 +189,20 @@ class ImageScene:
 
     @classmethod
     def from_file(
-        cls, path: str | Path, memory_budget: int = DEFAULT_MEMORY_BUDGET, device: str | torch.device = "cpu"
+        cls,
+        path: str | Path,
+        memory_budget: int = DEFAULT_MEMORY_BUDGET,
+        device: str | torch.device = "cpu",
+        stream: bool | None = None,
     ) -> ImageScene:
         """Load the image, or stream it from a tiled cache when its float32 pixels need more than
-        half the memory budget (the cache's resident tiles then take at most a quarter of it)."""
+        half the memory budget (the cache's resident tiles then take at most a quarter of it);
+        stream=True/False forces the choice."""
         path = Path(path)
         _check_file(path)
         (height, width, channels), _dtype = image_info(path)
         needed = height * width * channels * 4
-        if needed <= memory_budget // 2:
+        if stream is False or (stream is None and needed <= memory_budget // 2):
             return cls(load_image(path, memory_budget), name=path.name, device=device)
         if memory_budget < MIN_STREAM_BUDGET:
             raise InputError(

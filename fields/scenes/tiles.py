@@ -161,6 +161,8 @@ class TileCache:
 
     def read_region(self, y0: int, y1: int, x0: int, x1: int) -> np.ndarray:
         """Pixels of rows [y0, y1) and columns [x0, x1) (inside the image) -> float32 (rows, cols, C)."""
+        if not (0 <= y0 <= y1 <= self.height and 0 <= x0 <= x1 <= self.width):
+            raise ValueError(f"region rows {y0}:{y1}, columns {x0}:{x1} is outside a {self.width}x{self.height} image")
         out = np.empty((y1 - y0, x1 - x0, self.channels), np.float32)
         t = self.tile
         for ty in range(y0 // t, -(-y1 // t)):
@@ -344,7 +346,7 @@ def _tiff_bands(path: Path, shape: tuple[int, int, int]) -> Iterator[np.ndarray]
         page = tif.pages.first
         band: np.ndarray | None = None
         band_y = -1
-        for segment, index, seg_shape in page.segments(buffersize=64 << 20):
+        for segment, index, seg_shape in page.segments(buffersize=8 << 20):
             y, x = index[2], index[3]
             rows, cols = seg_shape[1], seg_shape[2]
             if y != band_y:
