@@ -26,6 +26,7 @@ from fields import config as configs
 from fields import reference
 from fields.config import check
 from fields.errors import ConfigError
+from fields.field import Field, checked_level_mask
 from fields.warp_bridge import warp_call
 from gpu import laplacian_blocks as kernels
 
@@ -209,18 +210,10 @@ class BlockGeometry:
     """Which weight row each block of the chosen scales uses, as the arrays the kernels read.
 
     slots: (sum over all scales of blocks,) int32, -1 for no MLP; scales_on: scale j is evaluated.
-    fixed_segments: the backward's grouping of points by weight row when the caller knows it.
     """
 
-    def __init__(
-        self,
-        config: LaplacianBlocksConfig,
-        slots: torch.Tensor,
-        scales_on: tuple[bool, ...],
-        fixed_segments: dict[str, torch.Tensor] | None = None,
-    ) -> None:
+    def __init__(self, config: LaplacianBlocksConfig, slots: torch.Tensor, scales_on: tuple[bool, ...]) -> None:
         self.config = config
-        self.fixed_segments = fixed_segments
         self.layout = scale_layout(config)
         self.slots = slots
         self.scales_on = scales_on
@@ -258,18 +251,15 @@ class BlockGeometry:
 
     def segments(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         """Point indices grouped by weight row, for the per-block gradient reduction (see
-        gpu.laplacian_blocks.backward); on CUDA long segments are cut into pieces of 128. Callers
-        that already know them (points grouped by block) pass them as fixed_segments."""
-        if self.fixed_segments is not None:
-            return self.fixed_segments
+        gpu.laplacian_blocks.backward); on CUDA long segments are cut into pieces of 128."""
         points, rows, scales, _ = self.entries(x)
         order = torch.argsort(rows, stable=True)
         rows, points, scales = rows[order], points[order], scales[order]
         starts = _segment_starts(rows, 128 if x.device.type == "cuda" else None)
         return {
             "order": points.to(torch.int32),
-            "row": rows[starts[:-1]].to(torch.int32) if rows.numel() else rows.to(torch.int32),
-            "scale": scales[starts[:-1]].to(torch.int32) if rows.numel() else scales.to(torch.int32),
+            "row": rows[starts[:-1]].to(torch.int32),
+            "scale": scales[starts[:-1]].to(torch.int32),
             "start": starts.to(torch.int32),
         }
 
@@ -388,10 +378,7 @@ class LaplacianBlocksField(nn.Module):
 
     def set_level_mask(self, mask: tuple[bool, ...] | list[bool]) -> None:
         """Turn levels (coarse to fine: level l is scale J-1-l) on or off."""
-        mask = tuple(bool(m) for m in mask)
-        if len(mask) != self.num_levels:
-            raise ConfigError(f"level mask has {len(mask)} entries, the field has {self.num_levels} levels")
-        self._level_mask = mask
+        self._level_mask = checked_level_mask(mask, self.num_levels)
 
     def scales_of_mask(self) -> tuple[bool, ...]:
         """The level mask indexed by scale (0 finest)."""
@@ -451,9 +438,7 @@ class LaplacianBlocksField(nn.Module):
         }
 
     # ---- state
-    def state(self) -> dict[str, np.ndarray]:
-        """Copies of the weights and the per-block buffers, by name."""
-        return {k: v.detach().cpu().numpy().copy() for k, v in self.state_dict().items()}
+    state = Field.state  # copies of the weights and the per-block buffers, by name
 
     def load_state(self, arrays: dict[str, np.ndarray]) -> None:
         """Load arrays made by state() for the same config (the number of weight rows may differ)."""

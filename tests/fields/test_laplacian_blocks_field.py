@@ -287,3 +287,19 @@ def test_a_scene_of_another_size_is_refused():
     field = configs.build_field(LaplacianBlocksConfig(size=(128, 64), scales=2, block_size=8))
     with pytest.raises(ConfigError, match="made for a 128x64 signal, the scene has 64x32"):
         Trainer(field, scene, TrainConfig())
+
+
+def test_residuals_of_large_scales_stay_on_disk(monkeypatch):
+    from fields import laplacian_training
+
+    rows = np.random.default_rng(0).random((10, 16, 3), dtype=np.float32)
+    memory = laplacian_training.ResidualStore(16, 3, expected_rows=10)
+    monkeypatch.setattr(laplacian_training, "RESIDUALS_IN_MEMORY", 1000)
+    disk = laplacian_training.ResidualStore(16, 3, expected_rows=10)
+    assert memory._file is None and disk._file is not None
+    for store in (memory, disk):
+        store.append(rows[:4])
+        store.append(rows[4:])
+        index = np.array([7, 0, 9, 3])
+        assert np.array_equal(store.read(index), rows[index])
+        store.close()
