@@ -98,14 +98,22 @@ class ScaleRun:
     """Training state of the scale being fitted: its blocks with an MLP, their residuals, per-block
     Adam moments and the pass (epoch) over the active ones."""
 
-    def __init__(self, scale: Scale, block_ids: torch.Tensor, rows: torch.Tensor, store: ResidualStore, width: int):
+    def __init__(
+        self,
+        scale: Scale,
+        block_ids: torch.Tensor,
+        rows: torch.Tensor,
+        store: ResidualStore,
+        width: int,
+        device: torch.device,
+    ) -> None:
         self.scale = scale
         self.block_ids = block_ids  # (n,) ids within the scale, in row order
         self.rows = rows  # (n,) weight rows
         self.store = store
-        self.m = torch.zeros(rows.numel(), width)
-        self.v = torch.zeros(rows.numel(), width)
-        self.steps = torch.zeros(rows.numel(), dtype=torch.int32)
+        self.m = torch.zeros(rows.numel(), width, device=device)
+        self.v = torch.zeros(rows.numel(), width, device=device)
+        self.steps = torch.zeros(rows.numel(), dtype=torch.int32, device=device)
         self.epoch = 0
         self.order = torch.zeros(0, dtype=torch.long)
         self.cursor = 0
@@ -168,8 +176,8 @@ class CoarseToFine:
         if not all_finite(grad):
             raise TrainingError(f"step {self.trainer.step_count + 1}: a gradient is not finite")
         lr = self.trainer.optimizer.param_groups[0]["lr"] * c.lr_decay**run.epoch
-        rows = run.rows[batch].to(torch.int32)
-        state = (batch.to(torch.int32), run.m, run.v, run.steps)
+        rows = run.rows[batch].to(device, torch.int32)
+        state = (batch.to(device, torch.int32), run.m, run.v, run.steps)
         warp_call(kernels.adam_rows, field.weights.data, rows, *state[:1], grad, *state[1:], lr, BETAS, EPS)
         self._record(batch, block_mse.detach())
         active = int((field.status[run.scale.first + run.block_ids] == ACTIVE).sum())
@@ -188,7 +196,7 @@ class CoarseToFine:
         ids = run.scale.first + run.block_ids[batch]
         field.error[ids] = block_mse.to(field.error.dtype)
         done = block_mse <= self.config.converged_mse(run.scale.scale)
-        field.status[ids[done]] = CONVERGED
+        field.status[ids[done.cpu()]] = CONVERGED
         run.epoch_sum += float(block_mse.sum())
         run.epoch_count += batch.numel()
 
@@ -198,7 +206,7 @@ class CoarseToFine:
         run = self.run
         assert run is not None
         per_step = max(1, self.trainer.batch_size // self.config.block_size**self.config.dims)
-        status = self.field.status[run.scale.first + run.block_ids]
+        status = self.field.status[run.scale.first + run.block_ids].cpu()
         picked: list[torch.Tensor] = []
         count = 0
         while count < per_step and run.cursor < run.order.numel():
@@ -213,7 +221,7 @@ class CoarseToFine:
         """Close a pass; start the next one or end the scale."""
         run, c, field = self.run, self.config, self.field
         assert run is not None
-        active = torch.nonzero(field.status[run.scale.first + run.block_ids] == ACTIVE).squeeze(1)
+        active = torch.nonzero(field.status[run.scale.first + run.block_ids].cpu() == ACTIVE).squeeze(1)
         if run.epoch_count:
             loss = run.epoch_sum / run.epoch_count
             plateau = abs(loss - run.last_epoch_loss) < c.plateau
@@ -295,7 +303,7 @@ class CoarseToFine:
             self._weights_seen = field.weights
         else:
             rows = rows_before[block_ids]
-        self.run = ScaleRun(scale, block_ids, rows, store, c.row_length)
+        self.run = ScaleRun(scale, block_ids, rows, store, c.row_length, field.weights.device)
         self._end_epoch()
 
     def _initial_rows(self, scale: Scale, block_ids: torch.Tensor) -> torch.Tensor:
