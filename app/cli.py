@@ -122,7 +122,8 @@ def cmd_fit(args: argparse.Namespace) -> int:
     trainer = Trainer(field, scene, train)
     print(
         f"fitting {scene.name} ({' x '.join(map(str, facts['size']))}) with a {config.kind} field "
-        f"of {field.param_count():,} parameters",
+        f"of {field.param_count():,} parameters"
+        + (" (more as its scales start)" if config.kind == "laplacian_blocks" else ""),
         file=sys.stderr,
     )
     bar = tqdm(
