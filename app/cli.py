@@ -123,7 +123,7 @@ def cmd_fit(args: argparse.Namespace) -> int:
     print(
         f"fitting {scene.name} ({' x '.join(map(str, facts['size']))}) with a {config.kind} field "
         f"of {field.param_count():,} parameters"
-        + (" (more as its scales start)" if config.kind == "laplacian_blocks" else ""),
+        + (" (it grows while training)" if getattr(field, "grows_while_training", False) else ""),
         file=sys.stderr,
     )
     bar = tqdm(

@@ -308,6 +308,9 @@ class LaplacianBlocksField(nn.Module):
     grows as scales start); buffers per block of every scale: `slots` (row or -1), `status` and
     `error` (the block's last mean squared error, -1 if not measured)."""
 
+    #: Blocks get their MLPs (parameters) when their scale starts.
+    grows_while_training = True
+
     def __init__(self, config: LaplacianBlocksConfig, impl: str = "warp") -> None:
         super().__init__()
         check(impl in IMPLEMENTATIONS, f"implementation must be one of {IMPLEMENTATIONS}")
