@@ -91,15 +91,21 @@ class TileCache:
         """The cache of `source`, built (or rebuilt, saying why) when missing, stale or damaged."""
         source = Path(source)
         path = cache_path_for(source, root or default_cache_root())
-        if path.exists():
-            try:
-                check_header(path, source)
-            except CacheProblem as problem:
-                notify(f"tile cache {path} is {problem}; rebuilding it from {source}")
+        try:
+            if path.exists():
+                try:
+                    check_header(path, source)
+                except CacheProblem as problem:
+                    notify(f"tile cache {path} is {problem}; rebuilding it from {source}")
+                    build(source, path, build_budget)
+            else:
+                notify(f"converting {source} into a tiled cache at {path} (once)")
                 build(source, path, build_budget)
-        else:
-            notify(f"converting {source} into a tiled cache at {path} (once)")
-            build(source, path, build_budget)
+        except OSError as error:
+            raise InputError(
+                f"{source}: cannot write its tile cache at {path} ({error.strerror or error}); "
+                "set FIELDSCOPE_CACHE to a folder with room"
+            ) from None
         return cls(path, source, memory, notify, build_budget)
 
     def _open_checked(self) -> None:

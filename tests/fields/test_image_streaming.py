@@ -115,7 +115,7 @@ def test_an_interrupted_build_leaves_no_cache(tmp_path, monkeypatch):
         return bands(), np.dtype(np.uint8)
 
     monkeypatch.setattr(tiles, "row_bands", failing_bands)
-    with pytest.raises(OSError, match="disk full"):
+    with pytest.raises(InputError, match="cannot write its tile cache .*disk full"):
         open_cache(path, tmp_path / "c", [])
     assert list((tmp_path / "c" / "tiles").iterdir()) == []
 
@@ -246,3 +246,12 @@ def test_an_image_larger_than_the_memory_cap_trains_under_the_cap(tmp_path):
     assert 5.0 < report["psnr"] < 60.0
     grown = report["peak"] - report["baseline"]
     assert grown < cap, f"peak resident memory grew by {grown / 2**20:.0f} MiB, over the {cap >> 20} MiB cap"
+
+
+def test_an_unwritable_cache_folder_is_a_clear_error(tmp_path):
+    path = tmp_path / "a.tif"
+    tifffile.imwrite(path, rgb(40, 40))
+    blocker = tmp_path / "cache"
+    blocker.write_text("a file where the cache folder should be")
+    with pytest.raises(InputError, match=r"cannot write its tile cache .* set FIELDSCOPE_CACHE"):
+        open_cache(path, blocker, [])
