@@ -14,8 +14,8 @@ from app.render import Camera2D, Camera3D, ViewOptions
 from fields import config as configs
 from fields.gaussian_buckets import GaussianBucketsConfig
 from fields.hashgrid import layout_of
-from fields.train import Snapshot, TrainConfig, Trainer, frozen_arrays
-from tests.app.test_renderer import check_2d, torch_eval
+from fields.train import Snapshot, TrainConfig, Trainer
+from tests.app.test_renderer import check_2d, snapshot_of, torch_eval
 
 
 def random_gaussian_snapshot(config: GaussianBucketsConfig, seed: int, sigma_scale: float) -> Snapshot:
@@ -29,18 +29,7 @@ def random_gaussian_snapshot(config: GaussianBucketsConfig, seed: int, sigma_sca
         field.encoding.lagrangian.values.uniform_(-1.0, 1.0)
         field.encoding.lagrangian.means.uniform_(0.0, 1.0)
         field.encoding.lagrangian.sigma_scale.fill_(sigma_scale)
-    return Snapshot(
-        version=1,
-        step=0,
-        elapsed=0.0,
-        loss=0.0,
-        metrics={},
-        config=config,
-        level_mask=(True,) * config.levels,
-        params=frozen_arrays(field.state()),
-        scene={"task": "image" if config.dims == 2 else "sdf", "size": [300, 200]},
-        train=TrainConfig(),
-    )
+    return snapshot_of(field)
 
 
 @pytest.fixture(scope="module")
