@@ -85,6 +85,10 @@ class GaussianBucketsGL:
         }
         return include(defines, "gaussian_buckets.glsl")
 
+    def points(self, config: Any, params: Mapping[str, np.ndarray]) -> list[dict[str, Any]]:
+        """The Lagrangian points (the overlay's): see lagrangian_points."""
+        return lagrangian_points(config, params)
+
     def upload(
         self, ctx: Any, config: Any, params: Mapping[str, np.ndarray], mask: tuple[bool, ...]
     ) -> GaussianBucketsBuffers:
