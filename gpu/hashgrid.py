@@ -156,8 +156,10 @@ def backward_points(
 def collision_kernel(dims: int) -> Any:
     """Kernel counting, for one level, how many grid vertices map to each table row.
 
-    Launch dim: ceil(rows_of_vertices / P) with interleaved slices; slice k counts into its own
-    row of counts (P, T), so concurrent slices never add to the same counter.
+    A line is the N+1 vertices along x at one (y, z); lines line_start .. line_stop-1 are counted
+    (line r is y = r % (N+1), z = r // (N+1)). Launch dim: ceil(lines / P) with interleaved slices;
+    slice k counts into its own row of counts (P, T), so concurrent slices never add to the same
+    counter.
     """
     g = grid_helpers(dims, 0)
 
@@ -166,16 +168,15 @@ def collision_kernel(dims: int) -> Any:
         res: int,
         hashed: int,
         table_size: int,
+        line_start: int,
+        line_stop: int,
         counts: wp.array2d(dtype=int),
         slice_start: int,
         slice_stride: int,
     ):
-        r = wp.tid() * slice_stride + slice_start
+        r = line_start + wp.tid() * slice_stride + slice_start
         side = res + 1
-        lines = side
-        if wp.static(dims == 3):
-            lines = side * side
-        if r >= lines:
+        if r >= line_stop:
             return
         cell = wp.vec3i(0, r % side, r / side)
         table_mask = wp.uint32(table_size - 1)
@@ -186,17 +187,27 @@ def collision_kernel(dims: int) -> Any:
     return count_vertices
 
 
-def count_vertices(dims: int, resolution: int, hashed: bool, table_size: int, counts: Any) -> None:
+def vertex_lines(dims: int, resolution: int) -> int:
+    """How many lines of N+1 vertices along x a level of resolution N has: (N+1)^(D-1)."""
+    return (resolution + 1) ** (dims - 1)
+
+
+def count_vertices(
+    dims: int, resolution: int, hashed: bool, table_size: int, counts: Any, lines: tuple[int, int] | None = None
+) -> None:
     """counts (P, rows) int32, zeroed, P >= runtime.cpu_workers(): slice k adds into row k how many of
-    the (N+1)^D vertices of a level of resolution N map to each row (sum over P is the answer)."""
+    the (N+1)^D vertices of a level of resolution N map to each row (sum over P is the answer).
+    `lines` (start, stop) counts only those lines of vertices (see vertex_lines), so that a large
+    level can be counted in parts; default all."""
     kernel = collision_kernel(dims)
     device = str(counts.device)
     runtime.ensure_loaded(kernel, device)
-    lines = (resolution + 1) ** (dims - 1)
+    start, stop = lines if lines is not None else (0, vertex_lines(dims, resolution))
     parts = min(counts.shape[0], runtime.cpu_workers()) if device == "cpu" else 1
-    inputs = [resolution, int(hashed), table_size, counts]
+    inputs = [resolution, int(hashed), table_size, start, stop, counts]
+    size = max(0, stop - start)
 
     def job(k: int) -> Any:
-        return lambda: wp.launch(kernel, dim=-(-lines // parts), inputs=[*inputs, k, parts], device=device)
+        return lambda: wp.launch(kernel, dim=-(-size // parts), inputs=[*inputs, k, parts], device=device)
 
     runtime.run_all([job(k) for k in range(parts)])

@@ -3,12 +3,13 @@
 // the rows, as in fields/scenes/image.py.
 #include FIELD_INCLUDE
 #include "colormaps.glsl"
+#include "heatmaps.glsl"
 
 uniform vec2 u_size;      // the whole target in pixels (tiles are scissored out of it)
 uniform vec2 u_origin;    // field coordinates at the top-left corner
 uniform vec2 u_axis_x;    // field coordinates per target width
 uniform vec2 u_axis_y;    // field coordinates per target height, top to bottom
-uniform int u_mode;       // 0 field, 1 ground truth, 2 error map, 3 raw outputs
+uniform int u_mode;       // 0 field, 1 ground truth, 2 error map, 3 raw outputs, 4 raw heatmap value
 uniform int u_channels;   // outputs shown (1..4)
 uniform float u_error_gain;
 uniform bool u_has_truth;
@@ -29,6 +30,18 @@ vec4 truth_at(vec2 x) {
     return texelFetch(u_truth, texel, 0);
 }
 
+// The picture of mode 0-2 at x (inside the image); `value` is field_eval(x) unless mode 1 shows
+// the ground truth.
+vec3 picture(vec2 x, vec4 value) {
+    if (u_mode == 1 && u_has_truth) return clamp(to_colour(truth_at(x)), 0.0, 1.0);
+    if (u_mode == 2 && u_has_truth) {
+        vec4 diff = abs(value - truth_at(x));
+        float err = (diff.x + diff.y + diff.z + diff.w) / float(u_channels);
+        return inferno(err * u_error_gain);
+    }
+    return clamp(to_colour(value), 0.0, 1.0);
+}
+
 void main() {
     // Pixel centres: (i + 0.5, j + 0.5) with j counted from the top row.
     vec2 pixel = vec2(gl_FragCoord.x, u_size.y - gl_FragCoord.y);
@@ -38,20 +51,19 @@ void main() {
         frag = field_eval(vec3(x, 0.0));
         return;
     }
-    if (any(lessThan(x, vec2(0.0))) || any(greaterThan(x, vec2(1.0)))) {
+    bool outside = any(lessThan(x, vec2(0.0))) || any(greaterThan(x, vec2(1.0)));
+    if (outside && u_mode != 4) {
         frag = vec4(checker(gl_FragCoord.xy), 1.0);
         return;
     }
-    if (u_mode == 1 && u_has_truth) {
-        frag = vec4(clamp(to_colour(truth_at(x)), 0.0, 1.0), 1.0);
+    bool shows_truth = u_mode == 1 && u_has_truth;
+    bool needs_value = (u_mode != 4 && !shows_truth) || u_heat == 2;
+    vec4 value = needs_value ? field_eval(vec3(x, 0.0)) : vec4(0.0);
+    if (u_mode == 4) {
+        frag = vec4(heat_value(vec3(x, 0.0), value), 0.0, 0.0, 1.0);
         return;
     }
-    vec4 v = field_eval(vec3(x, 0.0));
-    if (u_mode == 2 && u_has_truth) {
-        vec4 diff = abs(v - truth_at(x));
-        float err = (diff.x + diff.y + diff.z + diff.w) / float(u_channels);
-        frag = vec4(inferno(err * u_error_gain), 1.0);
-        return;
-    }
-    frag = vec4(clamp(to_colour(v), 0.0, 1.0), 1.0);
+    vec3 colour = picture(x, value);
+    if (u_heat != 0) colour = heat_over(colour, heat_value(vec3(x, 0.0), value));
+    frag = vec4(colour, 1.0);
 }

@@ -4,6 +4,7 @@
 // densities, and a slice plane coloured by the field's first output.
 #include FIELD_INCLUDE
 #include "colormaps.glsl"
+#include "heatmaps.glsl"
 
 uniform vec2 u_size;
 uniform vec3 u_eye;
@@ -12,7 +13,8 @@ uniform vec3 u_right;
 uniform vec3 u_up;
 uniform float u_tan_half_fov;
 uniform int u_mode;          // 0 shaded, 1 normals, 2 depth, 3 slice, 4 density,
-                             // 5 raw field on the slice, 6 slice point, 7 surface point
+                             // 5 raw field on the slice, 6 slice point, 7 surface point,
+                             // 8 raw heatmap value on the slice (heatmaps.glsl)
 uniform int u_task;          // 0 signed distance, 1 occupancy logit, 2 density
 uniform int u_slice_axis;    // 0 x, 1 y, 2 z
 uniform float u_slice_pos;
@@ -108,44 +110,64 @@ vec4 volume(vec3 o, vec3 d, vec2 span) {
     return vec4(colour + transmittance * background(d), 1.0);
 }
 
+// The slice plane's point on the ray, and whether the ray meets the plane inside the cube.
+bool slice_hit(vec3 o, vec3 d, out vec3 p) {
+    float t = (u_slice_pos - o[u_slice_axis]) / d[u_slice_axis];
+    p = o + t * d;
+    return t > 0.0 && all(greaterThanEqual(p, vec3(0.0))) && all(lessThanEqual(p, vec3(1.0)));
+}
+
+vec4 slice_colour(vec3 p) {
+    float v = field_eval(p).x;
+    vec3 c = diverging(v, u_slice_scale);
+    float line = abs(fract(v / u_slice_scale * 5.0 + 0.5) - 0.5);
+    c *= mix(0.75, 1.0, smoothstep(0.0, 0.06, line));
+    if (abs(v) < 0.004 * u_slice_scale * 5.0) c = vec3(0.05);
+    return vec4(c, 1.0);
+}
+
+// Modes 0-4 and 7 (surface point) along the ray o + t d.
+vec4 shade(vec3 o, vec3 d) {
+    vec2 span = cube_span(o, d);
+    if (span.y <= span.x) return u_mode == 7 ? vec4(0.0) : vec4(background(d), 1.0);
+    if (u_mode == 4) return volume(o, d, span);
+    float t = trace_surface(o, d, span);
+    if (t < 0.0) return u_mode == 7 ? vec4(0.0) : vec4(background(d), 1.0);
+    vec3 p = o + t * d;
+    if (u_mode == 7) return vec4(p, 1.0);
+    if (u_mode == 2) {
+        float near = max(length(u_eye - 0.5) - 0.87, 0.0);
+        return vec4(vec3(1.0 - clamp((t - near) / 1.74, 0.0, 1.0)), 1.0);
+    }
+    vec3 n = surface_normal(p);
+    if (u_mode == 1) return vec4(0.5 + 0.5 * n, 1.0);
+    vec3 light = normalize(-d + 0.6 * u_up + 0.3 * u_right);
+    float diffuse = max(dot(n, light), 0.0);
+    float rim = pow(1.0 - max(dot(n, -d), 0.0), 3.0);
+    vec3 base = vec3(0.80, 0.72, 0.60);
+    return vec4(base * (0.18 + 0.82 * diffuse) + 0.15 * rim, 1.0);
+}
+
 void main() {
     vec2 ndc = vec2(2.0 * gl_FragCoord.x / u_size.x - 1.0, 2.0 * gl_FragCoord.y / u_size.y - 1.0);
     float aspect = u_size.x / u_size.y;
     vec3 d = normalize(u_forward + ndc.x * u_tan_half_fov * aspect * u_right + ndc.y * u_tan_half_fov * u_up);
     vec3 o = u_eye;
-    vec2 span = cube_span(o, d);
-    bool hits_cube = span.y > span.x;
-    if (u_mode == 3 || u_mode == 5 || u_mode == 6) {
-        float t = (u_slice_pos - o[u_slice_axis]) / d[u_slice_axis];
-        vec3 p = o + t * d;
-        bool on = t > 0.0 && all(greaterThanEqual(p, vec3(0.0))) && all(lessThanEqual(p, vec3(1.0)));
-        if (u_mode == 6) { frag = on ? vec4(p, 1.0) : vec4(0.0); return; }
-        if (u_mode == 5) { frag = on ? field_eval(p) : vec4(0.0); return; }
-        if (!on) { frag = vec4(background(d), 1.0); return; }
-        float v = field_eval(p).x;
-        vec3 c = diverging(v, u_slice_scale);
-        float line = abs(fract(v / u_slice_scale * 5.0 + 0.5) - 0.5);
-        c *= mix(0.75, 1.0, smoothstep(0.0, 0.06, line));
-        if (abs(v) < 0.004 * u_slice_scale * 5.0) c = vec3(0.05);
-        frag = vec4(c, 1.0);
+    vec3 p;
+    bool on = slice_hit(o, d, p);
+    if (u_mode == 6) { frag = on ? vec4(p, 1.0) : vec4(0.0); return; }
+    if (u_mode == 5) { frag = on ? field_eval(p) : vec4(0.0); return; }
+    if (u_mode == 8) {
+        frag = on ? vec4(heat_value(p, u_heat == 2 ? field_eval(p) : vec4(0.0)), 0.0, 0.0, 1.0) : vec4(0.0);
         return;
     }
-    if (!hits_cube) { frag = u_mode == 7 ? vec4(0.0) : vec4(background(d), 1.0); return; }
-    if (u_mode == 4) { frag = volume(o, d, span); return; }
-    float t = trace_surface(o, d, span);
-    if (t < 0.0) { frag = u_mode == 7 ? vec4(0.0) : vec4(background(d), 1.0); return; }
-    vec3 p = o + t * d;
-    if (u_mode == 7) { frag = vec4(p, 1.0); return; }
-    if (u_mode == 2) {
-        float near = max(length(u_eye - 0.5) - 0.87, 0.0);
-        frag = vec4(vec3(1.0 - clamp((t - near) / 1.74, 0.0, 1.0)), 1.0);
-        return;
+    vec4 colour;
+    if (u_mode == 3) colour = on ? slice_colour(p) : vec4(background(d), 1.0);
+    else colour = shade(o, d);
+    // a heatmap is drawn on the slice plane, over whatever the mode shows
+    if (u_heat != 0 && on && u_mode != 7) {
+        vec4 value = u_heat == 2 ? field_eval(p) : vec4(0.0);
+        colour.rgb = heat_over(colour.rgb, heat_value(p, value));
     }
-    vec3 n = surface_normal(p);
-    if (u_mode == 1) { frag = vec4(0.5 + 0.5 * n, 1.0); return; }
-    vec3 light = normalize(-d + 0.6 * u_up + 0.3 * u_right);
-    float diffuse = max(dot(n, light), 0.0);
-    float rim = pow(1.0 - max(dot(n, -d), 0.0), 3.0);
-    vec3 base = vec3(0.80, 0.72, 0.60);
-    frag = vec4(base * (0.18 + 0.82 * diffuse) + 0.15 * rim, 1.0);
+    frag = colour;
 }

@@ -1,5 +1,7 @@
-"""The hash-grid field on the GPU: shaders/hashgrid.glsl (encoding) + shaders/mlp.glsl (decoder),
-with their GL objects (table texture, decoder and level uniform blocks) made from a snapshot."""
+"""The hash-grid field on the GPU: shaders/hashgrid.glsl (encoding, over the grid levels of
+shaders/grid_levels.glsl) + shaders/mlp.glsl (decoder), with their GL objects (table texture,
+decoder and level uniform blocks) made from a snapshot. The helpers here (level table, texture
+images, defines) serve every grid-based kind."""
 
 from __future__ import annotations
 
@@ -12,14 +14,15 @@ from app.render import decoder_gl, field_gl
 from fields.errors import ConfigError
 from fields.hashgrid import layout_of
 
-TABLE_WIDTH = 4096  # HG_WIDTH in hashgrid.glsl
+TABLE_WIDTH = 4096  # HG_WIDTH in grid_levels.glsl
 TABLE_UNIT = 1  # texture unit of the table (unit 0 is the view's ground truth)
 
 
-def level_table(config: Any, mask: tuple[bool, ...]) -> np.ndarray:
-    """Per level (resolution, first row, hashed, on) -> int32 (L, 4)."""
+def level_table(config: Any, mask: tuple[bool, ...], offsets: tuple[int, ...] | None = None) -> np.ndarray:
+    """Per level (resolution, first row, hashed, on) -> int32 (L, 4); `offsets` replaces the
+    layout's first rows (kinds whose levels live in several tables)."""
     layout = layout_of(config)
-    rows = zip(layout.resolution, layout.offset, layout.hashed, mask, strict=True)
+    rows = zip(layout.resolution, offsets or layout.offset, layout.hashed, mask, strict=True)
     return np.array([(n, o, int(h), int(on)) for n, o, h, on in rows], dtype=np.int32)
 
 
@@ -27,9 +30,13 @@ def texels_per_row(features: int) -> int:
     return 2 if features == 8 else 1
 
 
-def table_image(table: np.ndarray) -> np.ndarray:
-    """The table (R, F) as a float image (H, TABLE_WIDTH, C): row r at texel r * texels_per_row."""
+def table_image(table: np.ndarray, channels: int | None = None) -> np.ndarray:
+    """The table (R, F) as a float image (H, TABLE_WIDTH, C): row r at texel r * texels_per_row
+    (C = min(F, 4), or `channels` with the rows zero-padded to it, for one texel per row)."""
     rows, features = table.shape
+    if channels is not None and channels > features:
+        table = np.concatenate([table, np.zeros((rows, channels - features), table.dtype)], axis=1)
+        features = channels
     channels = min(features, 4)
     texels = table.astype(np.float32).reshape(rows * texels_per_row(features), channels)
     height = -(-texels.shape[0] // TABLE_WIDTH)
@@ -38,22 +45,53 @@ def table_image(table: np.ndarray) -> np.ndarray:
     return image.reshape(height, TABLE_WIDTH, channels)
 
 
-class HashGridBuffers:
-    """Table texture, decoder and level uniform blocks of one snapshot."""
+def float_texture(ctx: Any, image: np.ndarray, what: str) -> Any:
+    """A float texture of an image (H, W, C) from table_image; ConfigError if OpenGL cannot hold it."""
+    limit = ctx.info.get("GL_MAX_TEXTURE_SIZE", 16384)
+    if image.shape[0] > limit:
+        raise ConfigError(f"the {what} ({image.size:,} floats) is too large for this OpenGL's textures")
+    return ctx.texture((image.shape[1], image.shape[0]), image.shape[2], image.tobytes(), dtype="f4")
+
+
+def grid_defines(config: Any, params: Mapping[str, np.ndarray]) -> dict[str, int]:
+    """grid_levels.glsl's and mlp.glsl's compile-time constants for a grid-based config."""
+    return {
+        "FIELD_DIMS": config.dims,
+        "FIELD_LEVELS": config.levels,
+        "FIELD_FEATURES": config.features,
+        "FIELD_SMOOTH": int(config.interpolation == "smoothstep"),
+        "FIELD_OUT": config.out_dims,
+        "HG_TEXELS": texels_per_row(config.features),
+        **decoder_gl.defines(params),
+    }
+
+
+def include(defines: Mapping[str, int], name: str) -> str:
+    """The GLSL a kind hands the renderer: its defines, then its include."""
+    return "\n".join([*(f"#define {key} {value}" for key, value in defines.items()), f'#include "{name}"'])
+
+
+class GridBuffers:
+    """Table texture, decoder and level uniform blocks of one snapshot of a grid-based kind; a kind
+    with more textures binds them in `bind_more`."""
 
     def __init__(self, ctx: Any, config: Any, params: Mapping[str, np.ndarray], mask: tuple[bool, ...]) -> None:
         self.config = config
         self.table_mask = config.table_size - 1
-        image = table_image(np.asarray(params["encoding.table"]))
-        limit = ctx.info.get("GL_MAX_TEXTURE_SIZE", 16384)
-        if image.shape[0] > limit:
-            raise ConfigError(f"the hash table ({image.size:,} floats) is too large for this OpenGL's textures")
-        self.table = ctx.texture((image.shape[1], image.shape[0]), image.shape[2], image.tobytes(), dtype="f4")
+        table = self.grid_table(params)
+        self.table = float_texture(ctx, table_image(table), "hash table")
         self.decoder = ctx.buffer(decoder_gl.pack(params))
-        self.levels = ctx.buffer(level_table(config, mask))
+        self.levels = ctx.buffer(self.level_rows(mask))
+        self.objects = [self.table, self.decoder, self.levels]
+
+    def grid_table(self, params: Mapping[str, np.ndarray]) -> np.ndarray:
+        return np.asarray(params["encoding.table"])
+
+    def level_rows(self, mask: tuple[bool, ...]) -> np.ndarray:
+        return level_table(self.config, mask)
 
     def set_level_mask(self, mask: tuple[bool, ...]) -> None:
-        self.levels.write(level_table(self.config, mask))
+        self.levels.write(self.level_rows(mask))
 
     def bind(self, program: Any) -> None:
         self.table.use(location=TABLE_UNIT)
@@ -65,28 +103,16 @@ class HashGridBuffers:
             program["hg_table_mask"].value = self.table_mask
 
     def release(self) -> None:
-        for obj in (self.table, self.decoder, self.levels):
+        for obj in self.objects:
             obj.release()
 
 
 class HashGridGL:
     def glsl(self, config: Any, params: Mapping[str, np.ndarray]) -> str:
-        defines = {
-            "FIELD_DIMS": config.dims,
-            "FIELD_LEVELS": config.levels,
-            "FIELD_FEATURES": config.features,
-            "FIELD_SMOOTH": int(config.interpolation == "smoothstep"),
-            "FIELD_OUT": config.out_dims,
-            "HG_TEXELS": texels_per_row(config.features),
-            **decoder_gl.defines(params),
-        }
-        lines = [f"#define {key} {value}" for key, value in defines.items()]
-        return "\n".join([*lines, '#include "hashgrid.glsl"'])
+        return include(grid_defines(config, params), "hashgrid.glsl")
 
-    def upload(
-        self, ctx: Any, config: Any, params: Mapping[str, np.ndarray], mask: tuple[bool, ...]
-    ) -> HashGridBuffers:
-        return HashGridBuffers(ctx, config, params, mask)
+    def upload(self, ctx: Any, config: Any, params: Mapping[str, np.ndarray], mask: tuple[bool, ...]) -> GridBuffers:
+        return GridBuffers(ctx, config, params, mask)
 
 
 field_gl.register("hashgrid", HashGridGL())

@@ -10,11 +10,14 @@ from typing import Any
 import moderngl
 import numpy as np
 
-from app.render import field_gl, shaders
+from app.render import field_gl, heatmaps, legend, overlays, shaders
 from app.render.camera import Camera2D, Camera3D
 
-MODES_2D = ("field", "truth", "error", "raw")
-MODES_3D = ("shaded", "normals", "depth", "slice", "density", "raw", "slice_points", "surface_points")
+MODES_2D = ("field", "truth", "error", "raw", "heat_raw")
+MODES_3D = ("shaded", "normals", "depth", "slice", "density", "raw", "slice_points", "surface_points", "heat_raw")
+#: Modes that show colours: the only ones overlays and legends are drawn over (the others give
+#: values for tests and exports).
+COLOUR_MODES = ("field", "truth", "error", "shaded", "normals", "depth", "slice", "density")
 #: 3D task (scene.describe()["task"]) -> what the first output means: 0 signed distance,
 #: 1 occupancy logit, 2 density.
 TASK_3D = {"sdf": 0, "occupancy": 1}
@@ -22,7 +25,14 @@ TASK_3D = {"sdf": 0, "occupancy": 1}
 
 @dataclass(frozen=True)
 class ViewOptions:
-    """What to draw and how large. level_mask None: the snapshot's own mask."""
+    """What to draw and how large. level_mask None: the snapshot's own mask.
+
+    Inside the field: `heatmap` (heatmaps.HEATMAPS) of level `heat_level` over the picture (2D) or
+    on the slice plane (3D) at `heat_opacity`; heat_scale is the contribution shown at full colour
+    (0: the 99th percentile of the view). `points`: per Lagrangian level, whether its points are
+    drawn (with their sigma circles or splats if `sigma_circles`). `level_states` (legend's
+    LEVEL_STATES per level; empty: no strip) and `levels_caption` make the level strip; `legend`
+    draws the legends (colour bar, point counts) and the strip."""
 
     width: int = 800
     height: int = 600
@@ -35,6 +45,15 @@ class ViewOptions:
     slice_scale: float = 0.25
     steps: int = 96
     density_scale: float = 1.0
+    heatmap: str = "none"
+    heat_level: int = 0
+    heat_opacity: float = 0.75
+    heat_scale: float = 0.0
+    points: tuple[bool, ...] = ()
+    sigma_circles: bool = True
+    level_states: tuple[str, ...] = ()
+    levels_caption: str = ""
+    legend: bool = True
 
 
 def scene_dims(snapshot: Any) -> int:
@@ -53,7 +72,8 @@ def default_camera(snapshot: Any) -> Camera2D | Camera3D:
 
 class Frame:
     """One image being drawn: `rows(top, bottom)` shades and reads those rows (top-down, float32
-    (rows, W, 4)). A frame keeps its own settings, so frames can be drawn interleaved."""
+    (rows, W, 4)), with the overlays (points, legends) laid over them. A frame keeps its own
+    settings, so frames can be drawn interleaved."""
 
     def __init__(
         self,
@@ -61,18 +81,54 @@ class Frame:
         snapshot: Any,
         mask: tuple[bool, ...],
         uniforms: dict[str, Any],
-        width: int,
-        height: int,
-        truth: np.ndarray | None,
+        options: ViewOptions,
+        heat: heatmaps.Heat,
     ) -> None:
         self.renderer, self.snapshot, self.mask, self.uniforms = renderer, snapshot, mask, uniforms
-        self.width, self.height, self.truth = width, height, truth
+        self.options, self.heat = options, heat
+        self.width, self.height = options.width, options.height
+        self.truth = options.ground_truth if scene_dims(snapshot) == 2 else None
+        self._layer: np.ndarray | bool | None = False  # False: not drawn yet
+        self._point_sets: list[overlays.PointSet] | None = None
 
     def rows(self, top: int, bottom: int) -> np.ndarray:
-        return self.renderer.shade_rows(self, top, bottom)
+        out = self.renderer.shade_rows(self, top, bottom)
+        layer = self.layer()
+        if layer is not None and len(out):
+            part = layer[max(0, top) : max(0, top) + len(out)]
+            out[..., :3] = part[..., :3] + (1.0 - part[..., 3:]) * out[..., :3]
+        return out
 
     def all(self) -> np.ndarray:
         return self.rows(0, self.height)
+
+    def layer(self) -> np.ndarray | None:
+        """The overlays over the whole frame (H, W, 4) premultiplied, or None; drawn on first use."""
+        if self._layer is False:
+            self._layer = self.renderer.overlay_layer(self)
+        return self._layer  # type: ignore[return-value]
+
+    def _sets(self) -> list[overlays.PointSet]:
+        if self._point_sets is None:
+            self._point_sets = self.point_sets()
+        return self._point_sets
+
+    def point_sets(self) -> list[overlays.PointSet]:
+        return overlays.shown_sets(self.snapshot, self.options.points, self.uniforms)
+
+    def legend_content(self) -> legend.LegendContent:
+        """What this frame's legends say."""
+        heat, options = self.heat, self.options
+        lines = tuple(legend.PointsLine(s.level, s.total, s.visible, s.drawn, s.sigma) for s in self._sets())
+        return legend.LegendContent(
+            heat_title=heat.title if heat.kind else "",
+            heat_low=heat.low,
+            heat_high=heat.high,
+            note=heat.note,
+            points=lines,
+            levels=options.level_states,
+            levels_caption=options.levels_caption,
+        )
 
 
 class Renderer:
@@ -92,6 +148,8 @@ class Renderer:
         self._gpu: Any = None
         self._mask: tuple[bool, ...] | None = None
         self._truth: tuple[Any, Any] | None = None  # (array, texture)
+        self._counts = heatmaps.CountsTexture()
+        self._points: overlays.PointsOverlay | None = None
 
     # ---- public
     def draw(self, snapshot: Any, camera: Camera2D | Camera3D, options: ViewOptions) -> np.ndarray:
@@ -107,8 +165,29 @@ class Renderer:
             uniforms = self._uniforms_3d(snapshot, camera, options)
         uniforms["u_size"] = (float(options.width), float(options.height))
         mask = options.level_mask or tuple(snapshot.level_mask)
-        truth = options.ground_truth if scene_dims(snapshot) == 2 else None
-        return Frame(self, snapshot, mask, uniforms, options.width, options.height, truth)
+        heat = heatmaps.resolve(self, snapshot, camera, options)
+        uniforms.update(heat.uniforms(options.heat_opacity))
+        return Frame(self, snapshot, mask, uniforms, options, heat)
+
+    def overlay_layer(self, frame: Frame) -> np.ndarray | None:
+        """The points overlay and the legends of a frame as one premultiplied RGBA layer (H, W, 4),
+        or None when it has none (value modes never have one)."""
+        if frame.options.mode not in COLOUR_MODES:
+            return None
+        size = (frame.width, frame.height)
+        sets = frame._sets()
+        layer = None
+        if sets:
+            with self.ctx:  # the overlay's GL objects belong to our context, not to DearPyGui's current one
+                if self._points is None:
+                    self._points = overlays.PointsOverlay(self.ctx)
+                layer = self._points.draw(sets, frame.uniforms, size, frame.options.sigma_circles)
+        keys = legend.layer(*size, frame.legend_content()) if frame.options.legend else None
+        if keys is None:
+            return layer
+        if layer is None:
+            return keys
+        return keys + (1.0 - keys[..., 3:]) * layer
 
     def shade_rows(self, frame: Frame, top: int, bottom: int) -> np.ndarray:
         width, height = frame.width, frame.height
@@ -120,6 +199,7 @@ class Renderer:
             self._upload(frame.snapshot, frame.mask)
             self._gpu.bind(program)
             has_truth = self._truth_texture(frame.truth)
+            self._counts.bind(self.ctx, frame.heat.counts)
             for name, value in {**frame.uniforms, "u_has_truth": has_truth, "u_truth": 0}.items():
                 _set(program, name, value)
             target = self._target(width, height)
@@ -139,7 +219,10 @@ class Renderer:
                 obj.release()
             if self._truth is not None:
                 self._truth[1].release()
-        self._gpu = self._snapshot = self._truth = None
+            self._counts.release()
+        if self._points is not None:
+            self._points.release()
+        self._gpu = self._snapshot = self._truth = self._points = None
         self._vaos, self._programs, self._targets = {}, {}, {}
 
     # ---- GL objects

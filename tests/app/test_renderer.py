@@ -29,12 +29,19 @@ def torch_eval(snapshot: Any, points: np.ndarray, mask: tuple[bool, ...] | None 
 def random_snapshot(config: HashGridConfig, seed: int) -> Snapshot:
     """A snapshot of `config` whose table and decoder are random (so every level matters)."""
     from fields import config as configs
-    from fields.train import TrainConfig, frozen_arrays
 
     torch.manual_seed(seed)
     field = configs.build_field(config)
     with torch.no_grad():
         field.encoding.table.uniform_(-1.0, 1.0)
+    return snapshot_of(field)
+
+
+def snapshot_of(field: Any, size: tuple[int, int] = (300, 200)) -> Snapshot:
+    """A snapshot of a field's current parameters, of an image (2D) or SDF (3D) scene."""
+    from fields.train import TrainConfig, frozen_arrays
+
+    config = field.config
     return Snapshot(
         version=1,
         step=0,
@@ -44,7 +51,7 @@ def random_snapshot(config: HashGridConfig, seed: int) -> Snapshot:
         config=config,
         level_mask=(True,) * config.levels,
         params=frozen_arrays(field.state()),
-        scene={"task": "image" if config.dims == 2 else "sdf", "size": [300, 200]},
+        scene={"task": "image" if config.dims == 2 else "sdf", "size": list(size)},
         train=TrainConfig(),
     )
 

@@ -115,7 +115,7 @@ def test_an_interrupted_build_leaves_no_cache(tmp_path, monkeypatch):
         return bands(), np.dtype(np.uint8)
 
     monkeypatch.setattr(tiles, "row_bands", failing_bands)
-    with pytest.raises(InputError, match="cannot write its tile cache .*disk full"):
+    with pytest.raises(InputError, match=r"cannot write its tile cache .*disk full"):
         open_cache(path, tmp_path / "c", [])
     assert list((tmp_path / "c" / "tiles").iterdir()) == []
 

@@ -221,3 +221,9 @@ def test_collision_counts_equal_a_brute_force_count(dims, res, log2t, device):
         else:
             expected[sum(c * (res + 1) ** d for d, c in enumerate(v))] += 1
     assert counts.sum(0).cpu().tolist() == expected
+    # counted in parts (as a large level is, a few lines at a time), the sum is the same
+    lines = kernels.vertex_lines(dims, res)
+    parts = torch.zeros_like(counts)
+    for start in range(0, lines, 7):
+        warp_call(kernels.count_vertices, dims, res, hashed, table, parts, (start, min(lines, start + 7)))
+    assert parts.sum(0).cpu().tolist() == expected

@@ -1,0 +1,168 @@
+"""The Lagrangian points overlay: every Lagrangian level's means drawn over the view, coloured by
+level (a dot per point; in 2D its sigma circle, in 3D a splat of its projected sigma), by instanced
+GL draws into a layer of their own (premultiplied RGBA) that the renderer lays over the picture."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Any
+
+import moderngl
+import numpy as np
+
+from app.render import field_gl, shaders
+from app.render.colormaps import level_colour
+
+#: At most this many points of a level are drawn as dots, and as sigma circles (2D; line strips
+#: cost about 30 us each on llvmpipe): every s-th of those in view, the legend says how many.
+MAX_DOTS_PER_LEVEL = 1 << 14
+MAX_RINGS_PER_LEVEL = 512
+DOT_RADIUS = 2.5  # pixels, for sparse points; dense ones get smaller dots (at least 1 pixel)
+MAX_SPLAT = 24.0  # pixels: the widest 3D splat (early sigmas span tens of cells)
+RING_SEGMENTS = 32
+
+
+@dataclass(frozen=True)
+class PointSet:
+    """One Lagrangian level's points: means (P, D) of all of them, sigma, and the means drawn as
+    dots and as sigma circles (a subset of those in view)."""
+
+    level: int
+    means: np.ndarray
+    sigma: float
+    dots: np.ndarray | None = None
+    rings: np.ndarray | None = None
+    visible: int = 0
+
+    @property
+    def total(self) -> int:
+        return int(self.means.shape[0])
+
+    @property
+    def drawn(self) -> int:
+        return 0 if self.dots is None else int(self.dots.shape[0])
+
+
+def lagrangian_levels(snapshot: Any) -> list[PointSet]:
+    """Every Lagrangian level's points of a snapshot (none for kinds without points)."""
+    points = getattr(field_gl.for_config(snapshot.config), "points", None)
+    if points is None:
+        return []
+    return [PointSet(p["level"], p["means"], p["sigma"]) for p in points(snapshot.config, snapshot.params)]
+
+
+def in_view(means: np.ndarray, uniforms: dict[str, Any], margin: float) -> np.ndarray:
+    """(P,) True for means inside the 2D view's field rectangle grown by `margin` (field units);
+    all True in 3D."""
+    if "u_origin" not in uniforms:
+        return np.ones(means.shape[0], bool)
+    low = np.asarray(uniforms["u_origin"]) - margin
+    high = low + 2 * margin + np.array([uniforms["u_axis_x"][0], uniforms["u_axis_y"][1]])
+    return np.all((means[:, :2] >= low) & (means[:, :2] <= high), axis=1)
+
+
+def every_nth(means: np.ndarray, most: int) -> np.ndarray:
+    return means[:: max(1, -(-means.shape[0] // most))]
+
+
+def shown_sets(snapshot: Any, toggles: tuple[bool, ...], uniforms: dict[str, Any]) -> list[PointSet]:
+    """The point sets whose toggle is on (toggles[i] for the i-th Lagrangian level), with the dots
+    and circles to draw in the view that `uniforms` (the view shader's) describe."""
+    sets = lagrangian_levels(snapshot)
+    shown = []
+    for i, s in enumerate(sets):
+        if i < len(toggles) and toggles[i]:
+            seen = s.means[in_view(s.means, uniforms, 0.0)]
+            dots = every_nth(seen, MAX_DOTS_PER_LEVEL)
+            rings = every_nth(s.means[in_view(s.means, uniforms, s.sigma)], MAX_RINGS_PER_LEVEL)
+            shown.append(replace(s, dots=dots, rings=rings, visible=len(seen)))
+    return shown
+
+
+def dot_radius(sets: list[PointSet], size: tuple[int, int]) -> float:
+    """DOT_RADIUS for sparse points, smaller (down to 1 pixel) when dots would cover the view."""
+    count = max(1, sum(s.drawn for s in sets))
+    return float(np.clip(0.3 * np.sqrt(size[0] * size[1] / count), 1.0, DOT_RADIUS))
+
+
+def instances(sets: list[PointSet], which: str) -> np.ndarray:
+    """Per point of `which` ("dots" or "rings"): mean xyz, colour rgb, sigma -> float32 (n, 7)."""
+    rows = []
+    for s in sets:
+        means = getattr(s, which)
+        block = np.zeros((means.shape[0], 7), np.float32)
+        block[:, : means.shape[1]] = means
+        block[:, 3:6] = level_colour(s.level)
+        block[:, 6] = s.sigma
+        rows.append(block)
+    return np.concatenate(rows) if rows else np.zeros((0, 7), np.float32)
+
+
+class PointsOverlay:
+    """GL programs and a target for the points layer."""
+
+    def __init__(self, ctx: Any) -> None:
+        self.ctx = ctx
+        self.points = ctx.program(
+            vertex_shader=shaders.source("points.vert"), fragment_shader=shaders.read("points.frag")
+        )
+        defines = {"RING_SEGMENTS": RING_SEGMENTS}
+        self.rings = ctx.program(
+            vertex_shader=shaders.source("rings.vert", defines=defines), fragment_shader=shaders.read("rings.frag")
+        )
+        self.target: Any = None
+
+    def draw(self, sets: list[PointSet], camera_uniforms: dict[str, Any], size: tuple[int, int], circles: bool):
+        """The layer (H, W, 4) float32, premultiplied, row 0 at the top; camera_uniforms as the view
+        shader's (u_origin.. in 2D, u_eye.. in 3D)."""
+        width, height = size
+        dims = 3 if "u_eye" in camera_uniforms else 2
+        uniforms = {**camera_uniforms, "u_size": (float(width), float(height)), "u_dims": dims}
+        with self.ctx:
+            target = self._target(width, height)
+            target.use()
+            target.clear(0.0, 0.0, 0.0, 0.0)
+            self.ctx.enable(moderngl.BLEND)
+            self.ctx.blend_func = moderngl.ONE, moderngl.ONE_MINUS_SRC_ALPHA
+            try:
+                if circles and dims == 2:
+                    self._render(self.rings, instances(sets, "rings"), uniforms, moderngl.LINE_STRIP, RING_SEGMENTS + 1)
+                uniforms |= {"u_dot_radius": dot_radius(sets, size), "u_max_splat": MAX_SPLAT if circles else 0.0}
+                self._render(self.points, instances(sets, "dots"), uniforms, moderngl.TRIANGLE_STRIP, 4)
+            finally:
+                self.ctx.disable(moderngl.BLEND)
+            pixels = target.read(components=4, dtype="f4")
+        return np.frombuffer(pixels, np.float32).reshape(height, width, 4)[::-1].copy()
+
+    def _render(self, program: Any, data: np.ndarray, uniforms: dict[str, Any], mode: int, vertices: int) -> None:
+        if not len(data):
+            return
+        for name, value in uniforms.items():
+            if name in program:
+                program[name].value = value
+        buffer = self.ctx.buffer(data.tobytes())
+        vao = self.ctx.vertex_array(program, [(buffer, "3f 3f 1f/i", "in_mean", "in_colour", "in_sigma")])
+        try:
+            vao.render(mode=mode, vertices=vertices, instances=len(data))
+        finally:
+            vao.release()
+            buffer.release()
+
+    def _target(self, width: int, height: int) -> Any:
+        if self.target is None or self.target.size != (width, height):
+            self.release_target()
+            texture = self.ctx.texture((width, height), 4, dtype="f4")
+            self.target = self.ctx.framebuffer(color_attachments=[texture])
+        return self.target
+
+    def release_target(self) -> None:
+        if self.target is not None:
+            self.target.color_attachments[0].release()
+            self.target.release()
+            self.target = None
+
+    def release(self) -> None:
+        with self.ctx:
+            self.release_target()
+            self.points.release()
+            self.rings.release()

@@ -1,0 +1,63 @@
+// Gaussian-bucket field (Lagrangian Hashing), evaluated for display: the same math as
+// gpu/gaussian_buckets.py and fields/gaussian_buckets.py.
+//
+// Levels 0 .. GB_COARSE-1 are hash-grid levels (grid_levels.glsl, table hg_table). Levels GB_COARSE
+// .. FIELD_LEVELS-1 are Lagrangian: their cell corners pick buckets exactly as a grid level does
+// (hg_levels[l].y is the level's first bucket), and bucket b holds GB_POINTS points, rows
+// b*GB_POINTS + k of gb_means (one texel per point: xyz, z = 0 in 2D) and gb_values (HG_TEXELS
+// texels per point). The level's feature at x is
+//   sum over corners v of alpha_v(x) * sum_k N(x; mu_vk, sigma_l) f_vk,
+//   N(x; mu, s) = exp(-|x - mu|^2 / (2 s^2)) / (sqrt(2 pi) s),
+// with x clamped to [0,1]^D and gb_sigma[l - GB_COARSE] = sigma_scale * cell size of the level.
+
+#include "grid_levels.glsl"
+
+uniform sampler2D gb_means;
+uniform sampler2D gb_values;
+uniform float gb_sigma[FIELD_LEVELS - GB_COARSE];
+
+const float GB_INV_SQRT_2PI = 0.3989422804014327;
+
+vec3 gb_mean(uint point) {
+    return hg_fetch(gb_means, point).xyz;
+}
+
+// Features of Lagrangian level `lvl` at x (layout as hg_level_features).
+vec4 gb_level_features(vec3 x, int lvl, int half_) {
+    ivec4 info = hg_levels[lvl];
+    ivec3 cell;
+    vec3 upper;
+    hg_locate(x, info.x, cell, upper);
+    vec3 p = clamp(x, 0.0, 1.0);
+#if FIELD_DIMS == 2
+    p.z = 0.0;
+#endif
+    float sigma = gb_sigma[lvl - GB_COARSE];
+    float norm = GB_INV_SQRT_2PI / sigma;
+    float inv_2s2 = 0.5 / (sigma * sigma);
+    vec4 feature = vec4(0.0);
+    for (int corner = 0; corner < FIELD_CORNERS; ++corner) {
+        float alpha = hg_corner_weight(upper, corner);
+        uint first = hg_bucket(info, cell, corner) * uint(GB_POINTS);
+        for (int k = 0; k < GB_POINTS; ++k) {
+            uint point = first + uint(k);
+            vec3 d = p - gb_mean(point);
+            float w = alpha * norm * exp(-dot(d, d) * inv_2s2);
+            feature += w * hg_fetch(gb_values, point * uint(HG_TEXELS) + uint(half_));
+        }
+    }
+    return feature;
+}
+
+vec4 field_eval(vec3 x) {
+    vec4 e[MLP_IN4];
+    for (int i = 0; i < MLP_IN4; ++i) e[i] = vec4(0.0);
+    for (int lvl = 0; lvl < FIELD_LEVELS; ++lvl) {
+        if (!hg_level_on(lvl)) continue;
+        for (int half_ = 0; half_ < HG_HALVES; ++half_) {
+            vec4 f = lvl < GB_COARSE ? hg_level_features(x, lvl, half_) : gb_level_features(x, lvl, half_);
+            hg_put(e, lvl, half_, f);
+        }
+    }
+    return mlp_decode(e);
+}

@@ -1,0 +1,113 @@
+// Grid levels of the multiresolution encodings, for display: the same math as gpu/hashing.py,
+// fields/hashgrid.py and fields/field.py. Shared by hashgrid.glsl (every level) and
+// gaussian_buckets.glsl (its coarse levels, and the cells and buckets of its Lagrangian levels).
+//
+// A level of resolution N has vertices 0..N per axis; x in [0,1]^D (clamped) sits at N*x, in cell
+// min(floor(N*x), N-1). Dense levels index vertex c by c0 + (N+1)*(c1 + (N+1)*c2); hashed levels
+// by (c0 ^ c1*2654435761 ^ c2*805459861) & (T-1) (uint32 wrap-around, as the Warp kernels).
+// Features of level l go to encoding entries l*F .. l*F+F-1; the L*F entries feed the MLP decoder
+// (shaders/mlp.glsl).
+//
+// Compile-time constants: FIELD_DIMS (2|3), FIELD_LEVELS, FIELD_FEATURES, FIELD_SMOOTH
+// (0 linear, 1 smoothstep), FIELD_OUT, HG_TEXELS (texels per table row: 2 for F = 8, else 1).
+// Tables are float textures HG_WIDTH texels wide, row r at texel r * HG_TEXELS, read with
+// texelFetch (on llvmpipe about 4x faster than storage-buffer gathers); hg_levels holds per level:
+// resolution, first row, hashed, on.
+
+#include "mlp.glsl"
+
+#define HG_WIDTH 4096
+#define FIELD_CORNERS (1 << FIELD_DIMS)
+#define HG_HALVES (FIELD_FEATURES == 8 ? 2 : 1)
+
+uniform sampler2D hg_table;
+layout(std140, binding = 1) uniform HashGridLevels { ivec4 hg_levels[FIELD_LEVELS]; };
+uniform uint hg_table_mask;
+
+// A level switched off for the evaluations that follow (-1: none): per-level contribution maps
+// evaluate the field with and without one level.
+int hg_skip_level = -1;
+
+bool hg_level_on(int lvl) {
+    return hg_levels[lvl].w != 0 && lvl != hg_skip_level;
+}
+
+vec4 hg_fetch(sampler2D tex, uint index) {
+    return texelFetch(tex, ivec2(int(index % uint(HG_WIDTH)), int(index / uint(HG_WIDTH))), 0);
+}
+
+uint hg_corner_row(ivec3 c, int res, bool hashed) {
+    if (!hashed) {
+        int stride = res + 1;
+        return uint(c.x + stride * (c.y + stride * c.z));
+    }
+    uint h = uint(c.x) ^ (uint(c.y) * 2654435761u);
+#if FIELD_DIMS == 3
+    h = h ^ (uint(c.z) * 805459861u);
+#endif
+    return h & hg_table_mask;
+}
+
+// The cell of x in a level of resolution `res` and the per-axis weights of its upper corners
+// (linear or smoothstep); z is zero in 2D.
+void hg_locate(vec3 x, int res, out ivec3 cell, out vec3 upper) {
+    vec3 pos = clamp(x, 0.0, 1.0) * float(res);
+    cell = min(ivec3(floor(pos)), ivec3(res - 1));
+    vec3 frac = pos - vec3(cell);
+#if FIELD_DIMS == 2
+    cell.z = 0;
+    frac.z = 0.0;
+#endif
+#if FIELD_SMOOTH == 1
+    upper = frac * frac * (3.0 - 2.0 * frac);
+#else
+    upper = frac;
+#endif
+}
+
+ivec3 hg_corner_bits(int corner) {
+    return ivec3(corner & 1, (corner >> 1) & 1, (corner >> 2) & 1);
+}
+
+float hg_corner_weight(vec3 upper, int corner) {
+    vec3 w3 = mix(1.0 - upper, upper, vec3(hg_corner_bits(corner)));
+    float w = w3.x * w3.y;
+#if FIELD_DIMS == 3
+    w *= w3.z;
+#endif
+    return w;
+}
+
+// Row of a cell corner in its table: the level's first row + the dense index or the hash.
+uint hg_bucket(ivec4 info, ivec3 cell, int corner) {
+    return uint(info.y) + hg_corner_row(cell + hg_corner_bits(corner), info.x, info.z != 0);
+}
+
+// Interpolated features of grid level `lvl` at x: entries 0..F-1 of the result (F <= 4), or
+// entries 4*half .. 4*half+3 for F = 8.
+vec4 hg_level_features(vec3 x, int lvl, int half_) {
+    ivec4 info = hg_levels[lvl];
+    ivec3 cell;
+    vec3 upper;
+    hg_locate(x, info.x, cell, upper);
+    vec4 feature = vec4(0.0);
+    for (int corner = 0; corner < FIELD_CORNERS; ++corner) {
+        uint row = hg_bucket(info, cell, corner);
+        feature += hg_corner_weight(upper, corner) * hg_fetch(hg_table, row * uint(HG_TEXELS) + uint(half_));
+    }
+    return feature;
+}
+
+// Put part `half_` of level lvl's features into the decoder's input.
+void hg_put(inout vec4 e[MLP_IN4], int lvl, int half_, vec4 f) {
+#if FIELD_FEATURES == 8
+    e[2 * lvl + half_] = f;
+#elif FIELD_FEATURES == 4
+    e[lvl] = f;
+#else
+    for (int k = 0; k < FIELD_FEATURES; ++k) {
+        int flat_index = lvl * FIELD_FEATURES + k;
+        e[flat_index >> 2][flat_index & 3] = f[k];
+    }
+#endif
+}
