@@ -78,9 +78,9 @@ def rel_err(a, b):
 
 
 @pytest.mark.parametrize("case", CASES, ids=case_id)
-def test_forward_matches_float64_reference(case):
-    field = make_field(*case)
-    x = sample_points(4000, case[0])
+def test_forward_matches_float64_reference(case, device):
+    field = make_field(*case).to(device)
+    x = sample_points(4000, case[0]).to(device)
     y = field(x)
     w64 = field.weights.detach().double()
     y64 = reference_output(field, x, w64, (True,) * case[2])
@@ -94,11 +94,11 @@ def test_forward_matches_float64_reference(case):
 
 
 @pytest.mark.parametrize("case", CASES, ids=case_id)
-def test_weight_gradients_match_reference_autograd(case):
-    field = make_field(*case)
-    x = sample_points(3000, case[0])
+def test_weight_gradients_match_reference_autograd(case, device):
+    field = make_field(*case).to(device)
+    x = sample_points(3000, case[0]).to(device)
     y = field(x)
-    cotangent = torch.randn(y.shape, generator=torch.Generator().manual_seed(7))
+    cotangent = torch.randn(y.shape, generator=torch.Generator().manual_seed(7)).to(device)
     (y * cotangent).sum().backward()
     w64 = field.weights.detach().double().requires_grad_(True)
     (reference_output(field, x, w64, (True,) * case[2]) * cotangent.double()).sum().backward()
@@ -109,9 +109,9 @@ def test_weight_gradients_match_reference_autograd(case):
 
 
 @pytest.mark.parametrize("case", CASES, ids=case_id)
-def test_fused_block_fit_matches_reference(case):
+def test_fused_block_fit_matches_reference(case, device):
     dims, _size, _scales, block, hidden, layers, out_dims, _omega = case
-    field = make_field(*case)
+    field = make_field(*case).to(device)
     config = field.config
     gen = torch.Generator().manual_seed(3)
     blocks = 9
@@ -120,7 +120,8 @@ def test_fused_block_fit_matches_reference(case):
     targets = torch.randn(blocks, samples, out_dims, generator=gen)
     loss_weight = torch.rand(blocks, samples, generator=gen)
     loss_weight[0, samples // 2 :] = 0.0  # padding samples do not count
-    sse, grad = field.fit_blocks(weights, targets, loss_weight)
+    sse, grad = field.fit_blocks(weights.to(device), targets.to(device), loss_weight.to(device))
+    sse, grad = sse.cpu(), grad.cpu()
     w64 = weights.double().requires_grad_(True)
     local = block_grid(config).double()[None].expand(blocks, -1, -1)
     pred = reference.siren_blocks(local, w64, hidden, layers, config.omega)
