@@ -33,8 +33,7 @@ def trained_sphere(steps: int, device: str) -> Any:
     torch.manual_seed(0)
     config = HashGridConfig(dims=3, out_dims=1, growth=growth_for(16, 1024, 16))
     field = configs.build_field(config).to(device)
-    scene = SphereScene()
-    scene.center = scene.center.to(device)
+    scene = SphereScene(device=device)
     trainer = Trainer(field, scene, TrainConfig(batch_size=1 << 16, lr=3e-3))
     for _ in range(steps):
         trainer.step()

@@ -281,7 +281,7 @@ class CoarseToFine:
         scale = field.layout[j]
         samples = c.block_size**c.dims
         store = ResidualStore(samples, c.out_dims, scale.count)
-        rows_before = field.block_rows(j)
+        rows_before = field.block_rows(j).cpu()
         energies = torch.empty(scale.count)
         kept: list[torch.Tensor] = []
         for band, residual in self._residual_bands(scale):
@@ -340,7 +340,7 @@ class CoarseToFine:
             full = tuple(n * scale.extent for n in reversed(scale.blocks[:last]))
             signal = pyramid.downsample(pyramid.pad_edges(region, (scale.extent, *full)), f)
             if any_coarser:
-                x = band_coordinates(scale, band, c)
+                x = band_coordinates(scale, band, c).to(field.weights.device)
                 parts = [field.evaluate_scales(x[i : i + EVAL_CHUNK], coarser) for i in range(0, len(x), EVAL_CHUNK)]
                 pred = torch.cat(parts)
                 signal = signal - pred.detach().cpu().view(signal.shape)
