@@ -18,10 +18,12 @@ def add_parser(which: Any) -> Any:
     render.add_argument("--frames", type=int, default=30)
     render.add_argument("--steps", type=int, default=300, help="training steps of the sphere SDF first")
     render.add_argument("--device", default="cpu", help="where to train the SDF (cpu or cuda)")
+    render.add_argument("--impl", default="warp", choices=("warp", "torch"), help="encoding used to train it")
+    render.add_argument("--mode", default="shaded", help="3D view mode (shaded, normals, depth, slice...)")
     return render
 
 
-def trained_sphere(steps: int, device: str) -> Any:
+def trained_sphere(steps: int, device: str, impl: str = "warp") -> Any:
     """A default-sized 3D hash grid (16 levels, T=2^19) fitted to a sphere's SDF."""
     import torch
 
@@ -32,7 +34,7 @@ def trained_sphere(steps: int, device: str) -> Any:
 
     torch.manual_seed(0)
     config = HashGridConfig(dims=3, out_dims=1, growth=growth_for(16, 1024, 16))
-    field = configs.build_field(config).to(device)
+    field = configs.build_field(config, impl=impl).to(device)
     scene = SphereScene(device=device)
     trainer = Trainer(field, scene, TrainConfig(batch_size=1 << 16, lr=3e-3))
     for _ in range(steps):
@@ -45,9 +47,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     from app.render.camera import Camera3D
     from app.render.renderer import Renderer, ViewOptions
 
-    snapshot = trained_sphere(args.steps, args.device)
+    snapshot = trained_sphere(args.steps, args.device, args.impl)
     renderer = Renderer()
-    options = ViewOptions(width=args.width, height=args.height, mode="shaded")
+    options = ViewOptions(width=args.width, height=args.height, mode=args.mode)
     camera = Camera3D()
     renderer.draw(snapshot, camera, options)  # compile and upload
     times = []
@@ -60,7 +62,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     report = {"width": args.width, "height": args.height, "frames": args.frames, "median_ms": median * 1e3,
               "fps": 1.0 / median, "renderer": renderer.ctx.info.get("GL_RENDERER", "?")}  # fmt: skip
     if not args.json:
-        print(f"{args.width}x{args.height} shaded SDF on {report['renderer']}: {report['fps']:.1f} frames/s "
+        print(f"{args.width}x{args.height} {args.mode} SDF on {report['renderer']}: {report['fps']:.1f} frames/s "
               f"(median {report['median_ms']:.1f} ms per frame, read-back included)")  # fmt: skip
     renderer.release()
     return report

@@ -59,9 +59,12 @@ vec3 surface_normal(vec3 p) {
 float trace_surface(vec3 o, vec3 d, vec2 span) {
     if (u_task == 0) {
         float t = span.x;
+        // pictures stop once the distance is under half a pixel's footprint at t (cone tracing's
+        // test: several times fewer steps); surface points (picking) converge to 1e-4
+        float footprint = u_mode == 7 ? 0.0 : u_tan_half_fov / u_size.y;
         for (int i = 0; i < SPHERE_STEPS && t <= span.y; ++i) {
             float s = field_eval(o + t * d).x;
-            if (abs(s) < 1e-4 * max(t, 1.0)) return t;
+            if (abs(s) < max(1e-4 * max(t, 1.0), footprint * t)) return t;
             t += s;
             t = max(t, span.x);
         }
