@@ -9,13 +9,14 @@
 // Its weight row is lb_slots[lb_blocks[j].w + block] (-1: no MLP). lb_inv_extent[j].w is 1 when the
 // scale is on.
 //
-// Weights (app/render/laplacian_blocks_gl.py packs them): LB_ROW4 vec4s per row; each layer is its
+// Weights (app/render/laplacian_blocks_gl.py packs them) are a float texture (a storage buffer read
+// per pixel costs several times more on llvmpipe), LB_ROW4 texels per row; each layer is its
 // fan_in rows of W (fan_out units zero-padded to vec4s), then its bias in the same vec4s. Hidden
 // layers are sin(lb_omega * (a W + b)); the last one is linear. Only the first four outputs are kept.
 // Defines: FIELD_DIMS, FIELD_OUT, LB_SCALES, LB_HIDDEN, LB_LAYERS, LB_ROW4.
 
-layout(std430, binding = 0) readonly buffer LbWeights { vec4 lb_w[]; };
 layout(std430, binding = 1) readonly buffer LbSlots { int lb_slots[]; };
+uniform sampler2D lb_weights;  // the packed rows, vec4 i at texel (i % 4096, i / 4096)
 
 uniform ivec4 lb_blocks[LB_SCALES];     // blocks per axis (x, y, z), first slot of the scale
 uniform vec4 lb_inv_extent[LB_SCALES];  // blocks per unit of coordinate (x, y, z), scale on (w)
@@ -23,6 +24,10 @@ uniform float lb_omega;
 
 #define LB_H4 ((LB_HIDDEN + 3) / 4)
 #define LB_C4 ((FIELD_OUT + 3) / 4)
+
+vec4 lb_w(int i) {
+    return texelFetch(lb_weights, ivec2(i & 4095, i >> 12), 0);
+}
 
 // x's block within scale j and its local coordinates u.
 int lb_locate(vec3 x, int j, out vec3 u) {
@@ -46,23 +51,23 @@ vec4 lb_siren(int row, vec3 u) {
     int base = row * LB_ROW4;
     vec4 a[LB_H4];
     for (int r = 0; r < LB_H4; ++r) {
-        vec4 z = lb_w[base + FIELD_DIMS * LB_H4 + r];
-        for (int d = 0; d < FIELD_DIMS; ++d) z += lb_w[base + d * LB_H4 + r] * u[d];
+        vec4 z = lb_w(base + FIELD_DIMS * LB_H4 + r);
+        for (int d = 0; d < FIELD_DIMS; ++d) z += lb_w(base + d * LB_H4 + r) * u[d];
         a[r] = sin(lb_omega * z);
     }
     base += (FIELD_DIMS + 1) * LB_H4;
     for (int m = 0; m < LB_LAYERS - 2; ++m) {
         vec4 z[LB_H4];
-        for (int r = 0; r < LB_H4; ++r) z[r] = lb_w[base + LB_HIDDEN * LB_H4 + r];
+        for (int r = 0; r < LB_H4; ++r) z[r] = lb_w(base + LB_HIDDEN * LB_H4 + r);
         for (int k = 0; k < LB_HIDDEN; ++k) {
             float ak = a[k >> 2][k & 3];
-            for (int r = 0; r < LB_H4; ++r) z[r] += lb_w[base + k * LB_H4 + r] * ak;
+            for (int r = 0; r < LB_H4; ++r) z[r] += lb_w(base + k * LB_H4 + r) * ak;
         }
         for (int r = 0; r < LB_H4; ++r) a[r] = sin(lb_omega * z[r]);
         base += (LB_HIDDEN + 1) * LB_H4;
     }
-    vec4 y = lb_w[base + LB_HIDDEN * LB_C4];
-    for (int k = 0; k < LB_HIDDEN; ++k) y += lb_w[base + k * LB_C4] * a[k >> 2][k & 3];
+    vec4 y = lb_w(base + LB_HIDDEN * LB_C4);
+    for (int k = 0; k < LB_HIDDEN; ++k) y += lb_w(base + k * LB_C4) * a[k >> 2][k & 3];
     return y;
 }
 

@@ -1,6 +1,7 @@
 """The Laplacian-block field (MINER) on the GPU: shaders/laplacian_blocks.glsl, with the GL objects
-made from a snapshot: every block MLP's weights and the block -> weight row table (storage buffers),
-and per scale its block grid and whether it is on (uniform arrays).
+made from a snapshot: every block MLP's weights (a float texture: on llvmpipe a texel fetch per pixel
+costs several times less than a storage-buffer load), the block -> weight row table (a storage
+buffer), and per scale its block grid and whether it is on (uniform arrays).
 
 The view's levels are the field's: level l (coarse to fine) is scale J-1-l, so the level-of-detail
 cut at level l shows the reconstruction at scale J-1-l."""
@@ -14,12 +15,13 @@ import numpy as np
 import torch
 
 from app.render import field_gl
-from app.render.hashgrid_gl import include
+from app.render.hashgrid_gl import TABLE_UNIT, float_texture, include, table_image
 from fields import reference
 from fields.errors import ConfigError
 from fields.laplacian_blocks import scale_layout
 
-WEIGHTS_BINDING, SLOTS_BINDING = 0, 1  # storage buffer bindings of laplacian_blocks.glsl
+SLOTS_BINDING = 1  # storage buffer binding of the block table in laplacian_blocks.glsl
+WEIGHTS_UNIT = TABLE_UNIT  # texture unit of the weights (this kind has no hash table)
 
 
 def vec4s(n: int) -> int:
@@ -75,11 +77,12 @@ def storage_buffer(ctx: Any, data: np.ndarray, what: str) -> Any:
 
 
 class LaplacianBlocksBuffers:
-    """The weights and the slot table of one snapshot in storage buffers, and the scale tables."""
+    """The weights (texture) and the slot table (storage buffer) of one snapshot, and the scale tables."""
 
     def __init__(self, ctx: Any, config: Any, params: Mapping[str, np.ndarray], mask: tuple[bool, ...]) -> None:
         self.config = config
-        self.weights = storage_buffer(ctx, pack_weights(config, np.asarray(params["weights"])), "block weights")
+        packed = pack_weights(config, np.asarray(params["weights"]))
+        self.weights = float_texture(ctx, table_image(packed), "block weights")
         slots = np.ascontiguousarray(params["slots"], np.int32)
         self.slots = storage_buffer(ctx, slots, "block table")
         self.set_level_mask(mask)
@@ -88,11 +91,13 @@ class LaplacianBlocksBuffers:
         self.blocks, self.inv_extent = scale_tables(self.config, mask)
 
     def bind(self, program: Any) -> None:
-        self.weights.bind_to_storage_buffer(WEIGHTS_BINDING)
+        self.weights.use(location=WEIGHTS_UNIT)
         self.slots.bind_to_storage_buffer(SLOTS_BINDING)
         for name, value in (("lb_blocks", self.blocks), ("lb_inv_extent", self.inv_extent)):
             if name in program:
                 program[name].write(value.tobytes())
+        if "lb_weights" in program:
+            program["lb_weights"].value = WEIGHTS_UNIT
         if "lb_omega" in program:
             program["lb_omega"].value = float(self.config.omega)
 
