@@ -260,13 +260,16 @@ def cmd_render(args: argparse.Namespace) -> int:
 
 def cmd_view(args: argparse.Namespace) -> int:
     from app.ui.launch import launch
+    from fields import config as configs
+
+    configs.config_class(args.field)  # an unknown kind: one line before any window opens
 
     size = None
     if args.view_size:
         width, _, height = args.view_size.partition("x")
         size = (int(width), int(height))
     screenshot = Path(args.screenshot) if args.screenshot else None
-    return launch(Path(args.path), args.task, args.seconds, screenshot, size)
+    return launch(Path(args.path), args.task, args.seconds, screenshot, size, args.field)
 
 
 def render_3d(args: argparse.Namespace, snapshot: Any) -> int:
@@ -428,6 +431,7 @@ def build_parser() -> argparse.ArgumentParser:
     view = sub.add_parser("view", help="open the window on a scene (image, data folder) or a saved model (.fsnap)")
     view.add_argument("path", nargs="?", default=str(DEFAULT_IMAGE), help="default: the bundled astronaut")
     view.add_argument("--task", help="scene task (default: detected from the path)")
+    view.add_argument("--field", default="hashgrid", help="field kind trained on a scene (default hashgrid)")
     view.add_argument("--seconds", type=float, help="close the window after this long")
     view.add_argument("--screenshot", metavar="PNG", help="save the window as a PNG when closing")
     view.add_argument("--view-size", metavar="WxH", help="fixed view size in pixels (default: follow the window)")

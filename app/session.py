@@ -90,7 +90,7 @@ def default_config(scene: Any, kind: str = "hashgrid") -> Any:
 
     facts = scene.describe()
     options = argparse.Namespace(field=kind, option=[], max_resolution=None)
-    return field_config(options, scene.dims, scene.out_dims, int(facts.get("extent", 512)))
+    return field_config(options, scene.dims, scene.out_dims, int(facts.get("extent", 512)), facts.get("size"))
 
 
 def new_session(scene: Any, config: Any, train: TrainConfig = APP_TRAIN, source: Path | None = None) -> Session:
@@ -105,16 +105,18 @@ def new_session(scene: Any, config: Any, train: TrainConfig = APP_TRAIN, source:
     return Session(scene.name, source, scene=scene, trainer=trainer)
 
 
-def open_path(path: str | Path, task: str | None = None, current: Session | None = None) -> Session:
-    """Open a scene (image, ... any task of the scene registry) to train with the default field, or
-    a saved model: on the current scene when it fits it (training goes on from the snapshot),
-    else on its own. Raises FieldscopeError with a message for the status bar."""
+def open_path(
+    path: str | Path, task: str | None = None, current: Session | None = None, kind: str = "hashgrid"
+) -> Session:
+    """Open a scene (image, ... any task of the scene registry) to train with the default field of
+    `kind`, or a saved model: on the current scene when it fits it (training goes on from the
+    snapshot), else on its own. Raises FieldscopeError with a message for the status bar."""
     path = Path(path).expanduser()
     if path.suffix.lower() == SNAPSHOT_SUFFIX:
         return open_snapshot(path, current)
     check_openable(path)
     scene = open_scene(path, task or detect_task(path))
-    return new_session(scene, default_config(scene), source=path)
+    return new_session(scene, default_config(scene, kind), source=path)
 
 
 def open_snapshot(path: Path, current: Session | None = None) -> Session:

@@ -1,6 +1,7 @@
 """Field kinds on the GPU: for each kind, the GLSL include that evaluates it, its compile-time
 defines and the buffers made from a snapshot's parameters. One module per kind registers itself
-(app/render/hashgrid_gl.py, app/render/gaussian_buckets_gl.py); the renderer only talks to this interface."""
+(app/render/hashgrid_gl.py, app/render/gaussian_buckets_gl.py,
+app/render/laplacian_blocks_gl.py); the renderer only talks to this interface."""
 
 from __future__ import annotations
 
@@ -50,4 +51,5 @@ def for_config(config: Any) -> FieldGL:
 
 def _load_kinds() -> None:
     import app.render.gaussian_buckets_gl
-    import app.render.hashgrid_gl  # noqa: F401
+    import app.render.hashgrid_gl
+    import app.render.laplacian_blocks_gl  # noqa: F401

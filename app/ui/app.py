@@ -8,6 +8,7 @@ training step: they send commands to the trainer's queue.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import queue
 import time
@@ -61,9 +62,10 @@ class App:
         self.window = Window(self, show=show)
 
     # ---- scenes
-    def open(self, path: str | Path, task: str | None = None) -> Future:
-        """Open a scene or saved model in the background; the current scene trains on until the new
-        one is ready, and stays if opening fails (the status bar says why)."""
+    def open(self, path: str | Path, task: str | None = None, kind: str = "hashgrid") -> Future:
+        """Open a scene (trained with a field of `kind`) or saved model in the background; the
+        current scene trains on until the new one is ready, and stays if opening fails (the status
+        bar says why)."""
         path = Path(path).expanduser()
         if self._opening is not None and not self._opening.done():
             self.status.say(f"{path}: still opening {self._opening_path}; try again in a moment", error=True)
@@ -72,7 +74,7 @@ class App:
             return future
         self.status.say(f"opening {path} ...")
         self._opening_path = path
-        self._opening = self._pool.submit(open_path, path, task, self.session)
+        self._opening = self._pool.submit(open_path, path, task, self.session, kind)
         return self._opening
 
     def drop(self, paths: list[str]) -> None:
@@ -167,6 +169,9 @@ class App:
         base = configs.to_dict(current.config)
         if settings.get("kind", base["kind"]) != base["kind"]:  # another kind: its defaults
             base = {"kind": settings["kind"], "dims": base["dims"], "out_dims": base["out_dims"]}
+            size = self.session.scene.describe().get("size")
+            if size is not None and "size" in {f.name for f in dataclasses.fields(configs.config_class(base["kind"]))}:
+                base["size"] = tuple(size)  # kinds laid out on the scene's samples (Laplacian blocks)
         try:
             config = configs.from_dict({**base, **settings})
             session = new_session(self.session.scene, config, current.train, self.session.source)

@@ -19,6 +19,7 @@ def launch(
     seconds: float | None = None,
     screenshot: Path | None = None,
     view_size: tuple[int, int] | None = None,
+    kind: str = "hashgrid",
 ) -> int:
     """Open the window on `path` and run until it is closed (or `seconds` pass). Without a display:
     one line saying so, exit code 2."""
@@ -34,7 +35,7 @@ def launch(
 
     app = App(ctx, view_size=view_size)
     try:
-        app.open(path, task)
+        app.open(path, task, kind)
         app.run(seconds)
         if screenshot is not None:
             app.window.screenshot(screenshot)

@@ -59,6 +59,19 @@ def psnr(a: np.ndarray, b: np.ndarray) -> float:
     return 10.0 * math.log10(1.0 / float(np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2)))
 
 
+def screen_shows_the_renderer(app: Any, snapshot: Any, tmp_path: Path) -> np.ndarray:
+    """The real window as the screen shows it, cropped to the view, (240, 320, 3) int; asserts it
+    is the renderer's picture of `snapshot`."""
+    shot = iio.imread(app.window.screenshot(tmp_path / "window.png"))[..., :3]
+    x, y, w, h = app.window.view_rect()
+    on_screen = shot[y : y + h, x : x + w].astype(int)
+    offscreen = to_uint8(app.renderer.draw(snapshot, app.view_state.camera, app.view_options())).astype(int)
+    assert on_screen.shape == offscreen.shape == (240, 320, 3)
+    difference = np.abs(on_screen - offscreen)
+    assert difference.mean() < 1.0 and np.percentile(difference, 99) <= 3
+    return on_screen
+
+
 def test_trains_the_default_scene_and_the_screen_shows_the_renderers_picture(
     image_app: Any, astronaut_path: Path, tmp_path: Path
 ) -> None:
@@ -67,15 +80,9 @@ def test_trains_the_default_scene_and_the_screen_shows_the_renderers_picture(
     snapshot = pause_and_settle(app)
     assert app.view.shown_snapshot is snapshot
     assert snapshot.step > 5
-    # the real window, as the screen shows it, cropped to the view
-    shot = iio.imread(app.window.screenshot(tmp_path / "window.png"))[..., :3]
-    x, y, w, h = app.window.view_rect()
-    on_screen = shot[y : y + h, x : x + w].astype(int)
-    offscreen = to_uint8(app.renderer.draw(snapshot, app.view_state.camera, app.view_options())).astype(int)
-    assert on_screen.shape == offscreen.shape == (240, 320, 3)
-    difference = np.abs(on_screen - offscreen)
-    assert difference.mean() < 1.0 and np.percentile(difference, 99) <= 3
+    on_screen = screen_shows_the_renderer(app, snapshot, tmp_path)
     # and it resembles the target image
+    h, w = on_screen.shape[:2]
     coords = app.view_state.camera.field_coords(w, h, image_size(snapshot))
     inside = np.all((coords > 0.0) & (coords < 1.0), axis=-1)
     target = iio.imread(astronaut_path)[..., :3]

@@ -37,7 +37,7 @@ def random_snapshot(config: HashGridConfig, seed: int) -> Snapshot:
     return snapshot_of(field)
 
 
-def snapshot_of(field: Any, size: tuple[int, int] = (300, 200)) -> Snapshot:
+def snapshot_of(field: Any, size: tuple[int, ...] = (300, 200)) -> Snapshot:
     """A snapshot of a field's current parameters, of an image (2D) or SDF (3D) scene."""
     from fields.train import TrainConfig, frozen_arrays
 
@@ -49,7 +49,7 @@ def snapshot_of(field: Any, size: tuple[int, int] = (300, 200)) -> Snapshot:
         loss=0.0,
         metrics={},
         config=config,
-        level_mask=(True,) * config.levels,
+        level_mask=tuple(field.level_mask),
         params=frozen_arrays(field.state()),
         scene={"task": "image" if config.dims == 2 else "sdf", "size": list(size)},
         train=TrainConfig(),

@@ -11,7 +11,7 @@ from app.session import memory_bytes
 from app.ui.panels import Panel
 from fields import config as configs
 
-FIXED = ("kind", "dims", "out_dims")  # set by the scene
+FIXED = ("kind", "dims", "out_dims", "size")  # set by the scene
 
 
 class FieldPanel(Panel):

@@ -66,7 +66,13 @@ class LevelsPanel(Panel):
 
 
 def _level_info(snapshot: Any) -> list[str]:
-    """'N=..., dense|hashed' per level, for grid-based configs."""
+    """'N=..., dense|hashed' per level for grid-based configs; for Laplacian blocks (a level is a
+    scale, coarse to fine) the scale, its block grid and block side in samples."""
+    if snapshot.config.kind == "laplacian_blocks":
+        from fields.laplacian_blocks import scale_layout
+
+        scales = reversed(scale_layout(snapshot.config))
+        return [f"scale {s.scale}: {'x'.join(map(str, s.blocks))} blocks of {s.extent}" for s in scales]
     try:
         from fields.hashgrid import layout_of
 

@@ -1,0 +1,85 @@
+// Laplacian-block field (MINER), evaluated for display: the same math as gpu/laplacian_blocks.py and
+// fields/laplacian_blocks.py.
+//
+// The field at x is the sum over the scales that are on of the SIREN of the block holding x at that
+// scale, evaluated at x's block-local coordinate u in [-1, 1)^D; a block without an MLP (pruned, or its
+// scale not started) reads zero. Block of x at scale j, per axis d (all float32, as the kernels):
+//   p = clamp(x_d, 0, 1) * lb_inv_extent[j][d],  k = min(floor(p), lb_blocks[j][d] - 1),
+//   u_d = 2 (p - k) - 1,  block = kx + nx (ky + ny kz).
+// Its weight row is lb_slots[lb_blocks[j].w + block] (-1: no MLP). lb_inv_extent[j].w is 1 when the
+// scale is on.
+//
+// Weights (app/render/laplacian_blocks_gl.py packs them) are a float texture (a storage buffer read
+// per pixel costs several times more on llvmpipe), LB_ROW4 texels per row; each layer is its
+// fan_in rows of W (fan_out units zero-padded to vec4s), then its bias in the same vec4s. Hidden
+// layers are sin(lb_omega * (a W + b)); the last one is linear. Only the first four outputs are kept.
+// Defines: FIELD_DIMS, FIELD_OUT, LB_SCALES, LB_HIDDEN, LB_LAYERS, LB_ROW4.
+
+layout(std430, binding = 1) readonly buffer LbSlots { int lb_slots[]; };
+uniform sampler2D lb_weights;  // the packed rows, vec4 i at texel (i % 4096, i / 4096)
+
+uniform ivec4 lb_blocks[LB_SCALES];     // blocks per axis (x, y, z), first slot of the scale
+uniform vec4 lb_inv_extent[LB_SCALES];  // blocks per unit of coordinate (x, y, z), scale on (w)
+uniform float lb_omega;
+
+#define LB_H4 ((LB_HIDDEN + 3) / 4)
+#define LB_C4 ((FIELD_OUT + 3) / 4)
+
+vec4 lb_w(int i) {
+    return texelFetch(lb_weights, ivec2(i & 4095, i >> 12), 0);
+}
+
+// x's block within scale j and its local coordinates u.
+int lb_locate(vec3 x, int j, out vec3 u) {
+    ivec4 blocks = lb_blocks[j];
+    vec4 inv = lb_inv_extent[j];
+    int block = 0;
+    int stride = 1;
+    u = vec3(0.0);
+    for (int d = 0; d < FIELD_DIMS; ++d) {
+        float p = clamp(x[d], 0.0, 1.0) * inv[d];
+        int k = min(int(floor(p)), blocks[d] - 1);
+        u[d] = 2.0 * (p - float(k)) - 1.0;
+        block += k * stride;
+        stride *= blocks[d];
+    }
+    return block;
+}
+
+// The SIREN of weight row `row` at u -> its first four outputs.
+vec4 lb_siren(int row, vec3 u) {
+    int base = row * LB_ROW4;
+    vec4 a[LB_H4];
+    for (int r = 0; r < LB_H4; ++r) {
+        vec4 z = lb_w(base + FIELD_DIMS * LB_H4 + r);
+        for (int d = 0; d < FIELD_DIMS; ++d) z += lb_w(base + d * LB_H4 + r) * u[d];
+        a[r] = sin(lb_omega * z);
+    }
+    base += (FIELD_DIMS + 1) * LB_H4;
+    for (int m = 0; m < LB_LAYERS - 2; ++m) {
+        vec4 z[LB_H4];
+        for (int r = 0; r < LB_H4; ++r) z[r] = lb_w(base + LB_HIDDEN * LB_H4 + r);
+        for (int k = 0; k < LB_HIDDEN; ++k) {
+            float ak = a[k >> 2][k & 3];
+            for (int r = 0; r < LB_H4; ++r) z[r] += lb_w(base + k * LB_H4 + r) * ak;
+        }
+        for (int r = 0; r < LB_H4; ++r) a[r] = sin(lb_omega * z[r]);
+        base += (LB_HIDDEN + 1) * LB_H4;
+    }
+    vec4 y = lb_w(base + LB_HIDDEN * LB_C4);
+    for (int k = 0; k < LB_HIDDEN; ++k) y += lb_w(base + k * LB_C4) * a[k >> 2][k & 3];
+    return y;
+}
+
+// The field's first four outputs at x in [0,1]^D (x.z ignored for D=2), zero-padded.
+vec4 field_eval(vec3 x) {
+    vec4 sum = vec4(0.0);
+    for (int j = 0; j < LB_SCALES; ++j) {
+        if (lb_inv_extent[j].w == 0.0) continue;
+        vec3 u;
+        int block = lb_locate(x, j, u);
+        int row = lb_slots[lb_blocks[j].w + block];
+        if (row >= 0) sum += lb_siren(row, u);
+    }
+    return sum;
+}
