@@ -127,6 +127,12 @@ class VolumeScene:
         index = index.to(self.device)
         return Batch(voxel_coords(self.shape, index), self._flat[index])
 
+    def read_region(self, lo: tuple[int, ...], hi: tuple[int, ...]) -> np.ndarray:
+        """Voxels [lo, hi) per axis, given in coordinate order (x, y, z) -> float32 (z, y, x, C), the
+        array order of the Laplacian-block field's pyramid (as ImageScene's (rows, columns, C))."""
+        block = self.values[lo[0] : hi[0], lo[1] : hi[1], lo[2] : hi[2]]
+        return block.permute(2, 1, 0, 3).contiguous().cpu().numpy()
+
     def loss(self, field: Any, batch: Batch) -> tuple[torch.Tensor, dict[str, float]]:
         mse = torch.mean((field(batch.coords) - batch.targets) ** 2)
         return mse, {"batch_psnr": psnr_from_mse(float(mse.detach()))}
