@@ -14,6 +14,14 @@ from fields import snapshot as snapshots
 SMALL = ["--levels", "8", "--log2-table-size", "14", "--batch-size", "4096", "--quiet"]
 
 
+def cli_json(*args: str) -> dict:
+    """Run `python -m app.cli ARGS` in a fresh process and parse what it prints as JSON."""
+    result = subprocess.run(
+        [sys.executable, "-m", "app.cli", *args], capture_output=True, text=True, check=True, timeout=600
+    )
+    return json.loads(result.stdout)
+
+
 def test_fit_then_render_at_any_size(tmp_path, astronaut_path, capsys):
     model = tmp_path / "astro.fsnap"
     assert main(["fit", str(astronaut_path), "--steps", "40", "--out", str(model), *SMALL]) == 0
@@ -79,27 +87,7 @@ def test_render_of_a_damaged_snapshot_fails_cleanly(tmp_path, capsys):
 
 
 def test_bench_encoding_json_has_the_documented_shape():
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "app.cli",
-            "bench",
-            "encoding",
-            "--json",
-            "--points",
-            "4096",
-            "--repeats",
-            "1",
-            "--field",
-            "hashgrid",
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=600,
-    )
-    report = json.loads(result.stdout)
+    report = cli_json("bench", "encoding", "--json", "--points", "4096", "--repeats", "1", "--field", "hashgrid")
     assert report["config"]["points"] == 4096 and report["config"]["levels"] == 16
     rows = {(r["dims"], r["impl"]) for r in report["results"]}
     assert rows == {(2, "warp"), (2, "torch"), (3, "warp"), (3, "torch")}
@@ -108,29 +96,19 @@ def test_bench_encoding_json_has_the_documented_shape():
 
 
 def test_bench_fit_json_reports_both_implementations():
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "app.cli",
-            "bench",
-            "fit",
-            "--json",
-            "--time-budget",
-            "2",
-            "--levels",
-            "8",
-            "--log2-table-size",
-            "14",
-            "--batch-size",
-            "4096",
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=600,
-    )
-    rows = json.loads(result.stdout)["results"]
+    rows = cli_json(
+        "bench",
+        "fit",
+        "--json",
+        "--time-budget",
+        "2",
+        "--levels",
+        "8",
+        "--log2-table-size",
+        "14",
+        "--batch-size",
+        "4096",
+    )["results"]
     assert [r["impl"] for r in rows] == ["warp", "torch"]
     for r in rows:
         assert set(r) >= {"impl", "field", "params", "seconds_to_30db", "seconds_to_35db", "final_psnr"}
@@ -162,12 +140,9 @@ def test_bad_gaussian_bucket_settings_write_nothing(tmp_path, astronaut_path, ca
 
 
 def test_bench_budget_json_lists_params_and_psnr_per_field():
-    result = subprocess.run(
-        [sys.executable, "-m", "app.cli", "bench", "budget", "--json", "--steps", "3", "--log2-table-sizes", "10,11",
-         "--batch-size", "1024"],
-        capture_output=True, text=True, check=True, timeout=600,
-    )  # fmt: skip
-    rows = json.loads(result.stdout)["results"]
+    rows = cli_json("bench", "budget", "--json", "--steps", "3", "--log2-table-sizes", "10,11", "--batch-size", "1024")[
+        "results"
+    ]
     assert {(r["field"], r["log2_table_size"]) for r in rows} == {
         (f, k) for f in ("hashgrid", "gaussian_buckets") for k in (10, 11)
     }
@@ -228,34 +203,24 @@ def test_a_big_test_image_streams_through_fit_and_a_big_render_streams_out(tmp_p
 
 
 def test_bench_fit_compares_kinds_in_one_process():
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "app.cli",
-            "bench",
-            "fit",
-            "--json",
-            "--field",
-            "laplacian_blocks,hashgrid",
-            "--impl",
-            "warp",
-            "--match-params",
-            "--targets",
-            "20,30",
-            "--time-budget",
-            "3",
-            "--levels",
-            "8",
-            "--option",
-            "laplacian_blocks.scales=3",
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=600,
-    )
-    rows = json.loads(result.stdout)["results"]
+    rows = cli_json(
+        "bench",
+        "fit",
+        "--json",
+        "--field",
+        "laplacian_blocks,hashgrid",
+        "--impl",
+        "warp",
+        "--match-params",
+        "--targets",
+        "20,30",
+        "--time-budget",
+        "3",
+        "--levels",
+        "8",
+        "--option",
+        "laplacian_blocks.scales=3",
+    )["results"]
     assert [r["field"] for r in rows] == ["laplacian_blocks", "hashgrid"]
     miner, grid = rows
     assert miner["config"]["scales"] == 3 and grid["config"]["levels"] == 8
