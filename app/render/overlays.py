@@ -103,13 +103,15 @@ class PointsOverlay:
 
     def __init__(self, ctx: Any) -> None:
         self.ctx = ctx
-        self.points = ctx.program(
-            vertex_shader=shaders.source("points.vert"), fragment_shader=shaders.read("points.frag")
-        )
         defines = {"RING_SEGMENTS": RING_SEGMENTS}
-        self.rings = ctx.program(
-            vertex_shader=shaders.source("rings.vert", defines=defines), fragment_shader=shaders.read("rings.frag")
-        )
+        with ctx:  # ours, not DearPyGui's context, must be current
+            self.points = ctx.program(
+                vertex_shader=shaders.source("points.vert"), fragment_shader=shaders.read("points.frag")
+            )
+            self.rings = ctx.program(
+                vertex_shader=shaders.source("rings.vert", defines=defines),
+                fragment_shader=shaders.read("rings.frag"),
+            )
         self.target: Any = None
 
     def draw(self, sets: list[PointSet], camera_uniforms: dict[str, Any], size: tuple[int, int], circles: bool):
@@ -117,9 +119,9 @@ class PointsOverlay:
         shader's (u_origin.. in 2D, u_eye.. in 3D)."""
         width, height = size
         dims = 3 if "u_eye" in camera_uniforms else 2
-        target = self._target(width, height)
         uniforms = {**camera_uniforms, "u_size": (float(width), float(height)), "u_dims": dims}
         with self.ctx:
+            target = self._target(width, height)
             target.use()
             target.clear(0.0, 0.0, 0.0, 0.0)
             self.ctx.enable(moderngl.BLEND)

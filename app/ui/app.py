@@ -14,10 +14,11 @@ import time
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from app import export, recent
+from app import collisions, export, inside, recent
 from app.jobs import Jobs
 from app.levels import LevelState
 from app.render import Renderer
@@ -117,6 +118,7 @@ class App:
         self._sent_mask = tuple(snapshot.level_mask)
         if not keep_view or self.view_state.dims != snapshot.config.dims:
             self.view_state.reset_for(snapshot)
+        self._fit_inside_settings(snapshot)
         self.history = History()
         session.start(paused=False)
         self.window.on_session(session)
@@ -203,13 +205,104 @@ class App:
     # ---- view
     def view_options(self) -> Any:
         truth = self.session.ground_truth() if self.session is not None else None
-        return self.view_state.options(self.view_mask(), truth)
+        snapshot = self.snapshot()
+        step = snapshot.step if snapshot is not None else 0
+        return self.view_state.options(self.view_mask(), truth, self.levels.states(step), self.levels.caption(step))
 
     def set_view_mode(self, mode: str) -> None:
         try:
             self.view_state.set_mode(mode)
         except ValueError as error:
             self.status.say(str(error), True)
+
+    # ---- inside the field: heatmaps, Lagrangian points, level strip
+    def set_heatmap(self, name: str, level: int | None = None) -> bool:
+        """Show a heatmap (renderer HEATMAPS: "none", "collisions", "contribution",
+        "points_per_vertex") of `level` (default: the current one). A collision count too large to
+        make at once starts as a job (progress bar, cancel)."""
+        from app.render.heatmaps import HEATMAPS
+
+        if name not in HEATMAPS:
+            self.status.say(f"unknown heatmap {name!r} (known: {', '.join(HEATMAPS)})", True)
+            return False
+        snapshot = self.snapshot()
+        if snapshot is not None and name != "none" and not inside.grid_level_count(snapshot.config):
+            self.status.say(inside.heatmap_problem(snapshot.config, name, 0), True)
+            return False
+        self.view_state.heatmap = name
+        if level is not None:
+            return self.set_heat_level(level)
+        self._count_if_needed()
+        return self._say_heat_problem()
+
+    def set_heat_level(self, level: int) -> bool:
+        snapshot = self.snapshot()
+        top = snapshot.config.levels - 1 if snapshot is not None else 0
+        self.view_state.heat_level = max(0, min(top, int(level)))
+        self._count_if_needed()
+        return self._say_heat_problem()
+
+    def _say_heat_problem(self) -> bool:
+        """Tell the status bar when the chosen heatmap cannot show the chosen level; False then."""
+        snapshot = self.snapshot()
+        if snapshot is None:
+            return True
+        problem = inside.heatmap_problem(snapshot.config, self.view_state.heatmap, self.view_state.heat_level)
+        if problem:
+            self.status.say(problem, True)
+        return not problem
+
+    def set_heat_opacity(self, opacity: float) -> None:
+        self.view_state.heat_opacity = float(min(1.0, max(0.0, opacity)))
+
+    def set_heat_scale(self, scale: float) -> None:
+        """The contribution at full colour; 0 scales to the view (its 99th percentile)."""
+        self.view_state.heat_scale = max(0.0, float(scale))
+
+    def lagrangian_levels(self) -> list[int]:
+        """The levels that hold Lagrangian points (empty for other kinds)."""
+        snapshot = self.snapshot()
+        return [s.level for s in inside.overlays.lagrangian_levels(snapshot)] if snapshot is not None else []
+
+    def show_points(self, on: bool, level: int | None = None) -> bool:
+        """Draw (or hide) the points of one Lagrangian level, or of all of them (level None)."""
+        levels = self.lagrangian_levels()
+        if on and (not levels or (level is not None and level not in levels)):
+            kind = self.snapshot().config.kind if self.session is not None else "no"
+            which = f"level {level} has" if levels else f"{kind} fields have"
+            self.status.say(f"{which} no Lagrangian points (Gaussian-bucket fields have them)", True)
+            return False
+        toggles = list(self.view_state.points) + [False] * (len(levels) - len(self.view_state.points))
+        for i, lvl in enumerate(levels):
+            if level is None or lvl == level:
+                toggles[i] = bool(on)
+        self.view_state.points = tuple(toggles[: len(levels)])
+        return True
+
+    def set_sigma_circles(self, on: bool) -> None:
+        self.view_state.sigma_circles = bool(on)
+
+    def set_level_strip(self, on: bool) -> None:
+        self.view_state.level_strip = bool(on)
+
+    def set_legend(self, on: bool) -> None:
+        self.view_state.legend = bool(on)
+
+    def _fit_inside_settings(self, snapshot: Any) -> None:
+        """A new field: points toggles per its Lagrangian levels, heat level within its levels."""
+        count = len(inside.overlays.lagrangian_levels(snapshot))
+        self.view_state.points = (tuple(self.view_state.points) + (False,) * count)[:count]
+        self.view_state.heat_level = min(self.view_state.heat_level, snapshot.config.levels - 1)
+        self._count_if_needed()
+
+    def _count_if_needed(self) -> None:
+        snapshot = self.snapshot()
+        if self.view_state.heatmap != "collisions" or snapshot is None or not inside.grid_level_count(snapshot.config):
+            return
+        level = self.view_state.heat_level
+        key = collisions.level_key(snapshot.config, level)
+        if collisions.cached(key) is None and key.countable and not key.interactive:
+            self.jobs.start("collisions", inside.count_job(key, level, self.view.invalidate))
 
     # ---- exports (jobs: progress bar, cancel)
     def _export(self, name: str, make: Callable[[Any], Any]) -> bool:
@@ -219,9 +312,12 @@ class App:
             return False
         return self.jobs.start(name, make(snapshot))
 
-    def export_screenshot(self, path: str | Path) -> bool:
-        """The view as shown (full resolution) -> PNG."""
+    def export_screenshot(self, path: str | Path, legend: bool | None = None) -> bool:
+        """The view as shown (full resolution, with its overlays and legends) -> PNG, written
+        atomically; `legend` overrides whether the legends are drawn."""
         camera, options = self.view_state.camera, self.view_options()
+        if legend is not None:
+            options = replace(options, legend=legend)
         return self._export(
             "screenshot", lambda s: export.image_job(self.renderer, s, camera, options, Path(path), "screenshot")
         )

@@ -11,7 +11,7 @@ import dearpygui.dearpygui as dpg
 import numpy as np
 
 from app.ui import drop
-from app.ui.panels import export, field, levels, scene, training, view
+from app.ui.panels import export, field, inside, levels, scene, training, view
 from app.ui.statusbar import StatusBar
 
 TITLE = "fieldscope"
@@ -36,6 +36,7 @@ class Window:
             training.TrainingPanel(app),
             levels.LevelsPanel(app),
             view.ViewPanel(app),
+            inside.InsidePanel(app),
             export.ExportPanel(app),
         ]
         with dpg.window(tag="main", no_scrollbar=True):

@@ -111,6 +111,36 @@ def app(gl_context: Any, tmp_path_factory: pytest.TempPathFactory, astronaut_pat
     window.close()
 
 
+ASTRONAUT = "astronaut.png"
+
+
+@pytest.fixture
+def image_app(app: Any, astronaut_path: Path) -> Any:
+    """The app on the bundled image, training, with quick refreshes of the view."""
+    app.view.refresh_interval = 0.2
+    if app.session is None or app.session.name != ASTRONAUT:
+        app.open(astronaut_path)
+        assert app.run_until(lambda: app.session.name == ASTRONAUT, 120), app.status.message
+    app.set_view_mode("field")
+    app.view_state.reset_camera()
+    app.set_schedule(False)
+    app.set_lod(app.levels.levels - 1)
+    for level in range(app.levels.levels):
+        app.set_level(level, True)
+    app.set_heatmap("none")
+    app.show_points(False)
+    app.set_level_strip(True)
+    app.set_legend(True)
+    app.resume()
+    return app
+
+
+def pause_and_settle(app: Any) -> Any:
+    app.pause()
+    assert app.run_until(lambda: app.snapshot().state == "paused" and app.settled(), 120)
+    return app.snapshot()
+
+
 def xdnd_drop(display_name: str, target: int, paths: list[Path], timeout: float = 30.0) -> bool:
     """Drop `paths` onto X11 window `target` the way a desktop file manager does (XDND version 5:
     enter, position, status, drop, then hand over text/uri-list through the XdndSelection).
