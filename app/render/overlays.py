@@ -53,16 +53,23 @@ def lagrangian_levels(snapshot: Any) -> list[PointSet]:
 
 def in_view(means: np.ndarray, uniforms: dict[str, Any], margin: float) -> np.ndarray:
     """(P,) True for means inside the 2D view's field rectangle grown by `margin` (field units);
-    all True in 3D."""
+    all True in 3D. Compares columns in the means' own dtype (an upcast of a million points to
+    float64 costs more than the test)."""
     if "u_origin" not in uniforms:
         return np.ones(means.shape[0], bool)
-    low = np.asarray(uniforms["u_origin"]) - margin
+    low = np.asarray(uniforms["u_origin"], np.float64) - margin
     high = low + 2 * margin + np.array([uniforms["u_axis_x"][0], uniforms["u_axis_y"][1]])
-    return np.all((means[:, :2] >= low) & (means[:, :2] <= high), axis=1)
+    x, y = means[:, 0], means[:, 1]
+    low, high = low.astype(means.dtype), high.astype(means.dtype)
+    return (x >= low[0]) & (x <= high[0]) & (y >= low[1]) & (y <= high[1])
 
 
-def every_nth(means: np.ndarray, most: int) -> np.ndarray:
-    return means[:: max(1, -(-means.shape[0] // most))]
+def every_nth(means: np.ndarray, most: int, where: np.ndarray | None = None) -> np.ndarray:
+    """At most about `most` of the means (those where `where` is True): every s-th of them."""
+    if where is None:
+        return means[:: max(1, -(-means.shape[0] // most))]
+    index = np.flatnonzero(where)
+    return means[index[:: max(1, -(-index.shape[0] // most))]]
 
 
 def shown_sets(snapshot: Any, toggles: tuple[bool, ...], uniforms: dict[str, Any]) -> list[PointSet]:
@@ -72,10 +79,10 @@ def shown_sets(snapshot: Any, toggles: tuple[bool, ...], uniforms: dict[str, Any
     shown = []
     for i, s in enumerate(sets):
         if i < len(toggles) and toggles[i]:
-            seen = s.means[in_view(s.means, uniforms, 0.0)]
-            dots = every_nth(seen, MAX_DOTS_PER_LEVEL)
-            rings = every_nth(s.means[in_view(s.means, uniforms, s.sigma)], MAX_RINGS_PER_LEVEL)
-            shown.append(replace(s, dots=dots, rings=rings, visible=len(seen)))
+            seen = in_view(s.means, uniforms, 0.0)
+            dots = every_nth(s.means, MAX_DOTS_PER_LEVEL, seen)
+            rings = every_nth(s.means, MAX_RINGS_PER_LEVEL, in_view(s.means, uniforms, s.sigma))
+            shown.append(replace(s, dots=dots, rings=rings, visible=int(np.count_nonzero(seen))))
     return shown
 
 
