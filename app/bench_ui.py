@@ -25,15 +25,17 @@ class SphereScene:
     out_dims = 1
     name = "sphere"
 
-    def __init__(self, center: tuple[float, float, float] = (0.5, 0.5, 0.5), radius: float = 0.3) -> None:
-        self.center, self.radius = torch.tensor(center), radius
+    def __init__(
+        self, center: tuple[float, float, float] = (0.5, 0.5, 0.5), radius: float = 0.3, device: str = "cpu"
+    ) -> None:
+        self.center, self.radius, self.device = torch.tensor(center), radius, torch.device(device)
 
     def distance(self, x: torch.Tensor) -> torch.Tensor:
         """x (N, 3) -> signed distances (N, 1)."""
-        return torch.linalg.norm(x - self.center, dim=-1, keepdim=True) - self.radius
+        return torch.linalg.norm(x - self.center.to(x.device), dim=-1, keepdim=True) - self.radius
 
     def sample(self, n: int, generator: torch.Generator) -> Batch:
-        x = torch.rand(n, 3, generator=generator)
+        x = torch.rand(n, 3, generator=generator).to(self.device)
         return Batch(x, self.distance(x))
 
     def loss(self, field: Any, batch: Batch) -> tuple[torch.Tensor, dict[str, float]]:

@@ -1,10 +1,10 @@
-"""The `fieldscope` command line: view (the window; also with no arguments), fit, render, bench."""
+"""The `fieldscope` command line: view (the window; also with no arguments), fit, render, export-mesh,
+bench, make-test-image."""
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
-import io
 import math
 import os
 import sys
@@ -35,6 +35,9 @@ def add_field_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--interpolation", choices=("linear", "smoothstep"))
     group.add_argument("--hidden-width", type=int, help="decoder hidden width (default 64)")
     group.add_argument("--hidden-layers", type=int, help="decoder hidden layers (default 1)")
+    group.add_argument("--scales", type=int, help="laplacian_blocks: Laplacian pyramid scales J (default 4)")
+    group.add_argument("--block-size", type=int, help="laplacian_blocks: block side in samples (default 32 / 16^3)")
+    group.add_argument("--target-mse", type=float, help="laplacian_blocks: per-block target error tau (1e-4)")
     group.add_argument("--option", action="append", default=[], metavar="KEY=VALUE", help="any other config setting")
 
 
@@ -58,9 +61,12 @@ def _parse_value(text: str) -> Any:
     return text
 
 
-def field_config(args: argparse.Namespace, dims: int, out_dims: int, extent: int) -> Any:
+def field_config(
+    args: argparse.Namespace, dims: int, out_dims: int, extent: int, size: Sequence[int] | None = None
+) -> Any:
     """The config the options describe, for a scene of `dims` dims, `out_dims` outputs and `extent`
-    samples along its longest axis (the default finest resolution)."""
+    samples along its longest axis (the default finest resolution); `size` (samples per axis) goes
+    to kinds that take one."""
     from fields import config as configs
     from fields.hashgrid import growth_for
 
@@ -76,10 +82,15 @@ def field_config(args: argparse.Namespace, dims: int, out_dims: int, extent: int
         "interpolation",
         "hidden_width",
         "hidden_layers",
+        "scales",
+        "block_size",
+        "target_mse",
     ):
         if getattr(args, name, None) is not None:
             values[name] = getattr(args, name)
     values.update(key_values(args.option, "--option"))
+    if "size" in names and size is not None and "size" not in values:
+        values["size"] = tuple(size)
     if "growth" in names and "growth" not in values:
         levels = values.get("levels", cls.levels)
         base = values.get("base_resolution", cls.base_resolution)
@@ -148,14 +159,15 @@ def cmd_fit(args: argparse.Namespace) -> int:
     except TypeError as error:  # an unknown scene option
         raise ConfigError(f"{args.path}: {error}") from None
     facts = scene.describe()
-    config = field_config(args, scene.dims, scene.out_dims, facts["extent"])
+    config = field_config(args, scene.dims, scene.out_dims, facts["extent"], facts.get("size"))
     torch.manual_seed(args.seed)
     field = configs.build_field(config)
     train = TrainConfig(lr=learning_rate(args, facts), batch_size=args.batch_size, seed=args.seed)
     trainer = Trainer(field, scene, train)
     print(
         f"fitting {scene.name} ({scene_summary(facts)}) with a {config.kind} field "
-        f"of {field.param_count():,} parameters",
+        f"of {field.param_count():,} parameters"
+        + (" (it grows while training)" if getattr(field, "grows_while_training", False) else ""),
         file=sys.stderr,
     )
     bar = tqdm(
@@ -169,8 +181,10 @@ def cmd_fit(args: argparse.Namespace) -> int:
             loss = trainer.step()
             bar.update(1)
             now = time.perf_counter()
-            done = (args.steps and trainer.step_count >= args.steps) or (
-                args.time_budget and now - started >= args.time_budget
+            done = (
+                (args.steps and trainer.step_count >= args.steps)
+                or (args.time_budget and now - started >= args.time_budget)
+                or getattr(trainer.strategy, "finished", False)
             )
             # evaluate every 2 s, but spend at most a tenth of the time on it (3D scenes are slow to score)
             if now - last_eval >= max(2.0, 10.0 * eval_cost) and not done:
@@ -195,19 +209,20 @@ def cmd_fit(args: argparse.Namespace) -> int:
     return 0
 
 
-def write_png(out: Path, pixels: Any) -> None:
-    """Float pixels (H, W, C) in [0,1] -> an 8-bit image file, written atomically."""
+def write_image(out: Path, pixels: Any) -> None:
+    """Float pixels (H, W, C) in [0,1] -> an 8-bit image file of out's type, written atomically."""
+    from fields import snapshot as snapshots
+
+    with snapshots.atomic_output(out) as handle:
+        write_pixels(handle, pixels, out.suffix.lower())
+
+
+def write_pixels(handle: Any, pixels: Any, suffix: str) -> None:
     import imageio.v3 as iio
     import numpy as np
 
-    from fields import snapshot as snapshots
-
     image = (np.clip(pixels, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
-    if image.shape[2] == 1:
-        image = image[:, :, 0]
-    buffer = io.BytesIO()
-    iio.imwrite(buffer, image, extension=out.suffix.lower())
-    snapshots.write_atomic(out, buffer.getvalue())
+    handle.write(iio.imwrite("<bytes>", image[:, :, 0] if image.shape[2] == 1 else image, extension=suffix))
 
 
 IMAGE_OUTPUTS = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".webp", ".bmp")
@@ -220,7 +235,6 @@ def check_image_output(out: Path) -> None:
 
 def cmd_render(args: argparse.Namespace) -> int:
     from fields import snapshot as snapshots
-    from fields.scenes.image import render_image
 
     snapshot = snapshots.load(args.model)
     if snapshot.config.dims == 3:
@@ -230,12 +244,16 @@ def cmd_render(args: argparse.Namespace) -> int:
     size = snapshot.scene.get("size", [512, 512])
     width = args.width or (round(size[0] * args.height / size[1]) if args.height else size[0])
     height = args.height or (round(size[1] * width / size[0]))
-    if not (1 <= width <= 65536 and 1 <= height <= 65536):
-        raise ConfigError(f"render size {width}x{height} is out of range (1..65536)")
+    if not (1 <= width <= 1 << 20 and 1 <= height <= 1 << 20):
+        raise ConfigError(f"render size {width}x{height} is out of range (1..1048576)")
     out = Path(args.out)
     check_image_output(out)
+    suffix = out.suffix.lower()
+    if suffix != ".png" and width * height > WHOLE_RENDER_PIXELS:
+        raise ConfigError(f"{out}: a {width}x{height} render is written in parts only as PNG; use .png")
     field = snapshots.field_from(snapshot)
-    write_png(out, render_image(field, width, height))
+    with snapshots.atomic_output(out) as handle:
+        write_render(handle, field, width, height, suffix)
     print(f"rendered {width}x{height} -> {out}")
     return 0
 
@@ -284,7 +302,7 @@ def render_3d(args: argparse.Namespace, snapshot: Any) -> int:
     field = snapshots.field_from(snapshot)
     options = RenderOptions(level=args.level)
     pixels = render_field(field, facts, camera, world_camera=args.view is not None, head=head, options=options)
-    write_png(out, pixels[:, :, :3] if task == "nerf" else pixels)
+    write_image(out, pixels[:, :, :3] if task == "nerf" else pixels)
     print(f"rendered {task} model at {camera.width}x{camera.height} -> {out}")
     return 0
 
@@ -326,6 +344,39 @@ def cmd_export_mesh(args: argparse.Namespace) -> int:
     return 0
 
 
+#: Renders up to this many pixels may be encoded whole (any format); larger ones stream as PNG.
+WHOLE_RENDER_PIXELS = 1 << 26
+
+
+def write_render(handle: Any, field: Any, width: int, height: int, suffix: str) -> None:
+    """Evaluate the field on a width x height grid, band by band, into an image file."""
+    import numpy as np
+
+    from app.bigimage import write_png
+    from fields.scenes.image import render_bands
+
+    def as_bytes(pixels: Any) -> Any:
+        return (np.clip(pixels, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
+
+    channels = field.config.out_dims
+    if suffix == ".png" and 1 <= channels <= 4:
+        write_png(handle, width, height, channels, (as_bytes(b) for b in render_bands(field, width, height)))
+        return
+    write_pixels(handle, np.concatenate(list(render_bands(field, width, height))), suffix)
+
+
+def cmd_make_test_image(args: argparse.Namespace) -> int:
+    from app.bigimage import make_test_image
+
+    started = time.perf_counter()
+    width, height = make_test_image(args.out, args.megapixels)
+    print(
+        f"wrote a {width}x{height} test image ({width * height / 1e6:,.0f} MP) to {args.out} "
+        f"in {time.perf_counter() - started:.0f} s"
+    )
+    return 0
+
+
 def cmd_bench(args: argparse.Namespace) -> int:
     from app import bench
 
@@ -348,7 +399,13 @@ def build_parser() -> argparse.ArgumentParser:
     budget = fit.add_mutually_exclusive_group()
     budget.add_argument("--steps", type=int, help="number of steps (default 1000)")
     budget.add_argument("--time-budget", type=float, metavar="SECONDS", help="train for this long instead")
-    fit.add_argument("--memory-budget", type=float, default=4.0, metavar="GIB", help="largest image to load")
+    fit.add_argument(
+        "--memory-budget",
+        type=float,
+        default=4.0,
+        metavar="GIB",
+        help="memory for the image (default 4): images whose float32 pixels need more than half stream from disk",
+    )
     fit.add_argument("--quiet", action="store_true", help="no progress bar")
     add_field_options(fit)
     add_train_options(fit)
@@ -383,6 +440,11 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--level", type=float, help="iso-level (default: the scene's: 0 for SDF/occupancy)")
     export.add_argument("--unit-cube", action="store_true", help="keep the unit cube's coordinates")
     export.set_defaults(run=cmd_export_mesh)
+
+    test_image = sub.add_parser("make-test-image", help="write a procedural tiled TIFF of any size (tile by tile)")
+    test_image.add_argument("out", help="TIFF file to write (.tif)")
+    test_image.add_argument("--megapixels", type=float, default=1000.0, help="size in millions of pixels")
+    test_image.set_defaults(run=cmd_make_test_image)
 
     from app import bench
 

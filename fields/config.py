@@ -72,5 +72,4 @@ def check(condition: bool, message: str) -> None:
 
 def _load_kinds() -> None:
     # Importing a kind's module registers it; done lazily so that configs stay cheap to import.
-    import fields.gaussian_buckets
-    import fields.hashgrid  # noqa: F401
+    from fields import gaussian_buckets, hashgrid, laplacian_blocks  # noqa: F401

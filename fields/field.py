@@ -31,6 +31,14 @@ class Decoder(nn.Module):
         return self.layers[-1](h)
 
 
+def checked_level_mask(mask: tuple[bool, ...] | list[bool], levels: int) -> tuple[bool, ...]:
+    """The mask as a tuple of bools; ConfigError unless it has one entry per level."""
+    mask = tuple(bool(m) for m in mask)
+    if len(mask) != levels:
+        raise ConfigError(f"level mask has {len(mask)} entries, the field has {levels} levels")
+    return mask
+
+
 class Field(nn.Module):
     """encoding + decoder. Subclasses set `self.encoding` (with `out_dims`, `num_levels`,
     `set_mask`) and may extend `inspect()`."""
@@ -56,11 +64,8 @@ class Field(nn.Module):
 
     def set_level_mask(self, mask: tuple[bool, ...] | list[bool]) -> None:
         """Turn levels on or off (off levels output zeros and get no gradient)."""
-        mask = tuple(bool(m) for m in mask)
-        if len(mask) != self.num_levels:
-            raise ConfigError(f"level mask has {len(mask)} entries, the field has {self.num_levels} levels")
-        self._level_mask = mask
-        self.encoding.set_mask(mask)
+        self._level_mask = checked_level_mask(mask, self.num_levels)
+        self.encoding.set_mask(self._level_mask)
 
     def param_count(self) -> int:
         return sum(p.numel() for p in self.parameters())

@@ -8,6 +8,7 @@ interpolation then runs in the table's dtype.
 
 from __future__ import annotations
 
+import itertools
 import math
 from typing import Any
 
@@ -180,3 +181,35 @@ def distortion_reference(
         pairs = (w[:, None] * w[None, :] * (m[:, None] - m[None, :]).abs()).sum()
         losses.append(pairs + (w * w * dt[s]).sum() / 3.0)
     return torch.stack(losses) if losses else weights.new_zeros(0)
+
+
+def block_layers(weights: torch.Tensor, dims: int, hidden: int, layers: int, out_dims: int) -> list[tuple[Any, Any]]:
+    """Unpack weight rows (B, P) of the block MLPs (layout of gpu/laplacian_blocks.py) into per-layer
+    (W (B, fan_in, fan_out), b (B, fan_out)) views."""
+    widths = [dims] + [hidden] * (layers - 1) + [out_dims]
+    parts, start = [], 0
+    for fan_in, fan_out in itertools.pairwise(widths):
+        w = weights[:, start : start + fan_out * fan_in].reshape(-1, fan_in, fan_out)
+        start += fan_out * fan_in
+        parts.append((w, weights[:, start : start + fan_out]))
+        start += fan_out
+    if start != weights.shape[1]:
+        raise ValueError(f"weight rows hold {weights.shape[1]} floats, the MLP needs {start}")
+    return parts
+
+
+def siren_blocks(local: torch.Tensor, weights: torch.Tensor, hidden: int, layers: int, omega: float) -> torch.Tensor:
+    """Every block's SIREN on its own points: local (B, S, D) in [-1, 1], weights (B, P) -> (B, S, C).
+
+    Hidden layers compute sin(omega * (a W + b)), the last layer is linear; one torch.bmm per layer
+    over all blocks at once (as MINER does).
+    """
+    dims = local.shape[-1]
+    out_dims = (weights.shape[1] - hidden * (dims + 1) - (layers - 2) * hidden * (hidden + 1)) // (hidden + 1)
+    parts = block_layers(weights, dims, hidden, layers, out_dims)
+    h = local
+    for index, (w, b) in enumerate(parts):
+        h = torch.baddbmm(b[:, None, :], h, w)
+        if index < len(parts) - 1:
+            h = torch.sin(omega * h)
+    return h

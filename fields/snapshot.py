@@ -8,13 +8,15 @@ atomic: a temporary file in the same folder, fsync, then rename over the target.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
 import struct
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 from safetensors.numpy import load as st_load
@@ -66,13 +68,23 @@ def save(path: str | Path, snapshot: Snapshot) -> None:
 
 def write_atomic(path: Path, data: bytes) -> None:
     """Write bytes to path through a temporary file in the same folder, fsync and rename."""
+    with atomic_output(path) as handle:
+        handle.write(data)
+
+
+@contextlib.contextmanager
+def atomic_output(path: Path) -> Iterator[BinaryIO]:
+    """A binary file to write `path` through: a temporary file in the same folder, fsynced and renamed
+    over `path` when the block ends, removed if it raises (the target is then untouched)."""
+    path = Path(path)
     folder = path.parent if str(path.parent) else Path(".")
     if not folder.is_dir():
         raise FieldscopeError(f"{path}: the folder {folder} does not exist")
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
+    os.close(fd)
     try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
+        with open(tmp, "wb") as handle:  # by name: some writers (tifffile) want the handle's name
+            yield handle
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)

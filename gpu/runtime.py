@@ -118,7 +118,13 @@ def run_all(jobs: Sequence[Callable[[], None]]) -> None:
 
 
 def launch_sliced(
-    kernel: Any, dim: tuple[int, ...], axis: int, inputs: list[Any], device: str, interleave: bool = False
+    kernel: Any,
+    dim: tuple[int, ...],
+    axis: int,
+    inputs: list[Any],
+    device: str,
+    interleave: bool = False,
+    min_threads: int = MIN_THREADS_PER_SPLIT,
 ) -> None:
     """Launch `kernel` over `dim`, cut along `axis` into one slice per CPU core.
 
@@ -126,14 +132,15 @@ def launch_sliced(
     `axis` stands for j * slice_stride + slice_start. Slices are contiguous ranges (stride 1), or
     with interleave=True every P-th index (for P cores), which balances work that varies along the
     axis. Callers pick an axis along which slices write disjoint memory, so concurrent slices never
-    race. On CUDA, or for small launches, it is one launch.
+    race. On CUDA, or for launches of fewer than `min_threads` threads (lower it for kernels whose
+    threads do much work each), it is one launch.
     """
     if 0 in dim:
         return
     threads = 1
     for n in dim:
         threads *= n
-    parts = min(cpu_workers(), dim[axis]) if (device == "cpu" and threads >= MIN_THREADS_PER_SPLIT) else 1
+    parts = min(cpu_workers(), dim[axis]) if (device == "cpu" and threads >= min_threads) else 1
 
     def job(start: int, length: int, stride: int) -> Callable[[], None]:
         sliced = tuple(length if a == axis else n for a, n in enumerate(dim))

@@ -24,9 +24,12 @@ def has_display() -> bool:
 
 
 def create_context() -> object:
-    """A moderngl standalone context with OpenGL 4.3 or newer (GLX); NoDisplayError without one."""
+    """A moderngl standalone context with OpenGL 4.3 or newer: GLX, or EGL when FIELDSCOPE_GL=egl
+    (headless machines with a GPU; not together with the window); NoDisplayError without one."""
     import moderngl
 
+    if os.environ.get("FIELDSCOPE_GL") == "egl":
+        return moderngl.create_context(standalone=True, require=GL_VERSION, backend="egl")
     if not has_display():
         raise NoDisplayError("no display (DISPLAY is not set)")
     try:

@@ -178,9 +178,10 @@ class Renderer:
         sets = frame._sets()
         layer = None
         if sets:
-            if self._points is None:
-                self._points = overlays.PointsOverlay(self.ctx)
-            layer = self._points.draw(sets, frame.uniforms, size, frame.options.sigma_circles)
+            with self.ctx:  # the overlay's GL objects belong to our context, not to DearPyGui's current one
+                if self._points is None:
+                    self._points = overlays.PointsOverlay(self.ctx)
+                layer = self._points.draw(sets, frame.uniforms, size, frame.options.sigma_circles)
         keys = legend.layer(*size, frame.legend_content()) if frame.options.legend else None
         if keys is None:
             return layer

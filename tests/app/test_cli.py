@@ -173,3 +173,92 @@ def test_bench_budget_json_lists_params_and_psnr_per_field():
     }
     for r in rows:
         assert r["image"] == "astronaut.png" and r["steps"] == 3 and r["params"] > 0 and r["psnr"] > 0
+
+
+MINER = ["--field", "laplacian_blocks", "--scales", "3", "--option", "learning_rate=3e-3", "--quiet"]
+
+
+def test_fit_and_render_a_laplacian_blocks_field(tmp_path, astronaut_path, capsys):
+    model = tmp_path / "miner.fsnap"
+    assert main(["fit", str(astronaut_path), "--steps", "60", "--out", str(model), *MINER]) == 0
+    assert "final PSNR" in capsys.readouterr().out
+    snapshot = snapshots.load(model, kind="laplacian_blocks")
+    assert snapshot.config.scales == 3 and snapshot.config.size == (512, 512)
+    assert snapshot.step == 60 and snapshot.psnr > 15.0
+    assert snapshot.params["weights"].shape[0] > 0 and "status" in snapshot.params
+    png = tmp_path / "miner.png"
+    assert main(["render", str(model), "--out", str(png), "--width", "300"]) == 0
+    image = iio.imread(png)
+    assert image.shape == (300, 300, 3)
+    reference = iio.imread(astronaut_path)[::2, ::2].astype(np.float64)
+    small = tmp_path / "half.png"
+    assert main(["render", str(model), "--out", str(small), "--width", "256"]) == 0
+    mse = np.mean((iio.imread(small).astype(np.float64) - reference) ** 2) / 255.0**2
+    assert 10 * np.log10(1 / mse) > 15.0
+
+
+def test_laplacian_blocks_bad_settings_are_one_line_errors(tmp_path, astronaut_path, capsys):
+    argv = ["fit", str(astronaut_path), "--out", str(tmp_path / "m.fsnap"), "--field", "laplacian_blocks", "--quiet"]
+    assert main([*argv, "--scales", "12"]) == 2
+    assert "12 scales is too many for a 512x512 signal" in capsys.readouterr().err
+    assert main([*argv, "--block-size", "1"]) == 2
+    assert "block size must be between 2 and 256" in capsys.readouterr().err
+    assert not (tmp_path / "m.fsnap").exists()
+
+
+def test_a_big_test_image_streams_through_fit_and_a_big_render_streams_out(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("FIELDSCOPE_CACHE", str(tmp_path / "cache"))
+    big = tmp_path / "big.tif"
+    assert main(["make-test-image", "--megapixels", "2", str(big)]) == 0
+    assert "test image" in capsys.readouterr().out
+    assert iio.improps(big).shape[:2] == (1225, 1633)
+    model = tmp_path / "big.fsnap"
+    argv = ["fit", str(big), "--steps", "20", "--out", str(model), "--memory-budget", "0.03", *SMALL]
+    assert main(argv) == 0
+    assert "converting" in capsys.readouterr().err
+    snapshot = snapshots.load(model)
+    assert snapshot.scene["streamed"] and snapshot.scene["size"] == [1633, 1225]
+    png = tmp_path / "wide.png"
+    monkeypatch.setattr("app.cli.WHOLE_RENDER_PIXELS", 1000)
+    assert main(["render", str(model), "--out", str(png), "--width", "900"]) == 0
+    assert iio.imread(png).shape == (675, 900, 3)
+    assert main(["render", str(model), "--out", str(tmp_path / "wide.jpg"), "--width", "900"]) == 2
+    assert "written in parts only as PNG" in capsys.readouterr().err
+    assert main(["make-test-image", "--megapixels", "1", str(tmp_path / "x.png")]) == 2
+
+
+def test_bench_fit_compares_kinds_in_one_process():
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "app.cli",
+            "bench",
+            "fit",
+            "--json",
+            "--field",
+            "laplacian_blocks,hashgrid",
+            "--impl",
+            "warp",
+            "--match-params",
+            "--targets",
+            "20,30",
+            "--time-budget",
+            "3",
+            "--levels",
+            "8",
+            "--option",
+            "laplacian_blocks.scales=3",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=600,
+    )
+    rows = json.loads(result.stdout)["results"]
+    assert [r["field"] for r in rows] == ["laplacian_blocks", "hashgrid"]
+    miner, grid = rows
+    assert miner["config"]["scales"] == 3 and grid["config"]["levels"] == 8
+    assert [s["scale"] for s in miner["scales"]] == [2, 1, 0]
+    assert sum(s["params"] for s in miner["scales"]) == miner["params"]
+    assert 0.25 < grid["params"] / miner["params"] < 4.0

@@ -1,0 +1,66 @@
+"""`fieldscope bench render`: frames per second of the GL renderer drawing a trained 3D hash-grid
+SDF offscreen (shaded, orbiting camera), at a chosen resolution. Each frame is what the window's
+3D view does: shade in GLSL and read the picture back."""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+from typing import Any
+
+
+def add_parser(which: Any) -> Any:
+    render = which.add_parser("render", help="GL frames per second of a trained 3D SDF, offscreen")
+    render.add_argument("--json", action="store_true")
+    render.add_argument("--width", type=int, default=1920)
+    render.add_argument("--height", type=int, default=1080)
+    render.add_argument("--frames", type=int, default=30)
+    render.add_argument("--steps", type=int, default=300, help="training steps of the sphere SDF first")
+    render.add_argument("--device", default="cpu", help="where to train the SDF (cpu or cuda)")
+    return render
+
+
+def trained_sphere(steps: int, device: str) -> Any:
+    """A default-sized 3D hash grid (16 levels, T=2^19) fitted to a sphere's SDF."""
+    import torch
+
+    from app.bench_ui import SphereScene
+    from fields import config as configs
+    from fields.hashgrid import HashGridConfig, growth_for
+    from fields.train import TrainConfig, Trainer
+
+    torch.manual_seed(0)
+    config = HashGridConfig(dims=3, out_dims=1, growth=growth_for(16, 1024, 16))
+    field = configs.build_field(config).to(device)
+    scene = SphereScene(device=device)
+    trainer = Trainer(field, scene, TrainConfig(batch_size=1 << 16, lr=3e-3))
+    for _ in range(steps):
+        trainer.step()
+    trainer.publish("stopped")
+    return trainer.latest()
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    from app.render.camera import Camera3D
+    from app.render.renderer import Renderer, ViewOptions
+
+    snapshot = trained_sphere(args.steps, args.device)
+    renderer = Renderer()
+    options = ViewOptions(width=args.width, height=args.height, mode="shaded")
+    camera = Camera3D()
+    renderer.draw(snapshot, camera, options)  # compile and upload
+    times = []
+    for _ in range(args.frames):
+        camera = camera.orbit(3.0, 0.0)
+        started = time.perf_counter()
+        renderer.draw(snapshot, camera, options)
+        times.append(time.perf_counter() - started)
+    median = statistics.median(times)
+    report = {"width": args.width, "height": args.height, "frames": args.frames, "median_ms": median * 1e3,
+              "fps": 1.0 / median, "renderer": renderer.ctx.info.get("GL_RENDERER", "?")}  # fmt: skip
+    if not args.json:
+        print(f"{args.width}x{args.height} shaded SDF on {report['renderer']}: {report['fps']:.1f} frames/s "
+              f"(median {report['median_ms']:.1f} ms per frame, read-back included)")  # fmt: skip
+    renderer.release()
+    return report

@@ -1,0 +1,477 @@
+"""The Laplacian-block field (MINER, Saragadam et al. 2022): config, block layout, the torch autograd
+wrapper around the Warp kernels of gpu/laplacian_blocks.py, and the field module.
+
+The signal (S_x x S_y [x S_z] samples) is a Laplacian pyramid of J scales; scale j (0 is the
+finest) is cut into blocks of b^D samples of that scale, i.e. b * 2^j finest samples per axis
+(the last block per axis may reach past the signal: padding). A block with an MLP owns one weight
+row; the field at x is the sum over scales of the MLP of the block that holds x, evaluated at the
+block-local coordinate in [-1, 1]^D (Eq. 5). Blocks without an MLP (pruned, or their scale not
+yet trained) read as zero. Levels (the level mask, the viewer's level of detail) run coarse to
+fine: level l is scale J-1-l, so levels 0..l on give the reconstruction at scale J-1-l.
+
+Training (coarse to fine, pruning, convergence, parent weights) is fields/laplacian_training.py.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from fields import config as configs
+from fields import reference
+from fields.config import check
+from fields.errors import ConfigError
+from fields.field import Field, checked_level_mask
+from fields.warp_bridge import warp_call
+from gpu import laplacian_blocks as kernels
+
+IMPLEMENTATIONS = ("warp", "torch")
+
+# Block states (the `status` buffer).
+NOT_STARTED, ACTIVE, CONVERGED, STOPPED, PRUNED = 0, 1, 2, 3, 4
+STATUS_NAMES = ("not_started", "active", "converged", "stopped", "pruned")
+
+#: Default block side per dimension (MINER: 32x32 pixels, 16^3 voxels).
+DEFAULT_BLOCK = {2: 32, 3: 16}
+
+
+@dataclass(frozen=True)
+class LaplacianBlocksConfig:
+    """MINER: J scales of blocks, each with a SIREN of `layers` linear layers of `hidden_width` units.
+
+    size: samples per axis of the signal at the finest scale, in coordinate order (x, y[, z]).
+    block_size 0 means 32 in 2D and 16 in 3D. target_mse is MINER's tau: a block whose residual
+    mean squared error is at most tau before its scale starts gets no MLP (pruned), and a training
+    block of the finest scale that reaches it leaves the active set. On coarser scales a block
+    leaves at tau * coarse_ratio (Algorithm 1's tau_j per scale), so that the residual it leaves to
+    its children falls clearly under the pruning threshold where the signal is smooth. A scale
+    other than the finest ends after max_epochs passes over its blocks or when the loss changes by
+    less than `plateau` between passes.
+    """
+
+    kind: str = "laplacian_blocks"
+    dims: int = 2
+    out_dims: int = 3
+    size: tuple[int, ...] = (512, 512)
+    scales: int = 4
+    block_size: int = 0
+    hidden_width: int = 20
+    layers: int = 4
+    omega: float = 30.0
+    target_mse: float = 1e-4
+    coarse_ratio: float = 0.25
+    learning_rate: float = 5e-4
+    lr_decay: float = 0.999
+    max_epochs: int = 500
+    plateau: float = 2e-7
+
+    def __post_init__(self) -> None:
+        check(self.kind == "laplacian_blocks", f"kind must be 'laplacian_blocks', not {self.kind!r}")
+        check(self.dims in (2, 3), f"dims must be 2 or 3, not {self.dims}")
+        check(self.out_dims >= 1, f"out_dims must be at least 1, not {self.out_dims}")
+        object.__setattr__(self, "size", tuple(int(n) for n in self.size))
+        check(len(self.size) == self.dims, f"size {self.size} must give {self.dims} sample counts")
+        check(all(n >= 1 for n in self.size), f"size {self.size} must be positive")
+        if self.block_size == 0:
+            object.__setattr__(self, "block_size", DEFAULT_BLOCK[self.dims])
+        check(2 <= self.block_size <= 256, f"block size must be between 2 and 256 samples, not {self.block_size}")
+        check(1 <= self.scales <= 16, f"scales (J) must be between 1 and 16, not {self.scales}")
+        shortest = min(self.size)
+        most = math.floor(math.log2(shortest)) + 1
+        check(
+            self.scales <= most,
+            f"{self.scales} scales is too many for a {'x'.join(map(str, self.size))} signal: the coarsest "
+            f"scale would average {1 << (self.scales - 1)} samples per axis, more than the shortest side "
+            f"({shortest}); use at most {most}",
+        )
+        check(1 <= self.hidden_width <= 128, f"hidden width must be between 1 and 128, not {self.hidden_width}")
+        check(2 <= self.layers <= 8, f"layers must be between 2 and 8, not {self.layers}")
+        check(self.omega > 0, f"omega must be positive, not {self.omega}")
+        check(self.target_mse >= 0, f"target MSE must be >= 0, not {self.target_mse}")
+        check(0 < self.coarse_ratio <= 1, f"coarse ratio must be in (0, 1], not {self.coarse_ratio}")
+        check(self.learning_rate > 0, f"learning rate must be positive, not {self.learning_rate}")
+        check(0 < self.lr_decay <= 1, f"lr decay must be in (0, 1], not {self.lr_decay}")
+        check(self.max_epochs >= 1, f"max epochs must be at least 1, not {self.max_epochs}")
+
+    @property
+    def row_length(self) -> int:
+        """Parameters of one block MLP."""
+        return kernels.row_length(self.dims, self.hidden_width, self.layers, self.out_dims)
+
+    def converged_mse(self, scale: int) -> float:
+        """The error at which a block of `scale` leaves the active set (tau_j)."""
+        return self.target_mse if scale == 0 else self.target_mse * self.coarse_ratio
+
+    @property
+    def mlp(self) -> tuple[int, int, int, int]:
+        return (self.dims, self.hidden_width, self.layers, self.out_dims)
+
+
+@dataclass(frozen=True)
+class Scale:
+    """One scale's blocks: per axis (coordinate order) the block count and finest samples per block."""
+
+    scale: int
+    blocks: tuple[int, ...]
+    extent: int
+    first: int
+
+    @property
+    def count(self) -> int:
+        return math.prod(self.blocks)
+
+    @property
+    def stop(self) -> int:
+        return self.first + self.count
+
+
+def scale_layout(config: LaplacianBlocksConfig) -> tuple[Scale, ...]:
+    """Every scale's blocks, indexed by scale (0 finest); block ids of scale j are first..stop-1 in
+    the field's per-block buffers."""
+    out, first = [], 0
+    for j in range(config.scales):
+        extent = config.block_size << j
+        blocks = tuple(-(-n // extent) for n in config.size)
+        out.append(Scale(j, blocks, extent, first))
+        first += math.prod(blocks)
+    return tuple(out)
+
+
+def locate(x: torch.Tensor, scale: Scale, size: tuple[int, ...]) -> tuple[torch.Tensor, torch.Tensor]:
+    """Block ids (N,) int64 within the scale, and local coordinates (N, D) in x's dtype, of points x.
+
+    The block choice is computed in float32 exactly as the kernels do.
+    """
+    inv = torch.tensor([n / scale.extent for n in size], dtype=torch.float32, device=x.device)
+    p32 = x.detach().to(torch.float32).clamp(0.0, 1.0) * inv
+    limit = torch.tensor(scale.blocks, device=x.device) - 1
+    k = torch.minimum(torch.floor(p32).long(), limit)
+    p = x.clamp(0.0, 1.0) * inv.to(x.dtype)
+    local = 2.0 * (p - k.to(x.dtype)) - 1.0
+    ids = k[:, -1]
+    for d in range(x.shape[1] - 2, -1, -1):
+        ids = ids * scale.blocks[d] + k[:, d]
+    return ids, local
+
+
+def block_grid(config: LaplacianBlocksConfig) -> torch.Tensor:
+    """Local coordinates (b^D, D) of a block's samples (their centres), sample x fastest."""
+    b = config.block_size
+    centres = (torch.arange(b, dtype=torch.float64) + 0.5) * (2.0 / b) - 1.0
+    grids = torch.meshgrid(*([centres] * config.dims), indexing="ij")
+    return torch.stack([g.reshape(-1) for g in reversed(grids)], dim=-1).float()
+
+
+def siren_init(count: int, config: LaplacianBlocksConfig, generator: torch.Generator | None = None) -> torch.Tensor:
+    """(count, P) weight rows initialised as SIREN (Sitzmann et al. 2020, as MINER's code): the first
+    layer's W and b uniform in +-1/fan_in, the others' in +-sqrt(6/fan_in)/omega."""
+    rows = torch.empty(count, config.row_length)
+    parts = reference.block_layers(rows, *config.mlp)
+    for index, (w, b) in enumerate(parts):
+        fan_in = w.shape[1]
+        bound = 1.0 / fan_in if index == 0 else math.sqrt(6.0 / fan_in) / config.omega
+        w.uniform_(-bound, bound, generator=generator)
+        b.uniform_(-bound, bound, generator=generator)
+    return rows
+
+
+class _WarpBlocks(torch.autograd.Function):
+    """x (N, D), weights (R, P) -> (N, C) through the Warp kernels; gradient to the weights only."""
+
+    @staticmethod
+    def forward(ctx: Any, x: torch.Tensor, weights: torch.Tensor, blocks: BlockGeometry) -> torch.Tensor:
+        x = x.detach().float().contiguous()
+        out = torch.empty(x.shape[0], blocks.config.out_dims, device=x.device)
+        c = blocks.config
+        warp_call(kernels.forward, x, weights.detach(), blocks.arrays, c.mlp, c.omega, out)
+        ctx.save_for_backward(x, weights)
+        ctx.blocks = blocks
+        return out
+
+    @staticmethod
+    def backward(ctx: Any, grad_out: torch.Tensor) -> tuple[Any, ...]:
+        x, weights = ctx.saved_tensors
+        blocks: BlockGeometry = ctx.blocks
+        grad_w = torch.zeros_like(weights)
+        segments = blocks.segments(x)
+        if segments["row"].numel():
+            c = blocks.config
+            g = grad_out.float().contiguous()
+            warp_call(kernels.backward, x, weights.detach(), blocks.arrays, c.mlp, c.omega, segments, g, grad_w)
+        return None, grad_w, None
+
+
+class BlockGeometry:
+    """Which weight row each block of the chosen scales uses, as the arrays the kernels read.
+
+    slots: (sum over all scales of blocks,) int32, -1 for no MLP; scales_on: scale j is evaluated.
+    """
+
+    def __init__(self, config: LaplacianBlocksConfig, slots: torch.Tensor, scales_on: tuple[bool, ...]) -> None:
+        self.config = config
+        self.layout = scale_layout(config)
+        self.slots = slots
+        self.scales_on = scales_on
+        device = slots.device
+        self.arrays = {
+            "slots": slots,
+            "slot_offset": torch.tensor([s.first for s in self.layout], dtype=torch.int32, device=device),
+            "blocks": torch.tensor([_vec3(s.blocks, 1) for s in self.layout], dtype=torch.int32, device=device),
+            "inv_extent": torch.tensor(
+                [_vec3([n / s.extent for n in config.size], 1.0) for s in self.layout],
+                dtype=torch.float32,
+                device=device,
+            ),
+            "mask": torch.tensor(scales_on, dtype=torch.int32, device=device),
+        }
+
+    def entries(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Every (point, block with an MLP) pair of the scales on: point index, weight row, scale and
+        local coordinates (E, D) in x's dtype."""
+        points, rows, scales, local = [], [], [], []
+        for scale, on in zip(self.layout, self.scales_on, strict=True):
+            if not on:
+                continue
+            ids, loc = locate(x, scale, self.config.size)
+            row = self.slots[scale.first + ids].long()
+            keep = torch.nonzero(row >= 0).squeeze(1)
+            points.append(keep)
+            rows.append(row[keep])
+            scales.append(torch.full_like(keep, scale.scale))
+            local.append(loc[keep])
+        if not points:
+            empty = torch.zeros(0, dtype=torch.long, device=x.device)
+            return empty, empty, empty, x.new_zeros(0, x.shape[1])
+        return torch.cat(points), torch.cat(rows), torch.cat(scales), torch.cat(local)
+
+    def segments(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Point indices grouped by weight row, for the per-block gradient reduction (see
+        gpu.laplacian_blocks.backward); on CUDA long segments are cut into pieces of 128."""
+        points, rows, scales, _ = self.entries(x)
+        order = torch.argsort(rows, stable=True)
+        rows, points, scales = rows[order], points[order], scales[order]
+        starts = _segment_starts(rows, 128 if x.device.type == "cuda" else None)
+        return {
+            "order": points.to(torch.int32),
+            "row": rows[starts[:-1]].to(torch.int32),
+            "scale": scales[starts[:-1]].to(torch.int32),
+            "start": starts.to(torch.int32),
+        }
+
+
+def _vec3(values: Any, fill: Any) -> list[Any]:
+    values = list(values)
+    return values + [fill] * (3 - len(values))
+
+
+def _segment_starts(sorted_rows: torch.Tensor, piece: int | None) -> torch.Tensor:
+    """Start offsets (S+1,) of the runs of equal rows, runs cut every `piece` entries if given."""
+    n = sorted_rows.numel()
+    if n == 0:
+        return torch.zeros(1, dtype=torch.long, device=sorted_rows.device)
+    change = torch.ones(n, dtype=torch.bool, device=sorted_rows.device)
+    change[1:] = sorted_rows[1:] != sorted_rows[:-1]
+    if piece:
+        run_start = torch.cummax(torch.where(change, torch.arange(n, device=change.device), 0), 0).values
+        change |= (torch.arange(n, device=change.device) - run_start) % piece == 0
+    starts = torch.nonzero(change).squeeze(1)
+    return torch.cat([starts, torch.tensor([n], device=starts.device)])
+
+
+def torch_blocks(x: torch.Tensor, weights: torch.Tensor, blocks: BlockGeometry) -> torch.Tensor:
+    """The same evaluation in pure PyTorch (reference and benchmark baseline): points grouped by
+    block, padded to equal length, every block's MLP in one torch.bmm per layer."""
+    c = blocks.config
+    points, rows, _, local = blocks.entries(x.to(weights.dtype))
+    out = torch.zeros(x.shape[0], c.out_dims, dtype=weights.dtype, device=x.device)
+    if rows.numel() == 0:
+        return out
+    order = torch.argsort(rows, stable=True)
+    rows, points, local = rows[order], points[order], local[order]
+    starts = _segment_starts(rows, None)
+    lengths = starts[1:] - starts[:-1]
+    segment = torch.repeat_interleave(torch.arange(lengths.numel(), device=x.device), lengths)
+    position = torch.arange(rows.numel(), device=x.device) - starts[:-1][segment]
+    batch = local.new_zeros(lengths.numel(), int(lengths.max()), local.shape[1])
+    batch[segment, position] = local
+    values = reference.siren_blocks(batch, weights[rows[starts[:-1]]], c.hidden_width, c.layers, c.omega)
+    return out.index_add(0, points, values[segment, position])
+
+
+class LaplacianBlocksField(nn.Module):
+    """MINER's multiscale blocks. Parameters: `weights` (R, P), one row per block with an MLP (R
+    grows as scales start); buffers per block of every scale: `slots` (row or -1), `status` and
+    `error` (the block's last mean squared error, -1 if not measured)."""
+
+    #: Blocks get their MLPs (parameters) when their scale starts.
+    grows_while_training = True
+
+    def __init__(self, config: LaplacianBlocksConfig, impl: str = "warp") -> None:
+        super().__init__()
+        check(impl in IMPLEMENTATIONS, f"implementation must be one of {IMPLEMENTATIONS}")
+        self.config = config
+        self.impl = impl
+        self.layout = scale_layout(config)
+        total = self.layout[-1].stop
+        self.weights = nn.Parameter(torch.zeros(0, config.row_length))
+        self.register_buffer("slots", torch.full((total,), -1, dtype=torch.int32))
+        self.register_buffer("status", torch.full((total,), NOT_STARTED, dtype=torch.int8))
+        self.register_buffer("error", torch.full((total,), -1.0))
+        self._level_mask = (True,) * config.scales
+
+    # ---- evaluation
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """x (N, D) in [0,1]^D -> (N, out_dims): the sum over the scales of the level mask."""
+        return self.evaluate_scales(x, self.scales_of_mask())
+
+    def evaluate_scales(self, x: torch.Tensor, scales_on: tuple[bool, ...]) -> torch.Tensor:
+        """The sum over the given scales only (indexed by scale, 0 finest), whatever the level mask."""
+        return self.run(x, self.weights, BlockGeometry(self.config, self.slots, scales_on))
+
+    def run(self, x: torch.Tensor, weights: torch.Tensor, blocks: BlockGeometry) -> torch.Tensor:
+        """Evaluate weight rows `weights` laid out by `blocks` at x (N, D) -> (N, C), differentiable
+        in the weights."""
+        if self.impl == "torch":
+            return torch_blocks(x, weights, blocks)
+        return _WarpBlocks.apply(x, weights, blocks)
+
+    def fit_blocks(
+        self, weights: torch.Tensor, targets: torch.Tensor, loss_weight: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Training on whole blocks: weight rows (B, P) against targets (B, b^D, C) at every sample of
+        their block (sample x fastest). Returns each block's loss sum_s loss_weight[b, s] * |MLP_b - t|^2
+        (B,) and its gradient (B, P), in one fused Warp pass (impl="torch": torch.bmm and autograd)."""
+        c = self.config
+        grid = block_grid(c).to(weights.device, weights.dtype)
+        if self.impl == "torch":
+            leaf = weights.detach().requires_grad_(True)
+            local = grid[None].expand(weights.shape[0], -1, -1)
+            pred = reference.siren_blocks(local, leaf, c.hidden_width, c.layers, c.omega)
+            losses = (((pred - targets) ** 2).sum(-1) * loss_weight).sum(1)
+            (grad,) = torch.autograd.grad(losses.sum(), leaf)
+            return losses.detach(), grad
+        sse = torch.zeros(weights.shape[0], device=weights.device)
+        grad = torch.zeros_like(weights)
+        warp_call(
+            kernels.fit,
+            weights.detach().contiguous(),
+            grid,
+            targets.float().contiguous(),
+            loss_weight.float().contiguous(),
+            c.mlp,
+            c.omega,
+            grad,
+            sse,
+        )
+        return sse, grad
+
+    # ---- levels
+    @property
+    def num_levels(self) -> int:
+        return self.config.scales
+
+    @property
+    def level_mask(self) -> tuple[bool, ...]:
+        return self._level_mask
+
+    def set_level_mask(self, mask: tuple[bool, ...] | list[bool]) -> None:
+        """Turn levels (coarse to fine: level l is scale J-1-l) on or off."""
+        self._level_mask = checked_level_mask(mask, self.num_levels)
+
+    def scales_of_mask(self) -> tuple[bool, ...]:
+        """The level mask indexed by scale (0 finest)."""
+        return tuple(reversed(self._level_mask))
+
+    # ---- blocks
+    def add_rows(self, scale: int, block_ids: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
+        """Give blocks (ids within `scale`) MLPs with initial weight rows (n, P); returns their rows."""
+        first = self.weights.shape[0]
+        new = torch.arange(first, first + block_ids.numel(), dtype=torch.int32)
+        grown = torch.cat([self.weights.detach(), rows.to(self.weights.device, torch.float32)])
+        self.weights = nn.Parameter(grown)
+        self.slots[self.layout[scale].first + block_ids.long()] = new.to(self.slots.device)
+        return new.long()
+
+    def block_rows(self, scale: int) -> torch.Tensor:
+        """Weight rows of the scale's blocks (-1: no MLP), (count,) int64."""
+        s = self.layout[scale]
+        return self.slots[s.first : s.stop].long()
+
+    def param_count(self) -> int:
+        return self.weights.numel()
+
+    def inspect(self) -> dict[str, Any]:
+        """Per level (coarse to fine) the block counts by state, parameters and errors; per level the
+        block grid of states and errors (array order: (n_y, n_x) or (n_z, n_y, n_x))."""
+        levels, grids = [], []
+        for level in range(self.num_levels):
+            s = self.layout[self.config.scales - 1 - level]
+            status = self.status[s.first : s.stop].cpu().numpy()
+            error = self.error[s.first : s.stop].cpu().numpy()
+            counts = np.bincount(status, minlength=len(STATUS_NAMES))
+            measured = error[error >= 0]
+            with_mlp = int(counts[ACTIVE] + counts[CONVERGED] + counts[STOPPED])
+            levels.append(
+                {
+                    "level": level,
+                    "scale": s.scale,
+                    "blocks": list(s.blocks),
+                    "block_extent": s.extent,
+                    "total": s.count,
+                    **{name: int(counts[k]) for k, name in enumerate(STATUS_NAMES)},
+                    "params": with_mlp * self.config.row_length,
+                    "mean_error": float(measured.mean()) if measured.size else math.nan,
+                    "max_error": float(measured.max()) if measured.size else math.nan,
+                }
+            )
+            shape = tuple(reversed(s.blocks))
+            grids.append({"level": level, "status": status.reshape(shape), "error": error.reshape(shape)})
+        return {
+            "kind": self.config.kind,
+            "param_count": self.param_count(),
+            "level_mask": list(self.level_mask),
+            "levels": levels,
+            "blocks": grids,
+            "status_names": list(STATUS_NAMES),
+        }
+
+    # ---- state
+    state = Field.state  # copies of the weights and the per-block buffers, by name
+
+    def load_state(self, arrays: dict[str, np.ndarray]) -> None:
+        """Load arrays made by state() for the same config (the number of weight rows may differ)."""
+        own = self.state_dict()
+        missing, extra = sorted(set(own) - set(arrays)), sorted(set(arrays) - set(own))
+        if missing or extra:
+            raise ConfigError(f"parameters do not match the field: missing {missing}, unexpected {extra}")
+        for name in ("slots", "status", "error"):
+            if tuple(arrays[name].shape) != tuple(own[name].shape):
+                raise ConfigError(f"{name} has shape {tuple(arrays[name].shape)}, expected {tuple(own[name].shape)}")
+        weights = np.asarray(arrays["weights"])
+        if weights.ndim != 2 or weights.shape[1] != self.config.row_length:
+            raise ConfigError(f"weights have shape {weights.shape}, expected (rows, {self.config.row_length})")
+        slots = np.asarray(arrays["slots"])
+        if slots.size and slots.max() >= weights.shape[0]:
+            raise ConfigError(f"a block points at weight row {slots.max()}, there are {weights.shape[0]}")
+        device = self.slots.device
+        self.weights = nn.Parameter(torch.tensor(weights, dtype=torch.float32, device=device))
+        for name in ("slots", "status", "error"):
+            getattr(self, name).copy_(torch.tensor(np.asarray(arrays[name]), device=device))
+
+    # ---- training hooks
+    def param_groups(self, lr: float) -> list[dict[str, Any]]:
+        """MINER's own learning rate (the trainer's SetLearningRate scales it)."""
+        return [{"params": [self.weights], "lr": self.config.learning_rate}]
+
+    def training_strategy(self, trainer: Any) -> Any:
+        from fields.laplacian_training import CoarseToFine
+
+        return CoarseToFine(trainer)
+
+
+configs.register("laplacian_blocks", LaplacianBlocksConfig, LaplacianBlocksField)

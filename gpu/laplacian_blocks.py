@@ -1,0 +1,419 @@
+"""Warp kernels of the Laplacian-block field (MINER): every block of every scale that has an MLP owns a
+tiny SIREN (sine activations) evaluated on block-local coordinates; the field is the sum over scales.
+
+Layout (shared with fields/laplacian_blocks.py):
+- x: (N, D) float32 points in [0,1]^D (clamped).
+- weights: (R, P) float32, one row per block that has an MLP. A row packs the L linear layers in
+  order, each as W (fan_in x fan_out, row-major, as MINER's bmm layout: y = a W + b) then b
+  (fan_out): layer 0 is D -> H, layers 1..L-2 are H -> H, each followed by sin(omega * .);
+  layer L-1 is H -> C and linear.
+- geometry: slots (sum_j Q_j,) int32, the weight row of every block of every scale (scale j's
+  blocks start at slot_offset[j]; block index kx + nx * (ky + ny * kz)), -1 where a block has no
+  MLP (pruned or its scale not started); blocks (J, 3) int32 blocks per axis; inv_extent (J, 3)
+  float32, blocks per unit of coordinate; mask (J,) int32 (0 turns a scale off).
+- Block of x at scale j: p = x_d * inv_extent[j, d], k_d = min(floor(p), blocks[j, d] - 1); local
+  coordinate u_d = 2 * (p - k_d) - 1, in [-1, 1) inside the block.
+
+The forward is sliced by points. The weight gradient is reduced per block: the caller sorts the
+(point, block) pairs by weight row into segments, and a thread walks one segment and adds into its
+own row, so concurrent CPU launches (sliced by segments) never write the same memory. On CUDA
+the caller may cut long segments into pieces; their adds then go through hardware atomics.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from types import SimpleNamespace
+from typing import Any
+
+import warp as wp
+
+from gpu import runtime
+
+#: Points each forward thread evaluates in a row.
+POINTS_PER_THREAD = 32
+
+
+def row_length(dims: int, hidden: int, layers: int, out_dims: int) -> int:
+    """Floats in one block's weight row: sum over layers of fan_out * (fan_in + 1)."""
+    return hidden * (dims + 1) + (layers - 2) * hidden * (hidden + 1) + out_dims * (hidden + 1)
+
+
+@wp.func
+def sincos(x: float):
+    """sin(x) and cos(x) in float32 without branches (so that loops over them vectorise): Cody-Waite
+    reduction by pi/2 in three parts, then Cephes' minimax polynomials on [-pi/4, pi/4]. Absolute
+    error under 1e-7 for |x| < 1e4 (measured against float64; libm's sinf is as close)."""
+    k = wp.round(x * 0.63661977236758134)
+    r = ((x - k * 1.5703125) - k * 4.837512969970703125e-4) - k * 7.54978995489188216e-8
+    z = r * r
+    s = ((-1.9515295891e-4 * z + 8.3321608736e-3) * z - 1.6666654611e-1) * z * r + r
+    c = ((2.443315711809948e-5 * z - 1.388731625493765e-3) * z + 4.166664568298827e-2) * z * z - 0.5 * z + 1.0
+    q = int(k) & 3
+    sin_x = wp.where(q == 0, s, wp.where(q == 1, c, wp.where(q == 2, -s, -c)))
+    cos_x = wp.where(q == 0, c, wp.where(q == 1, -s, wp.where(q == 2, -c, s)))
+    return sin_x, cos_x
+
+
+@cache
+def kernels(dims: int, hidden: int, layers: int, out_dims: int) -> SimpleNamespace:
+    """Forward and weight-gradient kernels for D = dims, H = hidden, L = layers (>= 2), C = out_dims.
+
+    Loops run over whole layers (all H units at once, weights contiguous along the units) and the
+    sine is branch-free, so that the compiler vectorises them on the CPU.
+    """
+    sines = layers - 1  # layers followed by a sine
+    mids = layers - 2  # H -> H layers
+    first_size = hidden * (dims + 1)
+    mid_size = hidden * (hidden + 1)
+    out_w = first_size + mids * mid_size
+    out_b = out_w + out_dims * hidden
+
+    @wp.func
+    def locate(
+        x: wp.array2d(dtype=float), i: int, j: int, blocks: wp.array2d(dtype=int), inv_extent: wp.array2d(dtype=float)
+    ):
+        """Block index of x[i] at scale j, and its local coordinates in [-1, 1)."""
+        block = int(0)
+        stride = int(1)
+        u = wp.vec3(0.0)
+        for d in range(wp.static(dims)):
+            p = wp.clamp(x[i, d], 0.0, 1.0) * inv_extent[j, d]
+            k = wp.min(int(wp.floor(p)), blocks[j, d] - 1)
+            u[d] = 2.0 * (p - float(k)) - 1.0
+            block += k * stride
+            stride *= blocks[j, d]
+        return block, u
+
+    @wp.func
+    def sine_layer(z: Any, a: Any, w: wp.array2d(dtype=float), row: int, base: int, omega: float):
+        """z = a W + b for one H -> H layer at `base` (W fan_in x fan_out, then b); returns sin(omega z)."""
+        for r in range(wp.static(hidden)):
+            z[r] = w[row, base + hidden * hidden + r]
+        for k in range(wp.static(hidden)):
+            ak = a[k]
+            for r in range(wp.static(hidden)):
+                z[r] += w[row, base + k * hidden + r] * ak
+        out = wp.vector(0.0, length=wp.static(hidden), dtype=float)
+        for r in range(wp.static(hidden)):
+            sn, _cs = sincos(omega * z[r])
+            out[r] = sn
+        return out
+
+    @wp.func
+    def first_pre(w: wp.array2d(dtype=float), row: int, u: wp.vec3):
+        """Pre-activations (H,) of layer 0 at local coordinates u."""
+        z = wp.vector(0.0, length=wp.static(hidden), dtype=float)
+        for r in range(wp.static(hidden)):
+            z[r] = w[row, dims * hidden + r]
+        for d in range(wp.static(dims)):
+            for r in range(wp.static(hidden)):
+                z[r] += w[row, d * hidden + r] * u[d]
+        return z
+
+    @wp.func
+    def evaluate(w: wp.array2d(dtype=float), row: int, u: wp.vec3, omega: float):
+        """The block MLP of weight row `row` at local coordinates u -> (C,) outputs."""
+        z = first_pre(w, row, u)
+        a = wp.vector(0.0, length=wp.static(hidden), dtype=float)
+        for r in range(wp.static(hidden)):
+            sn, _cs = sincos(omega * z[r])
+            a[r] = sn
+        for m in range(wp.static(mids)):
+            a = sine_layer(z, a, w, row, first_size + m * mid_size, omega)
+        y = wp.vector(0.0, length=wp.static(out_dims), dtype=float)
+        for c in range(wp.static(out_dims)):
+            y[c] = w[row, out_b + c]
+        for k in range(wp.static(hidden)):
+            ak = a[k]
+            for c in range(wp.static(out_dims)):
+                y[c] += w[row, out_w + k * out_dims + c] * ak
+        return y
+
+    @wp.kernel(enable_backward=False, module="unique")
+    def blocks_forward(
+        x: wp.array2d(dtype=float),
+        w: wp.array2d(dtype=float),
+        slots: wp.array(dtype=int),
+        slot_offset: wp.array(dtype=int),
+        blocks: wp.array2d(dtype=int),
+        inv_extent: wp.array2d(dtype=float),
+        mask: wp.array(dtype=int),
+        omega: float,
+        out: wp.array2d(dtype=float),
+        slice_start: int,
+        slice_stride: int,
+    ):
+        q = wp.tid()
+        first = (q * slice_stride + slice_start) * POINTS_PER_THREAD
+        last = wp.min(first + POINTS_PER_THREAD, x.shape[0])
+        for i in range(first, last):
+            acc = wp.vector(0.0, length=wp.static(out_dims), dtype=float)
+            for j in range(mask.shape[0]):
+                if mask[j] != 0:
+                    block, u = locate(x, i, j, blocks, inv_extent)
+                    row = slots[slot_offset[j] + block]
+                    if row >= 0:
+                        acc += evaluate(w, row, u, omega)
+            for c in range(wp.static(out_dims)):
+                out[i, c] = acc[c]
+
+    @wp.func
+    def forward_kept(w: wp.array2d(dtype=float), row: int, u: wp.vec3, omega: float):
+        """The block MLP at u keeping, per sine layer (rows), its output and omega * cos(omega z);
+        returns (outputs, slopes, y (C,))."""
+        act = wp.matrix(0.0, shape=(wp.static(sines), wp.static(hidden)), dtype=float)
+        slope = wp.matrix(0.0, shape=(wp.static(sines), wp.static(hidden)), dtype=float)
+        z = first_pre(w, row, u)
+        for r in range(wp.static(hidden)):
+            sn, cs = sincos(omega * z[r])
+            act[0, r] = sn
+            slope[0, r] = omega * cs
+        for m in range(wp.static(mids)):
+            base = first_size + m * mid_size
+            for r in range(wp.static(hidden)):
+                z[r] = w[row, base + hidden * hidden + r]
+            for k in range(wp.static(hidden)):
+                ak = act[m, k]
+                for r in range(wp.static(hidden)):
+                    z[r] += w[row, base + k * hidden + r] * ak
+            for r in range(wp.static(hidden)):
+                sn, cs = sincos(omega * z[r])
+                act[m + 1, r] = sn
+                slope[m + 1, r] = omega * cs
+        y = wp.vector(0.0, length=wp.static(out_dims), dtype=float)
+        for c in range(wp.static(out_dims)):
+            y[c] = w[row, out_b + c]
+        for k in range(wp.static(hidden)):
+            ak = act[sines - 1, k]
+            for c in range(wp.static(out_dims)):
+                y[c] += w[row, out_w + k * out_dims + c] * ak
+        return act, slope, y
+
+    @wp.func
+    def backprop(
+        w: wp.array2d(dtype=float),
+        row: int,
+        u: wp.vec3,
+        act: Any,
+        slope: Any,
+        g: Any,
+        grad_w: wp.array2d(dtype=float),
+        grad_row: int,
+    ):
+        """Add the weight gradient of <g, MLP(u)> (g: (C,) cotangent) to grad_w[grad_row]."""
+        for c in range(wp.static(out_dims)):
+            grad_w[grad_row, out_b + c] += g[c]
+        delta = wp.vector(0.0, length=wp.static(hidden), dtype=float)
+        for k in range(wp.static(hidden)):
+            ak = act[sines - 1, k]
+            s = float(0.0)
+            for c in range(wp.static(out_dims)):
+                grad_w[grad_row, out_w + k * out_dims + c] += ak * g[c]
+                s += w[row, out_w + k * out_dims + c] * g[c]
+            delta[k] = s
+        dz = wp.vector(0.0, length=wp.static(hidden), dtype=float)
+        for mm in range(wp.static(mids)):
+            m = wp.static(mids) - 1 - mm
+            base = first_size + m * mid_size
+            for r in range(wp.static(hidden)):
+                dz[r] = delta[r] * slope[m + 1, r]
+                grad_w[grad_row, base + hidden * hidden + r] += dz[r]
+            for k in range(wp.static(hidden)):
+                ak = act[m, k]
+                s = float(0.0)
+                for r in range(wp.static(hidden)):
+                    grad_w[grad_row, base + k * hidden + r] += ak * dz[r]
+                    s += w[row, base + k * hidden + r] * dz[r]
+                delta[k] = s
+        for r in range(wp.static(hidden)):
+            dz[r] = delta[r] * slope[0, r]
+            grad_w[grad_row, dims * hidden + r] += dz[r]
+        for d in range(wp.static(dims)):
+            for r in range(wp.static(hidden)):
+                grad_w[grad_row, d * hidden + r] += u[d] * dz[r]
+
+    @wp.kernel(enable_backward=False, module="unique")
+    def blocks_backward(
+        x: wp.array2d(dtype=float),
+        w: wp.array2d(dtype=float),
+        blocks: wp.array2d(dtype=int),
+        inv_extent: wp.array2d(dtype=float),
+        omega: float,
+        order: wp.array(dtype=int),
+        seg_row: wp.array(dtype=int),
+        seg_scale: wp.array(dtype=int),
+        seg_start: wp.array(dtype=int),
+        grad_out: wp.array2d(dtype=float),
+        grad_w: wp.array2d(dtype=float),
+        slice_start: int,
+        slice_stride: int,
+    ):
+        seg = wp.tid() * slice_stride + slice_start
+        row = seg_row[seg]
+        j = seg_scale[seg]
+        g = wp.vector(0.0, length=wp.static(out_dims), dtype=float)
+        for e in range(seg_start[seg], seg_start[seg + 1]):
+            i = order[e]
+            _block, u = locate(x, i, j, blocks, inv_extent)
+            act, slope, _y = forward_kept(w, row, u, omega)
+            for c in range(wp.static(out_dims)):
+                g[c] = grad_out[i, c]
+            backprop(w, row, u, act, slope, g, grad_w, row)
+
+    @wp.kernel(enable_backward=False, module="unique")
+    def blocks_fit(
+        w: wp.array2d(dtype=float),
+        grid: wp.array2d(dtype=float),
+        target: wp.array3d(dtype=float),
+        weight: wp.array2d(dtype=float),
+        omega: float,
+        pieces: int,
+        grad_w: wp.array2d(dtype=float),
+        sse: wp.array(dtype=float),
+        slice_start: int,
+        slice_stride: int,
+    ):
+        b, piece = wp.tid()
+        b = b * slice_stride + slice_start
+        samples = grid.shape[0]
+        first = piece * samples // pieces
+        last = (piece + 1) * samples // pieces
+        g = wp.vector(0.0, length=wp.static(out_dims), dtype=float)
+        total = float(0.0)
+        for i in range(first, last):
+            u = wp.vec3(0.0)
+            for d in range(wp.static(dims)):
+                u[d] = grid[i, d]
+            act, slope, y = forward_kept(w, b, u, omega)
+            k = weight[b, i]
+            for c in range(wp.static(out_dims)):
+                r = y[c] - target[b, i, c]
+                total += k * r * r
+                g[c] = 2.0 * k * r
+            backprop(w, b, u, act, slope, g, grad_w, b)
+        wp.atomic_add(sse, b, total)
+
+    return SimpleNamespace(forward=blocks_forward, backward=blocks_backward, fit=blocks_fit)
+
+
+def _geometry(g: dict[str, Any]) -> list[Any]:
+    return [g["slots"], g["slot_offset"], g["blocks"], g["inv_extent"], g["mask"]]
+
+
+def forward(x: Any, w: Any, geometry: dict[str, Any], mlp: tuple[int, int, int, int], omega: float, out: Any) -> None:
+    """Evaluate the field: x (N, D), weights (R, P) -> out (N, C), overwritten.
+
+    geometry: warp arrays named slots, slot_offset, blocks, inv_extent, mask (see the module doc);
+    mlp: (D, H, L, C).
+    """
+    kernel = kernels(*mlp).forward
+    device = str(x.device)
+    runtime.ensure_loaded(kernel, device)
+    threads = -(-x.shape[0] // POINTS_PER_THREAD)
+    inputs = [x, w, *_geometry(geometry), omega, out]
+    runtime.launch_sliced(kernel, (threads,), 0, inputs, device, min_threads=64)
+
+
+def backward(
+    x: Any,
+    w: Any,
+    geometry: dict[str, Any],
+    mlp: tuple[int, int, int, int],
+    omega: float,
+    segments: dict[str, Any],
+    grad_out: Any,
+    grad_w: Any,
+) -> None:
+    """Add d loss / d weights (R, P) to grad_w from grad_out (N, C).
+
+    segments: warp arrays order (E,) point indices grouped by weight row, row (S,), scale (S,) and
+    start (S+1,) (segment s covers order[start[s]:start[s+1]]). On the CPU no two segments may
+    share a row; on CUDA they may (atomic adds).
+    """
+    kernel = kernels(*mlp).backward
+    device = str(x.device)
+    runtime.ensure_loaded(kernel, device)
+    inputs = [
+        x,
+        w,
+        geometry["blocks"],
+        geometry["inv_extent"],
+        omega,
+        segments["order"],
+        segments["row"],
+        segments["scale"],
+        segments["start"],
+        grad_out,
+        grad_w,
+    ]
+    runtime.launch_sliced(kernel, (segments["row"].shape[0],), 0, inputs, device, interleave=True, min_threads=2)
+
+
+def fit(
+    w: Any, grid: Any, target: Any, weight: Any, mlp: tuple[int, int, int, int], omega: float, grad_w: Any, sse: Any
+) -> None:
+    """Training on whole blocks, forward and backward in one pass: block b (weight row b of w (B, P))
+    at its samples' local coordinates grid (S, D), against target (B, S, C) with per-sample loss
+    weights weight (B, S). Adds d loss / d w to grad_w (B, P) and each block's loss to sse (B,), for
+    loss_b = sum_s weight[b, s] * |MLP_b(grid[s]) - target[b, s]|^2. Sliced by blocks on the CPU;
+    on CUDA each block's samples are also cut into pieces (atomic adds)."""
+    kernel = kernels(*mlp).fit
+    device = str(w.device)
+    runtime.ensure_loaded(kernel, device)
+    pieces = 1 if device == "cpu" else 16
+    inputs = [w, grid, target, weight, omega, pieces, grad_w, sse]
+    runtime.launch_sliced(kernel, (w.shape[0], pieces), 0, inputs, device, interleave=True, min_threads=2)
+
+
+@wp.kernel(enable_backward=False)
+def _adam_rows(
+    w: wp.array2d(dtype=float),
+    rows: wp.array(dtype=int),
+    state: wp.array(dtype=int),
+    grad: wp.array2d(dtype=float),
+    m: wp.array2d(dtype=float),
+    v: wp.array2d(dtype=float),
+    steps: wp.array(dtype=int),
+    lr: float,
+    beta1: float,
+    beta2: float,
+    eps: float,
+    slice_start: int,
+    slice_stride: int,
+):
+    b = wp.tid() * slice_stride + slice_start
+    row = rows[b]
+    k = state[b]
+    t = steps[k] + 1
+    steps[k] = t
+    correct1 = 1.0 - wp.pow(beta1, float(t))
+    correct2 = 1.0 - wp.pow(beta2, float(t))
+    for p in range(w.shape[1]):
+        g = grad[b, p]
+        mp = beta1 * m[k, p] + (1.0 - beta1) * g
+        vp = beta2 * v[k, p] + (1.0 - beta2) * g * g
+        m[k, p] = mp
+        v[k, p] = vp
+        w[row, p] = w[row, p] - lr * (mp / correct1) / (wp.sqrt(vp / correct2) + eps)
+
+
+def adam_rows(
+    w: Any,
+    rows: Any,
+    state: Any,
+    grad: Any,
+    m: Any,
+    v: Any,
+    steps: Any,
+    lr: float,
+    betas: tuple[float, float],
+    eps: float,
+) -> None:
+    """Adam on some rows of w (R, P), each with its own moments and step count: row rows[b] gets
+    grad[b] (B, P) and uses moments m, v (M, P) and steps (M,) at state[b]. Bias-corrected as in
+    PyTorch's Adam. Sliced by rows (the caller passes distinct rows and states)."""
+    device = str(w.device)
+    runtime.ensure_loaded(_adam_rows, device)
+    inputs = [w, rows, state, grad, m, v, steps, lr, betas[0], betas[1], eps]
+    runtime.launch_sliced(_adam_rows, (rows.shape[0],), 0, inputs, device, min_threads=16)

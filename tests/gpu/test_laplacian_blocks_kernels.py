@@ -1,0 +1,236 @@
+"""The Warp Laplacian-block kernels against the float64 PyTorch reference (torch.bmm over blocks),
+finite differences, and the branch-free sine.
+
+Tolerances: float32 kernels against float64; a SIREN multiplies pre-activation rounding by omega
+(30), so outputs agree to a few 1e-6 relative and gradients to about 1e-5.
+"""
+
+import numpy as np
+import pytest
+import torch
+import warp as wp
+
+from fields import reference
+from fields.laplacian_blocks import (
+    BlockGeometry,
+    LaplacianBlocksConfig,
+    LaplacianBlocksField,
+    block_grid,
+    siren_init,
+    torch_blocks,
+)
+from gpu import laplacian_blocks as kernels
+from gpu import runtime
+
+# (dims, size, scales, block, hidden, layers, out_dims, omega)
+CASES = [
+    (2, (37, 29), 3, 8, 20, 4, 3, 30.0),
+    (2, (64, 64), 2, 16, 12, 3, 1, 30.0),
+    (2, (50, 20), 2, 4, 6, 2, 2, 10.0),
+    (3, (21, 17, 12), 2, 4, 8, 3, 1, 30.0),
+    (3, (16, 16, 16), 3, 4, 16, 5, 4, 20.0),
+]
+
+
+def case_id(case):
+    return f"D{case[0]}-J{case[2]}-b{case[3]}-H{case[4]}-L{case[5]}-C{case[6]}"
+
+
+def make_field(dims, size, scales, block, hidden, layers, out_dims, omega, seed=0, impl="warp"):
+    """A field with MLPs on about 70% of the blocks of every scale (the rest pruned), weights from
+    SIREN's initialisation scaled by random factors in [0.5, 2] (so that every layer matters)."""
+    config = LaplacianBlocksConfig(
+        dims=dims,
+        out_dims=out_dims,
+        size=size,
+        scales=scales,
+        block_size=block,
+        hidden_width=hidden,
+        layers=layers,
+        omega=omega,
+    )
+    field = LaplacianBlocksField(config, impl=impl)
+    gen = torch.Generator().manual_seed(seed)
+    for scale in field.layout:
+        ids = torch.nonzero(torch.rand(scale.count, generator=gen) < 0.7).squeeze(1)
+        rows = siren_init(ids.numel(), config, gen) * (
+            0.5 + 1.5 * torch.rand(ids.numel(), config.row_length, generator=gen)
+        )
+        field.add_rows(scale.scale, ids, rows)
+    return field
+
+
+def sample_points(n, dims, seed=1):
+    x = torch.rand(n, dims, generator=torch.Generator().manual_seed(seed))
+    x[0] = 1.0  # upper edge: last block
+    x[1] = 0.0
+    x[2, 0] = 1.25  # outside: clamped
+    x[3, -1] = -0.5
+    return x
+
+
+def reference_output(field, x, weights, scales_on):
+    return torch_blocks(x.double(), weights, BlockGeometry(field.config, field.slots, scales_on))
+
+
+def rel_err(a, b):
+    return float((a.detach().double() - b.detach()).abs().max() / b.detach().abs().max().clamp_min(1e-30))
+
+
+@pytest.mark.parametrize("case", CASES, ids=case_id)
+def test_forward_matches_float64_reference(case, device):
+    field = make_field(*case).to(device)
+    x = sample_points(4000, case[0]).to(device)
+    y = field(x)
+    w64 = field.weights.detach().double()
+    y64 = reference_output(field, x, w64, (True,) * case[2])
+    assert y.shape == (4000, case[6])
+    assert rel_err(y, y64) <= 1e-5
+    # a scale switched off contributes nothing: the coarsest level alone
+    field.set_level_mask((True,) + (False,) * (case[2] - 1))
+    coarse = reference_output(field, x, w64, (False,) * (case[2] - 1) + (True,))
+    assert rel_err(field(x), coarse) <= 1e-5
+    assert not torch.allclose(coarse, y64)
+
+
+@pytest.mark.parametrize("case", CASES, ids=case_id)
+def test_weight_gradients_match_reference_autograd(case, device):
+    field = make_field(*case).to(device)
+    x = sample_points(3000, case[0]).to(device)
+    y = field(x)
+    cotangent = torch.randn(y.shape, generator=torch.Generator().manual_seed(7)).to(device)
+    (y * cotangent).sum().backward()
+    w64 = field.weights.detach().double().requires_grad_(True)
+    (reference_output(field, x, w64, (True,) * case[2]) * cotangent.double()).sum().backward()
+    assert rel_err(field.weights.grad, w64.grad) <= 2e-5
+    # rows of blocks no point falls in get exactly zero
+    untouched = w64.grad.abs().sum(1) == 0
+    assert torch.all(field.weights.grad[untouched] == 0)
+
+
+@pytest.mark.parametrize("case", CASES, ids=case_id)
+def test_fused_block_fit_matches_reference(case, device):
+    dims, _size, _scales, block, hidden, layers, out_dims, _omega = case
+    field = make_field(*case).to(device)
+    config = field.config
+    gen = torch.Generator().manual_seed(3)
+    blocks = 9
+    weights = siren_init(blocks, config, gen) * 1.5
+    samples = block**dims
+    targets = torch.randn(blocks, samples, out_dims, generator=gen)
+    loss_weight = torch.rand(blocks, samples, generator=gen)
+    loss_weight[0, samples // 2 :] = 0.0  # padding samples do not count
+    sse, grad = field.fit_blocks(weights.to(device), targets.to(device), loss_weight.to(device))
+    sse, grad = sse.cpu(), grad.cpu()
+    w64 = weights.double().requires_grad_(True)
+    local = block_grid(config).double()[None].expand(blocks, -1, -1)
+    pred = reference.siren_blocks(local, w64, hidden, layers, config.omega)
+    losses = (((pred - targets.double()) ** 2).sum(-1) * loss_weight.double()).sum(1)
+    losses.sum().backward()
+    assert rel_err(sse, losses) <= 1e-5
+    assert rel_err(grad, w64.grad) <= 2e-5
+    torch_field = LaplacianBlocksField(config, impl="torch")
+    sse_t, grad_t = torch_field.fit_blocks(weights, targets, loss_weight)
+    assert rel_err(sse_t, losses) <= 1e-5 and rel_err(grad_t, w64.grad) <= 2e-5
+
+
+def test_block_grid_and_field_agree_on_local_coordinates():
+    """fit_blocks' implicit sample grid is the one the field's forward sees at those samples."""
+    field = make_field(2, (40, 24), 2, 8, 6, 3, 2, 30.0)
+    config = field.config
+    scale = field.layout[1]
+    block = 1  # (kx, ky) = (1, 0) at scale 1 (3 x 2 blocks of 16 finest pixels), inside the image
+    row = int(field.slots[scale.first + block])
+    if row < 0:
+        row = int(field.add_rows(1, torch.tensor([block]), siren_init(1, config))[0])
+    grid = block_grid(config)
+    b, f = config.block_size, 2
+    k = torch.tensor([block % scale.blocks[0], block // scale.blocks[0]])
+    x = ((k * b + (grid + 1) * b / 2) * f / torch.tensor(config.size, dtype=torch.float32)).float()
+    only = (False, True)
+    y = field.evaluate_scales(x, only)
+    target = torch.zeros(1, grid.shape[0], 2)
+    sse, _ = field.fit_blocks(field.weights.detach()[row : row + 1], target, torch.ones(1, grid.shape[0]))
+    assert float(sse[0]) == pytest.approx(float((y.detach() ** 2).sum()), rel=1e-5)
+
+
+def test_finite_differences_of_the_warp_kernels():
+    """Central differences of the float32 Warp forward against its backward, on a tiny smooth case."""
+    field = make_field(2, (12, 10), 2, 4, 4, 3, 2, 3.0, seed=5)
+    x = sample_points(200, 2, seed=9)
+    cotangent = torch.randn(200, 2, generator=torch.Generator().manual_seed(2))
+    (field(x) * cotangent).sum().backward()
+    grad = field.weights.grad.clone()
+    base = field.weights.detach().clone()
+    gen = torch.Generator().manual_seed(4)
+    picks = torch.nonzero(grad.abs() > 1e-2 * grad.abs().max())
+    picks = picks[torch.randperm(len(picks), generator=gen)[:12]]
+    eps = 1e-2
+    for r, p in picks.tolist():
+        losses = []
+        for sign in (1.0, -1.0):
+            w = base.clone()
+            w[r, p] += sign * eps
+            field.weights.data.copy_(w)
+            with torch.no_grad():
+                losses.append(float((field(x).double() * cotangent.double()).sum()))
+        numeric = (losses[0] - losses[1]) / (2 * eps)
+        assert numeric == pytest.approx(float(grad[r, p]), rel=2e-2, abs=2e-3 * float(grad.abs().max()))
+    field.weights.data.copy_(base)
+    # and the fused training kernel
+    target = torch.randn(2, 16, 2, generator=gen)
+    weight = torch.ones(2, 16) / 32
+    rows = base[:2].clone()
+    _, grad_fit = field.fit_blocks(rows, target, weight)
+    for r, p in [(0, 0), (0, 7), (1, 13), (1, rows.shape[1] - 1)]:
+        plus, minus = rows.clone(), rows.clone()
+        plus[r, p] += eps
+        minus[r, p] -= eps
+        numeric = (
+            float(field.fit_blocks(plus, target, weight)[0].sum())
+            - float(field.fit_blocks(minus, target, weight)[0].sum())
+        ) / (2 * eps)
+        assert numeric == pytest.approx(float(grad_fit[r, p]), rel=2e-2, abs=1e-4)
+
+
+@wp.kernel
+def _sincos_kernel(x: wp.array(dtype=float), s: wp.array(dtype=float), c: wp.array(dtype=float)):
+    i = wp.tid()
+    a, b = kernels.sincos(x[i])
+    s[i] = a
+    c[i] = b
+
+
+def test_branch_free_sine_is_as_accurate_as_libm():
+    runtime.init()
+    x = np.concatenate([np.linspace(-400, 400, 200_001), np.random.default_rng(0).normal(0, 60, 100_000)])
+    x = x.astype(np.float32)
+    xs = wp.array(x, dtype=float, device="cpu")
+    s = wp.zeros(len(x), dtype=float, device="cpu")
+    c = wp.zeros(len(x), dtype=float, device="cpu")
+    wp.launch(_sincos_kernel, dim=len(x), inputs=[xs, s, c], device="cpu")
+    exact = x.astype(np.float64)
+    assert np.abs(s.numpy() - np.sin(exact)).max() < 2e-7
+    assert np.abs(c.numpy() - np.cos(exact)).max() < 2e-7
+
+
+def test_adam_rows_matches_torch_adam():
+    gen = torch.Generator().manual_seed(0)
+    w = torch.randn(6, 10, generator=gen)
+    rows = torch.tensor([4, 1, 2], dtype=torch.int32)
+    state = torch.tensor([0, 2, 1], dtype=torch.int32)
+    m, v = torch.zeros(3, 10), torch.zeros(3, 10)
+    steps = torch.zeros(3, dtype=torch.int32)
+    params = [torch.nn.Parameter(w[r].clone()) for r in rows.tolist()]
+    opt = torch.optim.Adam(params, lr=1e-2, betas=(0.9, 0.999), eps=1e-8)
+    from fields.warp_bridge import warp_call
+
+    for _ in range(3):
+        grad = torch.randn(3, 10, generator=gen)
+        warp_call(kernels.adam_rows, w, rows, state, grad, m, v, steps, 1e-2, (0.9, 0.999), 1e-8)
+        for p, g in zip(params, grad, strict=True):
+            p.grad = g.clone()
+        opt.step()
+    for r, p in zip(rows.tolist(), params, strict=True):
+        assert torch.allclose(w[r], p.detach(), atol=1e-6)
+    assert steps.tolist() == [3, 3, 3]
