@@ -35,6 +35,7 @@ class ViewState:
     sigma_circles: bool = True
     level_strip: bool = True
     legend: bool = True
+    blocks: int = -1
 
     def reset_for(self, snapshot: Any) -> None:
         """A new scene: its kind of camera and default mode."""
@@ -83,6 +84,7 @@ class ViewState:
             level_states=level_states if strip else (),
             levels_caption=caption if strip else "",
             legend=self.legend,
+            blocks=self.blocks,
         )
 
     # ---- gestures (view pixels)

@@ -43,10 +43,12 @@ class LegendContent:
     points: tuple[PointsLine, ...] = ()
     levels: tuple[str, ...] = ()
     levels_caption: str = ""
+    blocks_title: str = ""
+    blocks: tuple[tuple[str, int], ...] = ()
 
     @property
     def empty(self) -> bool:
-        return not (self.heat_title or self.note or self.points or self.levels)
+        return not (self.heat_title or self.note or self.points or self.levels or self.blocks)
 
 
 @cache
@@ -72,6 +74,8 @@ def layer(width: int, height: int, content: LegendContent) -> np.ndarray | None:
         points_key(draw, width, content.points, size, margin)
     if content.levels:
         level_strip(draw, height, content.levels, content.levels_caption, size, margin)
+    if content.blocks:
+        blocks_key(draw, content.blocks_title, content.blocks, size, margin)
     rgba = np.asarray(image, np.float32) / 255.0
     rgba[..., :3] *= rgba[..., 3:]
     return rgba
@@ -156,3 +160,26 @@ def level_strip(
         if state == "lod" and (level == 0 or states[level - 1] != "lod"):
             draw.line((left - gap, top - 2, left - gap, top + cell + 2), fill=(230, 60, 50, 255), width=2)
     draw.text((x0 + margin, top + cell + 4), caption, font=f, fill=TEXT)
+
+
+def blocks_key(
+    draw: ImageDraw.ImageDraw, title: str, counts: tuple[tuple[str, int], ...], size: int, margin: int
+) -> None:
+    """Top left: the title, then a swatch of each block state's colour with its block count."""
+    from app.blocks import STATE_COLOURS
+    from fields.laplacian_blocks import STATUS_NAMES
+
+    f = font(size)
+    texts = [f"{name.replace('_', ' ')}: {count:,}" for name, count in counts]
+    box_w = max(draw.textlength(title, font=f), *(draw.textlength(t, font=f) + size + margin for t in texts))
+    box_h = (len(texts) + 1) * (size + 4) + margin
+    x0, y0 = margin, margin
+    _box(draw, (x0, y0, x0 + box_w + 2 * margin, y0 + box_h))
+    draw.text((x0 + margin, y0 + margin // 2), title, font=f, fill=TEXT)
+    for i, ((name, _), text) in enumerate(zip(counts, texts, strict=True), start=1):
+        y = y0 + margin // 2 + i * (size + 4)
+        r, g, b, a = STATE_COLOURS[STATUS_NAMES.index(name)]
+        swatch = (x0 + margin, y + 2, x0 + margin + size - 2, y + size)
+        # the colour the state has over black, opaque, and an outline for "not started" (clear)
+        draw.rectangle(swatch, fill=(int(255 * r * a), int(255 * g * a), int(255 * b * a), 255), outline=TEXT)
+        draw.text((x0 + 2 * margin + size, y), text, font=f, fill=TEXT)

@@ -12,6 +12,7 @@ import numpy as np
 
 from app.render import field_gl, shaders
 from app.render.colormaps import level_colour
+from fields.errors import ConfigError
 
 #: At most this many points of a level are drawn as dots, and as sigma circles (2D; line strips
 #: cost about 30 us each on llvmpipe): every s-th of those in view, the legend says how many.
@@ -45,7 +46,10 @@ class PointSet:
 
 def lagrangian_levels(snapshot: Any) -> list[PointSet]:
     """Every Lagrangian level's points of a snapshot (none for kinds without points)."""
-    points = getattr(field_gl.for_config(snapshot.config), "points", None)
+    try:
+        points = getattr(field_gl.for_config(snapshot.config), "points", None)
+    except ConfigError:  # a kind the view cannot draw has no points to draw either
+        return []
     if points is None:
         return []
     return [PointSet(p["level"], p["means"], p["sigma"]) for p in points(snapshot.config, snapshot.params)]

@@ -18,7 +18,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from app import collisions, export, inside, recent
+from app import blocks, collisions, export, inside, recent
 from app.jobs import Jobs
 from app.levels import LevelState
 from app.render import Renderer
@@ -59,6 +59,7 @@ class App:
         self._drops: queue.SimpleQueue[list[str]] = queue.SimpleQueue()
         self._pool = ThreadPoolExecutor(1, thread_name_prefix="fieldscope-open")
         self._retired: list[Session] = []  # stopped sessions whose threads may still finish a step
+        self.hovered: str | None = None
         self.window = Window(self, show=show)
 
     # ---- scenes
@@ -237,7 +238,7 @@ class App:
 
     def set_heat_level(self, level: int) -> bool:
         snapshot = self.snapshot()
-        top = snapshot.config.levels - 1 if snapshot is not None else 0
+        top = len(snapshot.level_mask) - 1 if snapshot is not None else 0
         self.view_state.heat_level = max(0, min(top, int(level)))
         self._count_if_needed()
         return self._say_heat_problem()
@@ -288,11 +289,49 @@ class App:
     def set_legend(self, on: bool) -> None:
         self.view_state.legend = bool(on)
 
+    def show_blocks(self, level: int | None) -> bool:
+        """Draw the Laplacian blocks of `level` coloured by state (None: no blocks)."""
+        snapshot = self.snapshot()
+        if level is None or level < 0:
+            self.view_state.blocks = -1
+            return True
+        if snapshot is None or not blocks.has_blocks(snapshot):
+            kind = snapshot.config.kind if snapshot is not None else "no"
+            self.status.say(f"{kind} fields have no Laplacian blocks (laplacian_blocks fields have)", True)
+            return False
+        self.view_state.blocks = max(0, min(snapshot.config.scales - 1, int(level)))
+        return True
+
+    def block_under(self, pointer: tuple[float, float]) -> blocks.BlockInfo | None:
+        """The shown level's block under view pixel `pointer` (x, y from the view's top left; 2D)."""
+        snapshot = self.snapshot()
+        state = self.view_state
+        if snapshot is None or state.blocks < 0 or state.dims != 2:
+            return None
+        from app.render.renderer import image_size
+
+        origin, axis_x, axis_y = state.camera.mapping(*state.size, image_size(snapshot))
+        u, v = pointer[0] / state.size[0], pointer[1] / state.size[1]
+        return blocks.block_at(snapshot, state.blocks, origin + u * axis_x + v * axis_y)
+
+    def hover(self, pointer: tuple[float, float] | None) -> None:
+        """The mouse is over view pixel `pointer` (None: not over the view): with blocks shown, the
+        status bar says which block it is, its state and residual error."""
+        found = self.block_under(pointer) if pointer is not None else None
+        text = found.describe() if found is not None else None
+        if text is not None and text != self.hovered:
+            self.status.say(text)
+        self.hovered = text
+
     def _fit_inside_settings(self, snapshot: Any) -> None:
         """A new field: points toggles per its Lagrangian levels, heat level within its levels."""
         count = len(inside.overlays.lagrangian_levels(snapshot))
         self.view_state.points = (tuple(self.view_state.points) + (False,) * count)[:count]
-        self.view_state.heat_level = min(self.view_state.heat_level, snapshot.config.levels - 1)
+        self.view_state.heat_level = min(self.view_state.heat_level, max(0, len(snapshot.level_mask) - 1))
+        if not blocks.has_blocks(snapshot):
+            self.view_state.blocks = -1
+        else:
+            self.view_state.blocks = min(self.view_state.blocks, snapshot.config.scales - 1)
         self._count_if_needed()
 
     def _count_if_needed(self) -> None:
@@ -355,7 +394,14 @@ class App:
             self.history.add(snapshot)
             self.jobs.advance(JOB_BUDGET)
             self.view_state.size = self.fixed_view_size or self.window.view_size()
-            changed = self.view.update(snapshot, self.view_state.camera, self.view_options(), self.view_state.moving)
+            try:
+                changed = self.view.update(
+                    snapshot, self.view_state.camera, self.view_options(), self.view_state.moving
+                )
+            except FieldscopeError as error:  # e.g. a kind the view cannot draw: say so, keep running
+                changed = False
+                if self.status.message != str(error):
+                    self.status.say(str(error), True)
             self.window.refresh(snapshot, changed)
         self.window.render()
         self.frame_times.append(time.perf_counter() - started)

@@ -49,7 +49,7 @@ def snapshot_of(field: Any, size: tuple[int, int] = (300, 200)) -> Snapshot:
         loss=0.0,
         metrics={},
         config=config,
-        level_mask=(True,) * config.levels,
+        level_mask=tuple(field.level_mask),
         params=frozen_arrays(field.state()),
         scene={"task": "image" if config.dims == 2 else "sdf", "size": list(size)},
         train=TrainConfig(),

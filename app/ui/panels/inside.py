@@ -115,7 +115,7 @@ class InsidePanel(Panel):
     def on_session(self, session: Any) -> None:
         snapshot = session.latest()
         state = self.app.view_state
-        dpg.configure_item(self.level, max_value=snapshot.config.levels - 1)
+        dpg.configure_item(self.level, max_value=max(1, len(snapshot.level_mask) - 1))
         dpg.set_value(self.level, state.heat_level)
         dpg.set_value(self.heatmap, LABELS[state.heatmap])
         dpg.delete_item(self.point_toggles, children_only=True)
@@ -218,6 +218,8 @@ def export_name(app: Any) -> Path:
     words = [] if state.heatmap == "none" else [state.heatmap.replace("_", "-"), f"level{state.heat_level}"]
     if any(state.points):
         words.append("points")
+    if state.blocks >= 0:
+        words.append(f"blocks-level{state.blocks}")
     tag = "-".join(words or ["view"])
     panel = next(p for p in app.window.panels if isinstance(p, ExportPanel))
     return panel.name("png", tag)

@@ -1,0 +1,107 @@
+"""The Laplacian-block overlay against the field's own inspect(): block states and errors read from
+a snapshot, the overlay's pixels at every block centre in an offscreen render, the block under a
+point (hover) against the field's own `locate`, active-block counts, and the block key legend."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+import numpy as np
+import pytest
+import torch
+
+from app import blocks
+from app.render import Camera2D, ViewOptions
+from app.render.renderer import image_size
+from fields.laplacian_blocks import ACTIVE, CONVERGED, PRUNED, STATUS_NAMES, LaplacianBlocksConfig, locate
+from fields.scenes.image import ImageScene
+from tests.app.test_renderer import snapshot_of
+from tests.fields.test_laplacian_blocks_field import QUICK, half_flat_image, train
+
+
+@pytest.fixture(scope="module")
+def trained() -> tuple[Any, Any]:
+    """A Laplacian-block field trained coarse to fine into its finest scale (128 x 64, J=3,
+    8-sample blocks): converged, pruned and active blocks, and its snapshot."""
+    config = LaplacianBlocksConfig(size=(128, 64), scales=3, block_size=8, omega=7.5, **QUICK)
+    field, _ = train(config, ImageScene(half_flat_image()), steps=200)  # the finest scale training
+    return field, snapshot_of(field, size=(128, 64))
+
+
+def test_block_states_and_errors_are_those_of_inspect(trained: tuple[Any, Any]) -> None:
+    field, snapshot = trained
+    report = field.inspect()
+    levels = blocks.block_levels(snapshot)
+    assert len(levels) == len(report["blocks"]) == 3
+    for shown, grid, line in zip(levels, report["blocks"], report["levels"], strict=True):
+        assert np.array_equal(shown.status, grid["status"]) and np.array_equal(shown.error, grid["error"])
+        assert shown.counts() == {name: line[name] for name in STATUS_NAMES}
+    states = np.concatenate([b.status.reshape(-1) for b in levels])
+    assert {ACTIVE, PRUNED} <= set(states.tolist()) and CONVERGED in states  # a real mix of states
+    assert blocks.active_counts(snapshot) == tuple(line["active"] for line in report["levels"])
+
+
+def block_centres(shown: blocks.BlockLevel) -> np.ndarray:
+    """Field coordinates (n, 2) of the centre of every block inside the domain, and their indices."""
+    ix, iy = np.meshgrid(np.arange(shown.blocks[0]), np.arange(shown.blocks[1]), indexing="ij")
+    index = np.stack([ix.reshape(-1), iy.reshape(-1)], axis=1)
+    centres = (index + 0.5) * np.asarray(shown.side)
+    keep = np.all(centres < 1.0, axis=1)
+    return centres[keep], index[keep]
+
+
+@pytest.mark.parametrize("level", [0, 1, 2])
+def test_overlay_pixels_at_block_centres_have_the_inspected_state_colour(
+    renderer: Any, trained: tuple[Any, Any], level: int
+) -> None:
+    field, snapshot = trained
+    grid = field.inspect()["blocks"][level]
+    camera = Camera2D(center=(0.5, 0.5), zoom=1.05)
+    width, height = 320, 200
+    options = ViewOptions(width=width, height=height, blocks=level, legend=False)
+    layer = renderer.frame(snapshot, camera, options).layer()
+    centres, index = block_centres(blocks.block_levels(snapshot)[level])
+    origin, axis_x, axis_y = camera.mapping(width, height, image_size(snapshot))
+    pixels = np.floor((centres - origin) / np.array([axis_x[0], axis_y[1]]) * np.array([width, height])).astype(int)
+    inside = np.all((pixels >= 0) & (pixels < np.array([width, height])), axis=1)
+    assert inside.mean() > 0.9
+    found = layer[pixels[inside, 1], pixels[inside, 0]]
+    state = grid["status"][index[inside, 1], index[inside, 0]]
+    expected = blocks.STATE_COLOURS[state.astype(int)].copy()
+    expected[:, :3] *= expected[:, 3:]
+    assert np.abs(found - expected).max() < 1e-6
+    # grid lines between blocks, none inside a block's interior
+    assert (np.abs(layer - blocks.LINE_COLOUR * np.r_[[blocks.LINE_COLOUR[3]] * 3, 1.0]).max(-1) < 1e-6).sum() > 100
+    assert renderer.frame(snapshot, camera, replace(options, blocks=-1)).layer() is None
+
+
+def test_the_block_under_a_point_is_the_fields_own(trained: tuple[Any, Any]) -> None:
+    field, snapshot = trained
+    report = field.inspect()
+    points = np.random.default_rng(0).uniform(0, 1, (200, 2))
+    for level in range(3):
+        scale = field.layout[field.config.scales - 1 - level]
+        ids, _ = locate(torch.from_numpy(points).float(), scale, field.config.size)
+        status = field.status[scale.first + ids].numpy()
+        error = field.error[scale.first + ids].numpy()
+        for p, s, e, i in zip(points, status, error, ids.numpy(), strict=True):
+            found = blocks.block_at(snapshot, level, p)
+            assert found.state == STATUS_NAMES[s] and found.error == pytest.approx(float(e))
+            assert found.index == (i % scale.blocks[0], i // scale.blocks[0])
+            grid = report["blocks"][level]
+            assert grid["status"][found.index[1], found.index[0]] == s
+    assert blocks.block_at(snapshot, 0, np.array([1.2, 0.5])) is None
+    text = blocks.block_at(snapshot, 2, np.array([0.9, 0.9])).describe()
+    assert text.startswith("level 2 (scale 0) block (") and ("residual MSE" in text or "not measured" in text)
+
+
+def test_the_legend_keys_the_states_with_their_counts(renderer: Any, trained: tuple[Any, Any]) -> None:
+    field, snapshot = trained
+    frame = renderer.frame(snapshot, Camera2D(), ViewOptions(width=320, height=240, blocks=1))
+    content = frame.legend_content()
+    assert content.blocks_title == "level 1 blocks (scale 1)"
+    assert dict(content.blocks) == {name: field.inspect()["levels"][1][name] for name in STATUS_NAMES}
+    with_key = frame.layer()
+    without = renderer.frame(snapshot, Camera2D(), ViewOptions(width=320, height=240, blocks=1, legend=False)).layer()
+    assert np.abs(with_key[:60, :160] - without[:60, :160]).max() > 0.3  # the key, top left
