@@ -12,8 +12,9 @@ import pytest
 import torch
 
 from app import blocks
-from app.render import Camera2D, ViewOptions
+from app.render import Camera2D, Camera3D, ViewOptions
 from app.render.renderer import image_size
+from fields import config as configs
 from fields.laplacian_blocks import ACTIVE, CONVERGED, PRUNED, STATUS_NAMES, LaplacianBlocksConfig, locate
 from fields.scenes.image import ImageScene
 from tests.app.test_renderer import snapshot_of
@@ -105,3 +106,27 @@ def test_the_legend_keys_the_states_with_their_counts(renderer: Any, trained: tu
     with_key = frame.layer()
     without = renderer.frame(snapshot, Camera2D(), ViewOptions(width=320, height=240, blocks=1, legend=False)).layer()
     assert np.abs(with_key[:60, :160] - without[:60, :160]).max() > 0.3  # the key, top left
+
+
+def test_3d_blocks_are_drawn_on_the_slice_plane_by_state(renderer: Any, laplacian_drawable: None) -> None:
+    config = LaplacianBlocksConfig(dims=3, out_dims=1, size=(32, 32, 32), scales=2, block_size=8)
+    field = configs.build_field(config)
+    rng = np.random.default_rng(1)
+    with torch.no_grad():
+        field.status.copy_(torch.from_numpy(rng.integers(0, len(STATUS_NAMES), field.status.shape).astype(np.int8)))
+        field.error.copy_(torch.from_numpy(rng.uniform(0, 1e-3, field.error.shape).astype(np.float32)))
+    snapshot = snapshot_of(field, size=(32, 32, 32))
+    camera = Camera3D(azimuth=25.0, elevation=35.0)
+    options = ViewOptions(width=96, height=72, mode="slice", slice_axis=1, slice_position=0.4, legend=False)
+    plane = renderer.draw(snapshot, camera, replace(options, mode="slice_points"))
+    layer = renderer.frame(snapshot, camera, replace(options, blocks=1)).layer()
+    on = plane[..., 3] > 0.5
+    assert on.mean() > 0.1 and np.all(layer[~on] == 0.0)
+    grid = field.inspect()["blocks"][1]["status"]  # level 1: the finest scale, 4 x 4 x 4 blocks
+    index = np.minimum(np.floor(np.clip(plane[on][:, :3], 0, 1) * 4).astype(int), 3)
+    expected = blocks.STATE_COLOURS[grid[index[:, 2], index[:, 1], index[:, 0]].astype(int)].copy()
+    expected[:, :3] *= expected[:, 3:]
+    line = blocks.LINE_COLOUR * np.r_[[blocks.LINE_COLOUR[3]] * 3, 1.0]
+    is_line = np.abs(layer[on] - line).max(axis=-1) < 1e-6
+    assert 0.02 < is_line.mean() < 0.5  # grid lines between the blocks on the plane
+    assert np.abs(layer[on][~is_line] - expected[~is_line]).max() < 1e-6

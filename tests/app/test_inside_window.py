@@ -8,13 +8,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import dearpygui.dearpygui as dpg
 import imageio.v3 as iio
 import numpy as np
-import pytest
 
 from app import collisions
 from app.export import to_uint8
@@ -208,30 +206,12 @@ def test_lagrangian_points_turn_on_at_the_projected_means_and_off(
         assert np.abs(screen_view(app, tmp_path / "off.png") - plain).max() <= 2
 
 
-class GreyFieldGL:
-    """The view's GL side for Laplacian-block fields where this branch has none yet (their GLSL
-    evaluation is another issue's): a grey field, so that the block overlay above it can be seen."""
-
-    def glsl(self, config: Any, params: Any) -> str:
-        return (
-            f"#define FIELD_DIMS {config.dims}\n#define FIELD_OUT {config.out_dims}\n"
-            "vec4 field_eval(vec3 x) { return vec4(0.5, 0.5, 0.5, 1.0); }"
-        )
-
-    def upload(self, ctx: Any, config: Any, params: Any, mask: Any) -> Any:
-        return SimpleNamespace(bind=lambda program: None, set_level_mask=lambda mask: None, release=lambda: None)
-
-
 def test_laplacian_blocks_turn_on_with_their_states_hover_and_turn_off(
-    image_app: Any, astronaut_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    image_app: Any, astronaut_path: Path, tmp_path: Path, laplacian_drawable: None
 ) -> None:
     from app import blocks
-    from app.render import field_gl
     from fields import snapshot as snapshots
 
-    field_gl._load_kinds()
-    if "laplacian_blocks" not in field_gl._KINDS:
-        monkeypatch.setitem(field_gl._KINDS, "laplacian_blocks", GreyFieldGL())
     app = image_app
     settings = {"kind": "laplacian_blocks", "scales": 3, "block_size": 32, "target_mse": 1e-3}
     with trained_field(app, settings, astronaut_path) as snapshot:
