@@ -69,7 +69,9 @@ def layer(width: int, height: int, content: LegendContent) -> np.ndarray | None:
     size = font_size(width, height)
     margin = max(4, size // 2)
     if content.heat_title or content.note:
-        colour_bar(draw, image, content, size, margin)
+        # above the level strip when both are shown (a wide title would run into it)
+        lift = strip_height(size, margin) + margin if content.levels else 0
+        colour_bar(draw, image, content, size, margin, lift)
     if content.points:
         points_key(draw, width, content.points, size, margin)
     if content.levels:
@@ -85,8 +87,16 @@ def _box(draw: ImageDraw.ImageDraw, box: tuple[float, float, float, float]) -> N
     draw.rounded_rectangle(box, radius=3, fill=PANEL)
 
 
-def colour_bar(draw: ImageDraw.ImageDraw, image: Image.Image, content: LegendContent, size: int, margin: int) -> None:
-    """Bottom right: the title, an inferno bar from low (left) to high (right) with their labels."""
+def strip_height(size: int, margin: int) -> int:
+    """Height of the level strip's box (level_strip)."""
+    return max(6, size) + size + 4 + 2 * margin
+
+
+def colour_bar(
+    draw: ImageDraw.ImageDraw, image: Image.Image, content: LegendContent, size: int, margin: int, lift: int = 0
+) -> None:
+    """Bottom right (`lift` pixels higher): the title, an inferno bar from low (left) to high
+    (right) with their labels."""
     width, height = image.size
     f = font(size)
     title = content.heat_title or content.note
@@ -95,7 +105,7 @@ def colour_bar(draw: ImageDraw.ImageDraw, image: Image.Image, content: LegendCon
     box_w = min(width - 2 * margin, max(bar_w, text_w) + 2 * margin)
     rows = 1 if not content.heat_title else 3
     box_h = rows * (size + 4) + margin
-    x0, y0 = width - margin - box_w, height - margin - box_h
+    x0, y0 = width - margin - box_w, height - margin - box_h - lift
     _box(draw, (x0, y0, x0 + box_w, y0 + box_h))
     draw.text((x0 + margin, y0 + margin // 2), title, font=f, fill=TEXT)
     if not content.heat_title:
@@ -140,7 +150,7 @@ def level_strip(
     gap = max(1, cell // 6)
     strip_w = len(states) * (cell + gap)
     box_w = max(strip_w, draw.textlength(caption, font=f)) + 2 * margin
-    box_h = cell + size + 4 + 2 * margin
+    box_h = strip_height(size, margin)
     x0, y0 = margin, height - margin - box_h
     _box(draw, (x0, y0, x0 + box_w, y0 + box_h))
     top = y0 + margin

@@ -92,10 +92,12 @@ class InsidePanel(Panel):
             self.density_axis, self.density_plot = _plot("points per cell", "cells")
             dpg.add_separator()
             with dpg.group(horizontal=True):
-                dpg.add_checkbox(
+                self.strip = dpg.add_checkbox(
                     label="level strip", default_value=True, callback=lambda s, on: app.set_level_strip(on)
                 )
-                dpg.add_checkbox(label="legends", default_value=True, callback=lambda s, on: app.set_legend(on))
+                self.legend = dpg.add_checkbox(
+                    label="legends", default_value=True, callback=lambda s, on: app.set_legend(on)
+                )
             self.levels_text = dpg.add_text("", wrap=WRAP)
             dpg.add_button(label="Save this view with its legends (PNG)", callback=lambda *_: self.export())
         self.level_boxes: list[int] = []
@@ -142,8 +144,7 @@ class InsidePanel(Panel):
     def refresh(self, snapshot: Any) -> None:
         state = self.app.view_state
         now = time.perf_counter()
-        if not dpg.is_item_active(self.heatmap):
-            dpg.set_value(self.heatmap, LABELS[state.heatmap])
+        self._follow(state)
         dpg.set_value(self.levels_text, self.app.levels.caption(snapshot.step))
         dpg.configure_item(self.scale, show=state.heatmap == "contribution")
         self._collect()
@@ -158,6 +159,23 @@ class InsidePanel(Panel):
             self.last_contributions = now
             values = inside.level_contributions(self.app.renderer, snapshot, state.camera, self.app.view_options())
             dpg.set_value(self.contrib, [list(range(len(values))), values.tolist()])
+
+    def _follow(self, state: Any) -> None:
+        """Show the view's settings (changed by App methods, scripts or tests too) on the widgets
+        the user is not holding."""
+        shown = {
+            self.heatmap: LABELS[state.heatmap],
+            self.level: state.heat_level,
+            self.opacity: state.heat_opacity,
+            self.sigma: state.sigma_circles,
+            self.strip: state.level_strip,
+            self.legend: state.legend,
+            self.points_box: bool(state.points) and all(state.points),
+            **dict(zip(self.level_boxes, state.points, strict=False)),
+        }
+        for item, value in shown.items():
+            if not dpg.is_item_active(item) and dpg.get_value(item) != value:
+                dpg.set_value(item, value)
 
     def _collect(self) -> None:
         if self.pending is None or not self.pending.done():
@@ -196,7 +214,7 @@ class InsidePanel(Panel):
             dpg.set_value(
                 self.heat_text,
                 dpg.get_value(self.heat_text)
-                + f"\n{100 * sharing.serving_share:.1f}% of the points serve a vertex of their bucket",
+                + f"\n{100 * sharing.serving_share:.2g}% of the points serve a vertex of their bucket",
             )
 
     def _show_points(self, points: list[inside.PointStats]) -> None:
