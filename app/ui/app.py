@@ -303,11 +303,15 @@ class App:
         return True
 
     def block_under(self, pointer: tuple[float, float]) -> blocks.BlockInfo | None:
-        """The shown level's block under view pixel `pointer` (x, y from the view's top left; 2D)."""
+        """The shown level's block under view pixel `pointer` (x, y from the view's top left): in
+        2D the image point there, in 3D the slice plane's point."""
         snapshot = self.snapshot()
         state = self.view_state
-        if snapshot is None or state.blocks < 0 or state.dims != 2:
+        if snapshot is None or state.blocks < 0:
             return None
+        if state.dims == 3:
+            point = state.camera.slice_point(*state.size, pointer, state.slice_axis, state.slice_position)
+            return blocks.block_at(snapshot, state.blocks, point) if point is not None else None
         from app.render.renderer import image_size
 
         origin, axis_x, axis_y = state.camera.mapping(*state.size, image_size(snapshot))

@@ -130,3 +130,28 @@ def test_3d_blocks_are_drawn_on_the_slice_plane_by_state(renderer: Any, laplacia
     is_line = np.abs(layer[on] - line).max(axis=-1) < 1e-6
     assert 0.02 < is_line.mean() < 0.5  # grid lines between the blocks on the plane
     assert np.abs(layer[on][~is_line] - expected[~is_line]).max() < 1e-6
+
+
+def test_the_slice_point_under_the_mouse_is_the_one_the_view_draws(renderer: Any) -> None:
+    """3D hover: the slice plane's point under a pixel (numpy) equals the renderer's slice_points."""
+    from fields.hashgrid import HashGridConfig
+    from tests.app.test_renderer import random_snapshot
+
+    snapshot = random_snapshot(HashGridConfig(dims=3, out_dims=1, levels=2, log2_table_size=10), seed=0)
+    camera = Camera3D(azimuth=40.0, elevation=25.0)
+    width, height, axis, position = 80, 60, 0, 0.3
+    options = ViewOptions(width=width, height=height, mode="slice_points", slice_axis=axis, slice_position=position)
+    plane = renderer.draw(snapshot, camera, options)
+    hits = 0
+    for row, col in np.ndindex(height, width):
+        found = camera.slice_point(width, height, (col + 0.5, row + 0.5), axis, position)
+        on = plane[row, col, 3] > 0.5
+        if (found is not None) != on:  # only on the square's rim, where rounding decides
+            rim = found if found is not None else plane[row, col, :3]
+            assert np.min(np.minimum(rim, 1 - rim)[[1, 2]]) < 1e-3
+            continue
+        if found is None:
+            continue
+        hits += 1
+        assert np.abs(found - plane[row, col, :3]).max() < 1e-4
+    assert hits > 0.1 * width * height
