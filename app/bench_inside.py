@@ -2,8 +2,9 @@
 (800x600, as the window refreshes it) with each overlay on, against the same view with none, while
 a Gaussian-bucket field trains on the bundled image in the background; the overlays are drawn in
 turn, round after round, so that the ratios come from one process under the same load.
-`fieldscope bench collisions`: the share of colliding entries per level of a field config for an
-image (a table)."""
+The Laplacian-block layer is timed on its own (its field's GLSL is not in this branch) and added
+to the plain draw. `fieldscope bench collisions`: the share of colliding entries per level of a
+field config for an image (a table)."""
 
 from __future__ import annotations
 
@@ -73,6 +74,28 @@ def time_overlays(session: Any, renderer: Any, rounds: int) -> dict[str, list[fl
     return times
 
 
+def time_block_layer(scene: Any, rounds: int) -> list[float]:
+    """Seconds to lay the finest level's Laplacian blocks over the whole view (app/blocks.py's numpy
+    raster; it does not depend on the field's evaluation, which this branch cannot draw yet)."""
+    from types import SimpleNamespace
+
+    from app import blocks
+    from app.render import Camera2D
+    from app.session import default_config
+    from fields import config as configs
+
+    config = default_config(scene, "laplacian_blocks")
+    snapshot = SimpleNamespace(config=config, params=configs.build_field(config).state())
+    finest = blocks.block_levels(snapshot)[-1]
+    coords = Camera2D().field_coords(*VIEW_SIZE, tuple(config.size))
+    times = []
+    for _ in range(rounds):
+        started = time.perf_counter()
+        blocks.layer(finest, coords)
+        times.append(time.perf_counter() - started)
+    return times
+
+
 def bench_overlays(args: argparse.Namespace) -> dict[str, Any]:
     from app.cli import DEFAULT_IMAGE
     from app.render import Renderer
@@ -87,6 +110,7 @@ def bench_overlays(args: argparse.Namespace) -> dict[str, Any]:
     try:
         time.sleep(2.0)  # the trainer's first steps (kernel loads)
         times = time_overlays(session, renderer, args.rounds)
+        block_layer = time_block_layer(scene, args.rounds)
         steps = session.latest().step
     finally:
         session.stop(wait=True)
@@ -100,6 +124,10 @@ def bench_overlays(args: argparse.Namespace) -> dict[str, Any]:
             name: {"median_ms": 1000 * statistics.median(t), "ratio_to_none": statistics.median(t) / none}
             for name, t in times.items()
         },
+        "laplacian_blocks_layer": {
+            "median_ms": 1000 * statistics.median(block_layer),
+            "ratio_to_none": (none + statistics.median(block_layer)) / none,
+        },
     }
     if args.json:
         print(json.dumps(report))
@@ -108,6 +136,11 @@ def bench_overlays(args: argparse.Namespace) -> dict[str, Any]:
         print("| overlay | median ms | vs none |\n|---|---|---|")
         for name, row in report["overlays"].items():
             print(f"| {name} | {row['median_ms']:.1f} | {row['ratio_to_none']:.2f} |")
+        row = report["laplacian_blocks_layer"]
+        print(
+            f"| Laplacian blocks (the layer alone, added to none) | {row['median_ms']:.1f} | "
+            f"{row['ratio_to_none']:.2f} |"
+        )
     return report
 
 
