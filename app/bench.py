@@ -74,9 +74,10 @@ def main(args: argparse.Namespace) -> int:
         return 0
     from app import bench_budget, bench_render
     from app.bench_curve import bench_curve
+    from app.bench_inside import bench_collisions
 
     benches = {"encoding": bench_encoding, "fit": bench_fit, "budget": bench_budget.run, "curve": bench_curve,
-               "render": bench_render.run}  # fmt: skip
+               "render": bench_render.run, "collisions": bench_collisions}  # fmt: skip
     report = benches[args.bench](args)
     if args.json:
         print(json.dumps(report))

@@ -52,6 +52,15 @@ def add_parser(which: Any) -> Any:
     ui = which.add_parser("ui", help="UI frame times while training (2D and 3D) and the trainer's cost of the window")
     ui.add_argument("--json", action="store_true")
     ui.add_argument("--seconds", type=float, default=20.0, help="seconds per measurement (default 20)")
+    ui.add_argument(
+        "--overlay",
+        action="store_true",
+        help="instead: full draws of the view with each inside overlay on against none, while training",
+    )
+    ui.add_argument("--rounds", type=int, default=15, help="with --overlay: draws of each overlay (default 15)")
+    from app.bench_inside import add_collisions_parser
+
+    add_collisions_parser(which)
     return ui
 
 
@@ -95,6 +104,10 @@ def run_window(app: Any, seconds: float, move: bool) -> tuple[dict[str, float], 
 
 
 def bench_ui(args: argparse.Namespace) -> dict[str, Any]:
+    if args.overlay:
+        from app.bench_inside import bench_overlays
+
+        return bench_overlays(args)
     from app.cli import DEFAULT_IMAGE
     from app.session import APP_TRAIN, default_config, new_session
     from app.ui.app import App

@@ -177,3 +177,59 @@ def stats(key: LevelKey, counts: np.ndarray | None = None) -> CollisionStats:
     n = np.arange(top + 1)
     log_pmf = n * math.log(rate) - rate - np.array([math.lgamma(k + 1) for k in n])
     return CollisionStats(key, key.rows * np.exp(log_pmf), expected=True)
+
+
+def vertex_rows(vertices: np.ndarray, key: LevelKey) -> np.ndarray:
+    """Rows (...) of integer vertices (..., D) in a level: the dense index or the spatial hash."""
+    if not key.hashed:
+        return sum(vertices[..., d] * (key.resolution + 1) ** d for d in range(key.dims))
+    primes = (1, 2654435761, 805459861)
+    rows = np.zeros(vertices.shape[:-1], np.int64)
+    for d in range(key.dims):
+        rows ^= (vertices[..., d].astype(np.int64) * primes[d]) & 0xFFFFFFFF
+    return rows & (key.table_size - 1)
+
+
+@dataclass(frozen=True)
+class BucketSharing:
+    """How a Lagrangian level's points share its buckets. A point serves a vertex of its bucket when
+    its mean lies in one of that vertex's cells (|mu - v/N|_inf < 1/N), where the bucket is read.
+    Per number of vertices V that map to a bucket (vertices[i]): how many buckets have V
+    (buckets[i]), and on average how many of their vertices are served (served[i]) and how many of
+    their K points serve one (serving[i])."""
+
+    vertices: np.ndarray
+    buckets: np.ndarray
+    served: np.ndarray
+    serving: np.ndarray
+    points: int
+
+    @property
+    def serving_share(self) -> float:
+        """Share of all the level's points that serve a vertex."""
+        return float((self.serving * self.buckets).sum() / max(1, self.points))
+
+
+def bucket_sharing(key: LevelKey, means: np.ndarray, points_per_bucket: int, counts: np.ndarray) -> BucketSharing:
+    """means (R*K, D) of one Lagrangian level (bucket b's points are rows b*K .. b*K+K-1), counts (R,)
+    vertices per bucket -> the sharing statistics."""
+    n, k, dims = key.resolution, points_per_bucket, key.dims
+    bucket = np.arange(means.shape[0]) // k
+    cell = np.minimum(np.floor(np.clip(means, 0.0, 1.0) * n), n - 1).astype(np.int64)
+    bits = np.array([[(c >> d) & 1 for d in range(dims)] for c in range(1 << dims)])
+    corners = cell[:, None, :] + bits[None]  # the vertices whose cells hold the mean
+    close = np.abs(means[:, None, :] - corners / n).max(axis=-1) < 1.0 / n
+    serves = (vertex_rows(corners, key) == bucket[:, None]) & close  # (P, 2^D)
+    vertex_id = sum(corners[..., d] * (n + 1) ** d for d in range(dims))
+    pairs = np.unique((bucket[:, None] * key.vertices + vertex_id)[serves])  # distinct (bucket, vertex)
+    served = np.bincount(pairs // key.vertices, minlength=counts.shape[0])
+    serving = np.bincount(bucket[serves.any(axis=1)], minlength=counts.shape[0])
+    values = np.unique(counts)
+    by_v = [counts == v for v in values]
+    return BucketSharing(
+        vertices=values,
+        buckets=np.array([m.sum() for m in by_v]),
+        served=np.array([served[m].mean() for m in by_v]),
+        serving=np.array([serving[m].mean() for m in by_v]),
+        points=int(means.shape[0]),
+    )

@@ -39,6 +39,25 @@ class LevelState:
         active = min(self.lod + 1, self.scheduled_levels(step))
         return tuple(on and level < active for level, on in enumerate(self.enabled))
 
+    def states(self, step: int = 0) -> tuple[str, ...]:
+        """Per level, what the level strip shows: "off" (toggled off), "lod" (past the
+        level-of-detail cut), "waiting" (not yet switched on by the schedule) or "on"."""
+        scheduled = self.scheduled_levels(step)
+        return tuple(
+            "off" if not on else "lod" if level > self.lod else "waiting" if level >= scheduled else "on"
+            for level, on in enumerate(self.enabled)
+        )
+
+    def caption(self, step: int = 0) -> str:
+        """One line under the level strip: how many levels are on, the cut, the schedule."""
+        states = self.states(step)
+        words = [f"{states.count('on')} of {self.levels} levels on"]
+        if self.lod < self.levels - 1:
+            words.append(f"LOD cut after level {self.lod}")
+        if self.schedule:
+            words.append(f"coarse to fine: {self.scheduled_levels(step)} on, +1 every {self.every} steps")
+        return "; ".join(words)
+
     def toggled(self, level: int, on: bool) -> LevelState:
         enabled = list(self.enabled)
         enabled[level] = bool(on)

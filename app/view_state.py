@@ -27,6 +27,15 @@ class ViewState:
     error_gain: float = 4.0
     density_scale: float = 1.0
     moved_at: float = 0.0
+    heatmap: str = "none"
+    heat_level: int = 0
+    heat_opacity: float = 0.75
+    heat_scale: float = 0.0
+    points: tuple[bool, ...] = ()
+    sigma_circles: bool = True
+    level_strip: bool = True
+    legend: bool = True
+    blocks: int = -1
 
     def reset_for(self, snapshot: Any) -> None:
         """A new scene: its kind of camera and default mode."""
@@ -50,7 +59,12 @@ class ViewState:
             raise ValueError(f"unknown {self.dims}D view mode {mode!r} (known: {', '.join(modes)})")
         self.mode = mode
 
-    def options(self, mask: tuple[bool, ...] | None, truth: Any = None) -> ViewOptions:
+    def options(
+        self, mask: tuple[bool, ...] | None, truth: Any = None, level_states: tuple[str, ...] = (), caption: str = ""
+    ) -> ViewOptions:
+        """The view's options; the level strip (level_states, caption) shows when it is on and some
+        level is not."""
+        strip = self.level_strip and any(state != "on" for state in level_states)
         return ViewOptions(
             width=self.size[0],
             height=self.size[1],
@@ -61,6 +75,16 @@ class ViewState:
             slice_axis=self.slice_axis,
             slice_position=self.slice_position,
             density_scale=self.density_scale,
+            heatmap=self.heatmap,
+            heat_level=self.heat_level,
+            heat_opacity=self.heat_opacity,
+            heat_scale=self.heat_scale,
+            points=self.points,
+            sigma_circles=self.sigma_circles,
+            level_states=level_states if strip else (),
+            levels_caption=caption if strip else "",
+            legend=self.legend,
+            blocks=self.blocks,
         )
 
     # ---- gestures (view pixels)

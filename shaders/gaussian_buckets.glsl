@@ -59,5 +59,6 @@ vec4 field_eval(vec3 x) {
             hg_put(e, lvl, half_, f);
         }
     }
+    hg_last_e = e;
     return mlp_decode(e);
 }

@@ -24,12 +24,12 @@ uniform sampler2D hg_table;
 layout(std140, binding = 1) uniform HashGridLevels { ivec4 hg_levels[FIELD_LEVELS]; };
 uniform uint hg_table_mask;
 
-// A level switched off for the evaluations that follow (-1: none): per-level contribution maps
-// evaluate the field with and without one level.
-int hg_skip_level = -1;
+// The decoder input of the last field_eval: per-level contribution maps decode it again with one
+// level's features zeroed, which costs a decoder instead of a second evaluation of every level.
+vec4 hg_last_e[MLP_IN4];
 
 bool hg_level_on(int lvl) {
-    return hg_levels[lvl].w != 0 && lvl != hg_skip_level;
+    return hg_levels[lvl].w != 0;
 }
 
 vec4 hg_fetch(sampler2D tex, uint index) {

@@ -11,5 +11,6 @@ vec4 field_eval(vec3 x) {
         if (!hg_level_on(lvl)) continue;
         for (int half_ = 0; half_ < HG_HALVES; ++half_) hg_put(e, lvl, half_, hg_level_features(x, lvl, half_));
     }
+    hg_last_e = e;
     return mlp_decode(e);
 }

@@ -30,10 +30,13 @@ float heat_collisions(vec3 x) {
     return most;
 }
 
+// `value` = field_eval(x), the last evaluation: its decoder input, with the level's features
+// zeroed (as a level that is off), decodes to the field without that level.
 float heat_contribution(vec3 x, vec4 value) {
-    hg_skip_level = u_heat_level;
-    vec4 without = field_eval(x);
-    hg_skip_level = -1;
+    if (!hg_level_on(u_heat_level)) return 0.0;  // exactly: a level that is off moves nothing
+    vec4 e[MLP_IN4] = hg_last_e;
+    for (int half_ = 0; half_ < HG_HALVES; ++half_) hg_put(e, u_heat_level, half_, vec4(0.0));
+    vec4 without = mlp_decode(e);
     vec4 d = abs(value - without);
     int channels = min(FIELD_OUT, 4);
     return (d.x + d.y + d.z + d.w) / float(channels);

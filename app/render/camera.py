@@ -84,6 +84,24 @@ class Camera3D:
         up = np.cross(right, forward)
         return tuple(v.astype(np.float32) for v in (eye, forward, right, up))  # type: ignore[return-value]
 
+    def slice_point(
+        self, width: int, height: int, pointer: tuple[float, float], axis: int, position: float
+    ) -> np.ndarray | None:
+        """The point (3,) of the slice plane (coordinate `axis` = `position`) under view pixel
+        `pointer` (x, y from the top left), as view3d.frag's slice_hit finds it; None off the
+        plane's square in the unit cube."""
+        eye, forward, right, up = (v.astype(np.float64) for v in self.basis())
+        ndc_x = 2.0 * pointer[0] / width - 1.0
+        ndc_y = 1.0 - 2.0 * pointer[1] / height
+        tan = math.tan(math.radians(self.fov) / 2)
+        d = forward + ndc_x * tan * (width / height) * right + ndc_y * tan * up
+        d /= np.linalg.norm(d)
+        if abs(d[axis]) < 1e-12:
+            return None
+        t = (position - eye[axis]) / d[axis]
+        p = eye + t * d
+        return p if t > 0 and np.all((p >= 0.0) & (p <= 1.0)) else None
+
     def orbit(self, d_azimuth: float, d_elevation: float) -> Camera3D:
         return replace(
             self,

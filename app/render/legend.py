@@ -43,10 +43,12 @@ class LegendContent:
     points: tuple[PointsLine, ...] = ()
     levels: tuple[str, ...] = ()
     levels_caption: str = ""
+    blocks_title: str = ""
+    blocks: tuple[tuple[str, int], ...] = ()
 
     @property
     def empty(self) -> bool:
-        return not (self.heat_title or self.note or self.points or self.levels)
+        return not (self.heat_title or self.note or self.points or self.levels or self.blocks)
 
 
 @cache
@@ -67,11 +69,15 @@ def layer(width: int, height: int, content: LegendContent) -> np.ndarray | None:
     size = font_size(width, height)
     margin = max(4, size // 2)
     if content.heat_title or content.note:
-        colour_bar(draw, image, content, size, margin)
+        # above the level strip when both are shown (a wide title would run into it)
+        lift = strip_height(size, margin) + margin if content.levels else 0
+        colour_bar(draw, image, content, size, margin, lift)
     if content.points:
         points_key(draw, width, content.points, size, margin)
     if content.levels:
         level_strip(draw, height, content.levels, content.levels_caption, size, margin)
+    if content.blocks:
+        blocks_key(draw, content.blocks_title, content.blocks, size, margin)
     rgba = np.asarray(image, np.float32) / 255.0
     rgba[..., :3] *= rgba[..., 3:]
     return rgba
@@ -81,8 +87,16 @@ def _box(draw: ImageDraw.ImageDraw, box: tuple[float, float, float, float]) -> N
     draw.rounded_rectangle(box, radius=3, fill=PANEL)
 
 
-def colour_bar(draw: ImageDraw.ImageDraw, image: Image.Image, content: LegendContent, size: int, margin: int) -> None:
-    """Bottom right: the title, an inferno bar from low (left) to high (right) with their labels."""
+def strip_height(size: int, margin: int) -> int:
+    """Height of the level strip's box (level_strip)."""
+    return max(6, size) + size + 4 + 2 * margin
+
+
+def colour_bar(
+    draw: ImageDraw.ImageDraw, image: Image.Image, content: LegendContent, size: int, margin: int, lift: int = 0
+) -> None:
+    """Bottom right (`lift` pixels higher): the title, an inferno bar from low (left) to high
+    (right) with their labels."""
     width, height = image.size
     f = font(size)
     title = content.heat_title or content.note
@@ -91,7 +105,7 @@ def colour_bar(draw: ImageDraw.ImageDraw, image: Image.Image, content: LegendCon
     box_w = min(width - 2 * margin, max(bar_w, text_w) + 2 * margin)
     rows = 1 if not content.heat_title else 3
     box_h = rows * (size + 4) + margin
-    x0, y0 = width - margin - box_w, height - margin - box_h
+    x0, y0 = width - margin - box_w, height - margin - box_h - lift
     _box(draw, (x0, y0, x0 + box_w, y0 + box_h))
     draw.text((x0 + margin, y0 + margin // 2), title, font=f, fill=TEXT)
     if not content.heat_title:
@@ -136,7 +150,7 @@ def level_strip(
     gap = max(1, cell // 6)
     strip_w = len(states) * (cell + gap)
     box_w = max(strip_w, draw.textlength(caption, font=f)) + 2 * margin
-    box_h = cell + size + 4 + 2 * margin
+    box_h = strip_height(size, margin)
     x0, y0 = margin, height - margin - box_h
     _box(draw, (x0, y0, x0 + box_w, y0 + box_h))
     top = y0 + margin
@@ -156,3 +170,26 @@ def level_strip(
         if state == "lod" and (level == 0 or states[level - 1] != "lod"):
             draw.line((left - gap, top - 2, left - gap, top + cell + 2), fill=(230, 60, 50, 255), width=2)
     draw.text((x0 + margin, top + cell + 4), caption, font=f, fill=TEXT)
+
+
+def blocks_key(
+    draw: ImageDraw.ImageDraw, title: str, counts: tuple[tuple[str, int], ...], size: int, margin: int
+) -> None:
+    """Top left: the title, then a swatch of each block state's colour with its block count."""
+    from app.blocks import STATE_COLOURS
+    from fields.laplacian_blocks import STATUS_NAMES
+
+    f = font(size)
+    texts = [f"{name.replace('_', ' ')}: {count:,}" for name, count in counts]
+    box_w = max(draw.textlength(title, font=f), *(draw.textlength(t, font=f) + size + margin for t in texts))
+    box_h = (len(texts) + 1) * (size + 4) + margin
+    x0, y0 = margin, margin
+    _box(draw, (x0, y0, x0 + box_w + 2 * margin, y0 + box_h))
+    draw.text((x0 + margin, y0 + margin // 2), title, font=f, fill=TEXT)
+    for i, ((name, _), text) in enumerate(zip(counts, texts, strict=True), start=1):
+        y = y0 + margin // 2 + i * (size + 4)
+        r, g, b, a = STATE_COLOURS[STATUS_NAMES.index(name)]
+        swatch = (x0 + margin, y + 2, x0 + margin + size - 2, y + size)
+        # the colour the state has over black, opaque, and an outline for "not started" (clear)
+        draw.rectangle(swatch, fill=(int(255 * r * a), int(255 * g * a), int(255 * b * a), 255), outline=TEXT)
+        draw.text((x0 + 2 * margin + size, y), text, font=f, fill=TEXT)

@@ -12,6 +12,7 @@ import numpy as np
 
 from app.render import field_gl, shaders
 from app.render.colormaps import level_colour
+from fields.errors import ConfigError
 
 #: At most this many points of a level are drawn as dots, and as sigma circles (2D; line strips
 #: cost about 30 us each on llvmpipe): every s-th of those in view, the legend says how many.
@@ -45,7 +46,10 @@ class PointSet:
 
 def lagrangian_levels(snapshot: Any) -> list[PointSet]:
     """Every Lagrangian level's points of a snapshot (none for kinds without points)."""
-    points = getattr(field_gl.for_config(snapshot.config), "points", None)
+    try:
+        points = getattr(field_gl.for_config(snapshot.config), "points", None)
+    except ConfigError:  # a kind the view cannot draw has no points to draw either
+        return []
     if points is None:
         return []
     return [PointSet(p["level"], p["means"], p["sigma"]) for p in points(snapshot.config, snapshot.params)]
@@ -53,16 +57,23 @@ def lagrangian_levels(snapshot: Any) -> list[PointSet]:
 
 def in_view(means: np.ndarray, uniforms: dict[str, Any], margin: float) -> np.ndarray:
     """(P,) True for means inside the 2D view's field rectangle grown by `margin` (field units);
-    all True in 3D."""
+    all True in 3D. Compares columns in the means' own dtype (an upcast of a million points to
+    float64 costs more than the test)."""
     if "u_origin" not in uniforms:
         return np.ones(means.shape[0], bool)
-    low = np.asarray(uniforms["u_origin"]) - margin
+    low = np.asarray(uniforms["u_origin"], np.float64) - margin
     high = low + 2 * margin + np.array([uniforms["u_axis_x"][0], uniforms["u_axis_y"][1]])
-    return np.all((means[:, :2] >= low) & (means[:, :2] <= high), axis=1)
+    x, y = means[:, 0], means[:, 1]
+    low, high = low.astype(means.dtype), high.astype(means.dtype)
+    return (x >= low[0]) & (x <= high[0]) & (y >= low[1]) & (y <= high[1])
 
 
-def every_nth(means: np.ndarray, most: int) -> np.ndarray:
-    return means[:: max(1, -(-means.shape[0] // most))]
+def every_nth(means: np.ndarray, most: int, where: np.ndarray | None = None) -> np.ndarray:
+    """At most about `most` of the means (those where `where` is True): every s-th of them."""
+    if where is None:
+        return means[:: max(1, -(-means.shape[0] // most))]
+    index = np.flatnonzero(where)
+    return means[index[:: max(1, -(-index.shape[0] // most))]]
 
 
 def shown_sets(snapshot: Any, toggles: tuple[bool, ...], uniforms: dict[str, Any]) -> list[PointSet]:
@@ -72,10 +83,10 @@ def shown_sets(snapshot: Any, toggles: tuple[bool, ...], uniforms: dict[str, Any
     shown = []
     for i, s in enumerate(sets):
         if i < len(toggles) and toggles[i]:
-            seen = s.means[in_view(s.means, uniforms, 0.0)]
-            dots = every_nth(seen, MAX_DOTS_PER_LEVEL)
-            rings = every_nth(s.means[in_view(s.means, uniforms, s.sigma)], MAX_RINGS_PER_LEVEL)
-            shown.append(replace(s, dots=dots, rings=rings, visible=len(seen)))
+            seen = in_view(s.means, uniforms, 0.0)
+            dots = every_nth(s.means, MAX_DOTS_PER_LEVEL, seen)
+            rings = every_nth(s.means, MAX_RINGS_PER_LEVEL, in_view(s.means, uniforms, s.sigma))
+            shown.append(replace(s, dots=dots, rings=rings, visible=int(np.count_nonzero(seen))))
     return shown
 
 
@@ -103,13 +114,15 @@ class PointsOverlay:
 
     def __init__(self, ctx: Any) -> None:
         self.ctx = ctx
-        self.points = ctx.program(
-            vertex_shader=shaders.source("points.vert"), fragment_shader=shaders.read("points.frag")
-        )
         defines = {"RING_SEGMENTS": RING_SEGMENTS}
-        self.rings = ctx.program(
-            vertex_shader=shaders.source("rings.vert", defines=defines), fragment_shader=shaders.read("rings.frag")
-        )
+        with ctx:  # ours, not DearPyGui's context, must be current
+            self.points = ctx.program(
+                vertex_shader=shaders.source("points.vert"), fragment_shader=shaders.read("points.frag")
+            )
+            self.rings = ctx.program(
+                vertex_shader=shaders.source("rings.vert", defines=defines),
+                fragment_shader=shaders.read("rings.frag"),
+            )
         self.target: Any = None
 
     def draw(self, sets: list[PointSet], camera_uniforms: dict[str, Any], size: tuple[int, int], circles: bool):

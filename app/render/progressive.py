@@ -57,6 +57,10 @@ class ProgressiveView:
         self.job: _Job | None = None
         self.shown: tuple[Any, Any, ViewOptions, int] | None = None  # snapshot, camera, options, scale
 
+    def invalidate(self) -> None:
+        """Draw the view again (something it shows changed outside snapshot and options)."""
+        self.job = None
+
     @property
     def complete(self) -> bool:
         """True when the screen shows the full-resolution picture of the last requested view."""
@@ -99,7 +103,10 @@ class ProgressiveView:
             return False
         if job.frame is None:
             width, height = job.size
-            job.frame = self.renderer.frame(job.snapshot, job.camera, replace(job.options, width=width, height=height))
+            # reduced pictures are shown enlarged only for a moment: no legends on them
+            legend = job.options.legend and job.scale == 1
+            options = replace(job.options, width=width, height=height, legend=legend)
+            job.frame = self.renderer.frame(job.snapshot, job.camera, options)
             job.buffer = np.zeros((height, width, 4), np.float32)
         changed = False
         while not job.done and time.perf_counter() < deadline:

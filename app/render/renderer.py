@@ -4,12 +4,13 @@ The live view, screenshots and exported frames all come from `Renderer.draw` (or
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import moderngl
 import numpy as np
 
+from app import blocks as block_grid
 from app.render import field_gl, heatmaps, legend, overlays, shaders
 from app.render.camera import Camera2D, Camera3D
 
@@ -32,7 +33,9 @@ class ViewOptions:
     (0: the 99th percentile of the view). `points`: per Lagrangian level, whether its points are
     drawn (with their sigma circles or splats if `sigma_circles`). `level_states` (legend's
     LEVEL_STATES per level; empty: no strip) and `levels_caption` make the level strip; `legend`
-    draws the legends (colour bar, point counts) and the strip."""
+    draws the legends (colour bar, point counts) and the strip. `blocks`: the level whose
+    Laplacian blocks are drawn coloured by state (-1: none), over the 2D view or on the 3D slice
+    plane."""
 
     width: int = 800
     height: int = 600
@@ -54,6 +57,7 @@ class ViewOptions:
     level_states: tuple[str, ...] = ()
     levels_caption: str = ""
     legend: bool = True
+    blocks: int = -1
 
 
 def scene_dims(snapshot: Any) -> int:
@@ -83,8 +87,10 @@ class Frame:
         uniforms: dict[str, Any],
         options: ViewOptions,
         heat: heatmaps.Heat,
+        camera: Camera2D | Camera3D,
     ) -> None:
         self.renderer, self.snapshot, self.mask, self.uniforms = renderer, snapshot, mask, uniforms
+        self.camera = camera
         self.options, self.heat = options, heat
         self.width, self.height = options.width, options.height
         self.truth = options.ground_truth if scene_dims(snapshot) == 2 else None
@@ -120,6 +126,7 @@ class Frame:
         """What this frame's legends say."""
         heat, options = self.heat, self.options
         lines = tuple(legend.PointsLine(s.level, s.total, s.visible, s.drawn, s.sigma) for s in self._sets())
+        shown = self.block_level()
         return legend.LegendContent(
             heat_title=heat.title if heat.kind else "",
             heat_low=heat.low,
@@ -128,7 +135,15 @@ class Frame:
             points=lines,
             levels=options.level_states,
             levels_caption=options.levels_caption,
+            blocks_title=f"level {shown.level} blocks (scale {shown.scale})" if shown else "",
+            blocks=tuple(shown.counts().items()) if shown else (),
         )
+
+    def block_level(self) -> block_grid.BlockLevel | None:
+        """The Laplacian blocks this frame draws, if any."""
+        level = self.options.blocks
+        levels = block_grid.block_levels(self.snapshot) if level >= 0 else []
+        return levels[level] if 0 <= level < len(levels) else None
 
 
 class Renderer:
@@ -167,7 +182,7 @@ class Renderer:
         mask = options.level_mask or tuple(snapshot.level_mask)
         heat = heatmaps.resolve(self, snapshot, camera, options)
         uniforms.update(heat.uniforms(options.heat_opacity))
-        return Frame(self, snapshot, mask, uniforms, options, heat)
+        return Frame(self, snapshot, mask, uniforms, options, heat, camera)
 
     def overlay_layer(self, frame: Frame) -> np.ndarray | None:
         """The points overlay and the legends of a frame as one premultiplied RGBA layer (H, W, 4),
@@ -176,18 +191,36 @@ class Renderer:
             return None
         size = (frame.width, frame.height)
         sets = frame._sets()
-        layer = None
+        layer = self.blocks_layer(frame)
         if sets:
-            with self.ctx:  # the overlay's GL objects belong to our context, not to DearPyGui's current one
-                if self._points is None:
-                    self._points = overlays.PointsOverlay(self.ctx)
-                layer = self._points.draw(sets, frame.uniforms, size, frame.options.sigma_circles)
+            # PointsOverlay makes our context current for its GL calls itself: never nest `with ctx`
+            # (glcontext keeps one previous context, so a nested exit leaves ours current and
+            # DearPyGui then draws into it, which crashes the window)
+            if self._points is None:
+                self._points = overlays.PointsOverlay(self.ctx)
+            dots = self._points.draw(sets, frame.uniforms, size, frame.options.sigma_circles)
+            layer = dots if layer is None else dots + (1.0 - dots[..., 3:]) * layer
         keys = legend.layer(*size, frame.legend_content()) if frame.options.legend else None
         if keys is None:
             return layer
         if layer is None:
             return keys
         return keys + (1.0 - keys[..., 3:]) * layer
+
+    def blocks_layer(self, frame: Frame) -> np.ndarray | None:
+        """The chosen level's Laplacian blocks coloured by state (premultiplied (H, W, 4)), over the
+        2D view or on the 3D slice plane (its points drawn first), or None."""
+        shown = frame.block_level()
+        if shown is None:
+            return None
+        snapshot, options = frame.snapshot, frame.options
+        if scene_dims(snapshot) == 2:
+            return block_grid.layer(shown, frame.camera.field_coords(frame.width, frame.height, image_size(snapshot)))
+        plane = replace(options, mode="slice_points", heatmap="none", points=(), blocks=-1, legend=False)
+        points = self.draw(snapshot, frame.camera, plane)
+        layer = block_grid.layer(shown, points[..., :3])
+        layer[points[..., 3] < 0.5] = 0.0
+        return layer
 
     def shade_rows(self, frame: Frame, top: int, bottom: int) -> np.ndarray:
         width, height = frame.width, frame.height

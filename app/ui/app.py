@@ -15,10 +15,11 @@ import time
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from app import export, recent
+from app import blocks, collisions, export, inside, recent
 from app.jobs import Jobs
 from app.levels import LevelState
 from app.render import Renderer
@@ -59,6 +60,7 @@ class App:
         self._drops: queue.SimpleQueue[list[str]] = queue.SimpleQueue()
         self._pool = ThreadPoolExecutor(1, thread_name_prefix="fieldscope-open")
         self._retired: list[Session] = []  # stopped sessions whose threads may still finish a step
+        self.hovered: str | None = None
         self.window = Window(self, show=show)
 
     # ---- scenes
@@ -119,6 +121,7 @@ class App:
         self._sent_mask = tuple(snapshot.level_mask)
         if not keep_view or self.view_state.dims != snapshot.config.dims:
             self.view_state.reset_for(snapshot)
+        self._fit_inside_settings(snapshot)
         self.history = History()
         session.start(paused=False)
         self.window.on_session(session)
@@ -208,13 +211,146 @@ class App:
     # ---- view
     def view_options(self) -> Any:
         truth = self.session.ground_truth() if self.session is not None else None
-        return self.view_state.options(self.view_mask(), truth)
+        snapshot = self.snapshot()
+        step = snapshot.step if snapshot is not None else 0
+        return self.view_state.options(self.view_mask(), truth, self.levels.states(step), self.levels.caption(step))
 
     def set_view_mode(self, mode: str) -> None:
         try:
             self.view_state.set_mode(mode)
         except ValueError as error:
             self.status.say(str(error), True)
+
+    # ---- inside the field: heatmaps, Lagrangian points, level strip
+    def set_heatmap(self, name: str, level: int | None = None) -> bool:
+        """Show a heatmap (renderer HEATMAPS: "none", "collisions", "contribution",
+        "points_per_vertex") of `level` (default: the current one). A collision count too large to
+        make at once starts as a job (progress bar, cancel)."""
+        from app.render.heatmaps import HEATMAPS
+
+        if name not in HEATMAPS:
+            self.status.say(f"unknown heatmap {name!r} (known: {', '.join(HEATMAPS)})", True)
+            return False
+        snapshot = self.snapshot()
+        if snapshot is not None and name != "none" and not inside.grid_level_count(snapshot.config):
+            self.status.say(inside.heatmap_problem(snapshot.config, name, 0), True)
+            return False
+        self.view_state.heatmap = name
+        if level is not None:
+            return self.set_heat_level(level)
+        self._count_if_needed()
+        return self._say_heat_problem()
+
+    def set_heat_level(self, level: int) -> bool:
+        snapshot = self.snapshot()
+        top = len(snapshot.level_mask) - 1 if snapshot is not None else 0
+        self.view_state.heat_level = max(0, min(top, int(level)))
+        self._count_if_needed()
+        return self._say_heat_problem()
+
+    def _say_heat_problem(self) -> bool:
+        """Tell the status bar when the chosen heatmap cannot show the chosen level; False then."""
+        snapshot = self.snapshot()
+        if snapshot is None:
+            return True
+        problem = inside.heatmap_problem(snapshot.config, self.view_state.heatmap, self.view_state.heat_level)
+        if problem:
+            self.status.say(problem, True)
+        return not problem
+
+    def set_heat_opacity(self, opacity: float) -> None:
+        self.view_state.heat_opacity = float(min(1.0, max(0.0, opacity)))
+
+    def set_heat_scale(self, scale: float) -> None:
+        """The contribution at full colour; 0 scales to the view (its 99th percentile)."""
+        self.view_state.heat_scale = max(0.0, float(scale))
+
+    def lagrangian_levels(self) -> list[int]:
+        """The levels that hold Lagrangian points (empty for other kinds)."""
+        snapshot = self.snapshot()
+        return [s.level for s in inside.overlays.lagrangian_levels(snapshot)] if snapshot is not None else []
+
+    def show_points(self, on: bool, level: int | None = None) -> bool:
+        """Draw (or hide) the points of one Lagrangian level, or of all of them (level None)."""
+        levels = self.lagrangian_levels()
+        if on and (not levels or (level is not None and level not in levels)):
+            kind = self.snapshot().config.kind if self.session is not None else "no"
+            which = f"level {level} has" if levels else f"{kind} fields have"
+            self.status.say(f"{which} no Lagrangian points (Gaussian-bucket fields have them)", True)
+            return False
+        toggles = list(self.view_state.points) + [False] * (len(levels) - len(self.view_state.points))
+        for i, lvl in enumerate(levels):
+            if level is None or lvl == level:
+                toggles[i] = bool(on)
+        self.view_state.points = tuple(toggles[: len(levels)])
+        return True
+
+    def set_sigma_circles(self, on: bool) -> None:
+        self.view_state.sigma_circles = bool(on)
+
+    def set_level_strip(self, on: bool) -> None:
+        self.view_state.level_strip = bool(on)
+
+    def set_legend(self, on: bool) -> None:
+        self.view_state.legend = bool(on)
+
+    def show_blocks(self, level: int | None) -> bool:
+        """Draw the Laplacian blocks of `level` coloured by state (None: no blocks)."""
+        snapshot = self.snapshot()
+        if level is None or level < 0:
+            self.view_state.blocks = -1
+            return True
+        if snapshot is None or not blocks.has_blocks(snapshot):
+            kind = snapshot.config.kind if snapshot is not None else "no"
+            self.status.say(f"{kind} fields have no Laplacian blocks (laplacian_blocks fields have)", True)
+            return False
+        self.view_state.blocks = max(0, min(snapshot.config.scales - 1, int(level)))
+        return True
+
+    def block_under(self, pointer: tuple[float, float]) -> blocks.BlockInfo | None:
+        """The shown level's block under view pixel `pointer` (x, y from the view's top left): in
+        2D the image point there, in 3D the slice plane's point."""
+        snapshot = self.snapshot()
+        state = self.view_state
+        if snapshot is None or state.blocks < 0:
+            return None
+        if state.dims == 3:
+            point = state.camera.slice_point(*state.size, pointer, state.slice_axis, state.slice_position)
+            return blocks.block_at(snapshot, state.blocks, point) if point is not None else None
+        from app.render.renderer import image_size
+
+        origin, axis_x, axis_y = state.camera.mapping(*state.size, image_size(snapshot))
+        u, v = pointer[0] / state.size[0], pointer[1] / state.size[1]
+        return blocks.block_at(snapshot, state.blocks, origin + u * axis_x + v * axis_y)
+
+    def hover(self, pointer: tuple[float, float] | None) -> None:
+        """The mouse is over view pixel `pointer` (None: not over the view): with blocks shown, the
+        status bar says which block it is, its state and residual error."""
+        found = self.block_under(pointer) if pointer is not None else None
+        text = found.describe() if found is not None else None
+        if text is not None and text != self.hovered:
+            self.status.say(text)
+        self.hovered = text
+
+    def _fit_inside_settings(self, snapshot: Any) -> None:
+        """A new field: points toggles per its Lagrangian levels, heat level within its levels."""
+        count = len(inside.overlays.lagrangian_levels(snapshot))
+        self.view_state.points = (tuple(self.view_state.points) + (False,) * count)[:count]
+        self.view_state.heat_level = min(self.view_state.heat_level, max(0, len(snapshot.level_mask) - 1))
+        if not blocks.has_blocks(snapshot):
+            self.view_state.blocks = -1
+        else:
+            self.view_state.blocks = min(self.view_state.blocks, snapshot.config.scales - 1)
+        self._count_if_needed()
+
+    def _count_if_needed(self) -> None:
+        snapshot = self.snapshot()
+        if self.view_state.heatmap != "collisions" or snapshot is None or not inside.grid_level_count(snapshot.config):
+            return
+        level = self.view_state.heat_level
+        key = collisions.level_key(snapshot.config, level)
+        if collisions.cached(key) is None and key.countable and not key.interactive:
+            self.jobs.start("collisions", inside.count_job(key, level, self.view.invalidate))
 
     # ---- exports (jobs: progress bar, cancel)
     def _export(self, name: str, make: Callable[[Any], Any]) -> bool:
@@ -224,9 +360,12 @@ class App:
             return False
         return self.jobs.start(name, make(snapshot))
 
-    def export_screenshot(self, path: str | Path) -> bool:
-        """The view as shown (full resolution) -> PNG."""
+    def export_screenshot(self, path: str | Path, legend: bool | None = None) -> bool:
+        """The view as shown (full resolution, with its overlays and legends) -> PNG, written
+        atomically; `legend` overrides whether the legends are drawn."""
         camera, options = self.view_state.camera, self.view_options()
+        if legend is not None:
+            options = replace(options, legend=legend)
         return self._export(
             "screenshot", lambda s: export.image_job(self.renderer, s, camera, options, Path(path), "screenshot")
         )
@@ -264,7 +403,14 @@ class App:
             self.history.add(snapshot)
             self.jobs.advance(JOB_BUDGET)
             self.view_state.size = self.fixed_view_size or self.window.view_size()
-            changed = self.view.update(snapshot, self.view_state.camera, self.view_options(), self.view_state.moving)
+            try:
+                changed = self.view.update(
+                    snapshot, self.view_state.camera, self.view_options(), self.view_state.moving
+                )
+            except FieldscopeError as error:  # e.g. a kind the view cannot draw: say so, keep running
+                changed = False
+                if self.status.message != str(error):
+                    self.status.say(str(error), True)
             self.window.refresh(snapshot, changed)
         self.window.render()
         self.frame_times.append(time.perf_counter() - started)

@@ -9,6 +9,8 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
+from app import blocks
+
 
 @dataclass
 class History:
@@ -16,6 +18,8 @@ class History:
     losses: list[float] = field(default_factory=list)
     psnr_times: list[float] = field(default_factory=list)
     psnrs: list[float] = field(default_factory=list)
+    block_times: list[float] = field(default_factory=list)
+    active_blocks: list[tuple[int, ...]] = field(default_factory=list)  # per level, Laplacian blocks
     _last: Any = None
     _rate: deque = field(default_factory=lambda: deque(maxlen=64))  # (wall time, step)
 
@@ -30,6 +34,10 @@ class History:
         if math.isfinite(snapshot.loss):
             self.times.append(snapshot.elapsed)
             self.losses.append(snapshot.loss)
+        active = blocks.active_counts(snapshot)
+        if active is not None:
+            self.block_times.append(snapshot.elapsed)
+            self.active_blocks.append(active)
         psnr = snapshot.metrics.get("psnr")
         if psnr is not None and math.isfinite(psnr) and (not self.psnrs or psnr != self.psnrs[-1]):
             self.psnr_times.append(snapshot.elapsed)

@@ -11,7 +11,7 @@ import dearpygui.dearpygui as dpg
 import numpy as np
 
 from app.ui import drop
-from app.ui.panels import export, field, levels, scene, training, view
+from app.ui.panels import blocks, export, field, inside, levels, scene, training, view
 from app.ui.statusbar import StatusBar
 
 TITLE = "fieldscope"
@@ -36,6 +36,8 @@ class Window:
             training.TrainingPanel(app),
             levels.LevelsPanel(app),
             view.ViewPanel(app),
+            inside.InsidePanel(app),
+            blocks.BlocksPanel(app),
             export.ExportPanel(app),
         ]
         with dpg.window(tag="main", no_scrollbar=True):
@@ -126,6 +128,7 @@ class Window:
         wheel, self._wheel = self._wheel, 0.0
         if snapshot is None:
             return
+        self.app.hover(pointer)
         if wheel and pointer is not None:
             self.app.view_state.wheel(snapshot, wheel, pointer)
         if self._drag is not None:

@@ -260,3 +260,19 @@ def test_heatmap_legend_shows_the_colour_map_and_its_range(renderer: Any) -> Non
     assert best > 0.95
     # and the view without a legend has no layer at all
     assert renderer.frame(snapshot, Camera2D(), replace(options, legend=False)).layer() is None
+
+
+def test_drawing_points_gives_the_window_its_gl_context_back(renderer: Any, app: Any) -> None:
+    """The window's context, current before a draw with points, is current after it: the renderer
+    never nests `with ctx`, whose exit would leave ours current (the window then draws into it and
+    crashes). No context is made here: a new one would take the window's place."""
+    import ctypes
+
+    glx = ctypes.CDLL("libGL.so.1")
+    glx.glXGetCurrentContext.restype = ctypes.c_void_p
+    app.frame()
+    before = glx.glXGetCurrentContext()
+    assert before
+    options = ViewOptions(width=64, height=48, points=(True,), heatmap="points_per_vertex", heat_level=2)
+    renderer.draw(lattice_snapshot(2), Camera2D(), options)
+    assert glx.glXGetCurrentContext() == before

@@ -33,6 +33,8 @@ class FieldPanel(Panel):
                 continue
             value = getattr(config, item.name)
             add = dpg.add_input_float if isinstance(value, float) else dpg.add_input_int
+            if isinstance(value, tuple):  # e.g. a Laplacian-block field's size: "512, 512"
+                value = ", ".join(map(str, value))
             if isinstance(value, str):
                 add = dpg.add_input_text
             kwargs = {"step": 0} if add is not dpg.add_input_text else {}
@@ -41,7 +43,12 @@ class FieldPanel(Panel):
             )
 
     def values(self) -> dict[str, Any]:
-        return {name: dpg.get_value(tag) for name, tag in self.inputs.items()}
+        config = self.app.snapshot().config if self.app.session is not None else None
+        values = {name: dpg.get_value(tag) for name, tag in self.inputs.items()}
+        for name, value in values.items():
+            if isinstance(getattr(config, name, None), tuple):
+                values[name] = tuple(int(part) for part in str(value).replace(",", " ").split())
+        return values
 
     def restart(self) -> None:
         settings = self.values()
