@@ -25,6 +25,7 @@ class _Job:
     buffer: np.ndarray | None = None
     next_row: int = 0
     rows_per_tile: int = 4
+    cost: float = 0.0  # seconds spent shading it so far
 
     @property
     def size(self) -> tuple[int, int]:
@@ -45,13 +46,18 @@ class ProgressiveView:
         reduce_3d: int = 8,
         budget: float = 0.02,
         refresh_interval: float = 1.0,
+        refresh_duty: float = 1 / 3,
     ) -> None:
         """budget: seconds of drawing per update; refresh_interval: least seconds between two
-        pictures of new snapshots of an unchanged view (drawing competes with training for the CPU)."""
+        pictures of new snapshots of an unchanged view; refresh_duty: at most this share of the
+        time goes to such pictures (drawing competes with training for the CPU: a slow picture is
+        refreshed less often)."""
         self.renderer = renderer
         self.reduce = {2: reduce_2d, 3: reduce_3d}
         self.budget = budget
         self.refresh_interval = refresh_interval
+        self.refresh_duty = refresh_duty
+        self._picture_cost = 0.0  # shading seconds of the last full-resolution picture
         self._job_started = 0.0
         self.image = np.zeros((1, 1, 4), np.float32)
         self.job: _Job | None = None
@@ -65,6 +71,13 @@ class ProgressiveView:
     def complete(self) -> bool:
         """True when the screen shows the full-resolution picture of the last requested view."""
         return self.job is not None and self.job.done and self.job.scale == 1 and self.shown is not None
+
+    @property
+    def shows_whole_picture(self) -> bool:
+        """True when the screen shows a full-resolution picture of the requested view, or of it for an
+        older snapshot while the newer one is drawn behind it."""
+        job = self.job
+        return self.complete or (job is not None and not job.in_place and job.scale == 1 and self.shown is not None)
 
     @property
     def shown_snapshot(self) -> Any:
@@ -91,10 +104,13 @@ class ProgressiveView:
             return
         elif job.scale > 1 and not moving:
             self.job = _Job(job.snapshot, camera, options, 1, in_place=True)
-        elif snapshot is not job.snapshot and time.perf_counter() - self._job_started >= self.refresh_interval:
+        elif snapshot is not job.snapshot and time.perf_counter() - self._job_started >= self._refresh_after():
             self.job = _Job(snapshot, camera, options, coarse if moving else 1, in_place=False)
         if self.job is not job:
             self._job_started = time.perf_counter()
+
+    def _refresh_after(self) -> float:
+        return max(self.refresh_interval, self._picture_cost / self.refresh_duty)
 
     def _work(self, deadline: float) -> bool:
         job = self.job
@@ -116,12 +132,15 @@ class ProgressiveView:
             job.buffer[top:bottom] = job.frame.rows(top, bottom)
             job.next_row = bottom
             spent = max(time.perf_counter() - started, 1e-4)
+            job.cost += spent
             # aim at tiles of about half the budget
             job.rows_per_tile = max(1, min(512, int((bottom - top) * 0.5 * self.budget / spent)))
             if job.in_place:
                 self._show_rows(job, top, bottom)
                 changed = True
         if job.done:
+            if job.scale == 1:
+                self._picture_cost = job.cost
             if not job.in_place:
                 self._show_rows(job, 0, job.buffer.shape[0])
                 changed = True

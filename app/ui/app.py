@@ -426,8 +426,13 @@ class App:
             time.sleep(max(0.0, period - (time.perf_counter() - started)))
 
     def idle(self) -> bool:
-        """Nothing to draw or do, and no recent input."""
-        return self.settled() and time.perf_counter() - self.window.last_input > 1.0
+        """No recent input, nothing pending, and the screen shows a whole picture of the view (a
+        newer snapshot's picture may be drawn behind it: at the idle pace, training keeps the CPU)."""
+        quiet = time.perf_counter() - self.window.last_input > 1.0
+        return quiet and self._nothing_pending() and self.view.shows_whole_picture
+
+    def _nothing_pending(self) -> bool:
+        return (self._opening is None or self._opening.done()) and self._drops.empty() and not self.jobs.busy
 
     def run_until(self, condition: Callable[[], bool], timeout: float = 60.0) -> bool:
         """Run frames until condition() holds; False on timeout."""
@@ -440,13 +445,7 @@ class App:
 
     def settled(self) -> bool:
         """Nothing opening, no job, and the view shows the latest snapshot at full resolution."""
-        return (
-            (self._opening is None or self._opening.done())
-            and self._drops.empty()
-            and not self.jobs.busy
-            and self.view.complete
-            and self.view.shown_snapshot is self.snapshot()
-        )
+        return self._nothing_pending() and self.view.complete and self.view.shown_snapshot is self.snapshot()
 
     def close(self) -> None:
         """Stop every trainer thread (and wait for them: exiting during a step aborts), close the window."""
