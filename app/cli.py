@@ -217,11 +217,17 @@ def write_image(out: Path, pixels: Any) -> None:
         write_pixels(handle, pixels, out.suffix.lower())
 
 
-def write_pixels(handle: Any, pixels: Any, suffix: str) -> None:
-    import imageio.v3 as iio
+def to_bytes(pixels: Any) -> Any:
+    """Float pixels in [0,1] -> uint8 of the same shape (rounded)."""
     import numpy as np
 
-    image = (np.clip(pixels, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
+    return (np.clip(pixels, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
+
+
+def write_pixels(handle: Any, pixels: Any, suffix: str) -> None:
+    import imageio.v3 as iio
+
+    image = to_bytes(pixels)
     handle.write(iio.imwrite("<bytes>", image[:, :, 0] if image.shape[2] == 1 else image, extension=suffix))
 
 
@@ -358,12 +364,9 @@ def write_render(handle: Any, field: Any, width: int, height: int, suffix: str) 
     from app.bigimage import write_png
     from fields.scenes.image import render_bands
 
-    def as_bytes(pixels: Any) -> Any:
-        return (np.clip(pixels, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
-
     channels = field.config.out_dims
     if suffix == ".png" and 1 <= channels <= 4:
-        write_png(handle, width, height, channels, (as_bytes(b) for b in render_bands(field, width, height)))
+        write_png(handle, width, height, channels, (to_bytes(b) for b in render_bands(field, width, height)))
         return
     write_pixels(handle, np.concatenate(list(render_bands(field, width, height))), suffix)
 

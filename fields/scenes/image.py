@@ -148,6 +148,21 @@ def gradient_norm(pixels: torch.Tensor) -> torch.Tensor:
     return torch.sqrt(sum((g * g).sum(dim=-1) for g in grads))
 
 
+def gradient_norm_at(pixels: torch.Tensor, rows: torch.Tensor, cols: torch.Tensor) -> torch.Tensor:
+    """gradient_norm(pixels)[rows, cols] (n,) from the neighbours of those pixels only."""
+    height, width = pixels.shape[:2]
+    if min(height, width) <= 1:
+        return torch.zeros(rows.shape[0], dtype=pixels.dtype, device=pixels.device)
+
+    def along(index: torch.Tensor, size: int, at: Any) -> torch.Tensor:
+        low, high = (index - 1).clamp(min=0), (index + 1).clamp(max=size - 1)
+        return (pixels[at(high)] - pixels[at(low)]) / (high - low).clamp(min=1)[:, None]
+
+    dy = along(rows, height, lambda r: (r, cols))
+    dx = along(cols, width, lambda c: (rows, c))
+    return torch.sqrt((dy * dy + dx * dx).sum(dim=-1))
+
+
 def row_chunks(height: int, width: int, chunk: int) -> list[slice]:
     """Slices of whole rows holding about `chunk` pixels each."""
     step = max(1, chunk // max(1, width))
@@ -258,7 +273,7 @@ class ImageScene:
             c = torch.randint(w, (count,), generator=generator)
             tile = torch.from_numpy(cache.read_tile(ty, tx))
             targets.append(tile[r, c])
-            weights.append(gradient_norm(tile)[r, c])
+            weights.append(gradient_norm_at(tile, r, c))
             rows.append(r + ty * cache.tile)
             cols.append(c + tx * cache.tile)
         coords = self._coords(torch.cat(rows), torch.cat(cols))
