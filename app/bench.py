@@ -52,7 +52,7 @@ def add_parser(sub: Any) -> None:
     fit.add_argument("--batch-size", type=int, default=1 << 16)
     fit.add_argument("--device", default="cpu", help="cpu (default) or cuda")
     fit.add_argument("--eval-every", type=float, default=1.0, help="seconds of training between PSNR checks")
-    from app import bench_budget, bench_curve, bench_render, bench_ui
+    from fieldscope.app import bench_budget, bench_curve, bench_render, bench_ui
 
     bench_budget.add_parser(which)
     bench_render.add_parser(which)
@@ -68,13 +68,13 @@ def _run(args: argparse.Namespace) -> int:
 
 def main(args: argparse.Namespace) -> int:
     if args.bench == "ui":
-        from app.bench_ui import bench_ui
+        from fieldscope.app.bench_ui import bench_ui
 
         bench_ui(args)  # prints its own JSON (it runs a window)
         return 0
-    from app import bench_budget, bench_render
-    from app.bench_curve import bench_curve
-    from app.bench_inside import bench_collisions
+    from fieldscope.app import bench_budget, bench_render
+    from fieldscope.app.bench_curve import bench_curve
+    from fieldscope.app.bench_inside import bench_collisions
 
     benches = {"encoding": bench_encoding, "fit": bench_fit, "budget": bench_budget.run, "curve": bench_curve,
                "render": bench_render.run, "collisions": bench_collisions}  # fmt: skip
@@ -124,8 +124,7 @@ def grid_encodings(dims: int, settings: dict[str, Any], only: list[str] | None, 
     import dataclasses
 
     import torch
-
-    from fields import config as configs
+    from fieldscope.fields import config as configs
 
     for kind in only or configs.kinds():
         cls = configs.config_class(kind)
@@ -226,7 +225,7 @@ def matching_table_size(config: Any, params: int) -> int:
     """log2 table size of a hash-grid config whose table holds about `params` parameters."""
     import math
 
-    from fields.hashgrid import level_layout
+    from fieldscope.fields.hashgrid import level_layout
 
     def size(k: int) -> int:
         layout = level_layout(config.dims, config.levels, config.base_resolution, config.growth, k)
@@ -239,11 +238,10 @@ def bench_fit(args: argparse.Namespace) -> dict[str, Any]:
     import dataclasses
 
     import torch
-
-    from app.cli import DEFAULT_IMAGE, field_config
-    from fields import config as configs
-    from fields.scenes import open_scene
-    from fields.train import TrainConfig, Trainer
+    from fieldscope.app.cli import DEFAULT_IMAGE, field_config
+    from fieldscope.fields import config as configs
+    from fieldscope.fields.scenes import open_scene
+    from fieldscope.fields.train import TrainConfig, Trainer
 
     targets = [float(t) for t in args.targets.split(",")]
     scene = open_scene(args.image or str(DEFAULT_IMAGE), device=args.device)

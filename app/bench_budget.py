@@ -30,10 +30,9 @@ def add_parser(which: Any) -> None:
 def fit_once(scene: Any, kind: str, log2_table_size: int, args: argparse.Namespace) -> dict[str, Any]:
     """Fit one field with the default image settings and the given table size; its final PSNR."""
     import torch
-
-    from app.cli import field_config
-    from fields import config as configs
-    from fields.train import TrainConfig, Trainer
+    from fieldscope.app.cli import field_config
+    from fieldscope.fields import config as configs
+    from fieldscope.fields.train import TrainConfig, Trainer
 
     extra = args.option if kind == "gaussian_buckets" else []
     options = argparse.Namespace(
@@ -58,8 +57,8 @@ def fit_once(scene: Any, kind: str, log2_table_size: int, args: argparse.Namespa
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
-    from app.cli import DEFAULT_IMAGE
-    from fields.scenes import open_scene
+    from fieldscope.app.cli import DEFAULT_IMAGE
+    from fieldscope.fields.scenes import open_scene
 
     sizes = [int(k) for k in args.log2_table_sizes.split(",")]
     results = []

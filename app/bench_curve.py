@@ -11,7 +11,7 @@ from typing import Any
 
 
 def add_parser(which: Any) -> None:
-    from app.cli import add_field_options, add_train_options
+    from fieldscope.app.cli import add_field_options, add_train_options
 
     curve = which.add_parser("curve", help="quality against training seconds on any scene (full metrics)")
     curve.add_argument("path", help="the scene: an image, a mesh, a volume or a NeRF folder")
@@ -28,11 +28,10 @@ def add_parser(which: Any) -> None:
 
 def bench_curve(args: argparse.Namespace) -> dict[str, Any]:
     import torch
-
-    from app.cli import field_config, key_values, learning_rate, metric_summary
-    from fields import config as configs
-    from fields.scenes import open_scene
-    from fields.train import TrainConfig, Trainer
+    from fieldscope.app.cli import field_config, key_values, learning_rate, metric_summary
+    from fieldscope.fields import config as configs
+    from fieldscope.fields.scenes import open_scene
+    from fieldscope.fields.train import TrainConfig, Trainer
 
     checkpoints = sorted(float(c) for c in args.checkpoints.split(","))
     started = time.perf_counter()

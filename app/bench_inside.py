@@ -15,13 +15,13 @@ import time
 from dataclasses import replace
 from typing import Any
 
-from app import collisions
+from fieldscope.app import collisions
 
 VIEW_SIZE = (800, 600)
 
 
 def add_collisions_parser(which: Any) -> None:
-    from app.cli import add_field_options
+    from fieldscope.app.cli import add_field_options
 
     parser = which.add_parser("collisions", help="share of colliding hash-table entries per level (a table)")
     parser.add_argument("--image", help="image whose size sets the finest resolution (default: the bundled one)")
@@ -33,9 +33,9 @@ def overlay_options(snapshot: Any, base: Any) -> dict[str, Any]:
     """Name -> the view's options with that overlay on (the Inside panel's choices) for a
     Gaussian-bucket snapshot: heatmaps of a level, every Lagrangian level's points with sigma
     circles, the level strip with a level-of-detail cut, and everything at once."""
-    from app.levels import LevelState
-    from app.render import overlays
-    from app.render.heatmaps import lagrangian_start
+    from fieldscope.app.levels import LevelState
+    from fieldscope.app.render import overlays
+    from fieldscope.app.render.heatmaps import lagrangian_start
 
     config = snapshot.config
     finest, middle = config.levels - 1, config.levels // 2
@@ -57,7 +57,7 @@ def overlay_options(snapshot: Any, base: Any) -> dict[str, Any]:
 def time_overlays(session: Any, renderer: Any, rounds: int) -> dict[str, list[float]]:
     """Seconds per full draw of the view with each overlay, interleaved over `rounds` rounds, each
     draw of the latest snapshot (new parameters to upload as training goes on, as in the window)."""
-    from app.render import Camera2D, ViewOptions
+    from fieldscope.app.render import Camera2D, ViewOptions
 
     camera = Camera2D()
     base = ViewOptions(width=VIEW_SIZE[0], height=VIEW_SIZE[1], mode="field")
@@ -79,10 +79,10 @@ def time_block_layer(scene: Any, rounds: int) -> list[float]:
     raster; it does not depend on the field's evaluation, which this branch cannot draw yet)."""
     from types import SimpleNamespace
 
-    from app import blocks
-    from app.render import Camera2D
-    from app.session import default_config
-    from fields import config as configs
+    from fieldscope.app import blocks
+    from fieldscope.app.render import Camera2D
+    from fieldscope.app.session import default_config
+    from fieldscope.fields import config as configs
 
     config = default_config(scene, "laplacian_blocks")
     snapshot = SimpleNamespace(config=config, params=configs.build_field(config).state())
@@ -97,10 +97,10 @@ def time_block_layer(scene: Any, rounds: int) -> list[float]:
 
 
 def bench_overlays(args: argparse.Namespace) -> dict[str, Any]:
-    from app.cli import DEFAULT_IMAGE
-    from app.render import Renderer
-    from app.session import APP_TRAIN, default_config, new_session
-    from fields.scenes import open_scene
+    from fieldscope.app.cli import DEFAULT_IMAGE
+    from fieldscope.app.render import Renderer
+    from fieldscope.app.session import APP_TRAIN, default_config, new_session
+    from fieldscope.fields.scenes import open_scene
 
     scene = open_scene(DEFAULT_IMAGE)
     config = default_config(scene, "gaussian_buckets")
@@ -168,13 +168,13 @@ def collision_table(config: Any) -> list[dict[str, Any]]:
 
 
 def bench_collisions(args: argparse.Namespace) -> dict[str, Any]:
-    from app.cli import DEFAULT_IMAGE, field_config
-    from fields.scenes import open_scene
+    from fieldscope.app.cli import DEFAULT_IMAGE, field_config
+    from fieldscope.fields.scenes import open_scene
 
     scene = open_scene(args.image or DEFAULT_IMAGE)
     config = field_config(args, scene.dims, scene.out_dims, int(scene.describe().get("extent", 512)))
     if not hasattr(config, "log2_table_size"):
-        from fields.errors import ConfigError
+        from fieldscope.fields.errors import ConfigError
 
         raise ConfigError(f"{config.kind} fields have no hash table")
     rows = collision_table(config)

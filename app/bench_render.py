@@ -26,11 +26,10 @@ def add_parser(which: Any) -> Any:
 def trained_sphere(steps: int, device: str, impl: str = "warp") -> Any:
     """A default-sized 3D hash grid (16 levels, T=2^19) fitted to a sphere's SDF."""
     import torch
-
-    from app.bench_ui import SphereScene
-    from fields import config as configs
-    from fields.hashgrid import HashGridConfig, growth_for
-    from fields.train import TrainConfig, Trainer
+    from fieldscope.app.bench_ui import SphereScene
+    from fieldscope.fields import config as configs
+    from fieldscope.fields.hashgrid import HashGridConfig, growth_for
+    from fieldscope.fields.train import TrainConfig, Trainer
 
     torch.manual_seed(0)
     config = HashGridConfig(dims=3, out_dims=1, growth=growth_for(16, 1024, 16))
@@ -44,8 +43,8 @@ def trained_sphere(steps: int, device: str, impl: str = "warp") -> Any:
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
-    from app.render.camera import Camera3D
-    from app.render.renderer import Renderer, ViewOptions
+    from fieldscope.app.render.camera import Camera3D
+    from fieldscope.app.render.renderer import Renderer, ViewOptions
 
     snapshot = trained_sphere(args.steps, args.device, args.impl)
     renderer = Renderer()

@@ -12,8 +12,7 @@ from typing import Any
 
 import numpy as np
 import torch
-
-from fields.scenes.base import Batch
+from fieldscope.fields.scenes.base import Batch
 
 
 class SphereScene:
@@ -58,7 +57,7 @@ def add_parser(which: Any) -> Any:
         help="instead: full draws of the view with each inside overlay on against none, while training",
     )
     ui.add_argument("--rounds", type=int, default=15, help="with --overlay: draws of each overlay (default 15)")
-    from app.bench_inside import add_collisions_parser
+    from fieldscope.app.bench_inside import add_collisions_parser
 
     add_collisions_parser(which)
     return ui
@@ -71,7 +70,7 @@ def percentiles(times: list[float]) -> dict[str, float]:
 
 def steps_headless(scene: Any, config: Any, train: Any, seconds: float) -> float:
     """Steps/s of the trainer thread with no window."""
-    from app.session import new_session
+    from fieldscope.app.session import new_session
 
     session = new_session(scene, config, train)
     session.start()
@@ -86,8 +85,8 @@ def steps_headless(scene: Any, config: Any, train: Any, seconds: float) -> float
 def run_window(app: Any, seconds: float, move: bool) -> tuple[dict[str, float], float]:
     """Run the paced main loop for `seconds` (orbiting the camera every frame when `move`); frame
     times of the UI's work, and the trainer's steps/s meanwhile."""
-    from app.render.camera import Camera3D
-    from app.ui.app import ACTIVE_PERIOD, IDLE_PERIOD
+    from fieldscope.app.render.camera import Camera3D
+    from fieldscope.app.ui.app import ACTIVE_PERIOD, IDLE_PERIOD
 
     app.run_until(lambda: app.snapshot().step >= 2, 120)
     app.frame_times.clear()
@@ -105,14 +104,14 @@ def run_window(app: Any, seconds: float, move: bool) -> tuple[dict[str, float], 
 
 def bench_ui(args: argparse.Namespace) -> dict[str, Any]:
     if args.overlay:
-        from app.bench_inside import bench_overlays
+        from fieldscope.app.bench_inside import bench_overlays
 
         return bench_overlays(args)
-    from app.cli import DEFAULT_IMAGE
-    from app.session import APP_TRAIN, default_config, new_session
-    from app.ui.app import App
-    from fields.hashgrid import HashGridConfig
-    from fields.scenes import open_scene
+    from fieldscope.app.cli import DEFAULT_IMAGE
+    from fieldscope.app.session import APP_TRAIN, default_config, new_session
+    from fieldscope.app.ui.app import App
+    from fieldscope.fields.hashgrid import HashGridConfig
+    from fieldscope.fields.scenes import open_scene
 
     image = open_scene(DEFAULT_IMAGE)
     config_2d = default_config(image)

@@ -11,9 +11,8 @@ from pathlib import Path
 from typing import BinaryIO
 
 import numpy as np
-
-from fields.errors import ConfigError
-from fields.snapshot import atomic_output
+from fieldscope.fields.errors import ConfigError
+from fieldscope.fields.snapshot import atomic_output
 
 TILE = 256
 

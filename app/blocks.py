@@ -9,8 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-
-from fields.laplacian_blocks import ACTIVE, STATUS_NAMES, scale_layout
+from fieldscope.fields.laplacian_blocks import ACTIVE, STATUS_NAMES, scale_layout
 
 #: RGBA per block state (index = state): not started (clear), active (orange), converged (green),
 #: stopped at the epoch limit (blue), pruned (grey: no MLP, the residual was small already).

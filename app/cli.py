@@ -10,16 +10,17 @@ import os
 import sys
 import time
 from collections.abc import Sequence
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from fields.errors import ConfigError, FieldscopeError
+from fieldscope.fields.errors import ConfigError, FieldscopeError
 
 # Before torch loads OpenMP: spinning waiters make small ops 10-20x slower on shared cores.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-ASSETS = Path(__file__).resolve().parent.parent / "assets"
-DEFAULT_IMAGE = ASSETS / "astronaut.png"
+#: The bundled scene the window opens with no path (package data: a real file in an installed package).
+DEFAULT_IMAGE = Path(str(resources.files("fieldscope.assets") / "astronaut.png"))
 
 
 def add_field_options(parser: argparse.ArgumentParser) -> None:
@@ -67,8 +68,8 @@ def field_config(
     """The config the options describe, for a scene of `dims` dims, `out_dims` outputs and `extent`
     samples along its longest axis (the default finest resolution); `size` (samples per axis) goes
     to kinds that take one."""
-    from fields import config as configs
-    from fields.hashgrid import growth_for
+    from fieldscope.fields import config as configs
+    from fieldscope.fields.hashgrid import growth_for
 
     cls = configs.config_class(args.field)
     names = {f.name for f in dataclasses.fields(cls)}
@@ -141,12 +142,11 @@ def metric_summary(metrics: dict[str, float]) -> str:
 
 def cmd_fit(args: argparse.Namespace) -> int:
     import torch
+    from fieldscope.fields import config as configs
+    from fieldscope.fields import snapshot as snapshots
+    from fieldscope.fields.scenes import open_scene
+    from fieldscope.fields.train import TrainConfig, Trainer
     from tqdm import tqdm
-
-    from fields import config as configs
-    from fields import snapshot as snapshots
-    from fields.scenes import open_scene
-    from fields.train import TrainConfig, Trainer
 
     if args.steps is None and args.time_budget is None:
         args.steps = 1000
@@ -211,7 +211,7 @@ def cmd_fit(args: argparse.Namespace) -> int:
 
 def write_image(out: Path, pixels: Any) -> None:
     """Float pixels (H, W, C) in [0,1] -> an 8-bit image file of out's type, written atomically."""
-    from fields import snapshot as snapshots
+    from fieldscope.fields import snapshot as snapshots
 
     with snapshots.atomic_output(out) as handle:
         write_pixels(handle, pixels, out.suffix.lower())
@@ -240,7 +240,7 @@ def check_image_output(out: Path) -> None:
 
 
 def cmd_render(args: argparse.Namespace) -> int:
-    from fields import snapshot as snapshots
+    from fieldscope.fields import snapshot as snapshots
 
     snapshot = snapshots.load(args.model)
     if snapshot.config.dims == 3:
@@ -265,8 +265,8 @@ def cmd_render(args: argparse.Namespace) -> int:
 
 
 def cmd_view(args: argparse.Namespace) -> int:
-    from app.ui.launch import launch
-    from fields import config as configs
+    from fieldscope.app.ui.launch import launch
+    from fieldscope.fields import config as configs
 
     configs.config_class(args.field)  # an unknown kind: one line before any window opens
 
@@ -280,9 +280,9 @@ def cmd_view(args: argparse.Namespace) -> int:
 
 def render_3d(args: argparse.Namespace, snapshot: Any) -> int:
     """Render a 3D model from an orbit camera (unit-cube coordinates) or one of its test views."""
-    from fields import snapshot as snapshots
-    from fields.cameras import Camera, orbit_camera
-    from fields.render3d import RenderOptions, render_field
+    from fieldscope.fields import snapshot as snapshots
+    from fieldscope.fields.cameras import Camera, orbit_camera
+    from fieldscope.fields.render3d import RenderOptions, render_field
 
     out = Path(args.out)
     check_image_output(out)
@@ -305,7 +305,7 @@ def render_3d(args: argparse.Namespace, snapshot: Any) -> int:
         raise ConfigError(f"render size {camera.width}x{camera.height} is out of range (1..16384)")
     head = None
     if task == "nerf":
-        from fields.scenes.nerf import head_from
+        from fieldscope.fields.scenes.nerf import head_from
 
         head = head_from(snapshot)
     field = snapshots.field_from(snapshot)
@@ -318,8 +318,8 @@ def render_3d(args: argparse.Namespace, snapshot: Any) -> int:
 
 def cmd_export_mesh(args: argparse.Namespace) -> int:
     """Marching cubes of a 3D model's level set -> .ply / .obj (world coordinates of the scene)."""
-    from fields import snapshot as snapshots
-    from fields.mesh_export import (
+    from fieldscope.fields import snapshot as snapshots
+    from fieldscope.fields.mesh_export import (
         MESH_OUTPUTS,
         check_resolution,
         extract_mesh,
@@ -344,7 +344,7 @@ def cmd_export_mesh(args: argparse.Namespace) -> int:
     vertices, faces = extract_mesh(field, args.resolution, level, inside_is_low)
     colors = None
     if facts.get("task") == "nerf":
-        from fields.scenes.nerf import head_from, vertex_colours
+        from fieldscope.fields.scenes.nerf import head_from, vertex_colours
 
         colors = vertex_colours(field, head_from(snapshot), vertices, vertex_normals(vertices, faces))
     world = None if args.unit_cube else facts.get("world_from_unit")
@@ -360,9 +360,8 @@ WHOLE_RENDER_PIXELS = 1 << 26
 def write_render(handle: Any, field: Any, width: int, height: int, suffix: str) -> None:
     """Evaluate the field on a width x height grid, band by band, into an image file."""
     import numpy as np
-
-    from app.bigimage import write_png
-    from fields.scenes.image import render_bands
+    from fieldscope.app.bigimage import write_png
+    from fieldscope.fields.scenes.image import render_bands
 
     channels = field.config.out_dims
     if suffix == ".png" and 1 <= channels <= 4:
@@ -372,7 +371,7 @@ def write_render(handle: Any, field: Any, width: int, height: int, suffix: str) 
 
 
 def cmd_make_test_image(args: argparse.Namespace) -> int:
-    from app.bigimage import make_test_image
+    from fieldscope.app.bigimage import make_test_image
 
     started = time.perf_counter()
     width, height = make_test_image(args.out, args.megapixels)
@@ -384,7 +383,7 @@ def cmd_make_test_image(args: argparse.Namespace) -> int:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    from app import bench
+    from fieldscope.app import bench
 
     return bench.main(args)
 
@@ -393,7 +392,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="fieldscope", description=__doc__)
     sub = parser.add_subparsers(dest="command")
 
-    from fields.scenes import TASKS
+    from fieldscope.fields.scenes import TASKS
 
     fit = sub.add_parser("fit", help="train a field on a scene, headless, and save it")
     fit.add_argument("path", help="the scene: an image, a mesh, a volume (.npy, NIfTI) or a NeRF folder")
@@ -453,7 +452,7 @@ def build_parser() -> argparse.ArgumentParser:
     test_image.add_argument("--megapixels", type=float, default=1000.0, help="size in millions of pixels")
     test_image.set_defaults(run=cmd_make_test_image)
 
-    from app import bench
+    from fieldscope.app import bench
 
     bench.add_parser(sub)
     return parser

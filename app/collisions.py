@@ -16,8 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-
-from fields.hashgrid import layout_of
+from fieldscope.fields.hashgrid import layout_of
 
 INTERACTIVE_VERTICES = 1 << 26
 MAX_VERTICES = 1 << 33
@@ -79,9 +78,8 @@ def count_job(key: LevelKey):
     """Count a level's vertices per entry in slabs of vertex lines, yielding progress (0..1);
     returns the counts (rows,) int32 (also cached). Closing the generator cancels it."""
     import warp as wp
-
-    from gpu import hashgrid as kernels
-    from gpu import runtime
+    from fieldscope.gpu import hashgrid as kernels
+    from fieldscope.gpu import runtime
 
     if not key.countable:
         raise ValueError(f"{key.vertices:,} vertices are too many to count (at most {MAX_VERTICES:,})")

@@ -13,12 +13,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-
-from app.jobs import JobSteps
-from app.render.camera import Camera2D, Camera3D
-from app.render.renderer import Renderer, ViewOptions, image_size
-from fields import snapshot as snapshots
-from fields.errors import ConfigError, FieldscopeError
+from fieldscope.app.jobs import JobSteps
+from fieldscope.app.render.camera import Camera2D, Camera3D
+from fieldscope.app.render.renderer import Renderer, ViewOptions, image_size
+from fieldscope.fields import snapshot as snapshots
+from fieldscope.fields.errors import ConfigError, FieldscopeError
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".webp", ".bmp")
 VIDEO_SUFFIXES = (".mp4", ".mkv", ".mov", ".avi", ".gif")

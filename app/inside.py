@@ -9,12 +9,11 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
-
-from app import collisions
-from app.jobs import JobSteps
-from app.render import overlays
-from app.render.camera import Camera2D
-from app.render.heatmaps import lagrangian_start, points_per_bucket
+from fieldscope.app import collisions
+from fieldscope.app.jobs import JobSteps
+from fieldscope.app.render import overlays
+from fieldscope.app.render.camera import Camera2D
+from fieldscope.app.render.heatmaps import lagrangian_start, points_per_bucket
 
 #: Cells per axis of the grid the points' density histogram counts in.
 DENSITY_CELLS = {2: 32, 3: 16}

@@ -9,7 +9,7 @@ import traceback
 from collections.abc import Callable, Generator
 from dataclasses import dataclass
 
-from fields.errors import FieldscopeError
+from fieldscope.fields.errors import FieldscopeError
 
 JobSteps = Generator[float, None, str]  # yields progress, returns the message for the status bar
 

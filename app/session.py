@@ -11,13 +11,12 @@ from typing import Any
 
 import numpy as np
 import torch
-
-from fields import config as configs
-from fields import snapshot as snapshots
-from fields.errors import ConfigError, InputError
-from fields.scenes import detect_task, open_scene
-from fields.scenes.image import IMAGE_SUFFIXES
-from fields.train import Snapshot, TrainConfig, Trainer
+from fieldscope.fields import config as configs
+from fieldscope.fields import snapshot as snapshots
+from fieldscope.fields.errors import ConfigError, InputError
+from fieldscope.fields.scenes import detect_task, open_scene
+from fieldscope.fields.scenes.image import IMAGE_SUFFIXES
+from fieldscope.fields.train import Snapshot, TrainConfig, Trainer
 
 SNAPSHOT_SUFFIX = ".fsnap"
 #: The app's training defaults: smaller batches than the command line's, so that a step (and
@@ -55,7 +54,7 @@ class Session:
             if wait:
                 self.trainer.stop()
             else:
-                from fields.train import Stop
+                from fieldscope.fields.train import Stop
 
                 self.trainer.send(Stop())
 
@@ -86,7 +85,7 @@ def check_openable(path: Path) -> None:
 
 def default_config(scene: Any, kind: str = "hashgrid") -> Any:
     """The field config the command line would build for this scene with no options."""
-    from app.cli import field_config
+    from fieldscope.app.cli import field_config
 
     facts = scene.describe()
     options = argparse.Namespace(field=kind, option=[], max_resolution=None)

@@ -7,8 +7,8 @@ import time
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from app.render.camera import Camera2D, Camera3D
-from app.render.renderer import MODES_2D, MODES_3D, ViewOptions, default_camera, image_size
+from fieldscope.app.render.camera import Camera2D, Camera3D
+from fieldscope.app.render.renderer import MODES_2D, MODES_3D, ViewOptions, default_camera, image_size
 
 #: The modes a user picks from (the others are for tests and exports).
 USER_MODES = {2: ("field", "truth", "error"), 3: ("shaded", "normals", "depth", "slice", "density")}

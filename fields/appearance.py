@@ -7,10 +7,9 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 import torch
+from fieldscope.fields.config import check
+from fieldscope.fields.field import Decoder
 from torch import nn
-
-from fields.config import check
-from fields.field import Decoder
 
 
 def sh_encode(d: torch.Tensor, degree: int = 4) -> torch.Tensor:

@@ -8,7 +8,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from fields.errors import ConfigError
+from fieldscope.fields.errors import ConfigError
 
 _CONFIGS: dict[str, type] = {}
 _BUILDERS: dict[str, Callable[[Any], Any]] = {}
@@ -72,4 +72,4 @@ def check(condition: bool, message: str) -> None:
 
 def _load_kinds() -> None:
     # Importing a kind's module registers it; done lazily so that configs stay cheap to import.
-    from fields import gaussian_buckets, hashgrid, laplacian_blocks  # noqa: F401
+    from fieldscope.fields import gaussian_buckets, hashgrid, laplacian_blocks  # noqa: F401

@@ -8,9 +8,8 @@ from typing import Any
 
 import numpy as np
 import torch
+from fieldscope.fields.errors import ConfigError
 from torch import nn
-
-from fields.errors import ConfigError
 
 
 class Decoder(nn.Module):

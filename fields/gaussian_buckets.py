@@ -8,15 +8,14 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 import torch
+from fieldscope.fields import config as configs
+from fieldscope.fields import reference
+from fieldscope.fields.config import check
+from fieldscope.fields.field import Field
+from fieldscope.fields.hashgrid import INTERPOLATIONS, GridConfig, HashGridEncoding, LevelLayout, layout_of, occupancy
+from fieldscope.fields.warp_bridge import warp_call
+from fieldscope.gpu import gaussian_buckets as kernels
 from torch import nn
-
-from fields import config as configs
-from fields import reference
-from fields.config import check
-from fields.field import Field
-from fields.hashgrid import INTERPOLATIONS, GridConfig, HashGridEncoding, LevelLayout, layout_of, occupancy
-from fields.warp_bridge import warp_call
-from gpu import gaussian_buckets as kernels
 
 
 @dataclass(frozen=True)

@@ -10,14 +10,13 @@ from typing import Any
 
 import numpy as np
 import torch
+from fieldscope.fields import config as configs
+from fieldscope.fields import reference
+from fieldscope.fields.config import check
+from fieldscope.fields.field import Field
+from fieldscope.fields.warp_bridge import warp_call
+from fieldscope.gpu import hashgrid as kernels
 from torch import nn
-
-from fields import config as configs
-from fields import reference
-from fields.config import check
-from fields.field import Field
-from fields.warp_bridge import warp_call
-from gpu import hashgrid as kernels
 
 INTERPOLATIONS = ("linear", "smoothstep")
 IMPLEMENTATIONS = ("warp", "torch")

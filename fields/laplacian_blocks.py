@@ -20,15 +20,14 @@ from typing import Any
 
 import numpy as np
 import torch
+from fieldscope.fields import config as configs
+from fieldscope.fields import reference
+from fieldscope.fields.config import check
+from fieldscope.fields.errors import ConfigError
+from fieldscope.fields.field import Field, checked_level_mask
+from fieldscope.fields.warp_bridge import warp_call
+from fieldscope.gpu import laplacian_blocks as kernels
 from torch import nn
-
-from fields import config as configs
-from fields import reference
-from fields.config import check
-from fields.errors import ConfigError
-from fields.field import Field, checked_level_mask
-from fields.warp_bridge import warp_call
-from gpu import laplacian_blocks as kernels
 
 IMPLEMENTATIONS = ("warp", "torch")
 
@@ -469,7 +468,7 @@ class LaplacianBlocksField(nn.Module):
         return [{"params": [self.weights], "lr": self.config.learning_rate}]
 
     def training_strategy(self, trainer: Any) -> Any:
-        from fields.laplacian_training import CoarseToFine
+        from fieldscope.fields.laplacian_training import CoarseToFine
 
         return CoarseToFine(trainer)
 

@@ -26,10 +26,9 @@ from typing import Any
 
 import numpy as np
 import torch
-
-from fields import pyramid
-from fields.errors import ConfigError
-from fields.laplacian_blocks import (
+from fieldscope.fields import pyramid
+from fieldscope.fields.errors import ConfigError
+from fieldscope.fields.laplacian_blocks import (
     ACTIVE,
     CONVERGED,
     NOT_STARTED,
@@ -39,10 +38,10 @@ from fields.laplacian_blocks import (
     Scale,
     siren_init,
 )
-from fields.scenes.base import psnr_from_mse
-from fields.train import TrainingError
-from fields.warp_bridge import warp_call
-from gpu import laplacian_blocks as kernels
+from fieldscope.fields.scenes.base import psnr_from_mse
+from fieldscope.fields.train import TrainingError
+from fieldscope.fields.warp_bridge import warp_call
+from fieldscope.gpu import laplacian_blocks as kernels
 
 #: Residual targets of a scale larger than this stay on disk (read per batch) instead of in memory.
 RESIDUALS_IN_MEMORY = 1 << 30

@@ -9,8 +9,7 @@ from typing import Any
 
 import numpy as np
 import torch
-
-from fields.errors import ConfigError
+from fieldscope.fields.errors import ConfigError
 
 MESH_OUTPUTS = (".ply", ".obj")
 #: Largest marching-cubes grid (its values are held in memory as float32: 4 GiB at 1024^3).
@@ -125,7 +124,7 @@ def mesh_bytes(vertices: np.ndarray, faces: np.ndarray, suffix: str, colors: np.
 
 def write_mesh(path: str | Path, vertices: np.ndarray, faces: np.ndarray, colors: np.ndarray | None = None) -> None:
     """Write a mesh file atomically (.ply or .obj by the path's suffix)."""
-    from fields.snapshot import write_atomic
+    from fieldscope.fields.snapshot import write_atomic
 
     path = Path(path)
     write_atomic(path, mesh_bytes(vertices, faces, path.suffix, colors))

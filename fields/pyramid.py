@@ -15,8 +15,7 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as nnf
-
-from fields.config import check
+from fieldscope.fields.config import check
 
 
 def scale_shape(shape: tuple[int, ...], scale: int) -> tuple[int, ...]:

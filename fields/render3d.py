@@ -19,11 +19,10 @@ from typing import Any
 
 import numpy as np
 import torch
-
-from fields.cameras import Camera, camera_rays, transform_rays
-from fields.mesh_export import field_grid
-from fields.scenes.levels import finest_active_step, numerical_gradient
-from fields.volume_rendering import march_rays
+from fieldscope.fields.cameras import Camera, camera_rays, transform_rays
+from fieldscope.fields.mesh_export import field_grid
+from fieldscope.fields.scenes.levels import finest_active_step, numerical_gradient
+from fieldscope.fields.volume_rendering import march_rays
 
 ALBEDO = (0.82, 0.8, 0.76)
 RAY_CHUNK = 1 << 15
@@ -209,7 +208,7 @@ def nerf_image(
 ) -> torch.Tensor:
     """Volume rendering of a NeRF field and head over the scene's background (what its test PSNR
     measures): RGBA (R, 4), opaque."""
-    from fields.volume_rendering import render_rays
+    from fieldscope.fields.volume_rendering import render_rays
 
     dt = math.sqrt(3.0) / int(facts.get("render_steps", options.steps))
     background = torch.ones(3) if facts.get("background", "white") == "white" else torch.zeros(3)

@@ -20,8 +20,7 @@ from typing import Any
 
 import numpy as np
 import torch
-
-from fields.config import check
+from fieldscope.fields.config import check
 
 
 @dataclass(frozen=True)

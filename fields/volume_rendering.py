@@ -15,11 +15,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import torch
+from fieldscope.fields.config import check
+from fieldscope.fields.warp_bridge import warp_call
+from fieldscope.gpu import volume_render as kernels
 from torch import nn
-
-from fields.config import check
-from fields.warp_bridge import warp_call
-from gpu import volume_render as kernels
 
 #: Stop compositing a ray once its transmittance is under this (Instant-NGP's 1e-4).
 TERMINATION = 1e-4

@@ -8,8 +8,7 @@ from typing import Any
 
 import torch
 import warp as wp
-
-from gpu import runtime
+from fieldscope.gpu import runtime
 
 
 def to_warp(value: Any) -> Any:

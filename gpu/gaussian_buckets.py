@@ -25,9 +25,8 @@ from types import SimpleNamespace
 from typing import Any
 
 import warp as wp
-
-from gpu import runtime
-from gpu.hashing import Levels, grid_helpers, make_levels, point_block
+from fieldscope.gpu import runtime
+from fieldscope.gpu.hashing import Levels, grid_helpers, make_levels, point_block
 
 POINTS_PER_THREAD = 64
 #: Added to alpha inside the guidance loss's -log, as in the authors' code (alpha can be 0).

@@ -20,9 +20,8 @@ from types import SimpleNamespace
 from typing import Any
 
 import warp as wp
-
-from gpu import runtime
-from gpu.hashing import Levels, grid_helpers, make_levels, point_block
+from fieldscope.gpu import runtime
+from fieldscope.gpu.hashing import Levels, grid_helpers, make_levels, point_block
 
 #: Points each thread encodes in a row: amortises the per-thread and per-level set-up on the CPU.
 POINTS_PER_THREAD = 64

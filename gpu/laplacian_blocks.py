@@ -27,8 +27,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import warp as wp
-
-from gpu import runtime
+from fieldscope.gpu import runtime
 
 #: Points each forward thread evaluates in a row.
 POINTS_PER_THREAD = 32

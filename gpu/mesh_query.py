@@ -20,8 +20,7 @@ from __future__ import annotations
 from typing import Any
 
 import warp as wp
-
-from gpu import runtime
+from fieldscope.gpu import runtime
 
 WINDING = 0
 PARITY = 1

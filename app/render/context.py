@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 
-from fields.errors import FieldscopeError
+from fieldscope.fields.errors import FieldscopeError
 
 GL_VERSION = 430  # compute-capable GL (SSBOs)
 

@@ -9,8 +9,7 @@ from collections.abc import Mapping
 from typing import Any, Protocol
 
 import numpy as np
-
-from fields.errors import ConfigError
+from fieldscope.fields.errors import ConfigError
 
 
 class GpuField(Protocol):
@@ -50,6 +49,6 @@ def for_config(config: Any) -> FieldGL:
 
 
 def _load_kinds() -> None:
-    import app.render.gaussian_buckets_gl
-    import app.render.hashgrid_gl
-    import app.render.laplacian_blocks_gl  # noqa: F401
+    import fieldscope.app.render.gaussian_buckets_gl
+    import fieldscope.app.render.hashgrid_gl
+    import fieldscope.app.render.laplacian_blocks_gl  # noqa: F401

@@ -9,11 +9,17 @@ from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
-
-from app.render import field_gl
-from app.render.hashgrid_gl import GridBuffers, float_texture, grid_defines, include, level_table, table_image
-from fields.gaussian_buckets import split_layout
-from fields.hashgrid import layout_of
+from fieldscope.app.render import field_gl
+from fieldscope.app.render.hashgrid_gl import (
+    GridBuffers,
+    float_texture,
+    grid_defines,
+    include,
+    level_table,
+    table_image,
+)
+from fieldscope.fields.gaussian_buckets import split_layout
+from fieldscope.fields.hashgrid import layout_of
 
 MEANS_UNIT, VALUES_UNIT = 2, 3  # texture units (0: ground truth, 1: the coarse table)
 

@@ -9,10 +9,9 @@ from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
-
-from app.render import decoder_gl, field_gl
-from fields.errors import ConfigError
-from fields.hashgrid import layout_of
+from fieldscope.app.render import decoder_gl, field_gl
+from fieldscope.fields.errors import ConfigError
+from fieldscope.fields.hashgrid import layout_of
 
 TABLE_WIDTH = 4096  # HG_WIDTH in grid_levels.glsl
 TABLE_UNIT = 1  # texture unit of the table (unit 0 is the view's ground truth)

@@ -7,9 +7,8 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
-
-from app import collisions
-from app.render.hashgrid_gl import table_image
+from fieldscope.app import collisions
+from fieldscope.app.render.hashgrid_gl import table_image
 
 #: Heatmap names, in the order of u_heat's values (0 none, 1, 2, 3).
 HEATMAPS = ("none", "collisions", "contribution", "points_per_vertex")

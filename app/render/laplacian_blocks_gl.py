@@ -13,12 +13,11 @@ from typing import Any
 
 import numpy as np
 import torch
-
-from app.render import field_gl
-from app.render.hashgrid_gl import TABLE_UNIT, float_texture, include, table_image
-from fields import reference
-from fields.errors import ConfigError
-from fields.laplacian_blocks import scale_layout
+from fieldscope.app.render import field_gl
+from fieldscope.app.render.hashgrid_gl import TABLE_UNIT, float_texture, include, table_image
+from fieldscope.fields import reference
+from fieldscope.fields.errors import ConfigError
+from fieldscope.fields.laplacian_blocks import scale_layout
 
 SLOTS_BINDING = 1  # storage buffer binding of the block table in laplacian_blocks.glsl
 WEIGHTS_UNIT = TABLE_UNIT  # texture unit of the weights (this kind has no hash table)

@@ -9,9 +9,8 @@ from dataclasses import dataclass
 from functools import cache
 
 import numpy as np
+from fieldscope.app.render.colormaps import inferno, level_colour
 from PIL import Image, ImageDraw, ImageFont
-
-from app.render.colormaps import inferno, level_colour
 
 #: Level states of the strip, drawn as: filled level colour; grey outline; dark with a cross;
 #: the level colour's outline only.
@@ -176,8 +175,8 @@ def blocks_key(
     draw: ImageDraw.ImageDraw, title: str, counts: tuple[tuple[str, int], ...], size: int, margin: int
 ) -> None:
     """Top left: the title, then a swatch of each block state's colour with its block count."""
-    from app.blocks import STATE_COLOURS
-    from fields.laplacian_blocks import STATUS_NAMES
+    from fieldscope.app.blocks import STATE_COLOURS
+    from fieldscope.fields.laplacian_blocks import STATUS_NAMES
 
     f = font(size)
     texts = [f"{name.replace('_', ' ')}: {count:,}" for name, count in counts]

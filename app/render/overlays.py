@@ -9,10 +9,9 @@ from typing import Any
 
 import moderngl
 import numpy as np
-
-from app.render import field_gl, shaders
-from app.render.colormaps import level_colour
-from fields.errors import ConfigError
+from fieldscope.app.render import field_gl, shaders
+from fieldscope.app.render.colormaps import level_colour
+from fieldscope.fields.errors import ConfigError
 
 #: At most this many points of a level are drawn as dots, and as sigma circles (2D; line strips
 #: cost about 30 us each on llvmpipe): every s-th of those in view, the legend says how many.

@@ -10,8 +10,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
-
-from app.render.renderer import Frame, Renderer, ViewOptions
+from fieldscope.app.render.renderer import Frame, Renderer, ViewOptions
 
 
 @dataclass

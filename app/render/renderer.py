@@ -9,10 +9,9 @@ from typing import Any
 
 import moderngl
 import numpy as np
-
-from app import blocks as block_grid
-from app.render import field_gl, heatmaps, legend, overlays, shaders
-from app.render.camera import Camera2D, Camera3D
+from fieldscope.app import blocks as block_grid
+from fieldscope.app.render import field_gl, heatmaps, legend, overlays, shaders
+from fieldscope.app.render.camera import Camera2D, Camera3D
 
 MODES_2D = ("field", "truth", "error", "raw", "heat_raw")
 MODES_3D = ("shaded", "normals", "depth", "slice", "density", "raw", "slice_points", "surface_points", "heat_raw")
@@ -152,7 +151,7 @@ class Renderer:
 
     def __init__(self, ctx: Any | None = None) -> None:
         if ctx is None:
-            from app.render.context import create_context
+            from fieldscope.app.render.context import create_context
 
             ctx = create_context()
         self.ctx = ctx

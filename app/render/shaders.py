@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import re
 from functools import cache
-from pathlib import Path
+from importlib import resources
 
-SHADER_DIR = Path(__file__).resolve().parent.parent.parent / "shaders"
+SHADER_DIR = resources.files("fieldscope.shaders")
 _INCLUDE = re.compile(r'^\s*#include\s+(?:"([^"]+)"|(FIELD_INCLUDE))\s*$', re.MULTILINE)
 
 

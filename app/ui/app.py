@@ -19,18 +19,18 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from app import blocks, collisions, export, inside, recent
-from app.jobs import Jobs
-from app.levels import LevelState
-from app.render import Renderer
-from app.render.progressive import ProgressiveView
-from app.session import Session, new_session, open_path
-from app.ui.history import History
-from app.ui.status import Status
-from app.view_state import ViewState
-from fields import config as configs
-from fields.errors import FieldscopeError
-from fields.train import Pause, Resume, SetBatchSize, SetLearningRate, SetLevelMask, Step
+from fieldscope.app import blocks, collisions, export, inside, recent
+from fieldscope.app.jobs import Jobs
+from fieldscope.app.levels import LevelState
+from fieldscope.app.render import Renderer
+from fieldscope.app.render.progressive import ProgressiveView
+from fieldscope.app.session import Session, new_session, open_path
+from fieldscope.app.ui.history import History
+from fieldscope.app.ui.status import Status
+from fieldscope.app.view_state import ViewState
+from fieldscope.fields import config as configs
+from fieldscope.fields.errors import FieldscopeError
+from fieldscope.fields.train import Pause, Resume, SetBatchSize, SetLearningRate, SetLevelMask, Step
 
 #: Seconds of each UI frame given to export jobs.
 JOB_BUDGET = 0.03
@@ -40,8 +40,8 @@ ACTIVE_PERIOD, IDLE_PERIOD = 1 / 30, 1 / 10
 
 class App:
     def __init__(self, ctx: Any = None, view_size: tuple[int, int] | None = None, show: bool = True) -> None:
-        from app.render.context import create_context
-        from app.ui.window import Window
+        from fieldscope.app.render.context import create_context
+        from fieldscope.app.ui.window import Window
 
         self.renderer = Renderer(ctx if ctx is not None else create_context())  # before the viewport
         self.view = ProgressiveView(self.renderer)
@@ -226,7 +226,7 @@ class App:
         """Show a heatmap (renderer HEATMAPS: "none", "collisions", "contribution",
         "points_per_vertex") of `level` (default: the current one). A collision count too large to
         make at once starts as a job (progress bar, cancel)."""
-        from app.render.heatmaps import HEATMAPS
+        from fieldscope.app.render.heatmaps import HEATMAPS
 
         if name not in HEATMAPS:
             self.status.say(f"unknown heatmap {name!r} (known: {', '.join(HEATMAPS)})", True)
@@ -317,7 +317,7 @@ class App:
         if state.dims == 3:
             point = state.camera.slice_point(*state.size, pointer, state.slice_axis, state.slice_position)
             return blocks.block_at(snapshot, state.blocks, point) if point is not None else None
-        from app.render.renderer import image_size
+        from fieldscope.app.render.renderer import image_size
 
         origin, axis_x, axis_y = state.camera.mapping(*state.size, image_size(snapshot))
         u, v = pointer[0] / state.size[0], pointer[1] / state.size[1]

@@ -9,7 +9,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
-from app import blocks
+from fieldscope.app import blocks
 
 
 @dataclass

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from app.render.context import NoDisplayError, create_context, has_display
+from fieldscope.app.render.context import NoDisplayError, create_context, has_display
 
 HEADLESS_HINT = (
     "the window needs a display; train and render headless instead with "
@@ -31,7 +31,7 @@ def launch(
     except NoDisplayError as error:
         print(f"fieldscope: {error}: {HEADLESS_HINT}", file=sys.stderr)
         return 2
-    from app.ui.app import App
+    from fieldscope.app.ui.app import App
 
     app = App(ctx, view_size=view_size)
     try:

@@ -9,10 +9,9 @@ from typing import Any
 
 import dearpygui.dearpygui as dpg
 import numpy as np
-
-from app.ui import drop
-from app.ui.panels import blocks, export, field, inside, levels, scene, training, view
-from app.ui.statusbar import StatusBar
+from fieldscope.app.ui import drop
+from fieldscope.app.ui.panels import blocks, export, field, inside, levels, scene, training, view
+from fieldscope.app.ui.statusbar import StatusBar
 
 TITLE = "fieldscope"
 PANEL_WIDTH = 370

@@ -6,9 +6,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from fields.errors import InputError
-from fields.scenes.base import Batch, Scene
-from fields.scenes.image import IMAGE_SUFFIXES, ImageScene, load_image
+from fieldscope.fields.errors import InputError
+from fieldscope.fields.scenes.base import Batch, Scene
+from fieldscope.fields.scenes.image import IMAGE_SUFFIXES, ImageScene, load_image
 
 __all__ = ["TASKS", "Batch", "ImageScene", "Scene", "detect_task", "load_image", "open_scene"]
 
@@ -18,25 +18,25 @@ NERF_FILES = ("transforms_train.json", "transforms.json")
 
 
 def _sdf(path: str | Path, **options: Any) -> Any:
-    from fields.scenes.sdf import SdfScene
+    from fieldscope.fields.scenes.sdf import SdfScene
 
     return SdfScene.from_file(path, **options)
 
 
 def _occupancy(path: str | Path, **options: Any) -> Any:
-    from fields.scenes.occupancy import OccupancyScene
+    from fieldscope.fields.scenes.occupancy import OccupancyScene
 
     return OccupancyScene.from_file(path, **options)
 
 
 def _volume(path: str | Path, **options: Any) -> Any:
-    from fields.scenes.volume import VolumeScene
+    from fieldscope.fields.scenes.volume import VolumeScene
 
     return VolumeScene.from_file(path, **options)
 
 
 def _nerf(path: str | Path, **options: Any) -> Any:
-    from fields.scenes.nerf import NerfScene
+    from fieldscope.fields.scenes.nerf import NerfScene
 
     return NerfScene.from_path(path, **options)
 

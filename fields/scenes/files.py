@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from fields.errors import InputError
+from fieldscope.fields.errors import InputError
 
 
 def existing_file(path: str | Path) -> Path:

@@ -12,10 +12,9 @@ from typing import Any
 
 import numpy as np
 import torch
-
-from fields.errors import InputError
-from fields.scenes.base import Batch, psnr_from_mse
-from fields.scenes.tiles import TileCache
+from fieldscope.fields.errors import InputError
+from fieldscope.fields.scenes.base import Batch, psnr_from_mse
+from fieldscope.fields.scenes.tiles import TileCache
 
 #: Default memory for an image's pixels: images whose float32 pixels need more than half of it are
 #: streamed from a tiled cache on disk instead of loaded.

@@ -11,8 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 import torch
-
-from fields.config import check
+from fieldscope.fields.config import check
 
 #: The numerical-gradient step of fields that tell nothing about their resolution.
 DEFAULT_STEP = 1.0 / 512.0

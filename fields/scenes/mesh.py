@@ -11,12 +11,11 @@ from typing import Any
 
 import numpy as np
 import torch
-
-from fields.errors import ConfigError, InputError
-from fields.scenes import MESH_SUFFIXES
-from fields.scenes.files import existing_file, first_line
-from fields.warp_bridge import warp_call
-from gpu import mesh_query, runtime
+from fieldscope.fields.errors import ConfigError, InputError
+from fieldscope.fields.scenes import MESH_SUFFIXES
+from fieldscope.fields.scenes.files import existing_file, first_line
+from fieldscope.fields.warp_bridge import warp_call
+from fieldscope.gpu import mesh_query, runtime
 
 SIGN_MODES = {"winding": mesh_query.WINDING, "parity": mesh_query.PARITY, "none": mesh_query.UNSIGNED}
 

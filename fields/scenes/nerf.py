@@ -26,14 +26,13 @@ from typing import Any
 import numpy as np
 import torch
 import torch.nn.functional as nnf
+from fieldscope.fields.appearance import AppearanceConfig, AppearanceHead
+from fieldscope.fields.cameras import camera_rays, pixel_rays, transform_rays
+from fieldscope.fields.config import check
+from fieldscope.fields.scenes.base import Batch, psnr_from_mse
+from fieldscope.fields.scenes.nerf_data import NerfData, Views, load_nerf
+from fieldscope.fields.volume_rendering import OccupancyGrid, Rendered, distortion_loss, render_rays
 from torch import nn
-
-from fields.appearance import AppearanceConfig, AppearanceHead
-from fields.cameras import camera_rays, pixel_rays, transform_rays
-from fields.config import check
-from fields.scenes.base import Batch, psnr_from_mse
-from fields.scenes.nerf_data import NerfData, Views, load_nerf
-from fields.volume_rendering import OccupancyGrid, Rendered, distortion_loss, render_rays
 
 BACKGROUNDS = {"white": (1.0, 1.0, 1.0), "black": (0.0, 0.0, 0.0)}
 #: Rays rendered at once when evaluating (bounds the memory of a render).
@@ -67,8 +66,8 @@ class NerfHead(nn.Module):
 
 def head_from(snapshot: Any) -> NerfHead:
     """The colour head and occupancy grid stored in a NeRF snapshot."""
-    from fields.errors import SnapshotError
-    from fields.train import split_params
+    from fieldscope.fields.errors import SnapshotError
+    from fieldscope.fields.train import split_params
 
     facts = snapshot.scene.get("head")
     if not facts:

@@ -18,10 +18,9 @@ from typing import Any
 
 import numpy as np
 import torch
-
-from fields.cameras import Camera, rigid_problem
-from fields.errors import InputError
-from fields.scenes.image import load_image
+from fieldscope.fields.cameras import Camera, rigid_problem
+from fieldscope.fields.errors import InputError
+from fieldscope.fields.scenes.image import load_image
 
 TRAIN_FILES = ("transforms_train.json", "transforms.json")
 DEFAULT_SCALE = 0.33

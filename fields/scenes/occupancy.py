@@ -13,11 +13,10 @@ from typing import Any
 import numpy as np
 import torch
 import torch.nn.functional as nnf
-
-from fields.config import check
-from fields.scenes.base import Batch
-from fields.scenes.mesh import sample_points
-from fields.scenes.shape import MeshScene
+from fieldscope.fields.config import check
+from fieldscope.fields.scenes.base import Batch
+from fieldscope.fields.scenes.mesh import sample_points
+from fieldscope.fields.scenes.shape import MeshScene
 
 MAX_GRID = 512
 

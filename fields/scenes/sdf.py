@@ -27,12 +27,11 @@ from typing import Any
 
 import numpy as np
 import torch
-
-from fields.config import check
-from fields.scenes.base import Batch
-from fields.scenes.levels import CoarseToFine, finest_active_step, numerical_gradient
-from fields.scenes.mesh import sample_points
-from fields.scenes.shape import MeshScene
+from fieldscope.fields.config import check
+from fieldscope.fields.scenes.base import Batch
+from fieldscope.fields.scenes.levels import CoarseToFine, finest_active_step, numerical_gradient
+from fieldscope.fields.scenes.mesh import sample_points
+from fieldscope.fields.scenes.shape import MeshScene
 
 
 class SdfScene(MeshScene):

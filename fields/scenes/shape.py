@@ -10,11 +10,10 @@ from typing import Any
 
 import numpy as np
 import torch
-
-from fields.config import check
-from fields.errors import ConfigError
-from fields.mesh_export import field_grid, grid_points, marching_cubes
-from fields.scenes.mesh import MeshOracle, SamplePool, load_mesh, normalise
+from fieldscope.fields.config import check
+from fieldscope.fields.errors import ConfigError
+from fieldscope.fields.mesh_export import field_grid, grid_points, marching_cubes
+from fieldscope.fields.scenes.mesh import MeshOracle, SamplePool, load_mesh, normalise
 
 #: Finest grid resolution the command line gives a field fitted to a mesh (as Instant-NGP's 2048,
 #: halved for CPU budgets).

@@ -27,8 +27,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-
-from fields.errors import InputError
+from fieldscope.fields.errors import InputError
 
 FORMAT = "fieldscope-tiles"
 VERSION = 1
@@ -292,7 +291,7 @@ def source_info(path: Path) -> tuple[tuple[int, int, int], np.dtype]:
         page = _tiff_page(path)
         shape = page.shape if len(page.shape) == 3 else (*page.shape, 1)
         return (int(shape[0]), int(shape[1]), int(shape[2])), np.dtype(page.dtype)
-    from fields.scenes.image import image_info
+    from fieldscope.fields.scenes.image import image_info
 
     return image_info(path)
 
@@ -319,7 +318,7 @@ def row_bands(path: Path, shape: tuple[int, int, int], budget: int) -> tuple[Ite
     bits become float32 in [0,1], floats float32), and the image's own dtype."""
     if path.suffix.lower() in (".tif", ".tiff"):
         return _tiff_bands(path, shape), np.dtype(_tiff_page(path).dtype)
-    from fields.scenes.image import read_native
+    from fieldscope.fields.scenes.image import read_native
 
     height, width, channels = shape
     needed = height * width * channels * 4

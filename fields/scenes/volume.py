@@ -12,10 +12,9 @@ from typing import Any
 
 import numpy as np
 import torch
-
-from fields.errors import InputError
-from fields.scenes.base import Batch, psnr_from_mse
-from fields.scenes.files import existing_file, first_line
+from fieldscope.fields.errors import InputError
+from fieldscope.fields.scenes.base import Batch, psnr_from_mse
+from fieldscope.fields.scenes.files import existing_file, first_line
 
 DEFAULT_MEMORY_BUDGET = 4 << 30
 #: Voxels the quick evaluation (during training) looks at; evaluate_full looks at all.

@@ -15,11 +15,10 @@ from typing import Any
 
 import pytest
 import torch
-
-from app.bench_ui import SphereScene
-from fields import config as configs
-from fields.hashgrid import HashGridConfig
-from fields.train import TrainConfig, Trainer
+from fieldscope.app.bench_ui import SphereScene
+from fieldscope.fields import config as configs
+from fieldscope.fields.hashgrid import HashGridConfig
+from fieldscope.fields.train import TrainConfig, Trainer
 
 
 def start_xvfb() -> tuple[subprocess.Popen, str]:
@@ -58,14 +57,14 @@ def display() -> Iterator[str]:
 
 @pytest.fixture(scope="session")
 def gl_context(display: str) -> Any:
-    from app.render.context import create_context
+    from fieldscope.app.render.context import create_context
 
     return create_context()
 
 
 @pytest.fixture(scope="session")
 def renderer(gl_context: Any) -> Any:
-    from app.render import Renderer
+    from fieldscope.app.render import Renderer
 
     return Renderer(gl_context)
 
@@ -87,7 +86,7 @@ def sphere_snapshot() -> Any:
 @pytest.fixture(scope="session")
 def image_snapshot(astronaut_path: Path) -> Any:
     """A small 2D hash grid fitted briefly to the astronaut (hashed and dense levels)."""
-    from fields.scenes import open_scene
+    from fieldscope.fields.scenes import open_scene
 
     torch.manual_seed(0)
     scene = open_scene(astronaut_path)
@@ -103,7 +102,7 @@ def image_snapshot(astronaut_path: Path) -> Any:
 def app(gl_context: Any, tmp_path_factory: pytest.TempPathFactory, astronaut_path: Path) -> Iterator[Any]:
     """One window for the GUI tests (DearPyGui allows one per process), on the bundled scene."""
     os.environ["XDG_CONFIG_HOME"] = str(tmp_path_factory.mktemp("config"))
-    from app.ui.app import App
+    from fieldscope.app.ui.app import App
 
     window = App(gl_context, view_size=(320, 240))
     window.open(astronaut_path)
@@ -160,7 +159,7 @@ class GreyFieldGL:
 def laplacian_drawable(monkeypatch: pytest.MonkeyPatch) -> None:
     """The view can draw Laplacian-block fields: with their own GL side where this branch has it,
     else with GreyFieldGL for the test."""
-    from app.render import field_gl
+    from fieldscope.app.render import field_gl
 
     field_gl._load_kinds()
     if "laplacian_blocks" not in field_gl._KINDS:

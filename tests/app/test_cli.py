@@ -7,9 +7,8 @@ import sys
 import imageio.v3 as iio
 import numpy as np
 import pytest
-
-from app.cli import main
-from fields import snapshot as snapshots
+from fieldscope.app.cli import main
+from fieldscope.fields import snapshot as snapshots
 
 SMALL = ["--levels", "8", "--log2-table-size", "14", "--batch-size", "4096", "--quiet"]
 
@@ -17,7 +16,7 @@ SMALL = ["--levels", "8", "--log2-table-size", "14", "--batch-size", "4096", "--
 def cli_json(*args: str) -> dict:
     """Run `python -m app.cli ARGS` in a fresh process and parse what it prints as JSON."""
     result = subprocess.run(
-        [sys.executable, "-m", "app.cli", *args], capture_output=True, text=True, check=True, timeout=600
+        [sys.executable, "-m", "fieldscope.app.cli", *args], capture_output=True, text=True, check=True, timeout=600
     )
     return json.loads(result.stdout)
 
@@ -194,7 +193,7 @@ def test_a_big_test_image_streams_through_fit_and_a_big_render_streams_out(tmp_p
     snapshot = snapshots.load(model)
     assert snapshot.scene["streamed"] and snapshot.scene["size"] == [1633, 1225]
     png = tmp_path / "wide.png"
-    monkeypatch.setattr("app.cli.WHOLE_RENDER_PIXELS", 1000)
+    monkeypatch.setattr("fieldscope.app.cli.WHOLE_RENDER_PIXELS", 1000)
     assert main(["render", str(model), "--out", str(png), "--width", "900"]) == 0
     assert iio.imread(png).shape == (675, 900, 3)
     assert main(["render", str(model), "--out", str(tmp_path / "wide.jpg"), "--width", "900"]) == 2

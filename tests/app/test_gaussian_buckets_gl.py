@@ -9,12 +9,12 @@ from typing import Any
 import numpy as np
 import pytest
 import torch
+from fieldscope.app.render import Camera2D, Camera3D, ViewOptions
+from fieldscope.fields import config as configs
+from fieldscope.fields.gaussian_buckets import GaussianBucketsConfig
+from fieldscope.fields.hashgrid import layout_of
+from fieldscope.fields.train import Snapshot, TrainConfig, Trainer
 
-from app.render import Camera2D, Camera3D, ViewOptions
-from fields import config as configs
-from fields.gaussian_buckets import GaussianBucketsConfig
-from fields.hashgrid import layout_of
-from fields.train import Snapshot, TrainConfig, Trainer
 from tests.app.test_renderer import check_2d, snapshot_of, torch_eval
 
 
@@ -35,7 +35,7 @@ def random_gaussian_snapshot(config: GaussianBucketsConfig, seed: int, sigma_sca
 @pytest.fixture(scope="module")
 def trained_gaussian_snapshot(astronaut_path: Any) -> Any:
     """A small 2D Gaussian-bucket field trained briefly on the astronaut (dense and hashed levels)."""
-    from fields.scenes import open_scene
+    from fieldscope.fields.scenes import open_scene
 
     torch.manual_seed(0)
     config = GaussianBucketsConfig(

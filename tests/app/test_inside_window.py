@@ -13,15 +13,15 @@ from typing import Any
 import dearpygui.dearpygui as dpg
 import imageio.v3 as iio
 import numpy as np
+from fieldscope.app import collisions
+from fieldscope.app.export import to_uint8
+from fieldscope.app.render.colormaps import inferno, level_colour
+from fieldscope.app.render.renderer import image_size
+from fieldscope.app.session import default_config
+from fieldscope.app.ui.panels.export import ExportPanel
+from fieldscope.app.ui.panels.inside import InsidePanel
+from fieldscope.fields.hashgrid import layout_of
 
-from app import collisions
-from app.export import to_uint8
-from app.render.colormaps import inferno, level_colour
-from app.render.renderer import image_size
-from app.session import default_config
-from app.ui.panels.export import ExportPanel
-from app.ui.panels.inside import InsidePanel
-from fields.hashgrid import layout_of
 from tests.app.conftest import pause_and_settle
 from tests.app.test_inside import brute_force_counts, cell_corner_rows
 
@@ -208,8 +208,8 @@ def test_lagrangian_points_turn_on_at_the_projected_means_and_off(
 def test_laplacian_blocks_turn_on_with_their_states_hover_and_turn_off(
     image_app: Any, astronaut_path: Path, tmp_path: Path, laplacian_drawable: None
 ) -> None:
-    from app import blocks
-    from fields import snapshot as snapshots
+    from fieldscope.app import blocks
+    from fieldscope.fields import snapshot as snapshots
 
     app = image_app
     settings = {"kind": "laplacian_blocks", "scales": 3, "block_size": 32, "target_mse": 1e-3}

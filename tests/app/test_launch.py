@@ -10,13 +10,10 @@ from pathlib import Path
 
 import imageio.v3 as iio
 
-ROOT = Path(__file__).resolve().parents[2]
-
 
 def run_cli(args: list[str], env: dict[str, str], timeout: float = 300) -> subprocess.CompletedProcess:
-    env = {**env, "PYTHONPATH": str(ROOT)}
     return subprocess.run(
-        [sys.executable, "-m", "app.cli", *args], env=env, capture_output=True, text=True, timeout=timeout, cwd=ROOT
+        [sys.executable, "-m", "fieldscope.app.cli", *args], env=env, capture_output=True, text=True, timeout=timeout
     )
 
 

@@ -7,9 +7,8 @@ from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
-
-from app.render.progressive import ProgressiveView
-from app.render.renderer import ViewOptions
+from fieldscope.app.render.progressive import ProgressiveView
+from fieldscope.app.render.renderer import ViewOptions
 
 ROW_SECONDS = 0.002
 

@@ -8,11 +8,10 @@ from typing import Any
 import numpy as np
 import pytest
 import torch
-
-from app.render import Camera2D, Camera3D, ViewOptions
-from fields import snapshot as snapshots
-from fields.hashgrid import HashGridConfig
-from fields.train import Snapshot
+from fieldscope.app.render import Camera2D, Camera3D, ViewOptions
+from fieldscope.fields import snapshot as snapshots
+from fieldscope.fields.hashgrid import HashGridConfig
+from fieldscope.fields.train import Snapshot
 
 
 def torch_eval(snapshot: Any, points: np.ndarray, mask: tuple[bool, ...] | None = None) -> np.ndarray:
@@ -28,7 +27,7 @@ def torch_eval(snapshot: Any, points: np.ndarray, mask: tuple[bool, ...] | None 
 
 def random_snapshot(config: HashGridConfig, seed: int) -> Snapshot:
     """A snapshot of `config` whose table and decoder are random (so every level matters)."""
-    from fields import config as configs
+    from fieldscope.fields import config as configs
 
     torch.manual_seed(seed)
     field = configs.build_field(config)
@@ -39,7 +38,7 @@ def random_snapshot(config: HashGridConfig, seed: int) -> Snapshot:
 
 def snapshot_of(field: Any, size: tuple[int, ...] = (300, 200)) -> Snapshot:
     """A snapshot of a field's current parameters, of an image (2D) or SDF (3D) scene."""
-    from fields.train import TrainConfig, frozen_arrays
+    from fieldscope.fields.train import TrainConfig, frozen_arrays
 
     config = field.config
     return Snapshot(

@@ -3,14 +3,13 @@
 import numpy as np
 import pytest
 import torch
-
-from fields import config as configs
-from fields import snapshot as snapshots
-from fields.errors import ConfigError, SnapshotError
-from fields.gaussian_buckets import GaussianBucketsConfig, GaussianBucketsField
-from fields.hashgrid import HashGridConfig
-from fields.scenes.image import ImageScene
-from fields.train import SetLevelMask, TrainConfig, Trainer
+from fieldscope.fields import config as configs
+from fieldscope.fields import snapshot as snapshots
+from fieldscope.fields.errors import ConfigError, SnapshotError
+from fieldscope.fields.gaussian_buckets import GaussianBucketsConfig, GaussianBucketsField
+from fieldscope.fields.hashgrid import HashGridConfig
+from fieldscope.fields.scenes.image import ImageScene
+from fieldscope.fields.train import SetLevelMask, TrainConfig, Trainer
 
 SMALL = {"levels": 6, "log2_table_size": 10, "base_resolution": 8, "growth": 2.0}
 

@@ -6,10 +6,9 @@ import math
 
 import pytest
 import torch
-
-from fields import config as configs
-from fields.errors import ConfigError
-from fields.hashgrid import HashGridConfig, growth_for, layout_of, occupancy
+from fieldscope.fields import config as configs
+from fieldscope.fields.errors import ConfigError
+from fieldscope.fields.hashgrid import HashGridConfig, growth_for, layout_of, occupancy
 
 
 def test_config_round_trips_through_json():

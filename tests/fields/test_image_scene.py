@@ -8,9 +8,8 @@ import imageio.v3 as iio
 import numpy as np
 import pytest
 import torch
-
-from fields.errors import InputError
-from fields.scenes.image import ImageScene, load_image, pixel_centers, render_image
+from fieldscope.fields.errors import InputError
+from fieldscope.fields.scenes.image import ImageScene, load_image, pixel_centers, render_image
 
 
 def gradient_image(h=12, w=20, c=3):

@@ -6,20 +6,16 @@ import os
 import subprocess
 import sys
 import textwrap
-from pathlib import Path
 
 import imageio.v3 as iio
 import numpy as np
 import pytest
 import tifffile
 import torch
-
-from fields.errors import InputError
-from fields.scenes import tiles
-from fields.scenes.image import ImageScene, load_image
-from fields.scenes.tiles import TileCache
-
-ROOT = Path(__file__).resolve().parents[2]
+from fieldscope.fields.errors import InputError
+from fieldscope.fields.scenes import tiles
+from fieldscope.fields.scenes.image import ImageScene, load_image
+from fieldscope.fields.scenes.tiles import TileCache
 
 
 def rgb(height, width, seed=0):
@@ -158,8 +154,8 @@ def test_a_streamed_scene_behaves_like_the_loaded_one(tmp_path, monkeypatch):
     assert np.array_equal(scene.read_region((10, 20), (590, 650)), pixels[20:650, 10:590])
     metrics = scene.evaluate(Known(pixels, 0.1), chunk=50_000)
     assert metrics["psnr"] == pytest.approx(20.0, abs=1e-4)
-    monkeypatch.setattr("fields.scenes.image.EXACT_EVAL_PIXELS", 1000)
-    monkeypatch.setattr("fields.scenes.image.EVAL_TILES", 4)
+    monkeypatch.setattr("fieldscope.fields.scenes.image.EXACT_EVAL_PIXELS", 1000)
+    monkeypatch.setattr("fieldscope.fields.scenes.image.EVAL_TILES", 4)
     sampled = scene.evaluate(Known(pixels, 0.1))
     assert sampled["psnr"] == pytest.approx(20.0, abs=1e-4) and sampled["psnr_pixels"] <= 4 * 256 * 256
     with pytest.raises(InputError, match=r"over the memory budget of .* \(streaming it from disk needs at least"):
@@ -178,11 +174,11 @@ MEMORY_SCRIPT = textwrap.dedent(
     """
     import json, resource, sys
     import numpy as np, torch
-    from fields import config as configs
-    from fields.hashgrid import HashGridConfig
-    from fields.laplacian_blocks import LaplacianBlocksConfig
-    from fields.scenes.image import ImageScene
-    from fields.train import TrainConfig, Trainer
+    from fieldscope.fields import config as configs
+    from fieldscope.fields.hashgrid import HashGridConfig
+    from fieldscope.fields.laplacian_blocks import LaplacianBlocksConfig
+    from fieldscope.fields.scenes.image import ImageScene
+    from fieldscope.fields.train import TrainConfig, Trainer
 
     path, cap = sys.argv[1], int(sys.argv[2])
     grid = HashGridConfig(levels=8, log2_table_size=14, base_resolution=16, growth=2.0)
@@ -221,7 +217,7 @@ def test_an_image_larger_than_the_memory_cap_trains_under_the_cap(tmp_path):
 
     glibc's malloc raises its mmap threshold as large blocks are freed and then keeps freed memory
     in its heaps; the fixed threshold below makes resident memory show what the program holds."""
-    from app.bigimage import make_test_image
+    from fieldscope.app.bigimage import make_test_image
 
     path = tmp_path / "big.tif"
     width, height = make_test_image(path, 3)
@@ -230,7 +226,6 @@ def test_an_image_larger_than_the_memory_cap_trains_under_the_cap(tmp_path):
     env = {
         **os.environ,
         "FIELDSCOPE_CACHE": str(tmp_path / "cache"),
-        "PYTHONPATH": str(ROOT),
         "MALLOC_MMAP_THRESHOLD_": str(128 << 10),
     }
     result = subprocess.run(

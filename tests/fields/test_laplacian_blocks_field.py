@@ -4,12 +4,11 @@ level of detail, padding, 3D, snapshots and bad settings."""
 import numpy as np
 import pytest
 import torch
-
-from fields import config as configs
-from fields import pyramid
-from fields import snapshot as snapshots
-from fields.errors import ConfigError
-from fields.laplacian_blocks import (
+from fieldscope.fields import config as configs
+from fieldscope.fields import pyramid
+from fieldscope.fields import snapshot as snapshots
+from fieldscope.fields.errors import ConfigError
+from fieldscope.fields.laplacian_blocks import (
     ACTIVE,
     CONVERGED,
     NOT_STARTED,
@@ -18,9 +17,9 @@ from fields.laplacian_blocks import (
     LaplacianBlocksConfig,
     LaplacianBlocksField,
 )
-from fields.scenes.base import psnr_from_mse
-from fields.scenes.image import ImageScene
-from fields.train import SetLearningRate, TrainConfig, Trainer
+from fieldscope.fields.scenes.base import psnr_from_mse
+from fieldscope.fields.scenes.image import ImageScene
+from fieldscope.fields.train import SetLearningRate, TrainConfig, Trainer
 
 HAS_MLP = (ACTIVE, CONVERGED, STOPPED)
 #: Small blocks and quick schedules for the tests. omega scales with the block side: MINER's 30 is
@@ -290,7 +289,7 @@ def test_a_scene_of_another_size_is_refused():
 
 
 def test_residuals_of_large_scales_stay_on_disk(monkeypatch):
-    from fields import laplacian_training
+    from fieldscope.fields import laplacian_training
 
     rows = np.random.default_rng(0).random((10, 16, 3), dtype=np.float32)
     memory = laplacian_training.ResidualStore(16, 3, expected_rows=10)
@@ -307,7 +306,7 @@ def test_residuals_of_large_scales_stay_on_disk(monkeypatch):
 
 def test_a_volume_scene_trains_coarse_to_fine():
     """A volume (X x Y x Z, varying along every axis) reaches a PSNR that misplaced voxels cannot."""
-    from fields.scenes.volume import VolumeScene
+    from fieldscope.fields.scenes.volume import VolumeScene
 
     x, y, z = np.meshgrid(*(np.linspace(0, 1, n) for n in (24, 16, 12)), indexing="ij")
     scene = VolumeScene((np.sin(9 * x) + 0.3 * z * z + 0.2 * y).astype(np.float32))

@@ -5,9 +5,8 @@ import math
 import numpy as np
 import pytest
 import torch
-
-from fields.errors import ConfigError
-from fields.mesh_export import (
+from fieldscope.fields.errors import ConfigError
+from fieldscope.fields.mesh_export import (
     area_and_volume,
     extract_mesh,
     field_grid,

@@ -5,16 +5,15 @@ import numpy as np
 import pytest
 import torch
 import trimesh
-
-from fields import config as configs
-from fields.errors import InputError
-from fields.hashgrid import HashGridConfig
-from fields.scenes import detect_task, open_scene
-from fields.scenes.levels import CoarseToFine, finest_active_step, numerical_gradient
-from fields.scenes.mesh import load_mesh
-from fields.scenes.occupancy import OccupancyScene
-from fields.scenes.sdf import SdfScene
-from fields.train import TrainConfig, Trainer
+from fieldscope.fields import config as configs
+from fieldscope.fields.errors import InputError
+from fieldscope.fields.hashgrid import HashGridConfig
+from fieldscope.fields.scenes import detect_task, open_scene
+from fieldscope.fields.scenes.levels import CoarseToFine, finest_active_step, numerical_gradient
+from fieldscope.fields.scenes.mesh import load_mesh
+from fieldscope.fields.scenes.occupancy import OccupancyScene
+from fieldscope.fields.scenes.sdf import SdfScene
+from fieldscope.fields.train import TrainConfig, Trainer
 
 SMALL_SCENE = {
     "pool_size": 1 << 14,

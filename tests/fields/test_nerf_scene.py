@@ -7,17 +7,17 @@ import shutil
 import numpy as np
 import pytest
 import torch
+from fieldscope.fields import config as configs
+from fieldscope.fields import snapshot as snapshots
+from fieldscope.fields.cameras import Camera, camera_rays, distort, transform_rays, undistort
+from fieldscope.fields.errors import InputError
+from fieldscope.fields.hashgrid import HashGridConfig, growth_for
+from fieldscope.fields.scenes import detect_task, open_scene
+from fieldscope.fields.scenes.base import psnr_from_mse
+from fieldscope.fields.scenes.nerf import head_from, render_camera
+from fieldscope.fields.scenes.nerf_data import load_nerf
+from fieldscope.fields.train import TrainConfig, Trainer
 
-from fields import config as configs
-from fields import snapshot as snapshots
-from fields.cameras import Camera, camera_rays, distort, transform_rays, undistort
-from fields.errors import InputError
-from fields.hashgrid import HashGridConfig, growth_for
-from fields.scenes import detect_task, open_scene
-from fields.scenes.base import psnr_from_mse
-from fields.scenes.nerf import head_from, render_camera
-from fields.scenes.nerf_data import load_nerf
-from fields.train import TrainConfig, Trainer
 from tests.fields.nerf_synthetic import RADIUS, write_dataset
 
 SMALL = {"grid_resolution": 32, "render_steps": 128}

@@ -2,9 +2,8 @@
 
 import pytest
 import torch
-
-from fields import pyramid
-from fields.errors import ConfigError
+from fieldscope.fields import pyramid
+from fieldscope.fields.errors import ConfigError
 
 
 def signal(shape, channels, seed=0, dtype=torch.float32):

@@ -7,13 +7,12 @@ import struct
 import numpy as np
 import pytest
 import torch
-
-from fields import config as configs
-from fields import snapshot as snapshots
-from fields.errors import SnapshotError
-from fields.hashgrid import HashGridConfig
-from fields.scenes.image import ImageScene
-from fields.train import Trainer
+from fieldscope.fields import config as configs
+from fieldscope.fields import snapshot as snapshots
+from fieldscope.fields.errors import SnapshotError
+from fieldscope.fields.hashgrid import HashGridConfig
+from fieldscope.fields.scenes.image import ImageScene
+from fieldscope.fields.train import Trainer
 
 
 @pytest.fixture

@@ -6,11 +6,20 @@ import time
 import numpy as np
 import pytest
 import torch
-
-from fields import config as configs
-from fields.hashgrid import HashGridConfig, growth_for
-from fields.scenes.image import ImageScene
-from fields.train import Pause, Resume, SetBatchSize, SetLearningRate, SetLevelMask, Step, Stop, TrainConfig, Trainer
+from fieldscope.fields import config as configs
+from fieldscope.fields.hashgrid import HashGridConfig, growth_for
+from fieldscope.fields.scenes.image import ImageScene
+from fieldscope.fields.train import (
+    Pause,
+    Resume,
+    SetBatchSize,
+    SetLearningRate,
+    SetLevelMask,
+    Step,
+    Stop,
+    TrainConfig,
+    Trainer,
+)
 
 
 def small_trainer(**train):

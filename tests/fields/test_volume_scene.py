@@ -4,13 +4,12 @@ import nibabel
 import numpy as np
 import pytest
 import torch
-
-from fields import config as configs
-from fields.errors import InputError
-from fields.hashgrid import HashGridConfig
-from fields.scenes import detect_task, open_scene
-from fields.scenes.volume import VolumeScene, load_volume, voxel_coords
-from fields.train import TrainConfig, Trainer
+from fieldscope.fields import config as configs
+from fieldscope.fields.errors import InputError
+from fieldscope.fields.hashgrid import HashGridConfig
+from fieldscope.fields.scenes import detect_task, open_scene
+from fieldscope.fields.scenes.volume import VolumeScene, load_volume, voxel_coords
+from fieldscope.fields.train import TrainConfig, Trainer
 
 
 def smooth_volume(shape=(20, 24, 16)):

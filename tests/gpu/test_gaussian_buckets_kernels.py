@@ -4,9 +4,8 @@ import math
 
 import pytest
 import torch
-
-from fields import reference
-from fields.gaussian_buckets import GaussianBucketsConfig, GaussianBucketsField
+from fieldscope.fields import reference
+from fieldscope.fields.gaussian_buckets import GaussianBucketsConfig, GaussianBucketsField
 
 # (dims, levels, L~, features, K, log2 T, base, growth, interpolation)
 CASES = [
@@ -127,7 +126,7 @@ def test_guidance_picks_the_nearest_point_when_alpha_and_sigma_are_equal():
 
 
 def test_two_core_launches_equal_one_core(monkeypatch):
-    from gpu import runtime
+    from fieldscope.gpu import runtime
 
     lag, _ = make_pair(2, 4, 2, 2, 4, 10, 4, 2.0, "linear")
     x = points(30000, 2).requires_grad_(True)

@@ -5,10 +5,9 @@ import itertools
 import numpy as np
 import pytest
 import torch
-
-from fields import reference
-from fields.hashgrid import HashGridEncoding, level_layout
-from gpu import runtime
+from fieldscope.fields import reference
+from fieldscope.fields.hashgrid import HashGridEncoding, level_layout
+from fieldscope.gpu import runtime
 
 # Seeded sweep: (dims, levels, features, log2 T, base, growth, smooth); every case has dense and hashed levels.
 CASES = [
@@ -203,8 +202,8 @@ def test_two_core_launches_equal_one_core(dims, monkeypatch):
 
 @pytest.mark.parametrize(("dims", "res", "log2t"), [(2, 100, 10), (2, 40, 12), (3, 30, 12), (3, 9, 10)])
 def test_collision_counts_equal_a_brute_force_count(dims, res, log2t, device):
-    from fields.warp_bridge import warp_call
-    from gpu import hashgrid as kernels
+    from fieldscope.fields.warp_bridge import warp_call
+    from fieldscope.gpu import hashgrid as kernels
 
     table = 1 << log2t
     hashed = (res + 1) ** dims > table

@@ -9,9 +9,8 @@ import numpy as np
 import pytest
 import torch
 import warp as wp
-
-from fields import reference
-from fields.laplacian_blocks import (
+from fieldscope.fields import reference
+from fieldscope.fields.laplacian_blocks import (
     BlockGeometry,
     LaplacianBlocksConfig,
     LaplacianBlocksField,
@@ -19,8 +18,8 @@ from fields.laplacian_blocks import (
     siren_init,
     torch_blocks,
 )
-from gpu import laplacian_blocks as kernels
-from gpu import runtime
+from fieldscope.gpu import laplacian_blocks as kernels
+from fieldscope.gpu import runtime
 
 # (dims, size, scales, block, hidden, layers, out_dims, omega)
 CASES = [
@@ -223,7 +222,7 @@ def test_adam_rows_matches_torch_adam():
     steps = torch.zeros(3, dtype=torch.int32)
     params = [torch.nn.Parameter(w[r].clone()) for r in rows.tolist()]
     opt = torch.optim.Adam(params, lr=1e-2, betas=(0.9, 0.999), eps=1e-8)
-    from fields.warp_bridge import warp_call
+    from fieldscope.fields.warp_bridge import warp_call
 
     for _ in range(3):
         grad = torch.randn(3, 10, generator=gen)

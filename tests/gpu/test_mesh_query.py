@@ -4,8 +4,7 @@ import numpy as np
 import pytest
 import torch
 import trimesh
-
-from fields.scenes.mesh import MeshOracle
+from fieldscope.fields.scenes.mesh import MeshOracle
 
 
 def sphere(radius=0.3, centre=(0.5, 0.5, 0.5), subdivisions=5):

@@ -5,9 +5,15 @@ import math
 
 import pytest
 import torch
-
-from fields.reference import composite_reference, distortion_reference
-from fields.volume_rendering import OccupancyGrid, composite, distortion_loss, march_rays, offsets_of, render_rays
+from fieldscope.fields.reference import composite_reference, distortion_reference
+from fieldscope.fields.volume_rendering import (
+    OccupancyGrid,
+    composite,
+    distortion_loss,
+    march_rays,
+    offsets_of,
+    render_rays,
+)
 
 
 def random_rays(rays=40, seed=0, max_samples=30):

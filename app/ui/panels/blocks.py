@@ -8,10 +8,9 @@ from __future__ import annotations
 from typing import Any
 
 import dearpygui.dearpygui as dpg
-
-from app import blocks
-from app.ui.panels import Panel
-from app.ui.panels.inside import WRAP, export_name
+from fieldscope.app import blocks
+from fieldscope.app.ui.panels import Panel
+from fieldscope.app.ui.panels.inside import WRAP, export_name
 
 
 class BlocksPanel(Panel):

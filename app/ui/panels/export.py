@@ -7,8 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import dearpygui.dearpygui as dpg
-
-from app.ui.panels import Panel
+from fieldscope.app.ui.panels import Panel
 
 
 class ExportPanel(Panel):

@@ -6,10 +6,9 @@ import dataclasses
 from typing import Any
 
 import dearpygui.dearpygui as dpg
-
-from app.session import memory_bytes
-from app.ui.panels import Panel
-from fields import config as configs
+from fieldscope.app.session import memory_bytes
+from fieldscope.app.ui.panels import Panel
+from fieldscope.fields import config as configs
 
 FIXED = ("kind", "dims", "out_dims", "size")  # set by the scene
 

@@ -13,10 +13,9 @@ from typing import Any
 
 import dearpygui.dearpygui as dpg
 import numpy as np
-
-from app import inside
-from app.render.heatmaps import HEATMAPS
-from app.ui.panels import Panel
+from fieldscope.app import inside
+from fieldscope.app.render.heatmaps import HEATMAPS
+from fieldscope.app.ui.panels import Panel
 
 LABELS = {
     "none": "none",
@@ -230,7 +229,7 @@ class InsidePanel(Panel):
 
 def export_name(app: Any) -> Path:
     """<folder of the Export panel>/<scene>-<heatmap>[-level<l>][-points]-step<step>.png"""
-    from app.ui.panels.export import ExportPanel
+    from fieldscope.app.ui.panels.export import ExportPanel
 
     state = app.view_state
     words = [] if state.heatmap == "none" else [state.heatmap.replace("_", "-"), f"level{state.heat_level}"]

@@ -6,8 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import dearpygui.dearpygui as dpg
-
-from app.ui.panels import Panel
+from fieldscope.app.ui.panels import Panel
 
 
 class LevelsPanel(Panel):
@@ -69,12 +68,12 @@ def _level_info(snapshot: Any) -> list[str]:
     """'N=..., dense|hashed' per level for grid-based configs; for Laplacian blocks (a level is a
     scale, coarse to fine) the scale, its block grid and block side in samples."""
     if snapshot.config.kind == "laplacian_blocks":
-        from fields.laplacian_blocks import scale_layout
+        from fieldscope.fields.laplacian_blocks import scale_layout
 
         scales = reversed(scale_layout(snapshot.config))
         return [f"scale {s.scale}: {'x'.join(map(str, s.blocks))} blocks of {s.extent}" for s in scales]
     try:
-        from fields.hashgrid import layout_of
+        from fieldscope.fields.hashgrid import layout_of
 
         layout = layout_of(snapshot.config)
     except (AttributeError, TypeError):

@@ -6,10 +6,9 @@ from pathlib import Path
 from typing import Any
 
 import dearpygui.dearpygui as dpg
-
-from app.session import describe_scene
-from app.ui.panels import Panel
-from fields.scenes import TASKS
+from fieldscope.app.session import describe_scene
+from fieldscope.app.ui.panels import Panel
+from fieldscope.fields.scenes import TASKS
 
 AUTO = "detect"
 

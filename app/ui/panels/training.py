@@ -7,8 +7,7 @@ import math
 from typing import Any
 
 import dearpygui.dearpygui as dpg
-
-from app.ui.panels import Panel
+from fieldscope.app.ui.panels import Panel
 
 
 class TrainingPanel(Panel):

@@ -9,10 +9,9 @@ import math
 from typing import Any
 
 import dearpygui.dearpygui as dpg
-
-from app.render.camera import MAX_ZOOM, Camera2D, Camera3D
-from app.ui.panels import Panel
-from app.view_state import USER_MODES
+from fieldscope.app.render.camera import MAX_ZOOM, Camera2D, Camera3D
+from fieldscope.app.ui.panels import Panel
+from fieldscope.app.view_state import USER_MODES
 
 
 class ViewPanel(Panel):
@@ -76,7 +75,7 @@ class ViewPanel(Panel):
     def _one_to_one(self) -> None:
         state, snapshot = self.app.view_state, self.app.snapshot()
         if snapshot is not None and isinstance(state.camera, Camera2D):
-            from app.render.renderer import image_size
+            from fieldscope.app.render.renderer import image_size
 
             fit = Camera2D(state.camera.center, 1.0).pixel_scale(*state.size, image_size(snapshot))
             state.with_zoom(1.0 / fit)
