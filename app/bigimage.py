@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 import numpy as np
+
 from fieldscope.fields.errors import ConfigError
 from fieldscope.fields.snapshot import atomic_output
 

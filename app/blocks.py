@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+
 from fieldscope.fields.laplacian_blocks import ACTIVE, STATUS_NAMES, scale_layout
 
 #: RGBA per block state (index = state): not started (clear), active (orange), converged (green),

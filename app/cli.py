@@ -4,166 +4,49 @@ bench, make-test-image."""
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import math
 import os
 import sys
 import time
 from collections.abc import Sequence
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from fieldscope.app.options import (
+    DEFAULT_IMAGE,
+    add_field_options,
+    add_scene_options,
+    add_train_options,
+    field_options,
+    metric_summary,
+    scene_options,
+    scene_summary,
+    train_options,
+)
 from fieldscope.fields.errors import ConfigError, FieldscopeError
 
 # Before torch loads OpenMP: spinning waiters make small ops 10-20x slower on shared cores.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-#: The bundled scene the window opens with no path (package data: a real file in an installed package).
-DEFAULT_IMAGE = Path(str(resources.files("fieldscope.assets") / "astronaut.png"))
-
-
-def add_field_options(parser: argparse.ArgumentParser) -> None:
-    """Options that build a field config (any kind); unset ones keep the kind's defaults."""
-    group = parser.add_argument_group("field")
-    group.add_argument("--field", default="hashgrid", help="field kind (default hashgrid)")
-    group.add_argument("--levels", type=int, help="number of levels L")
-    group.add_argument("--features", type=int, help="features per level F (1, 2, 4, 8)")
-    group.add_argument("--log2-table-size", type=int, help="hash table size T = 2^K")
-    group.add_argument("--base-resolution", type=int, help="coarsest resolution N_min")
-    group.add_argument("--growth", type=float, help="per-level growth b")
-    group.add_argument("--max-resolution", type=int, help="finest resolution N_max (sets b); default: image size")
-    group.add_argument("--interpolation", choices=("linear", "smoothstep"))
-    group.add_argument("--hidden-width", type=int, help="decoder hidden width (default 64)")
-    group.add_argument("--hidden-layers", type=int, help="decoder hidden layers (default 1)")
-    group.add_argument("--scales", type=int, help="laplacian_blocks: Laplacian pyramid scales J (default 4)")
-    group.add_argument("--block-size", type=int, help="laplacian_blocks: block side in samples (default 32 / 16^3)")
-    group.add_argument("--target-mse", type=float, help="laplacian_blocks: per-block target error tau (1e-4)")
-    group.add_argument("--option", action="append", default=[], metavar="KEY=VALUE", help="any other config setting")
-
-
-def add_train_options(parser: argparse.ArgumentParser) -> None:
-    group = parser.add_argument_group("training")
-    group.add_argument(
-        "--lr", type=float, help="Adam learning rate (default: the scene's suggested_lr, else 1e-2; SDF 3e-3)"
-    )
-    group.add_argument("--batch-size", type=int, default=1 << 16, help="samples per step (default 65536)")
-    group.add_argument("--seed", type=int, default=0)
-
-
-def _parse_value(text: str) -> Any:
-    for cast in (int, float):
-        try:
-            return cast(text)
-        except ValueError:
-            pass
-    if text.lower() in ("true", "false"):
-        return text.lower() == "true"
-    return text
-
-
-def field_config(
-    args: argparse.Namespace, dims: int, out_dims: int, extent: int, size: Sequence[int] | None = None
-) -> Any:
-    """The config the options describe, for a scene of `dims` dims, `out_dims` outputs and `extent`
-    samples along its longest axis (the default finest resolution); `size` (samples per axis) goes
-    to kinds that take one."""
-    from fieldscope.fields import config as configs
-    from fieldscope.fields.hashgrid import growth_for
-
-    cls = configs.config_class(args.field)
-    names = {f.name for f in dataclasses.fields(cls)}
-    values: dict[str, Any] = {"dims": dims, "out_dims": out_dims}
-    for name in (
-        "levels",
-        "features",
-        "log2_table_size",
-        "base_resolution",
-        "growth",
-        "interpolation",
-        "hidden_width",
-        "hidden_layers",
-        "scales",
-        "block_size",
-        "target_mse",
-    ):
-        if getattr(args, name, None) is not None:
-            values[name] = getattr(args, name)
-    values.update(key_values(args.option, "--option"))
-    if "size" in names and size is not None and "size" not in values:
-        values["size"] = tuple(size)
-    if "growth" in names and "growth" not in values:
-        levels = values.get("levels", cls.levels)
-        base = values.get("base_resolution", cls.base_resolution)
-        top = args.max_resolution or max(extent, base)
-        values["growth"] = growth_for(base, top, levels)
-    unknown = sorted(set(values) - names)
-    if unknown:
-        raise ConfigError(f"the {args.field} field has no setting(s) {', '.join(unknown)}")
-    return cls(**values)
-
-
-def key_values(items: Sequence[str], option: str) -> dict[str, Any]:
-    """KEY=VALUE strings -> {key: value} (numbers and booleans parsed, dashes in keys as underscores)."""
-    values: dict[str, Any] = {}
-    for item in items:
-        key, sep, text = item.partition("=")
-        if not sep:
-            raise ConfigError(f"{option} needs KEY=VALUE, not {item!r}")
-        values[key.strip().replace("-", "_")] = _parse_value(text.strip())
-    return values
-
-
-def learning_rate(args: argparse.Namespace, facts: dict[str, Any]) -> float:
-    """--lr if given, else the scene's suggested_lr, else 1e-2 (Instant-NGP's)."""
-    return float(args.lr if args.lr is not None else facts.get("suggested_lr", 1e-2))
-
-
-def scene_summary(facts: dict[str, Any]) -> str:
-    """A few words on what a scene is, for the progress line."""
-    if "size" in facts:
-        return f"{facts['task']}, {' x '.join(map(str, facts['size']))}"
-    if "faces" in facts:
-        return f"{facts['task']}, a mesh of {facts['faces']:,} triangles"
-    return str(facts.get("task", "scene"))
-
-
-def metric_summary(metrics: dict[str, float]) -> str:
-    """The headline metrics: PSNR for images, volumes and NeRF; IoU and Chamfer for meshes."""
-    parts = []
-    if "psnr" in metrics:
-        parts.append(f"PSNR {metrics['psnr']:.2f} dB")
-    if "iou" in metrics:
-        parts.append(f"IoU {metrics['iou']:.4f}")
-    if "chamfer" in metrics:
-        parts.append(f"Chamfer {metrics['chamfer']:.5f}")
-    return ", ".join(parts) or "no metrics"
-
-
 def cmd_fit(args: argparse.Namespace) -> int:
-    import torch
-    from fieldscope.fields import config as configs
-    from fieldscope.fields import snapshot as snapshots
-    from fieldscope.fields.scenes import open_scene
-    from fieldscope.fields.train import TrainConfig, Trainer
     from tqdm import tqdm
+
+    from fieldscope.fields import snapshot as snapshots
+    from fieldscope.fields.run import build_run
+    from fieldscope.fields.scenes import open_scene
 
     if args.steps is None and args.time_budget is None:
         args.steps = 1000
     out = Path(args.out)
     if not out.parent.is_dir():
         raise FieldscopeError(f"{out}: the folder {out.parent} does not exist")
-    scene_options = key_values(args.scene_option, "--scene-option")
     try:
-        scene = open_scene(args.path, task=args.task, memory_budget=int(args.memory_budget * 2**30), **scene_options)
+        scene = open_scene(args.path, task=args.task, **scene_options(args))
     except TypeError as error:  # an unknown scene option
         raise ConfigError(f"{args.path}: {error}") from None
     facts = scene.describe()
-    config = field_config(args, scene.dims, scene.out_dims, facts["extent"], facts.get("size"))
-    torch.manual_seed(args.seed)
-    field = configs.build_field(config)
-    train = TrainConfig(lr=learning_rate(args, facts), batch_size=args.batch_size, seed=args.seed)
-    trainer = Trainer(field, scene, train)
+    trainer = build_run(scene, field_options(args), train_options(args))
+    field, config = trainer.field, trainer.field.config
     print(
         f"fitting {scene.name} ({scene_summary(facts)}) with a {config.kind} field "
         f"of {field.param_count():,} parameters"
@@ -360,6 +243,7 @@ WHOLE_RENDER_PIXELS = 1 << 26
 def write_render(handle: Any, field: Any, width: int, height: int, suffix: str) -> None:
     """Evaluate the field on a width x height grid, band by band, into an image file."""
     import numpy as np
+
     from fieldscope.app.bigimage import write_png
     from fieldscope.fields.scenes.image import render_bands
 
@@ -397,20 +281,11 @@ def build_parser() -> argparse.ArgumentParser:
     fit = sub.add_parser("fit", help="train a field on a scene, headless, and save it")
     fit.add_argument("path", help="the scene: an image, a mesh, a volume (.npy, NIfTI) or a NeRF folder")
     fit.add_argument("--task", choices=sorted(TASKS), help="what to fit (default: from the path; meshes: sdf)")
-    fit.add_argument(
-        "--scene-option", action="append", default=[], metavar="KEY=VALUE", help="a scene setting (see the README)"
-    )
+    add_scene_options(fit)
     fit.add_argument("--out", required=True, help="snapshot file to write")
     budget = fit.add_mutually_exclusive_group()
     budget.add_argument("--steps", type=int, help="number of steps (default 1000)")
     budget.add_argument("--time-budget", type=float, metavar="SECONDS", help="train for this long instead")
-    fit.add_argument(
-        "--memory-budget",
-        type=float,
-        default=4.0,
-        metavar="GIB",
-        help="memory for the image (default 4): images whose float32 pixels need more than half stream from disk",
-    )
     fit.add_argument("--quiet", action="store_true", help="no progress bar")
     add_field_options(fit)
     add_train_options(fit)

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+
 from fieldscope.fields.hashgrid import layout_of
 
 INTERACTIVE_VERTICES = 1 << 26
@@ -78,6 +79,7 @@ def count_job(key: LevelKey):
     """Count a level's vertices per entry in slabs of vertex lines, yielding progress (0..1);
     returns the counts (rows,) int32 (also cached). Closing the generator cancels it."""
     import warp as wp
+
     from fieldscope.gpu import hashgrid as kernels
     from fieldscope.gpu import runtime
 

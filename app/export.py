@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
 from fieldscope.app.jobs import JobSteps
 from fieldscope.app.render.camera import Camera2D, Camera3D
 from fieldscope.app.render.renderer import Renderer, ViewOptions, image_size

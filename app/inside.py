@@ -9,6 +9,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
+
 from fieldscope.app import collisions
 from fieldscope.app.jobs import JobSteps
 from fieldscope.app.render import overlays

@@ -3,7 +3,6 @@ opened from a path. Headless: no DearPyGui or OpenGL here, so it runs in a worke
 
 from __future__ import annotations
 
-import argparse
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,17 +10,15 @@ from typing import Any
 
 import numpy as np
 import torch
-from fieldscope.fields import config as configs
+
 from fieldscope.fields import snapshot as snapshots
-from fieldscope.fields.errors import ConfigError, InputError
+from fieldscope.fields.errors import InputError
+from fieldscope.fields.run import FieldOptions, TrainOptions, build_run
 from fieldscope.fields.scenes import detect_task, open_scene
 from fieldscope.fields.scenes.image import IMAGE_SUFFIXES
-from fieldscope.fields.train import Snapshot, TrainConfig, Trainer
+from fieldscope.fields.train import Snapshot, Trainer
 
 SNAPSHOT_SUFFIX = ".fsnap"
-#: The app's training defaults: smaller batches than the command line's, so that a step (and
-#: with it every command from the UI) comes round several times a second on two cores.
-APP_TRAIN = TrainConfig(batch_size=1 << 15, publish_interval=0.25, eval_interval=2.0)
 
 
 @dataclass
@@ -83,24 +80,16 @@ def check_openable(path: Path) -> None:
             )
 
 
-def default_config(scene: Any, kind: str = "hashgrid") -> Any:
-    """The field config the command line would build for this scene with no options."""
-    from fieldscope.app.cli import field_config
-
-    facts = scene.describe()
-    options = argparse.Namespace(field=kind, option=[], max_resolution=None)
-    return field_config(options, scene.dims, scene.out_dims, int(facts.get("extent", 512)), facts.get("size"))
-
-
-def new_session(scene: Any, config: Any, train: TrainConfig = APP_TRAIN, source: Path | None = None) -> Session:
-    """A trainer for `config` on `scene` (not started)."""
-    if config.dims != scene.dims or config.out_dims != scene.out_dims:
-        raise ConfigError(
-            f"a field with {config.dims} inputs and {config.out_dims} outputs cannot fit the scene "
-            f"{scene.name} ({scene.dims} inputs, {scene.out_dims} outputs)"
-        )
-    torch.manual_seed(train.seed)
-    trainer = Trainer(configs.build_field(config), scene, train)
+def new_session(
+    scene: Any,
+    field: FieldOptions | None = None,
+    train: TrainOptions | None = None,
+    source: Path | None = None,
+    config: Any = None,
+) -> Session:
+    """A trainer (not started) built as `fit` builds it: fields.run.build_run; `config` replaces
+    the one the field options describe."""
+    trainer = build_run(scene, field, train, config=config)
     return Session(scene.name, source, scene=scene, trainer=trainer)
 
 
@@ -115,7 +104,7 @@ def open_path(
         return open_snapshot(path, current)
     check_openable(path)
     scene = open_scene(path, task or detect_task(path))
-    return new_session(scene, default_config(scene, kind), source=path)
+    return new_session(scene, FieldOptions(kind=kind), source=path)
 
 
 def open_snapshot(path: Path, current: Session | None = None) -> Session:

@@ -7,9 +7,10 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 import torch
+from torch import nn
+
 from fieldscope.fields.config import check
 from fieldscope.fields.field import Decoder
-from torch import nn
 
 
 def sh_encode(d: torch.Tensor, degree: int = 4) -> torch.Tensor:

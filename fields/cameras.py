@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 import torch
+
 from fieldscope.fields.errors import ConfigError
 
 #: Largest deviation of R^T R from the identity (and of det R from 1) a camera matrix may have.

@@ -6,9 +6,25 @@ from __future__ import annotations
 import dataclasses
 import json
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from fieldscope.fields.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """What a field kind has, for the views and tools that need it (a class attribute of each config)."""
+
+    #: grid levels with a hash table (collision counts, level heatmaps)
+    hash_table: bool = False
+    #: Lagrangian Gaussian points in its finest levels
+    lagrangian_points: bool = False
+    #: Laplacian blocks (block grid, states)
+    blocks: bool = False
+    #: its parameter count grows while it trains (blocks get MLPs as their scales start)
+    grows_while_training: bool = False
+
 
 _CONFIGS: dict[str, type] = {}
 _BUILDERS: dict[str, Callable[[Any], Any]] = {}

@@ -8,8 +8,9 @@ from typing import Any
 
 import numpy as np
 import torch
-from fieldscope.fields.errors import ConfigError
 from torch import nn
+
+from fieldscope.fields.errors import ConfigError
 
 
 class Decoder(nn.Module):

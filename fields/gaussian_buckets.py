@@ -5,17 +5,18 @@ where the signal needs them by the guidance loss (eq. 8)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
+from torch import nn
+
 from fieldscope.fields import config as configs
 from fieldscope.fields import reference
-from fieldscope.fields.config import check
+from fieldscope.fields.config import Capabilities, check
 from fieldscope.fields.field import Field
 from fieldscope.fields.hashgrid import INTERPOLATIONS, GridConfig, HashGridEncoding, LevelLayout, layout_of, occupancy
 from fieldscope.fields.warp_bridge import warp_call
 from fieldscope.gpu import gaussian_buckets as kernels
-from torch import nn
 
 
 @dataclass(frozen=True)
@@ -26,6 +27,8 @@ class GaussianBucketsConfig(GridConfig):
     sigma_end over sigma_decay_steps; the guidance weight ramps up linearly over guidance_warmup
     steps; the means train with their own learning rate.
     """
+
+    capabilities: ClassVar[Capabilities] = Capabilities(hash_table=True, lagrangian_points=True)
 
     kind: str = "gaussian_buckets"
     lagrangian_levels: int = 2

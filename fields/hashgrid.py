@@ -6,17 +6,18 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
+from torch import nn
+
 from fieldscope.fields import config as configs
 from fieldscope.fields import reference
-from fieldscope.fields.config import check
+from fieldscope.fields.config import Capabilities, check
 from fieldscope.fields.field import Field
 from fieldscope.fields.warp_bridge import warp_call
 from fieldscope.gpu import hashgrid as kernels
-from torch import nn
 
 INTERPOLATIONS = ("linear", "smoothstep")
 IMPLEMENTATIONS = ("warp", "torch")
@@ -38,6 +39,7 @@ class GridConfig:
     interpolation: str = "linear"
     hidden_width: int = 64
     hidden_layers: int = 1
+    capabilities: ClassVar[Capabilities] = Capabilities(hash_table=True)
 
     def __post_init__(self) -> None:
         check_grid_settings(self)

@@ -16,18 +16,19 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
+from torch import nn
+
 from fieldscope.fields import config as configs
 from fieldscope.fields import reference
-from fieldscope.fields.config import check
+from fieldscope.fields.config import Capabilities, check
 from fieldscope.fields.errors import ConfigError
 from fieldscope.fields.field import Field, checked_level_mask
 from fieldscope.fields.warp_bridge import warp_call
 from fieldscope.gpu import laplacian_blocks as kernels
-from torch import nn
 
 IMPLEMENTATIONS = ("warp", "torch")
 
@@ -52,6 +53,8 @@ class LaplacianBlocksConfig:
     other than the finest ends after max_epochs passes over its blocks or when the loss changes by
     less than `plateau` between passes.
     """
+
+    capabilities: ClassVar[Capabilities] = Capabilities(blocks=True, grows_while_training=True)
 
     kind: str = "laplacian_blocks"
     dims: int = 2

@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy as np
 import torch
+
 from fieldscope.fields import pyramid
 from fieldscope.fields.errors import ConfigError
 from fieldscope.fields.laplacian_blocks import (

@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 import torch
+
 from fieldscope.fields.errors import ConfigError
 
 MESH_OUTPUTS = (".ply", ".obj")

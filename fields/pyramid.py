@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as nnf
+
 from fieldscope.fields.config import check
 
 

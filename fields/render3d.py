@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 import torch
+
 from fieldscope.fields.cameras import Camera, camera_rays, transform_rays
 from fieldscope.fields.mesh_export import field_grid
 from fieldscope.fields.scenes.levels import finest_active_step, numerical_gradient

@@ -19,11 +19,12 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 import numpy as np
+from safetensors.numpy import load as st_load
+from safetensors.numpy import save as st_save
+
 from fieldscope.fields import config as configs
 from fieldscope.fields.errors import FieldscopeError, SnapshotError
 from fieldscope.fields.train import Snapshot, TrainConfig, frozen_arrays, split_params
-from safetensors.numpy import load as st_load
-from safetensors.numpy import save as st_save
 
 FORMAT = "fieldscope-snapshot"
 FORMAT_VERSION = 1

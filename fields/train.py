@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 import torch
+
 from fieldscope.fields.config import check
 
 

@@ -15,10 +15,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import torch
+from torch import nn
+
 from fieldscope.fields.config import check
 from fieldscope.fields.warp_bridge import warp_call
 from fieldscope.gpu import volume_render as kernels
-from torch import nn
 
 #: Stop compositing a ray once its transmittance is under this (Instant-NGP's 1e-4).
 TERMINATION = 1e-4

@@ -8,6 +8,7 @@ from typing import Any
 
 import torch
 import warp as wp
+
 from fieldscope.gpu import runtime
 
 

@@ -25,6 +25,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import warp as wp
+
 from fieldscope.gpu import runtime
 from fieldscope.gpu.hashing import Levels, grid_helpers, make_levels, point_block
 

@@ -27,6 +27,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import warp as wp
+
 from fieldscope.gpu import runtime
 
 #: Points each forward thread evaluates in a row.

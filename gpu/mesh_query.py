@@ -20,6 +20,7 @@ from __future__ import annotations
 from typing import Any
 
 import warp as wp
+
 from fieldscope.gpu import runtime
 
 WINDING = 0

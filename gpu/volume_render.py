@@ -22,6 +22,7 @@ from __future__ import annotations
 from typing import Any
 
 import warp as wp
+
 from fieldscope.gpu import runtime
 
 FAR = wp.constant(1.0e30)

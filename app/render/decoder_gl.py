@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 import numpy as np
+
 from fieldscope.fields.errors import ConfigError
 
 #: OpenGL guarantees uniform blocks of 16 KiB; Mesa (llvmpipe) and desktop drivers give 64 KiB.

@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from typing import Any, Protocol
 
 import numpy as np
+
 from fieldscope.fields.errors import ConfigError
 
 

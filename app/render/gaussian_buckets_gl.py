@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
+
 from fieldscope.app.render import field_gl
 from fieldscope.app.render.hashgrid_gl import (
     GridBuffers,

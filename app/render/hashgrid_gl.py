@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
+
 from fieldscope.app.render import decoder_gl, field_gl
 from fieldscope.fields.errors import ConfigError
 from fieldscope.fields.hashgrid import layout_of

@@ -7,6 +7,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
+
 from fieldscope.app import collisions
 from fieldscope.app.render.hashgrid_gl import table_image
 

@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 import torch
+
 from fieldscope.app.render import field_gl
 from fieldscope.app.render.hashgrid_gl import TABLE_UNIT, float_texture, include, table_image
 from fieldscope.fields import reference

@@ -9,8 +9,9 @@ from dataclasses import dataclass
 from functools import cache
 
 import numpy as np
-from fieldscope.app.render.colormaps import inferno, level_colour
 from PIL import Image, ImageDraw, ImageFont
+
+from fieldscope.app.render.colormaps import inferno, level_colour
 
 #: Level states of the strip, drawn as: filled level colour; grey outline; dark with a cross;
 #: the level colour's outline only.

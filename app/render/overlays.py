@@ -9,6 +9,7 @@ from typing import Any
 
 import moderngl
 import numpy as np
+
 from fieldscope.app.render import field_gl, shaders
 from fieldscope.app.render.colormaps import level_colour
 from fieldscope.fields.errors import ConfigError

@@ -10,6 +10,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
+
 from fieldscope.app.render.renderer import Frame, Renderer, ViewOptions
 
 

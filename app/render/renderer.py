@@ -9,6 +9,7 @@ from typing import Any
 
 import moderngl
 import numpy as np
+
 from fieldscope.app import blocks as block_grid
 from fieldscope.app.render import field_gl, heatmaps, legend, overlays, shaders
 from fieldscope.app.render.camera import Camera2D, Camera3D

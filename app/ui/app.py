@@ -30,6 +30,7 @@ from fieldscope.app.ui.status import Status
 from fieldscope.app.view_state import ViewState
 from fieldscope.fields import config as configs
 from fieldscope.fields.errors import FieldscopeError
+from fieldscope.fields.run import TrainOptions
 from fieldscope.fields.train import Pause, Resume, SetBatchSize, SetLearningRate, SetLevelMask, Step
 
 #: Seconds of each UI frame given to export jobs.
@@ -177,7 +178,8 @@ class App:
                 base["size"] = tuple(size)  # kinds laid out on the scene's samples (Laplacian blocks)
         try:
             config = configs.from_dict({**base, **settings})
-            session = new_session(self.session.scene, config, current.train, self.session.source)
+            train = TrainOptions(lr=current.train.lr, batch_size=current.train.batch_size, seed=current.train.seed)
+            session = new_session(self.session.scene, train=train, source=self.session.source, config=config)
         except FieldscopeError as error:
             self.status.say(f"restart: {error}", True)
             return False

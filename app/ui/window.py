@@ -9,6 +9,7 @@ from typing import Any
 
 import dearpygui.dearpygui as dpg
 import numpy as np
+
 from fieldscope.app.ui import drop
 from fieldscope.app.ui.panels import blocks, export, field, inside, levels, scene, training, view
 from fieldscope.app.ui.statusbar import StatusBar

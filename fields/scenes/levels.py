@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 import torch
+
 from fieldscope.fields.config import check
 
 #: The numerical-gradient step of fields that tell nothing about their resolution.

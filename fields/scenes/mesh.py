@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 import torch
+
 from fieldscope.fields.errors import ConfigError, InputError
 from fieldscope.fields.scenes import MESH_SUFFIXES
 from fieldscope.fields.scenes.files import existing_file, first_line

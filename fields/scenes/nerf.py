@@ -26,13 +26,14 @@ from typing import Any
 import numpy as np
 import torch
 import torch.nn.functional as nnf
+from torch import nn
+
 from fieldscope.fields.appearance import AppearanceConfig, AppearanceHead
 from fieldscope.fields.cameras import camera_rays, pixel_rays, transform_rays
 from fieldscope.fields.config import check
 from fieldscope.fields.scenes.base import Batch, psnr_from_mse
 from fieldscope.fields.scenes.nerf_data import NerfData, Views, load_nerf
 from fieldscope.fields.volume_rendering import OccupancyGrid, Rendered, distortion_loss, render_rays
-from torch import nn
 
 BACKGROUNDS = {"white": (1.0, 1.0, 1.0), "black": (0.0, 0.0, 0.0)}
 #: Rays rendered at once when evaluating (bounds the memory of a render).

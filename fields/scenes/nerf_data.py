@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 import torch
+
 from fieldscope.fields.cameras import Camera, rigid_problem
 from fieldscope.fields.errors import InputError
 from fieldscope.fields.scenes.image import load_image

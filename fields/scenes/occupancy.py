@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 import torch
 import torch.nn.functional as nnf
+
 from fieldscope.fields.config import check
 from fieldscope.fields.scenes.base import Batch
 from fieldscope.fields.scenes.mesh import sample_points

@@ -27,6 +27,7 @@ from typing import Any
 
 import numpy as np
 import torch
+
 from fieldscope.fields.config import check
 from fieldscope.fields.scenes.base import Batch
 from fieldscope.fields.scenes.levels import CoarseToFine, finest_active_step, numerical_gradient

@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 import torch
+
 from fieldscope.fields.config import check
 from fieldscope.fields.errors import ConfigError
 from fieldscope.fields.mesh_export import field_grid, grid_points, marching_cubes

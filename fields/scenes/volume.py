@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 import torch
+
 from fieldscope.fields.errors import InputError
 from fieldscope.fields.scenes.base import Batch, psnr_from_mse
 from fieldscope.fields.scenes.files import existing_file, first_line

@@ -15,9 +15,10 @@ from typing import Any
 
 import pytest
 import torch
-from fieldscope.app.bench_ui import SphereScene
+
 from fieldscope.fields import config as configs
 from fieldscope.fields.hashgrid import HashGridConfig
+from fieldscope.fields.scenes.sphere import SphereScene
 from fieldscope.fields.train import TrainConfig, Trainer
 
 

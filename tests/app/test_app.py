@@ -12,10 +12,10 @@ import imageio.v3 as iio
 import numpy as np
 import pytest
 import torch
+
 from fieldscope.app.export import to_uint8
 from fieldscope.app.render.renderer import image_size
 from fieldscope.fields import snapshot as snapshots
-
 from tests.app.conftest import ASTRONAUT, pause_and_settle
 
 
@@ -121,8 +121,9 @@ def drop_while_running(app: Any, drop_files: Any, target: int, path: Path, condi
 def test_a_desktop_drop_opens_an_image_and_a_damaged_one_shows_the_error(
     image_app: Any, drop_files: Any, tmp_path: Path
 ) -> None:
-    from fieldscope.app.ui import drop
     from Xlib import display as xdisplay
+
+    from fieldscope.app.ui import drop
 
     app = image_app
     target = drop.x11_window()

@@ -11,9 +11,9 @@ import dearpygui.dearpygui as dpg
 import imageio.v3 as iio
 import numpy as np
 import pytest
+
 from fieldscope.app.ui.panels.field import FieldPanel
 from fieldscope.app.ui.panels.levels import LevelsPanel
-
 from tests.app.test_app import pause_and_settle, psnr, screen_shows_the_renderer, torch_view, write_gradient
 
 

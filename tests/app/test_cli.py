@@ -7,6 +7,7 @@ import sys
 import imageio.v3 as iio
 import numpy as np
 import pytest
+
 from fieldscope.app.cli import main
 from fieldscope.fields import snapshot as snapshots
 

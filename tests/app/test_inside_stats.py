@@ -5,11 +5,11 @@ states, and which heatmaps a field cannot show."""
 from __future__ import annotations
 
 import numpy as np
+
 from fieldscope.app import collisions, inside
 from fieldscope.app.levels import LevelState
 from fieldscope.fields.gaussian_buckets import GaussianBucketsConfig
 from fieldscope.fields.hashgrid import HashGridConfig
-
 from tests.app.test_inside import brute_force_counts, lattice_snapshot
 
 

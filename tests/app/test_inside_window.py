@@ -13,15 +13,15 @@ from typing import Any
 import dearpygui.dearpygui as dpg
 import imageio.v3 as iio
 import numpy as np
+
 from fieldscope.app import collisions
 from fieldscope.app.export import to_uint8
 from fieldscope.app.render.colormaps import inferno, level_colour
 from fieldscope.app.render.renderer import image_size
-from fieldscope.app.session import default_config
 from fieldscope.app.ui.panels.export import ExportPanel
 from fieldscope.app.ui.panels.inside import InsidePanel
 from fieldscope.fields.hashgrid import layout_of
-
+from fieldscope.fields.run import FieldOptions, field_config
 from tests.app.conftest import pause_and_settle
 from tests.app.test_inside import brute_force_counts, cell_corner_rows
 
@@ -63,7 +63,7 @@ def trained_field(app: Any, settings: dict[str, Any], astronaut_path: Path) -> I
         app.set_sigma_circles(True)
         app.set_legend(True)
         app.open(astronaut_path)  # the next tests expect the bundled scene with its default field
-        assert app.run_until(lambda: app.snapshot().config == default_config(app.session.scene), 120)
+        assert app.run_until(lambda: app.snapshot().config == field_config(app.session.scene, FieldOptions()), 120)
 
 
 def test_collision_heatmap_shows_the_brute_force_counts_its_statistics_and_exports(

@@ -7,6 +7,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
+
 from fieldscope.app.render.progressive import ProgressiveView
 from fieldscope.app.render.renderer import ViewOptions
 

@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 import pytest
 import torch
+
 from fieldscope.app.render import Camera2D, Camera3D, ViewOptions
 from fieldscope.fields import snapshot as snapshots
 from fieldscope.fields.hashgrid import HashGridConfig

@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 import torch
+
 from fieldscope.fields import config as configs
 from fieldscope.fields import snapshot as snapshots
 from fieldscope.fields.errors import ConfigError, SnapshotError

@@ -6,6 +6,7 @@ import math
 
 import pytest
 import torch
+
 from fieldscope.fields import config as configs
 from fieldscope.fields.errors import ConfigError
 from fieldscope.fields.hashgrid import HashGridConfig, growth_for, layout_of, occupancy

@@ -8,6 +8,7 @@ import imageio.v3 as iio
 import numpy as np
 import pytest
 import torch
+
 from fieldscope.fields.errors import InputError
 from fieldscope.fields.scenes.image import ImageScene, load_image, pixel_centers, render_image
 

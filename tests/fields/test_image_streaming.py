@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 import tifffile
 import torch
+
 from fieldscope.fields.errors import InputError
 from fieldscope.fields.scenes import tiles
 from fieldscope.fields.scenes.image import ImageScene, load_image

@@ -4,6 +4,7 @@ level of detail, padding, 3D, snapshots and bad settings."""
 import numpy as np
 import pytest
 import torch
+
 from fieldscope.fields import config as configs
 from fieldscope.fields import pyramid
 from fieldscope.fields import snapshot as snapshots

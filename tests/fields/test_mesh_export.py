@@ -5,6 +5,7 @@ import math
 import numpy as np
 import pytest
 import torch
+
 from fieldscope.fields.errors import ConfigError
 from fieldscope.fields.mesh_export import (
     area_and_volume,

@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 import torch
 import trimesh
+
 from fieldscope.fields import config as configs
 from fieldscope.fields.errors import InputError
 from fieldscope.fields.hashgrid import HashGridConfig

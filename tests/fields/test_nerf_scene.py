@@ -7,6 +7,7 @@ import shutil
 import numpy as np
 import pytest
 import torch
+
 from fieldscope.fields import config as configs
 from fieldscope.fields import snapshot as snapshots
 from fieldscope.fields.cameras import Camera, camera_rays, distort, transform_rays, undistort
@@ -17,7 +18,6 @@ from fieldscope.fields.scenes.base import psnr_from_mse
 from fieldscope.fields.scenes.nerf import head_from, render_camera
 from fieldscope.fields.scenes.nerf_data import load_nerf
 from fieldscope.fields.train import TrainConfig, Trainer
-
 from tests.fields.nerf_synthetic import RADIUS, write_dataset
 
 SMALL = {"grid_resolution": 32, "render_steps": 128}

@@ -2,6 +2,7 @@
 
 import pytest
 import torch
+
 from fieldscope.fields import pyramid
 from fieldscope.fields.errors import ConfigError
 

@@ -6,6 +6,7 @@ import math
 import numpy as np
 import pytest
 import torch
+
 from fieldscope.fields.cameras import camera_rays, orbit_camera
 from fieldscope.fields.render3d import RenderOptions, first_crossing, max_intensity, render_field, sphere_trace
 

@@ -6,6 +6,7 @@ import time
 import numpy as np
 import pytest
 import torch
+
 from fieldscope.fields import config as configs
 from fieldscope.fields.hashgrid import HashGridConfig, growth_for
 from fieldscope.fields.scenes.image import ImageScene

@@ -4,6 +4,7 @@ import nibabel
 import numpy as np
 import pytest
 import torch
+
 from fieldscope.fields import config as configs
 from fieldscope.fields.errors import InputError
 from fieldscope.fields.hashgrid import HashGridConfig

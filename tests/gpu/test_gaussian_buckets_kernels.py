@@ -4,6 +4,7 @@ import math
 
 import pytest
 import torch
+
 from fieldscope.fields import reference
 from fieldscope.fields.gaussian_buckets import GaussianBucketsConfig, GaussianBucketsField
 

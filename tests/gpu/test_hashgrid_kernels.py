@@ -5,6 +5,7 @@ import itertools
 import numpy as np
 import pytest
 import torch
+
 from fieldscope.fields import reference
 from fieldscope.fields.hashgrid import HashGridEncoding, level_layout
 from fieldscope.gpu import runtime

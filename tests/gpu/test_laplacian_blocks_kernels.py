@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import torch
 import warp as wp
+
 from fieldscope.fields import reference
 from fieldscope.fields.laplacian_blocks import (
     BlockGeometry,

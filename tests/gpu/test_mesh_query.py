@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 import torch
 import trimesh
+
 from fieldscope.fields.scenes.mesh import MeshOracle
 
 

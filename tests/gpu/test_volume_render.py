@@ -5,6 +5,7 @@ import math
 
 import pytest
 import torch
+
 from fieldscope.fields.reference import composite_reference, distortion_reference
 from fieldscope.fields.volume_rendering import (
     OccupancyGrid,

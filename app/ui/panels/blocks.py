@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 import dearpygui.dearpygui as dpg
+
 from fieldscope.app import blocks
 from fieldscope.app.ui.panels import Panel
 from fieldscope.app.ui.panels.inside import WRAP, export_name

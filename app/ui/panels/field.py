@@ -6,6 +6,7 @@ import dataclasses
 from typing import Any
 
 import dearpygui.dearpygui as dpg
+
 from fieldscope.app.session import memory_bytes
 from fieldscope.app.ui.panels import Panel
 from fieldscope.fields import config as configs

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import dearpygui.dearpygui as dpg
+
 from fieldscope.app.ui.panels import Panel
 
 

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import dearpygui.dearpygui as dpg
+
 from fieldscope.app.session import describe_scene
 from fieldscope.app.ui.panels import Panel
 from fieldscope.fields.scenes import TASKS

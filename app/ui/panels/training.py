@@ -7,6 +7,7 @@ import math
 from typing import Any
 
 import dearpygui.dearpygui as dpg
+
 from fieldscope.app.ui.panels import Panel
 
 

@@ -9,6 +9,7 @@ import math
 from typing import Any
 
 import dearpygui.dearpygui as dpg
+
 from fieldscope.app.render.camera import MAX_ZOOM, Camera2D, Camera3D
 from fieldscope.app.ui.panels import Panel
 from fieldscope.app.view_state import USER_MODES

@@ -18,7 +18,7 @@ def add_parser(which: Any) -> None:
     budget.add_argument("--only-images", action="store_true", help="fit only the --image ones")
     budget.add_argument("--log2-table-sizes", default="12,14,16", help="table sizes 2^K to compare (default 12,14,16)")
     budget.add_argument("--steps", type=int, default=500, help="training steps per fit (default 500)")
-    budget.add_argument("--batch-size", type=int, default=1 << 16)
+    budget.add_argument("--batch-size", type=int, help="samples per step (default: the scene's suggestion)")
     budget.add_argument("--field", action="append", choices=FIELDS, help="default: both")
     budget.add_argument("--device", default="cpu", help="cpu (default) or cuda")
     budget.add_argument("--max-resolution", type=int, help="finest resolution (default: the image size)")
@@ -29,19 +29,13 @@ def add_parser(which: Any) -> None:
 
 def fit_once(scene: Any, kind: str, log2_table_size: int, args: argparse.Namespace) -> dict[str, Any]:
     """Fit one field with the default image settings and the given table size; its final PSNR."""
-    import torch
-    from fieldscope.app.cli import field_config
-    from fieldscope.fields import config as configs
-    from fieldscope.fields.train import TrainConfig, Trainer
+    from fieldscope.app.options import key_values
+    from fieldscope.fields.run import FieldOptions, TrainOptions, build_run
 
-    extra = args.option if kind == "gaussian_buckets" else []
-    options = argparse.Namespace(
-        field=kind, option=extra, max_resolution=args.max_resolution, log2_table_size=log2_table_size
-    )
-    config = field_config(options, scene.dims, scene.out_dims, scene.describe()["extent"])
-    torch.manual_seed(0)
-    field = configs.build_field(config).to(args.device)
-    trainer = Trainer(field, scene, TrainConfig(batch_size=args.batch_size))
+    extra = key_values(args.option, "--option") if kind == "gaussian_buckets" else {}
+    options = FieldOptions(kind, {**extra, "log2_table_size": log2_table_size}, args.max_resolution)
+    trainer = build_run(scene, options, TrainOptions(batch_size=args.batch_size), args.device)
+    field = trainer.field
     for _ in range(args.steps):
         trainer.step()
     psnr = trainer.evaluate()["psnr"]
@@ -57,7 +51,7 @@ def fit_once(scene: Any, kind: str, log2_table_size: int, args: argparse.Namespa
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
-    from fieldscope.app.cli import DEFAULT_IMAGE
+    from fieldscope.app.options import DEFAULT_IMAGE
     from fieldscope.fields.scenes import open_scene
 
     sizes = [int(k) for k in args.log2_table_sizes.split(",")]

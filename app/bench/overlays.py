@@ -1,32 +1,17 @@
-"""Figures of the inside views. `fieldscope bench ui --overlay`: the time to draw the whole 2D view
-(800x600, as the window refreshes it) with each overlay on, against the same view with none, while
-a Gaussian-bucket field trains on the bundled image in the background; the overlays are drawn in
-turn, round after round, so that the ratios come from one process under the same load.
-The Laplacian-block layer is timed on its own (its field's GLSL is not in this branch) and added
-to the plain draw. `fieldscope bench collisions`: the share of colliding entries per level of a
-field config for an image (a table)."""
+"""`fieldscope bench ui --overlay`: the time to draw the whole 2D view (800x600, as the window
+refreshes it) with each inside overlay on, against the same view with none, while a
+Gaussian-bucket field trains on the bundled image in the background; the overlays are drawn in
+turn, round after round, so that the ratios come from one process under the same load."""
 
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import time
 from dataclasses import replace
 from typing import Any
 
-from fieldscope.app import collisions
-
 VIEW_SIZE = (800, 600)
-
-
-def add_collisions_parser(which: Any) -> None:
-    from fieldscope.app.cli import add_field_options
-
-    parser = which.add_parser("collisions", help="share of colliding hash-table entries per level (a table)")
-    parser.add_argument("--image", help="image whose size sets the finest resolution (default: the bundled one)")
-    parser.add_argument("--json", action="store_true")
-    add_field_options(parser)
 
 
 def overlay_options(snapshot: Any, base: Any) -> dict[str, Any]:
@@ -81,10 +66,10 @@ def time_block_layer(scene: Any, rounds: int) -> list[float]:
 
     from fieldscope.app import blocks
     from fieldscope.app.render import Camera2D
-    from fieldscope.app.session import default_config
     from fieldscope.fields import config as configs
+    from fieldscope.fields.run import FieldOptions, field_config
 
-    config = default_config(scene, "laplacian_blocks")
+    config = field_config(scene, FieldOptions(kind="laplacian_blocks"))
     snapshot = SimpleNamespace(config=config, params=configs.build_field(config).state())
     finest = blocks.block_levels(snapshot)[-1]
     coords = Camera2D().field_coords(*VIEW_SIZE, tuple(config.size))
@@ -96,15 +81,16 @@ def time_block_layer(scene: Any, rounds: int) -> list[float]:
     return times
 
 
-def bench_overlays(args: argparse.Namespace) -> dict[str, Any]:
-    from fieldscope.app.cli import DEFAULT_IMAGE
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    from fieldscope.app.options import DEFAULT_IMAGE
     from fieldscope.app.render import Renderer
-    from fieldscope.app.session import APP_TRAIN, default_config, new_session
+    from fieldscope.app.session import new_session
+    from fieldscope.fields.run import FieldOptions
     from fieldscope.fields.scenes import open_scene
 
     scene = open_scene(DEFAULT_IMAGE)
-    config = default_config(scene, "gaussian_buckets")
-    session = new_session(scene, config, APP_TRAIN)
+    session = new_session(scene, FieldOptions(kind="gaussian_buckets"))
+    config = session.latest().config
     renderer = Renderer()
     session.start()
     try:
@@ -129,9 +115,7 @@ def bench_overlays(args: argparse.Namespace) -> dict[str, Any]:
             "ratio_to_none": (none + statistics.median(block_layer)) / none,
         },
     }
-    if args.json:
-        print(json.dumps(report))
-    else:
+    if not args.json:
         print(f"full draws of the {VIEW_SIZE[0]}x{VIEW_SIZE[1]} view while {config.kind} trains ({steps} steps)")
         print("| overlay | median ms | vs none |\n|---|---|---|")
         for name, row in report["overlays"].items():
@@ -144,50 +128,3 @@ def bench_overlays(args: argparse.Namespace) -> dict[str, Any]:
     return report
 
 
-def collision_table(config: Any) -> list[dict[str, Any]]:
-    """Per level of a grid config: resolution, dense or hashed, vertices, entries, the share of
-    colliding entries, the share of vertices that share their entry, the most per entry."""
-    rows = []
-    for level in range(config.levels):
-        key = collisions.level_key(config, level)
-        stats = collisions.stats(key, collisions.count(key) if key.countable else None)
-        rows.append(
-            {
-                "level": level,
-                "resolution": key.resolution,
-                "hashed": key.hashed,
-                "vertices": key.vertices,
-                "entries": key.rows,
-                "colliding_entries": stats.colliding_share,
-                "vertices_sharing": stats.vertices_colliding_share,
-                "max_per_entry": stats.max_count,
-                "expected": stats.expected,
-            }
-        )
-    return rows
-
-
-def bench_collisions(args: argparse.Namespace) -> dict[str, Any]:
-    from fieldscope.app.cli import DEFAULT_IMAGE, field_config
-    from fieldscope.fields.scenes import open_scene
-
-    scene = open_scene(args.image or DEFAULT_IMAGE)
-    config = field_config(args, scene.dims, scene.out_dims, int(scene.describe().get("extent", 512)))
-    if not hasattr(config, "log2_table_size"):
-        from fieldscope.fields.errors import ConfigError
-
-        raise ConfigError(f"{config.kind} fields have no hash table")
-    rows = collision_table(config)
-    report = {"image": str(args.image or DEFAULT_IMAGE), "config": config.__dict__, "levels": rows}
-    if not args.json:
-        print(f"{scene.name}: {config.kind}, L={config.levels}, T=2^{config.log2_table_size}")
-        print("| level | N | table | vertices | colliding entries | vertices sharing an entry | most per entry |")
-        print("|---|---|---|---|---|---|---|")
-        for r in rows:
-            kind = "hashed" if r["hashed"] else "dense"
-            share = f"{100 * r['colliding_entries']:.1f}%" + (" (expected)" if r["expected"] else "")
-            print(
-                f"| {r['level']} | {r['resolution']} | {kind} | {r['vertices']:,} | {share} | "
-                f"{100 * r['vertices_sharing']:.1f}% | {r['max_per_entry']} |"
-            )
-    return report

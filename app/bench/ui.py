@@ -6,45 +6,10 @@ open against headless, in the same process."""
 from __future__ import annotations
 
 import argparse
-import json
 import time
 from typing import Any
 
 import numpy as np
-import torch
-from fieldscope.fields.scenes.base import Batch
-
-
-class SphereScene:
-    """An analytic 3D scene: the signed distance to a sphere in the unit cube (for 3D benchmarks
-    and tests until the mesh scenes can stand in)."""
-
-    task = "sdf"
-    dims = 3
-    out_dims = 1
-    name = "sphere"
-
-    def __init__(
-        self, center: tuple[float, float, float] = (0.5, 0.5, 0.5), radius: float = 0.3, device: str = "cpu"
-    ) -> None:
-        self.center, self.radius, self.device = torch.tensor(center), radius, torch.device(device)
-
-    def distance(self, x: torch.Tensor) -> torch.Tensor:
-        """x (N, 3) -> signed distances (N, 1)."""
-        return torch.linalg.norm(x - self.center.to(x.device), dim=-1, keepdim=True) - self.radius
-
-    def sample(self, n: int, generator: torch.Generator) -> Batch:
-        x = torch.rand(n, 3, generator=generator).to(self.device)
-        return Batch(x, self.distance(x))
-
-    def loss(self, field: Any, batch: Batch) -> tuple[torch.Tensor, dict[str, float]]:
-        return torch.mean((field(batch.coords) - batch.targets) ** 2), {}
-
-    def evaluate(self, field: Any) -> dict[str, float]:
-        return {}
-
-    def describe(self) -> dict[str, Any]:
-        return {"name": self.name, "task": self.task, "size": [128, 128, 128], "extent": 128}
 
 
 def add_parser(which: Any) -> Any:
@@ -57,9 +22,6 @@ def add_parser(which: Any) -> Any:
         help="instead: full draws of the view with each inside overlay on against none, while training",
     )
     ui.add_argument("--rounds", type=int, default=15, help="with --overlay: draws of each overlay (default 15)")
-    from fieldscope.app.bench_inside import add_collisions_parser
-
-    add_collisions_parser(which)
     return ui
 
 
@@ -68,11 +30,11 @@ def percentiles(times: list[float]) -> dict[str, float]:
     return {"frames": len(ms), "p50_ms": float(np.percentile(ms, 50)), "p95_ms": float(np.percentile(ms, 95))}
 
 
-def steps_headless(scene: Any, config: Any, train: Any, seconds: float) -> float:
+def steps_headless(scene: Any, config: Any, seconds: float) -> float:
     """Steps/s of the trainer thread with no window."""
     from fieldscope.app.session import new_session
 
-    session = new_session(scene, config, train)
+    session = new_session(scene, config=config)
     session.start()
     time.sleep(2.0)  # warm-up (kernel loads)
     first, started = session.latest().step, time.perf_counter()
@@ -102,26 +64,28 @@ def run_window(app: Any, seconds: float, move: bool) -> tuple[dict[str, float], 
     return percentiles(list(app.frame_times)), rate
 
 
-def bench_ui(args: argparse.Namespace) -> dict[str, Any]:
+def run(args: argparse.Namespace) -> dict[str, Any]:
     if args.overlay:
-        from fieldscope.app.bench_inside import bench_overlays
+        from fieldscope.app.bench import overlays
 
-        return bench_overlays(args)
-    from fieldscope.app.cli import DEFAULT_IMAGE
-    from fieldscope.app.session import APP_TRAIN, default_config, new_session
+        return overlays.run(args)
+    from fieldscope.app.options import DEFAULT_IMAGE
+    from fieldscope.app.session import new_session
     from fieldscope.app.ui.app import App
     from fieldscope.fields.hashgrid import HashGridConfig
+    from fieldscope.fields.run import FieldOptions, field_config
     from fieldscope.fields.scenes import open_scene
+    from fieldscope.fields.scenes.sphere import SphereScene
 
     image = open_scene(DEFAULT_IMAGE)
-    config_2d = default_config(image)
-    headless = steps_headless(image, config_2d, APP_TRAIN, args.seconds)
+    config_2d = field_config(image, FieldOptions())
+    headless = steps_headless(image, config_2d, args.seconds)
     report: dict[str, Any] = {"headless_steps_per_s": headless}
     _say(args, f"headless trainer: {headless:.2f} steps/s")
 
     app = App(view_size=(800, 600))
     try:
-        app.switch(new_session(image, config_2d))
+        app.switch(new_session(image, config=config_2d))
         frames, rate = run_window(app, args.seconds, move=False)
         report["view_2d_800x600"] = {**frames, "steps_per_s": rate}
         _say(
@@ -133,7 +97,7 @@ def bench_ui(args: argparse.Namespace) -> dict[str, Any]:
         config_3d = HashGridConfig(
             dims=3, out_dims=1, levels=12, log2_table_size=17, base_resolution=8, growth=1.3, hidden_width=32
         )
-        app.switch(new_session(SphereScene(), config_3d))
+        app.switch(new_session(SphereScene(), config=config_3d))
         frames, rate = run_window(app, args.seconds, move=True)
         reduced = [-(-s // app.view.reduce[3]) for s in app.view_state.size]
         report["view_3d_moving"] = {**frames, "steps_per_s": rate, "resolution": reduced}
@@ -145,8 +109,6 @@ def bench_ui(args: argparse.Namespace) -> dict[str, Any]:
     finally:
         app.close()
     report["window_over_headless_steps"] = report["view_2d_800x600"]["steps_per_s"] / headless
-    if args.json:
-        print(json.dumps(report))
     return report
 
 

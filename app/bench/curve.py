@@ -11,7 +11,7 @@ from typing import Any
 
 
 def add_parser(which: Any) -> None:
-    from fieldscope.app.cli import add_field_options, add_train_options
+    from fieldscope.app.options import add_field_options, add_scene_options, add_train_options
 
     curve = which.add_parser("curve", help="quality against training seconds on any scene (full metrics)")
     curve.add_argument("path", help="the scene: an image, a mesh, a volume or a NeRF folder")
@@ -19,31 +19,24 @@ def add_parser(which: Any) -> None:
     curve.add_argument(
         "--checkpoints", default="30,60,120,240", help="training seconds to score at (default 30,60,120,240)"
     )
-    curve.add_argument("--scene-option", action="append", default=[], metavar="KEY=VALUE")
-    curve.add_argument("--memory-budget", type=float, default=4.0, metavar="GIB")
+    add_scene_options(curve)
     curve.add_argument("--json", action="store_true", help="print one JSON object")
     add_field_options(curve)
     add_train_options(curve)
 
 
-def bench_curve(args: argparse.Namespace) -> dict[str, Any]:
-    import torch
-    from fieldscope.app.cli import field_config, key_values, learning_rate, metric_summary
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    from fieldscope.app.options import field_options, metric_summary, scene_options, train_options
     from fieldscope.fields import config as configs
+    from fieldscope.fields.run import build_run
     from fieldscope.fields.scenes import open_scene
-    from fieldscope.fields.train import TrainConfig, Trainer
 
     checkpoints = sorted(float(c) for c in args.checkpoints.split(","))
     started = time.perf_counter()
-    options = key_values(args.scene_option, "--scene-option")
-    scene = open_scene(args.path, task=args.task, memory_budget=int(args.memory_budget * 2**30), **options)
+    scene = open_scene(args.path, task=args.task, **scene_options(args))
     facts = scene.describe()
-    config = field_config(args, scene.dims, scene.out_dims, facts["extent"])
-    torch.manual_seed(args.seed)
-    field = configs.build_field(config)
-    trainer = Trainer(
-        field, scene, TrainConfig(lr=learning_rate(args, facts), batch_size=args.batch_size, seed=args.seed)
-    )
+    trainer = build_run(scene, field_options(args), train_options(args))
+    field, config = trainer.field, trainer.field.config
     setup = time.perf_counter() - started
     if not args.json:
         print(
@@ -68,6 +61,6 @@ def bench_curve(args: argparse.Namespace) -> dict[str, Any]:
         "field": configs.to_dict(config),
         "params": field.param_count(),
         "setup_seconds": setup,
-        "batch_size": args.batch_size,
+        "batch_size": trainer.batch_size,
         "results": rows,
     }

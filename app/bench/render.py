@@ -25,17 +25,11 @@ def add_parser(which: Any) -> Any:
 
 def trained_sphere(steps: int, device: str, impl: str = "warp") -> Any:
     """A default-sized 3D hash grid (16 levels, T=2^19) fitted to a sphere's SDF."""
-    import torch
-    from fieldscope.app.bench_ui import SphereScene
-    from fieldscope.fields import config as configs
-    from fieldscope.fields.hashgrid import HashGridConfig, growth_for
-    from fieldscope.fields.train import TrainConfig, Trainer
+    from fieldscope.fields.run import FieldOptions, TrainOptions, build_run
+    from fieldscope.fields.scenes.sphere import SphereScene
 
-    torch.manual_seed(0)
-    config = HashGridConfig(dims=3, out_dims=1, growth=growth_for(16, 1024, 16))
-    field = configs.build_field(config, impl=impl).to(device)
-    scene = SphereScene(device=device)
-    trainer = Trainer(field, scene, TrainConfig(batch_size=1 << 16, lr=3e-3))
+    options = FieldOptions(max_resolution=1024)
+    trainer = build_run(SphereScene(device=device), options, TrainOptions(lr=3e-3), device, impl=impl)
     for _ in range(steps):
         trainer.step()
     trainer.publish("stopped")

@@ -1,0 +1,38 @@
+"""`fieldscope bench`: speed and quality figures, each measured against a reference run in the same
+process (ratios, never absolute asserts). One module per benchmark, each with `add_parser(which)`
+and `run(args) -> dict`; this dispatcher prints the dict as JSON with --json (one place)."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+from typing import Any
+
+#: Benchmark name -> module in this package.
+BENCHES = {
+    "encoding": "encoding",
+    "fit": "fit",
+    "budget": "budget",
+    "curve": "curve",
+    "render": "render",
+    "ui": "ui",
+    "collisions": "collisions",
+}
+
+
+def add_parser(sub: Any) -> None:
+    bench = sub.add_parser("bench", help="benchmarks (ratios against a reference in the same process)")
+    which = bench.add_subparsers(dest="bench", required=True)
+    for module in BENCHES.values():
+        importlib.import_module(f"{__name__}.{module}").add_parser(which)
+    for parser in which.choices.values():
+        parser.set_defaults(run=main)
+
+
+def main(args: argparse.Namespace) -> int:
+    """Run the chosen benchmark; with --json print its report as one JSON object."""
+    report = importlib.import_module(f"{__name__}.{BENCHES[args.bench]}").run(args)
+    if args.json:
+        print(json.dumps(report))
+    return 0

@@ -1,0 +1,131 @@
+"""`fieldscope bench encoding`: encoding throughput, Warp vs the pure-PyTorch implementation, D=2 and
+D=3, in the same process."""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+from collections.abc import Callable
+from typing import Any
+
+ENCODING_BENCH = {
+    "points": 1 << 18,
+    "levels": 16,
+    "features": 2,
+    "log2_table_size": 19,
+    "base_resolution": 16,
+    "growth": 1.5,
+}
+
+
+def add_parser(which: Any) -> None:
+    enc = which.add_parser("encoding", help="encoding throughput: Warp vs pure PyTorch, D=2 and D=3")
+    enc.add_argument("--json", action="store_true", help="print one JSON object")
+    enc.add_argument("--points", type=int, default=ENCODING_BENCH["points"])
+    enc.add_argument("--repeats", type=int, default=3)
+    enc.add_argument("--field", action="append", help="field kinds to time (default: all)")
+    enc.add_argument("--device", default="cpu", help="cpu (default) or cuda")
+
+
+
+def timed(fn: Callable[[], Any], repeats: int) -> float:
+    """Median seconds of `repeats` calls after one warm-up call (waiting for the GPU, if any)."""
+    import torch
+
+    def sync() -> None:
+        if torch.cuda.is_available():
+            torch.cuda.synchronize()
+
+    fn()
+    times = []
+    for _ in range(repeats):
+        sync()
+        started = time.perf_counter()
+        fn()
+        sync()
+        times.append(time.perf_counter() - started)
+    return statistics.median(times)
+
+
+def encoding_throughput(encoding: Any, x: Any, repeats: int) -> tuple[float, float]:
+    """Points per second of encoding(x) forward, and forward + backward to the parameters."""
+    import torch
+
+    def forward() -> None:
+        with torch.no_grad():
+            encoding(x)
+
+    def forward_backward() -> None:
+        encoding.zero_grad(set_to_none=True)
+        encoding(x).sum().backward()
+
+    n = x.shape[0]
+    return n / timed(forward, repeats), n / timed(forward_backward, repeats)
+
+
+def grid_encodings(dims: int, settings: dict[str, Any], only: list[str] | None, device: str = "cpu") -> Any:
+    """(kind, impl, encoding module) for every grid field kind that takes the benchmark settings."""
+    import dataclasses
+
+    import torch
+
+    from fieldscope.fields import config as configs
+
+    for kind in only or configs.kinds():
+        cls = configs.config_class(kind)
+        names = {f.name for f in dataclasses.fields(cls)}
+        grid = {k: v for k, v in settings.items() if k not in ("points", "device")}
+        values = {k: v for k, v in grid.items() if k in names}
+        if len(values) < len(grid):  # not a grid kind
+            continue
+        config = cls(dims=dims, **values)
+        for impl in ("warp", "torch"):
+            torch.manual_seed(0)
+            yield kind, impl, configs.build_field(config, impl=impl).encoding.to(device)
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    import torch
+
+    config = {**ENCODING_BENCH, "points": args.points, "device": args.device}
+    results = []
+    for dims in (2, 3):
+        x = torch.rand(args.points, dims, generator=torch.Generator().manual_seed(dims)).to(args.device)
+        for kind, impl, encoding in grid_encodings(dims, config, args.field, args.device):
+            fwd, fwd_bwd = encoding_throughput(encoding, x, args.repeats)
+            row = {
+                "dims": dims,
+                "field": kind,
+                "impl": impl,
+                "forward_points_per_s": fwd,
+                "forward_backward_points_per_s": fwd_bwd,
+            }
+            results.append(row)
+            if not args.json:
+                print(
+                    f"D={dims} {kind:16s} {impl:5s}  forward {fwd / 1e6:7.3f} M points/s   "
+                    f"forward+backward {fwd_bwd / 1e6:7.3f} M points/s",
+                    flush=True,
+                )
+    if not args.json:
+        for row in results:
+            if row["impl"] == "warp":
+                ref = next(
+                    (
+                        r
+                        for r in results
+                        if r["dims"] == row["dims"] and r["field"] == row["field"] and r["impl"] == "torch"
+                    ),
+                    None,
+                )
+                if ref:
+                    print(
+                        f"D={row['dims']} {row['field']}: Warp / PyTorch = "
+                        f"{row['forward_points_per_s'] / ref['forward_points_per_s']:.1f}x forward, "
+                        f"{row['forward_backward_points_per_s'] / ref['forward_backward_points_per_s']:.1f}x "
+                        "forward+backward"
+                    )
+    return {"config": config, "results": results}
+
+
