@@ -14,6 +14,7 @@ from typing import Any
 
 from fieldscope.app.options import (
     DEFAULT_IMAGE,
+    add_device_option,
     add_field_options,
     add_scene_options,
     add_train_options,
@@ -41,11 +42,11 @@ def cmd_fit(args: argparse.Namespace) -> int:
     if not out.parent.is_dir():
         raise FieldscopeError(f"{out}: the folder {out.parent} does not exist")
     try:
-        scene = open_scene(args.path, task=args.task, **scene_options(args))
+        scene = open_scene(args.path, task=args.task, device=args.device, **scene_options(args))
     except TypeError as error:  # an unknown scene option
         raise ConfigError(f"{args.path}: {error}") from None
     facts = scene.describe()
-    trainer = build_run(scene, field_options(args), train_options(args))
+    trainer = build_run(scene, field_options(args), train_options(args), args.device)
     field, config = trainer.field, trainer.field.config
     print(
         f"fitting {scene.name} ({scene_summary(facts)}) with a {config.kind} field "
@@ -140,7 +141,7 @@ def cmd_render(args: argparse.Namespace) -> int:
     suffix = out.suffix.lower()
     if suffix != ".png" and width * height > WHOLE_RENDER_PIXELS:
         raise ConfigError(f"{out}: a {width}x{height} render is written in parts only as PNG; use .png")
-    field = snapshots.field_from(snapshot)
+    field = snapshots.field_from(snapshot).to(args.device)
     with snapshots.atomic_output(out) as handle:
         write_render(handle, field, width, height, suffix)
     print(f"rendered {width}x{height} -> {out}")
@@ -158,7 +159,7 @@ def cmd_view(args: argparse.Namespace) -> int:
         width, _, height = args.view_size.partition("x")
         size = (int(width), int(height))
     screenshot = Path(args.screenshot) if args.screenshot else None
-    return launch(Path(args.path), args.task, args.seconds, screenshot, size, args.field)
+    return launch(Path(args.path), args.task, args.seconds, screenshot, size, args.field, args.device)
 
 
 def render_3d(args: argparse.Namespace, snapshot: Any) -> int:
@@ -190,8 +191,8 @@ def render_3d(args: argparse.Namespace, snapshot: Any) -> int:
     if task == "nerf":
         from fieldscope.fields.scenes.nerf import head_from
 
-        head = head_from(snapshot)
-    field = snapshots.field_from(snapshot)
+        head = head_from(snapshot).to(args.device)
+    field = snapshots.field_from(snapshot).to(args.device)
     options = RenderOptions(level=args.level)
     pixels = render_field(field, facts, camera, world_camera=args.view is not None, head=head, options=options)
     write_image(out, pixels[:, :, :3] if task == "nerf" else pixels)
@@ -223,13 +224,13 @@ def cmd_export_mesh(args: argparse.Namespace) -> int:
     facts = dict(snapshot.scene)
     level = args.level if args.level is not None else float(facts.get("level", 0.0))
     inside_is_low = bool(facts.get("inside_is_low", True))
-    field = snapshots.field_from(snapshot)
+    field = snapshots.field_from(snapshot).to(args.device)
     vertices, faces = extract_mesh(field, args.resolution, level, inside_is_low)
     colors = None
     if facts.get("task") == "nerf":
         from fieldscope.fields.scenes.nerf import head_from, vertex_colours
 
-        colors = vertex_colours(field, head_from(snapshot), vertices, vertex_normals(vertices, faces))
+        colors = vertex_colours(field, head_from(snapshot).to(args.device), vertices, vertex_normals(vertices, faces))
     world = None if args.unit_cube else facts.get("world_from_unit")
     write_mesh(out, transform_points(vertices, world), faces, colors)
     print(f"exported {len(vertices):,} vertices and {len(faces):,} triangles (level {level:g}) -> {out}")
@@ -289,6 +290,7 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument("--quiet", action="store_true", help="no progress bar")
     add_field_options(fit)
     add_train_options(fit)
+    add_device_option(fit)
     fit.set_defaults(run=cmd_fit)
 
     render = sub.add_parser("render", help="render a saved field: an image of any size, or a 3D model from a camera")
@@ -303,6 +305,7 @@ def build_parser() -> argparse.ArgumentParser:
     camera.add_argument("--fov", type=float, default=40.0, help="vertical field of view, degrees (default 40)")
     camera.add_argument("--view", type=int, help="a NeRF model's test view (index) instead of the orbit camera")
     camera.add_argument("--level", type=float, help="iso-level of the surface (a volume: draws it instead of MIP)")
+    add_device_option(render)
     render.set_defaults(run=cmd_render)
 
     view = sub.add_parser("view", help="open the window on a scene (image, data folder) or a saved model (.fsnap)")
@@ -312,6 +315,7 @@ def build_parser() -> argparse.ArgumentParser:
     view.add_argument("--seconds", type=float, help="close the window after this long")
     view.add_argument("--screenshot", metavar="PNG", help="save the window as a PNG when closing")
     view.add_argument("--view-size", metavar="WxH", help="fixed view size in pixels (default: follow the window)")
+    add_device_option(view)
     view.set_defaults(run=cmd_view)
 
     export = sub.add_parser("export-mesh", help="marching cubes of a 3D model's surface -> .ply or .obj")
@@ -320,6 +324,7 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--resolution", type=int, default=256, help="marching-cubes grid (default 256)")
     export.add_argument("--level", type=float, help="iso-level (default: the scene's: 0 for SDF/occupancy)")
     export.add_argument("--unit-cube", action="store_true", help="keep the unit cube's coordinates")
+    add_device_option(export)
     export.set_defaults(run=cmd_export_mesh)
 
     test_image = sub.add_parser("make-test-image", help="write a procedural tiled TIFF of any size (tile by tile)")
@@ -339,6 +344,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:  # the window on the bundled scene
         args = parser.parse_args(["view"])
     try:
+        if getattr(args, "device", None) is not None:
+            from fieldscope.fields.devices import resolve
+
+            args.device = resolve(args.device)
         return int(args.run(args) or 0)
     except FieldscopeError as error:
         print(f"fieldscope: error: {error}", file=sys.stderr)

@@ -57,6 +57,12 @@ def add_train_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--seed", type=int, default=0)
 
 
+def add_device_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--device", default="auto", help="auto (CUDA when Warp and torch see a GPU, else the CPU), cpu, cuda, cuda:N"
+    )
+
+
 def add_scene_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--scene-option", action="append", default=[], metavar="KEY=VALUE", help="a scene setting (see the README)"

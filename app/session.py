@@ -30,6 +30,7 @@ class Session:
     scene: Any = None
     trainer: Trainer | None = None
     fixed: Snapshot | None = None
+    device: str = "cpu"
 
     def latest(self) -> Snapshot:
         if self.trainer is not None:
@@ -86,25 +87,31 @@ def new_session(
     train: TrainOptions | None = None,
     source: Path | None = None,
     config: Any = None,
+    device: str = "cpu",
 ) -> Session:
-    """A trainer (not started) built as `fit` builds it: fields.run.build_run; `config` replaces
-    the one the field options describe."""
-    trainer = build_run(scene, field, train, config=config)
-    return Session(scene.name, source, scene=scene, trainer=trainer)
+    """A trainer (not started) on `device`, built as `fit` builds it: fields.run.build_run;
+    `config` replaces the one the field options describe."""
+    trainer = build_run(scene, field, train, device, config=config)
+    return Session(scene.name, source, scene=scene, trainer=trainer, device=device)
 
 
 def open_path(
-    path: str | Path, task: str | None = None, current: Session | None = None, kind: str = "hashgrid"
+    path: str | Path,
+    task: str | None = None,
+    current: Session | None = None,
+    kind: str = "hashgrid",
+    device: str = "cpu",
 ) -> Session:
     """Open a scene (image, ... any task of the scene registry) to train with the default field of
     `kind`, or a saved model: on the current scene when it fits it (training goes on from the
-    snapshot), else on its own. Raises FieldscopeError with a message for the status bar."""
+    snapshot), else on its own; trained on `device`. Raises FieldscopeError with a message for the
+    status bar."""
     path = Path(path).expanduser()
     if path.suffix.lower() == SNAPSHOT_SUFFIX:
         return open_snapshot(path, current)
     check_openable(path)
-    scene = open_scene(path, task or detect_task(path))
-    return new_session(scene, FieldOptions(kind=kind), source=path)
+    scene = open_scene(path, task or detect_task(path), device=device)
+    return new_session(scene, FieldOptions(kind=kind), source=path, device=device)
 
 
 def open_snapshot(path: Path, current: Session | None = None) -> Session:
@@ -112,12 +119,12 @@ def open_snapshot(path: Path, current: Session | None = None) -> Session:
     snapshot = snapshots.load(path)
     scene = current.scene if current is not None else None
     if scene is not None and _fits(snapshot, scene):
-        field = snapshots.field_from(snapshot)
+        field = snapshots.field_from(snapshot).to(current.device)
         trainer = Trainer(field, scene, snapshot.train)
         trainer.step_count, trainer.elapsed = snapshot.step, snapshot.elapsed
         trainer.metrics.update(snapshot.metrics)
         trainer.publish("paused")
-        return Session(scene.name, path, scene=scene, trainer=trainer)
+        return Session(scene.name, path, scene=scene, trainer=trainer, device=current.device)
     return Session(path.name, path, fixed=snapshot)
 
 

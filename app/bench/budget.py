@@ -12,6 +12,8 @@ FIELDS = ("hashgrid", "gaussian_buckets")
 
 
 def add_parser(which: Any) -> None:
+    from fieldscope.app.options import add_device_option
+
     budget = which.add_parser("budget", help="PSNR vs parameter count: hash grid vs Gaussian buckets")
     budget.add_argument("--json", action="store_true")
     budget.add_argument("--image", action="append", help="image(s) to fit besides the bundled one")
@@ -20,7 +22,7 @@ def add_parser(which: Any) -> None:
     budget.add_argument("--steps", type=int, default=500, help="training steps per fit (default 500)")
     budget.add_argument("--batch-size", type=int, help="samples per step (default: the scene's suggestion)")
     budget.add_argument("--field", action="append", choices=FIELDS, help="default: both")
-    budget.add_argument("--device", default="cpu", help="cpu (default) or cuda")
+    add_device_option(budget)
     budget.add_argument("--max-resolution", type=int, help="finest resolution (default: the image size)")
     budget.add_argument(
         "--option", action="append", default=[], metavar="KEY=VALUE", help="extra setting for the Gaussian-bucket field"

@@ -20,12 +20,14 @@ ENCODING_BENCH = {
 
 
 def add_parser(which: Any) -> None:
+    from fieldscope.app.options import add_device_option
+
     enc = which.add_parser("encoding", help="encoding throughput: Warp vs pure PyTorch, D=2 and D=3")
     enc.add_argument("--json", action="store_true", help="print one JSON object")
     enc.add_argument("--points", type=int, default=ENCODING_BENCH["points"])
     enc.add_argument("--repeats", type=int, default=3)
     enc.add_argument("--field", action="append", help="field kinds to time (default: all)")
-    enc.add_argument("--device", default="cpu", help="cpu (default) or cuda")
+    add_device_option(enc)
 
 
 

@@ -9,6 +9,8 @@ from typing import Any
 
 
 def add_parser(which: Any) -> None:
+    from fieldscope.app.options import add_device_option
+
     fit = which.add_parser("fit", help="seconds to reach PSNR targets: Warp field vs pure-PyTorch field")
     fit.add_argument("--json", action="store_true")
     fit.add_argument("--image", help="image to fit (default: the bundled one)")
@@ -28,7 +30,7 @@ def add_parser(which: Any) -> None:
         fit.add_argument("--" + name.replace("_", "-"), type=int)
     fit.add_argument("--batch-size", type=int, help="samples per step (default: the scene's suggestion)")
     fit.add_argument("--seed", type=int, default=0)
-    fit.add_argument("--device", default="cpu", help="cpu (default) or cuda")
+    add_device_option(fit)
     fit.add_argument("--eval-every", type=float, default=1.0, help="seconds of training between PSNR checks")
 
 

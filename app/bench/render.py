@@ -11,13 +11,15 @@ from typing import Any
 
 
 def add_parser(which: Any) -> Any:
+    from fieldscope.app.options import add_device_option
+
     render = which.add_parser("render", help="GL frames per second of a trained 3D SDF, offscreen")
     render.add_argument("--json", action="store_true")
     render.add_argument("--width", type=int, default=1920)
     render.add_argument("--height", type=int, default=1080)
     render.add_argument("--frames", type=int, default=30)
     render.add_argument("--steps", type=int, default=300, help="training steps of the sphere SDF first")
-    render.add_argument("--device", default="cpu", help="where to train the SDF (cpu or cuda)")
+    add_device_option(render)
     render.add_argument("--impl", default="warp", choices=("warp", "torch"), help="encoding used to train it")
     render.add_argument("--mode", default="shaded", help="3D view mode (shaded, normals, depth, slice...)")
     return render
@@ -38,6 +40,7 @@ def trained_sphere(steps: int, device: str, impl: str = "warp") -> Any:
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
     from fieldscope.app.render.camera import Camera3D
+    from fieldscope.app.render.context import gl_info
     from fieldscope.app.render.renderer import Renderer, ViewOptions
 
     snapshot = trained_sphere(args.steps, args.device, args.impl)
@@ -53,9 +56,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         times.append(time.perf_counter() - started)
     median = statistics.median(times)
     report = {"width": args.width, "height": args.height, "frames": args.frames, "median_ms": median * 1e3,
-              "fps": 1.0 / median, "renderer": renderer.ctx.info.get("GL_RENDERER", "?")}  # fmt: skip
+              "fps": 1.0 / median, "device": args.device, **gl_info(renderer.ctx)}  # fmt: skip
     if not args.json:
-        print(f"{args.width}x{args.height} {args.mode} SDF on {report['renderer']}: {report['fps']:.1f} frames/s "
+        print(f"{args.width}x{args.height} {args.mode} SDF on {report['gl_renderer']}: {report['fps']:.1f} frames/s "
               f"(median {report['median_ms']:.1f} ms per frame, read-back included)")  # fmt: skip
     renderer.release()
     return report

@@ -36,3 +36,20 @@ def create_context() -> object:
         return moderngl.create_context(standalone=True, require=GL_VERSION)
     except Exception as error:  # glcontext raises plain Exceptions for a missing or broken display
         raise NoDisplayError(f"no usable OpenGL 4.3 display ({error})") from None
+
+
+def gl_info(ctx: object) -> dict[str, str]:
+    """Who draws: {"gl_vendor", "gl_renderer", "gl_version"} of a moderngl context (on a headless
+    GPU machine EGL may well be Mesa's CPU rasterizer, not the GPU)."""
+    info = getattr(ctx, "info", {})
+    return {
+        "gl_vendor": str(info.get("GL_VENDOR", "?")),
+        "gl_renderer": str(info.get("GL_RENDERER", "?")),
+        "gl_version": str(info.get("GL_VERSION", "?")),
+    }
+
+
+def gl_description(ctx: object) -> str:
+    """'OpenGL 4.5 (Core Profile) Mesa 24.2.8 on llvmpipe (LLVM 19.1.7, 256 bits)' and the like."""
+    info = gl_info(ctx)
+    return f"OpenGL {info['gl_version']} on {info['gl_renderer']} ({info['gl_vendor']})"

@@ -23,12 +23,14 @@ from fieldscope.app import blocks, collisions, export, inside, recent
 from fieldscope.app.jobs import Jobs
 from fieldscope.app.levels import LevelState
 from fieldscope.app.render import Renderer
+from fieldscope.app.render.context import gl_description
 from fieldscope.app.render.progressive import ProgressiveView
 from fieldscope.app.session import Session, new_session, open_path
 from fieldscope.app.ui.history import History
 from fieldscope.app.ui.status import Status
 from fieldscope.app.view_state import ViewState
 from fieldscope.fields import config as configs
+from fieldscope.fields import devices
 from fieldscope.fields.errors import FieldscopeError
 from fieldscope.fields.run import TrainOptions
 from fieldscope.fields.train import Pause, Resume, SetBatchSize, SetLearningRate, SetLevelMask, Step
@@ -40,7 +42,9 @@ ACTIVE_PERIOD, IDLE_PERIOD = 1 / 30, 1 / 10
 
 
 class App:
-    def __init__(self, ctx: Any = None, view_size: tuple[int, int] | None = None, show: bool = True) -> None:
+    def __init__(
+        self, ctx: Any = None, view_size: tuple[int, int] | None = None, show: bool = True, device: str = "cpu"
+    ) -> None:
         from fieldscope.app.render.context import create_context
         from fieldscope.app.ui.window import Window
 
@@ -50,6 +54,7 @@ class App:
         self.jobs = Jobs(self.status.say)
         self.view_state = ViewState()
         self.fixed_view_size = view_size
+        self.device = device  # where scenes opened in the window train
         self.session: Session | None = None
         self.levels = LevelState.all_on(1)
         self.history = History()
@@ -63,6 +68,7 @@ class App:
         self._retired: list[Session] = []  # stopped sessions whose threads may still finish a step
         self.hovered: str | None = None
         self.window = Window(self, show=show)
+        self.status.say(f"training on {devices.describe(device)}; view drawn by {gl_description(self.renderer.ctx)}")
 
     # ---- scenes
     def open(self, path: str | Path, task: str | None = None, kind: str = "hashgrid") -> Future:
@@ -77,7 +83,7 @@ class App:
             return future
         self.status.say(f"opening {path} ...")
         self._opening_path = path
-        self._opening = self._pool.submit(open_path, path, task, self.session, kind)
+        self._opening = self._pool.submit(open_path, path, task, self.session, kind, self.device)
         return self._opening
 
     def drop(self, paths: list[str]) -> None:
@@ -179,7 +185,9 @@ class App:
         try:
             config = configs.from_dict({**base, **settings})
             train = TrainOptions(lr=current.train.lr, batch_size=current.train.batch_size, seed=current.train.seed)
-            session = new_session(self.session.scene, train=train, source=self.session.source, config=config)
+            session = new_session(
+                self.session.scene, train=train, source=self.session.source, config=config, device=self.session.device
+            )
         except FieldscopeError as error:
             self.status.say(f"restart: {error}", True)
             return False

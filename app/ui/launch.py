@@ -20,6 +20,7 @@ def launch(
     screenshot: Path | None = None,
     view_size: tuple[int, int] | None = None,
     kind: str = "hashgrid",
+    device: str = "cpu",
 ) -> int:
     """Open the window on `path` and run until it is closed (or `seconds` pass). Without a display:
     one line saying so, exit code 2."""
@@ -33,7 +34,7 @@ def launch(
         return 2
     from fieldscope.app.ui.app import App
 
-    app = App(ctx, view_size=view_size)
+    app = App(ctx, view_size=view_size, device=device)
     try:
         app.open(path, task, kind)
         app.run(seconds)
