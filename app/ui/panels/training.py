@@ -37,6 +37,7 @@ class TrainingPanel(Panel):
                 on_enter=True,
                 callback=lambda s, value: app.set_batch_size(value),
             )
+            self.device = dpg.add_text("")
             self.stats = dpg.add_text("")
             with dpg.plot(height=120, width=-1, no_menus=True, no_box_select=True):
                 dpg.add_plot_axis(dpg.mvXAxis, label="seconds of training", auto_fit=True)
@@ -48,7 +49,10 @@ class TrainingPanel(Panel):
                     self.psnr = dpg.add_line_series([], [])
 
     def on_session(self, session: Any) -> None:
+        from fieldscope.fields import devices
+
         train = session.latest().train
+        dpg.set_value(self.device, f"device: {devices.describe(session.device)}")
         dpg.set_value(self.lr, train.lr)
         dpg.set_value(self.batch, train.batch_size)
 
