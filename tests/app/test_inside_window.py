@@ -206,7 +206,7 @@ def test_lagrangian_points_turn_on_at_the_projected_means_and_off(
 
 
 def test_laplacian_blocks_turn_on_with_their_states_hover_and_turn_off(
-    image_app: Any, astronaut_path: Path, tmp_path: Path, laplacian_drawable: None
+    image_app: Any, astronaut_path: Path, tmp_path: Path
 ) -> None:
     from fieldscope.app import blocks
     from fieldscope.fields import snapshot as snapshots
