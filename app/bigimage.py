@@ -13,6 +13,7 @@ from typing import BinaryIO
 import numpy as np
 
 from fieldscope.fields.errors import ConfigError
+from fieldscope.fields.pixels import to_uint8
 from fieldscope.fields.snapshot import atomic_output
 
 TILE = 256
@@ -54,7 +55,7 @@ def pattern(rows: np.ndarray, cols: np.ndarray, height: int, width: int) -> np.n
     out = np.where((stripes & ink)[..., None], 0.08, out)
     flat = (x < 0.2) & (y < 0.25)
     out = np.where(flat[..., None], 0.5, out)
-    return (np.clip(out, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
+    return to_uint8(out)
 
 
 def make_test_image(path: str | Path, megapixels: float) -> tuple[int, int]:

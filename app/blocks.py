@@ -56,7 +56,7 @@ class BlockLevel:
 
 
 def has_blocks(snapshot: Any) -> bool:
-    return getattr(snapshot.config, "kind", "") == "laplacian_blocks" and "status" in snapshot.params
+    return snapshot.config.capabilities.blocks and "status" in snapshot.params
 
 
 def block_levels(snapshot: Any) -> list[BlockLevel]:

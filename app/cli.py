@@ -51,7 +51,7 @@ def cmd_fit(args: argparse.Namespace) -> int:
     print(
         f"fitting {scene.name} ({scene_summary(facts)}) with a {config.kind} field "
         f"of {field.param_count():,} parameters"
-        + (" (it grows while training)" if getattr(field, "grows_while_training", False) else ""),
+        + (" (it grows while training)" if config.capabilities.grows_while_training else ""),
         file=sys.stderr,
     )
     bar = tqdm(
@@ -68,7 +68,7 @@ def cmd_fit(args: argparse.Namespace) -> int:
             done = (
                 (args.steps and trainer.step_count >= args.steps)
                 or (args.time_budget and now - started >= args.time_budget)
-                or getattr(trainer.strategy, "finished", False)
+                or trainer.strategy.finished
             )
             # evaluate every 2 s, but spend at most a tenth of the time on it (3D scenes are slow to score)
             if now - last_eval >= max(2.0, 10.0 * eval_cost) and not done:
@@ -101,17 +101,12 @@ def write_image(out: Path, pixels: Any) -> None:
         write_pixels(handle, pixels, out.suffix.lower())
 
 
-def to_bytes(pixels: Any) -> Any:
-    """Float pixels in [0,1] -> uint8 of the same shape (rounded)."""
-    import numpy as np
-
-    return (np.clip(pixels, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
-
-
 def write_pixels(handle: Any, pixels: Any, suffix: str) -> None:
     import imageio.v3 as iio
 
-    image = to_bytes(pixels)
+    from fieldscope.fields.pixels import to_uint8
+
+    image = to_uint8(pixels)
     handle.write(iio.imwrite("<bytes>", image[:, :, 0] if image.shape[2] == 1 else image, extension=suffix))
 
 
@@ -246,11 +241,12 @@ def write_render(handle: Any, field: Any, width: int, height: int, suffix: str) 
     import numpy as np
 
     from fieldscope.app.bigimage import write_png
+    from fieldscope.fields.pixels import to_uint8
     from fieldscope.fields.scenes.image import render_bands
 
     channels = field.config.out_dims
     if suffix == ".png" and 1 <= channels <= 4:
-        write_png(handle, width, height, channels, (to_bytes(b) for b in render_bands(field, width, height)))
+        write_png(handle, width, height, channels, (to_uint8(b) for b in render_bands(field, width, height)))
         return
     write_pixels(handle, np.concatenate(list(render_bands(field, width, height))), suffix)
 
@@ -265,12 +261,6 @@ def cmd_make_test_image(args: argparse.Namespace) -> int:
         f"in {time.perf_counter() - started:.0f} s"
     )
     return 0
-
-
-def cmd_bench(args: argparse.Namespace) -> int:
-    from fieldscope.app import bench
-
-    return bench.main(args)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from fieldscope.fields.hashgrid import layout_of
+from fieldscope.gpu.hashing import PRIMES
 
 INTERACTIVE_VERTICES = 1 << 26
 MAX_VERTICES = 1 << 33
@@ -183,10 +184,9 @@ def vertex_rows(vertices: np.ndarray, key: LevelKey) -> np.ndarray:
     """Rows (...) of integer vertices (..., D) in a level: the dense index or the spatial hash."""
     if not key.hashed:
         return sum(vertices[..., d] * (key.resolution + 1) ** d for d in range(key.dims))
-    primes = (1, 2654435761, 805459861)
     rows = np.zeros(vertices.shape[:-1], np.int64)
     for d in range(key.dims):
-        rows ^= (vertices[..., d].astype(np.int64) * primes[d]) & 0xFFFFFFFF
+        rows ^= (vertices[..., d].astype(np.int64) * PRIMES[d]) & 0xFFFFFFFF
     return rows & (key.table_size - 1)
 
 

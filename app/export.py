@@ -19,15 +19,11 @@ from fieldscope.app.render.camera import Camera2D, Camera3D
 from fieldscope.app.render.renderer import Renderer, ViewOptions, image_size
 from fieldscope.fields import snapshot as snapshots
 from fieldscope.fields.errors import ConfigError, FieldscopeError
+from fieldscope.fields.pixels import to_uint8
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".webp", ".bmp")
 VIDEO_SUFFIXES = (".mp4", ".mkv", ".mov", ".avi", ".gif")
 MAX_SIDE = 16384
-
-
-def to_uint8(rgba: np.ndarray) -> np.ndarray:
-    """float RGBA (H, W, 4) in [0,1] -> uint8 RGB (H, W, 3)."""
-    return (np.clip(rgba[..., :3], 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
 
 
 def check_target(path: Path, suffixes: tuple[str, ...]) -> Path:
@@ -63,7 +59,7 @@ def image_job(renderer: Renderer, snapshot: Any, camera: Any, options: ViewOptio
         raise ConfigError(f"image size {options.width}x{options.height} is out of range (1..{MAX_SIDE})")
     pixels = np.zeros((options.height, options.width, 4), np.float32)
     yield from draw_tiled(renderer, snapshot, camera, options, pixels)
-    write_image(path, to_uint8(pixels))
+    write_image(path, to_uint8(pixels[..., :3]))
     return f"{what} {options.width}x{options.height} -> {path}"
 
 
@@ -119,7 +115,7 @@ def video_job(
         for index, frame_camera in enumerate(video_cameras(camera, frames)):
             for share in draw_tiled(renderer, snapshot, frame_camera, options, pixels):
                 yield (index + share) / frames
-            writer.append_data(to_uint8(pixels))
+            writer.append_data(to_uint8(pixels[..., :3]))
         writer.close()
         writer = None
         os.replace(tmp, path)

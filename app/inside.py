@@ -22,7 +22,7 @@ DENSITY_CELLS = {2: 32, 3: 16}
 
 def grid_level_count(config: Any) -> int:
     """Levels that have collision counts (grid-based kinds; 0 for others)."""
-    return int(config.levels) if hasattr(config, "log2_table_size") else 0
+    return int(config.levels) if config.capabilities.hash_table else 0
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
+from fieldscope.fields.scenes.levels import scheduled_levels
+
 
 @dataclass(frozen=True)
 class LevelState:
@@ -32,7 +34,7 @@ class LevelState:
         """How many levels the schedule has switched on by `step`."""
         if not self.schedule:
             return self.levels
-        return min(self.levels, self.start_levels + max(0, step - self.origin) // max(1, self.every))
+        return scheduled_levels(step - self.origin, self.levels, self.start_levels, self.every)
 
     def mask(self, step: int = 0) -> tuple[bool, ...]:
         """The level mask at training step `step`: toggled on, at most `lod`, and scheduled."""

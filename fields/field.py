@@ -39,7 +39,31 @@ def checked_level_mask(mask: tuple[bool, ...] | list[bool], levels: int) -> tupl
     return mask
 
 
-class Field(nn.Module):
+class FieldBase(nn.Module):
+    """What the trainer asks of every field kind; the defaults train all parameters with plain
+    gradient steps on the scene's loss alone."""
+
+    def param_groups(self, lr: float) -> list[dict[str, Any]]:
+        """The optimiser's parameter groups; a group without "lr" gets the trainer's."""
+        return [{"params": list(self.parameters())}]
+
+    def training_strategy(self, trainer: Any) -> Any | None:
+        """An object whose `step() -> (loss, metrics)` replaces the trainer's gradient steps, or None."""
+        return None
+
+    def extra_loss(self, batch: Any, step: int) -> tuple[torch.Tensor, dict[str, float]] | None:
+        """A loss term of the field's own over the scene's guidance batch, with its metrics, or None."""
+        return None
+
+    def after_step(self, step: int) -> None:
+        """Called after the optimiser step that made the step count `step`."""
+
+    def state(self) -> dict[str, np.ndarray]:
+        """Copies of every parameter and persistent buffer, by name."""
+        return {k: v.detach().cpu().numpy().copy() for k, v in self.state_dict().items()}
+
+
+class Field(FieldBase):
     """encoding + decoder. Subclasses set `self.encoding` (with `out_dims`, `num_levels`,
     `set_mask`) and may extend `inspect()`."""
 
@@ -78,10 +102,6 @@ class Field(nn.Module):
             "level_mask": list(self.level_mask),
             "levels": self.encoding.level_info(),
         }
-
-    def state(self) -> dict[str, np.ndarray]:
-        """Copies of every parameter and persistent buffer, by name."""
-        return {k: v.detach().cpu().numpy().copy() for k, v in self.state_dict().items()}
 
     def load_state(self, arrays: dict[str, np.ndarray]) -> None:
         """Load arrays made by state(); names and shapes must match this field's."""

@@ -72,8 +72,8 @@ def check_grid_settings(c: Any) -> None:
     )
     check(c.base_resolution >= 1, f"base resolution must be at least 1, not {c.base_resolution}")
     check(c.growth >= 1.0, f"growth per level must be at least 1, not {c.growth}")
-    top = c.base_resolution * c.growth ** (c.levels - 1)
-    check(top <= 2**20, f"finest resolution {top:.0f} is too large (at most 2^20)")
+    top = level_resolution(c.base_resolution, c.growth, c.levels - 1)
+    check(top <= 2**20, f"finest resolution {top} is too large (at most 2^20)")
     check(c.interpolation in INTERPOLATIONS, f"interpolation must be one of {INTERPOLATIONS}")
     check(c.hidden_width >= 1 and c.hidden_layers >= 0, "decoder width must be >= 1 and layers >= 0")
 
@@ -84,6 +84,11 @@ def growth_for(base_resolution: int, max_resolution: int, levels: int) -> float:
     if levels == 1:
         return 1.0
     return math.exp(math.log(max_resolution / base_resolution) / (levels - 1))
+
+
+def level_resolution(base_resolution: int, growth: float, level: int) -> int:
+    """N_l = floor(N_min * b^l), with a 1e-6 nudge so that a growth computed from N_max reaches it."""
+    return math.floor(base_resolution * growth**level + 1e-6)
 
 
 @dataclass(frozen=True)
@@ -104,12 +109,9 @@ class LevelLayout:
 
 @lru_cache(maxsize=64)
 def level_layout(dims: int, levels: int, base_resolution: int, growth: float, log2_table_size: int) -> LevelLayout:
-    """Levels with (N_l+1)^D <= T are dense (one row per vertex), finer ones hash into T rows.
-
-    N_l = floor(N_min * b^l), with a 1e-6 nudge so that a growth computed from N_max reaches it.
-    """
+    """Levels with (N_l+1)^D <= T are dense (one row per vertex), finer ones hash into T rows."""
     table_size = 1 << log2_table_size
-    resolution = tuple(math.floor(base_resolution * growth**lvl + 1e-6) for lvl in range(levels))
+    resolution = tuple(level_resolution(base_resolution, growth, lvl) for lvl in range(levels))
     hashed = tuple((n + 1) ** dims > table_size for n in resolution)
     rows = tuple(table_size if h else (n + 1) ** dims for n, h in zip(resolution, hashed, strict=True))
     offset = tuple(int(o) for o in np.concatenate([[0], np.cumsum(rows)[:-1]]))

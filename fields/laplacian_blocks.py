@@ -26,7 +26,7 @@ from fieldscope.fields import config as configs
 from fieldscope.fields import reference
 from fieldscope.fields.config import Capabilities, check
 from fieldscope.fields.errors import ConfigError
-from fieldscope.fields.field import Field, checked_level_mask
+from fieldscope.fields.field import FieldBase, checked_level_mask
 from fieldscope.fields.warp_bridge import warp_call
 from fieldscope.gpu import laplacian_blocks as kernels
 
@@ -305,13 +305,10 @@ def torch_blocks(x: torch.Tensor, weights: torch.Tensor, blocks: BlockGeometry) 
     return out.index_add(0, points, values[segment, position])
 
 
-class LaplacianBlocksField(nn.Module):
+class LaplacianBlocksField(FieldBase):
     """MINER's multiscale blocks. Parameters: `weights` (R, P), one row per block with an MLP (R
     grows as scales start); buffers per block of every scale: `slots` (row or -1), `status` and
     `error` (the block's last mean squared error, -1 if not measured)."""
-
-    #: Blocks get their MLPs (parameters) when their scale starts.
-    grows_while_training = True
 
     def __init__(self, config: LaplacianBlocksConfig, impl: str = "warp") -> None:
         super().__init__()
@@ -443,8 +440,6 @@ class LaplacianBlocksField(nn.Module):
         }
 
     # ---- state
-    state = Field.state  # copies of the weights and the per-block buffers, by name
-
     def load_state(self, arrays: dict[str, np.ndarray]) -> None:
         """Load arrays made by state() for the same config (the number of weight rows may differ)."""
         own = self.state_dict()
@@ -471,9 +466,9 @@ class LaplacianBlocksField(nn.Module):
         return [{"params": [self.weights], "lr": self.config.learning_rate}]
 
     def training_strategy(self, trainer: Any) -> Any:
-        from fieldscope.fields.laplacian_training import CoarseToFine
+        from fieldscope.fields.laplacian_training import ScaleByScaleTraining
 
-        return CoarseToFine(trainer)
+        return ScaleByScaleTraining(trainer)
 
 
 configs.register("laplacian_blocks", LaplacianBlocksConfig, LaplacianBlocksField)

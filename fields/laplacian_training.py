@@ -122,9 +122,9 @@ class ScaleRun:
         self.last_epoch_loss = math.nan
 
 
-class CoarseToFine:
-    """The strategy: `step()` -> (loss, metrics). `finished` turns true once the finest scale is done;
-    further steps only wait briefly."""
+class ScaleByScaleTraining:
+    """MINER's training strategy, scale by scale from the coarsest: `step()` -> (loss, metrics).
+    `finished` turns true once the finest scale is done; further steps only wait briefly."""
 
     def __init__(self, trainer: Any) -> None:
         field = trainer.field

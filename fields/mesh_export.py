@@ -11,6 +11,7 @@ import numpy as np
 import torch
 
 from fieldscope.fields.errors import ConfigError
+from fieldscope.fields.pixels import to_uint8
 
 MESH_OUTPUTS = (".ply", ".obj")
 #: Largest marching-cubes grid (its values are held in memory as float32: 4 GiB at 1024^3).
@@ -116,8 +117,7 @@ def mesh_bytes(vertices: np.ndarray, faces: np.ndarray, suffix: str, colors: np.
         raise ConfigError(f"unsupported mesh output type {suffix or '(none)'}; use {' or '.join(MESH_OUTPUTS)}")
     rgba = None
     if colors is not None:
-        rgba = np.concatenate([np.clip(colors, 0.0, 1.0), np.ones((len(colors), 1))], axis=1)
-        rgba = (rgba * 255.0 + 0.5).astype(np.uint8)
+        rgba = to_uint8(np.concatenate([colors, np.ones((len(colors), 1))], axis=1))
     mesh = trimesh.Trimesh(vertices, faces, vertex_colors=rgba, process=False)
     data = mesh.export(file_type=suffix[1:], **({"include_color": True} if suffix == ".obj" else {}))
     return data.encode() if isinstance(data, str) else bytes(data)

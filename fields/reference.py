@@ -15,7 +15,7 @@ from typing import Any
 import torch
 import torch.nn.functional as nnf
 
-PRIMES = (1, 2654435761, 805459861)
+from fieldscope.gpu.hashing import PRIMES
 
 
 def hash_index(corners: torch.Tensor, table_size: int) -> torch.Tensor:

@@ -22,6 +22,8 @@ import numpy as np
 import torch
 
 from fieldscope.fields.config import check
+from fieldscope.fields.field import FieldBase
+from fieldscope.fields.scenes.base import Scene
 
 
 @dataclass(frozen=True)
@@ -57,6 +59,9 @@ class Snapshot:
     message: str = ""
     scene: Mapping[str, Any] = field(default_factory=dict)
     train: TrainConfig = field(default_factory=TrainConfig)
+    #: The field's param_count() (params also holds buffers and a scene head's); 0 when not
+    #: counted (a snapshot read from a file).
+    param_count: int = 0
 
     @property
     def psnr(self) -> float:
@@ -116,35 +121,31 @@ def frozen_arrays(arrays: Mapping[str, np.ndarray], copy: bool = True) -> Mappin
 
 
 class GradientSteps:
-    """The default strategy: an Adam step on the scene's loss (plus the field's extra loss) over a
-    fresh random batch. Fields may offer `extra_loss(batch, step)` and `after_step(step)`.
+    """The default strategy: an Adam step on the scene's loss (plus the field's extra loss over the
+    scene's guidance batch) over a fresh random batch, between the scene's `before_step` and the
+    field's `after_step` (fields/field.py FieldBase, fields/scenes/base.py Scene)."""
 
-    Scenes may offer `before_step(field, step)` (schedules: coarse-to-fine levels, the NeRF
-    occupancy grid) and `guidance(batch) -> Batch`: the points the last loss evaluated the field at,
-    with their weights (NeRF: the rendering weights), which the field's extra loss then gets
-    instead of the sampled batch."""
+    #: Gradient steps never finish by themselves (a strategy that does, such as MINER's, says so).
+    finished = False
 
     def __init__(self, trainer: Trainer) -> None:
         self.trainer = trainer
 
     def step(self) -> tuple[float, dict[str, float]]:
         t = self.trainer
-        if hasattr(t.scene, "before_step"):
-            t.scene.before_step(t.field, t.step_count)
+        t.scene.before_step(t.field, t.step_count)
         batch = t.scene.sample(t.batch_size, t.generator)
         t.optimizer.zero_grad(set_to_none=True)
         loss, metrics = t.scene.loss(t.field, batch)
-        if hasattr(t.field, "extra_loss"):
-            guided = t.scene.guidance(batch) if hasattr(t.scene, "guidance") else batch
-            extra, extra_metrics = t.field.extra_loss(guided, t.step_count)
-            loss = loss + extra
-            metrics = {**metrics, **extra_metrics}
+        extra = t.field.extra_loss(t.scene.guidance(batch), t.step_count)
+        if extra is not None:
+            loss = loss + extra[0]
+            metrics = {**metrics, **extra[1]}
         value = t.check_finite(loss)
         loss.backward()
         t.check_gradients()
         t.optimizer.step()
-        if hasattr(t.field, "after_step"):
-            t.field.after_step(t.step_count + 1)
+        t.field.after_step(t.step_count + 1)
         return value, metrics
 
 
@@ -161,21 +162,17 @@ def split_params(arrays: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, A
 
 class Trainer:
     """Trains `field` on `scene` with the field's strategy (`field.training_strategy(trainer)`, e.g.
-    coarse to fine) or GradientSteps. Fields may offer `param_groups(lr)` (per-group learning
-    rates). A scene may hold a learned module of its own, `scene.head` (the NeRF colour head): it is
-    optimised with the field and published in snapshots under HEAD_PREFIX."""
+    MINER's scale by scale) or GradientSteps, over the field's `param_groups(lr)` (per-group
+    learning rates). A scene may hold a learned module of its own, `scene.head` (the NeRF colour
+    head): it is optimised with the field and published in snapshots under HEAD_PREFIX."""
 
-    def __init__(self, field_module: Any, scene: Any, config: TrainConfig | None = None) -> None:
+    def __init__(self, field_module: FieldBase, scene: Scene, config: TrainConfig | None = None) -> None:
         self.field = field_module
         self.scene = scene
         self.config = config or TrainConfig()
         self.generator = torch.Generator(device="cpu").manual_seed(self.config.seed)
-        groups = (
-            field_module.param_groups(self.config.lr)
-            if hasattr(field_module, "param_groups")
-            else [{"params": list(field_module.parameters())}]
-        )
-        self.head = getattr(scene, "head", None)
+        groups = field_module.param_groups(self.config.lr)
+        self.head = scene.head
         if self.head is not None:
             groups = [*groups, {"params": list(self.head.parameters())}]
         for group in groups:
@@ -196,8 +193,7 @@ class Trainer:
         self._latest: Snapshot | None = None
         self._thread: threading.Thread | None = None
         self._scene_facts = MappingProxyType(scene.describe())
-        make_strategy = getattr(field_module, "training_strategy", None)
-        self.strategy = make_strategy(self) if make_strategy else GradientSteps(self)
+        self.strategy = field_module.training_strategy(self) or GradientSteps(self)
         self.publish("paused")
 
     # ---- the public, thread-safe face
@@ -251,9 +247,8 @@ class Trainer:
 
     def evaluate(self, full: bool = False) -> dict[str, float]:
         """Scene metrics (PSNR over the whole image, IoU, ...), kept for the next snapshot. full=True
-        runs the scene's slower `evaluate_full` where it has one (Chamfer distance, all test views)."""
-        evaluate = getattr(self.scene, "evaluate_full", None) if full else None
-        self.metrics.update((evaluate or self.scene.evaluate)(self.field))
+        runs the scene's slower `evaluate_full` (Chamfer distance, all test views)."""
+        self.metrics.update((self.scene.evaluate_full if full else self.scene.evaluate)(self.field))
         return dict(self.metrics)
 
     def params(self) -> dict[str, np.ndarray]:
@@ -373,5 +368,6 @@ class Trainer:
                 message=message,
                 scene=self._scene_facts,
                 train=replace(self.config, batch_size=self.batch_size),
+                param_count=self.field.param_count(),
             )
             self._latest = snapshot

@@ -16,11 +16,13 @@ from typing import Any
 
 import warp as wp
 
-PRIME_Y = wp.constant(wp.uint32(2654435761))
-PRIME_Z = wp.constant(wp.uint32(805459861))
+#: Instant-NGP's spatial hash: the row of vertex c is xor_d(c_d * PRIMES[d]) mod 2^32, masked to the
+#: table. The one copy: the torch reference, the collision counts and the shaders (as #defines) use it.
+PRIMES = (1, 2654435761, 805459861)
+PRIME_Y = wp.constant(wp.uint32(PRIMES[1]))
+PRIME_Z = wp.constant(wp.uint32(PRIMES[2]))
 
-#: Interpolation modes (the `smooth` argument of the kernel factories).
-LINEAR = 0
+#: The `smooth` argument of the kernel factories for smoothstep interpolation (0: linear).
 SMOOTHSTEP = 1
 
 

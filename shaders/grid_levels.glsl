@@ -4,12 +4,14 @@
 //
 // A level of resolution N has vertices 0..N per axis; x in [0,1]^D (clamped) sits at N*x, in cell
 // min(floor(N*x), N-1). Dense levels index vertex c by c0 + (N+1)*(c1 + (N+1)*c2); hashed levels
-// by (c0 ^ c1*2654435761 ^ c2*805459861) & (T-1) (uint32 wrap-around, as the Warp kernels).
+// by (c0 ^ c1*HG_PRIME_Y ^ c2*HG_PRIME_Z) & (T-1) (uint32 wrap-around, as the Warp kernels; the primes
+// come as #defines from gpu/hashing.py's PRIMES).
 // Features of level l go to encoding entries l*F .. l*F+F-1; the L*F entries feed the MLP decoder
 // (shaders/mlp.glsl).
 //
 // Compile-time constants: FIELD_DIMS (2|3), FIELD_LEVELS, FIELD_FEATURES, FIELD_SMOOTH
-// (0 linear, 1 smoothstep), FIELD_OUT, HG_TEXELS (texels per table row: 2 for F = 8, else 1).
+// (0 linear, 1 smoothstep), FIELD_OUT, HG_TEXELS (texels per table row: 2 for F = 8, else 1),
+// HG_PRIME_Y, HG_PRIME_Z (the hash primes, uint literals).
 // Tables are float textures HG_WIDTH texels wide, row r at texel r * HG_TEXELS, read with
 // texelFetch (on llvmpipe about 4x faster than storage-buffer gathers); hg_levels holds per level:
 // resolution, first row, hashed, on.
@@ -41,9 +43,9 @@ uint hg_corner_row(ivec3 c, int res, bool hashed) {
         int stride = res + 1;
         return uint(c.x + stride * (c.y + stride * c.z));
     }
-    uint h = uint(c.x) ^ (uint(c.y) * 2654435761u);
+    uint h = uint(c.x) ^ (uint(c.y) * HG_PRIME_Y);
 #if FIELD_DIMS == 3
-    h = h ^ (uint(c.z) * 805459861u);
+    h = h ^ (uint(c.z) * HG_PRIME_Z);
 #endif
     return h & hg_table_mask;
 }

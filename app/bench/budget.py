@@ -32,9 +32,11 @@ def add_parser(which: Any) -> None:
 def fit_once(scene: Any, kind: str, log2_table_size: int, args: argparse.Namespace) -> dict[str, Any]:
     """Fit one field with the default image settings and the given table size; its final PSNR."""
     from fieldscope.app.options import key_values
+    from fieldscope.fields import config as configs
     from fieldscope.fields.run import FieldOptions, TrainOptions, build_run
 
-    extra = key_values(args.option, "--option") if kind == "gaussian_buckets" else {}
+    lagrangian = configs.config_class(kind).capabilities.lagrangian_points
+    extra = key_values(args.option, "--option") if lagrangian else {}
     options = FieldOptions(kind, {**extra, "log2_table_size": log2_table_size}, args.max_resolution)
     trainer = build_run(scene, options, TrainOptions(batch_size=args.batch_size), args.device)
     field = trainer.field

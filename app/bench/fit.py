@@ -40,7 +40,7 @@ def fit_until(trainer: Any, targets: list[float], time_budget: float, eval_every
     is not counted."""
     reached: dict[float, float | None] = dict.fromkeys(targets)
     last_eval = 0.0
-    while trainer.elapsed < time_budget and not getattr(trainer.strategy, "finished", False):
+    while trainer.elapsed < time_budget and not trainer.strategy.finished:
         trainer.step()
         if trainer.elapsed - last_eval >= eval_every:
             psnr = trainer.evaluate()["psnr"]
@@ -96,7 +96,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             row["steps"] = outcome["steps"]
             row["seconds"] = trainer.elapsed
             row["config"] = configs.to_dict(config)
-            if kind == "laplacian_blocks":
+            if config.capabilities.blocks:
                 row["scales"] = [
                     {k: level[k] for k in ("scale", "total", "active", "converged", "stopped", "pruned", "params")}
                     for level in field.inspect()["levels"]

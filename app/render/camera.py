@@ -49,6 +49,10 @@ class Camera2D:
         cx, cy = self.center
         return replace(self, center=(cx - dx / (s * image_size[0]), cy - dy / (s * image_size[1])))
 
+    def with_zoom(self, zoom: float) -> Camera2D:
+        """The same view centre at another zoom."""
+        return replace(self, zoom=zoom)
+
     def zoom_by(
         self, factor: float, at: tuple[float, float], width: int, height: int, image_size: tuple[int, int]
     ) -> Camera2D:
@@ -57,7 +61,7 @@ class Camera2D:
         origin, ax, ay = self.mapping(width, height, image_size)
         u, v = at[0] / width, at[1] / height
         fixed = origin + u * ax + v * ay
-        moved = replace(self, zoom=zoom)
+        moved = self.with_zoom(zoom)
         o2, ax2, ay2 = moved.mapping(width, height, image_size)
         shift = fixed - (o2 + u * ax2 + v * ay2)
         return replace(moved, center=(self.center[0] + float(shift[0]), self.center[1] + float(shift[1])))

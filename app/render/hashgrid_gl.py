@@ -13,6 +13,7 @@ import numpy as np
 from fieldscope.app.render import decoder_gl, field_gl
 from fieldscope.fields.errors import ConfigError
 from fieldscope.fields.hashgrid import layout_of
+from fieldscope.gpu.hashing import PRIMES
 
 TABLE_WIDTH = 4096  # HG_WIDTH in grid_levels.glsl
 TABLE_UNIT = 1  # texture unit of the table (unit 0 is the view's ground truth)
@@ -53,9 +54,11 @@ def float_texture(ctx: Any, image: np.ndarray, what: str) -> Any:
     return ctx.texture((image.shape[1], image.shape[0]), image.shape[2], image.tobytes(), dtype="f4")
 
 
-def grid_defines(config: Any, params: Mapping[str, np.ndarray]) -> dict[str, int]:
+def grid_defines(config: Any, params: Mapping[str, np.ndarray]) -> dict[str, int | str]:
     """grid_levels.glsl's and mlp.glsl's compile-time constants for a grid-based config."""
     return {
+        "HG_PRIME_Y": f"{PRIMES[1]}u",
+        "HG_PRIME_Z": f"{PRIMES[2]}u",
         "FIELD_DIMS": config.dims,
         "FIELD_LEVELS": config.levels,
         "FIELD_FEATURES": config.features,
@@ -66,7 +69,7 @@ def grid_defines(config: Any, params: Mapping[str, np.ndarray]) -> dict[str, int
     }
 
 
-def include(defines: Mapping[str, int], name: str) -> str:
+def include(defines: Mapping[str, int | str], name: str) -> str:
     """The GLSL a kind hands the renderer: its defines, then its include."""
     return "\n".join([*(f"#define {key} {value}" for key, value in defines.items()), f'#include "{name}"'])
 

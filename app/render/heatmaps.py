@@ -42,12 +42,12 @@ class Heat:
 
 
 def points_per_bucket(config: Any) -> int:
-    return int(getattr(config, "points_per_bucket", 0))
+    return int(config.points_per_bucket) if config.capabilities.lagrangian_points else 0
 
 
 def lagrangian_start(config: Any) -> int:
     """First Lagrangian level of a Gaussian-bucket config (levels for a hash grid: none)."""
-    return config.levels - getattr(config, "lagrangian_levels", 0)
+    return config.levels - (config.lagrangian_levels if config.capabilities.lagrangian_points else 0)
 
 
 def resolve(renderer: Any, snapshot: Any, camera: Any, options: Any) -> Heat:
@@ -57,7 +57,7 @@ def resolve(renderer: Any, snapshot: Any, camera: Any, options: Any) -> Heat:
     config = snapshot.config
     if options.heatmap == "none":
         return Heat()
-    if not hasattr(config, "log2_table_size"):
+    if not config.capabilities.hash_table:
         return Heat(note=f"no {options.heatmap} heatmap for {config.kind} fields")
     level = max(0, min(config.levels - 1, int(options.heat_level)))
     if options.heatmap == "collisions":

@@ -12,6 +12,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from fieldscope.app.render.colormaps import inferno, level_colour
+from fieldscope.fields.pixels import to_uint8
 
 #: Level states of the strip, drawn as: filled level colour; grey outline; dark with a cross;
 #: the level colour's outline only.
@@ -112,7 +113,7 @@ def colour_bar(
         return
     bar_y = y0 + margin // 2 + size + 4
     bar = inferno(np.linspace(0.0, 1.0, bar_w))
-    strip = np.repeat((bar * 255).astype(np.uint8)[None], size, axis=0)
+    strip = np.repeat(to_uint8(bar)[None], size, axis=0)
     image.paste(Image.fromarray(strip, "RGB"), (int(x0 + margin), int(bar_y)))
     label_y = bar_y + size + 2
     draw.text((x0 + margin, label_y), content.heat_low, font=f, fill=TEXT)

@@ -12,7 +12,6 @@ import numpy as np
 
 from fieldscope.app.render import field_gl, shaders
 from fieldscope.app.render.colormaps import level_colour
-from fieldscope.fields.errors import ConfigError
 
 #: At most this many points of a level are drawn as dots, and as sigma circles (2D; line strips
 #: cost about 30 us each on llvmpipe): every s-th of those in view, the legend says how many.
@@ -46,13 +45,10 @@ class PointSet:
 
 def lagrangian_levels(snapshot: Any) -> list[PointSet]:
     """Every Lagrangian level's points of a snapshot (none for kinds without points)."""
-    try:
-        points = getattr(field_gl.for_config(snapshot.config), "points", None)
-    except ConfigError:  # a kind the view cannot draw has no points to draw either
+    if not snapshot.config.capabilities.lagrangian_points:
         return []
-    if points is None:
-        return []
-    return [PointSet(p["level"], p["means"], p["sigma"]) for p in points(snapshot.config, snapshot.params)]
+    points = field_gl.for_config(snapshot.config).points(snapshot.config, snapshot.params)
+    return [PointSet(p["level"], p["means"], p["sigma"]) for p in points]
 
 
 def in_view(means: np.ndarray, uniforms: dict[str, Any], margin: float) -> np.ndarray:

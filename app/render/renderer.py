@@ -13,6 +13,7 @@ import numpy as np
 from fieldscope.app import blocks as block_grid
 from fieldscope.app.render import field_gl, heatmaps, legend, overlays, shaders
 from fieldscope.app.render.camera import Camera2D, Camera3D
+from fieldscope.fields.hashgrid import level_resolution
 
 MODES_2D = ("field", "truth", "error", "raw", "heat_raw")
 MODES_3D = ("shaded", "normals", "depth", "slice", "density", "raw", "slice_points", "surface_points", "heat_raw")
@@ -353,10 +354,9 @@ class Renderer:
 
 def layout_resolution(config: Any) -> int:
     """The finest grid resolution of a config (for normal steps tied to the finest level)."""
-    levels, base, growth = (getattr(config, k, None) for k in ("levels", "base_resolution", "growth"))
-    if levels is None or base is None or growth is None:
+    if not config.capabilities.hash_table:
         return 256
-    return int(base * growth ** (levels - 1))
+    return level_resolution(config.base_resolution, config.growth, config.levels - 1)
 
 
 def _set(program: Any, name: str, value: Any) -> None:

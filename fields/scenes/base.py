@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 import torch
+from torch import nn
 
 
 @dataclass(frozen=True)
@@ -18,28 +19,45 @@ class Batch:
     weights: torch.Tensor | None = None
 
 
-class Scene(Protocol):
-    """A training task over [0,1]^dims with out_dims outputs.
-
-    Optional extras the trainer uses when a scene has them: `evaluate_full(field)` (slower, exact
-    metrics: all test views, Chamfer distance), `before_step(field, step)` (schedules such as the
-    NeRF occupancy grid or coarse-to-fine levels), `guidance(batch) -> Batch` (the points the last
-    loss evaluated, with weights W(x) for the field's extra loss) and `head` (a learned module of
-    the scene's own, optimised with the field and saved in snapshots, e.g. the NeRF colour head).
-    """
+class Scene:
+    """A training task over [0,1]^dims with out_dims outputs. Subclasses implement sample, loss,
+    evaluate and describe; the other hooks default to nothing special."""
 
     name: str
     task: str
     dims: int
     out_dims: int
+    #: A learned module of the scene's own, optimised with the field and saved in snapshots (the
+    #: NeRF colour head), or None.
+    head: nn.Module | None = None
 
-    def sample(self, n: int, generator: torch.Generator) -> Batch: ...
+    def sample(self, n: int, generator: torch.Generator) -> Batch:
+        """A random training batch of n samples."""
+        raise NotImplementedError
 
-    def loss(self, field: Any, batch: Batch) -> tuple[torch.Tensor, dict[str, float]]: ...
+    def loss(self, field: Any, batch: Batch) -> tuple[torch.Tensor, dict[str, float]]:
+        """The field's loss on a batch, and batch statistics."""
+        raise NotImplementedError
 
-    def evaluate(self, field: Any) -> dict[str, float]: ...
+    def evaluate(self, field: Any) -> dict[str, float]:
+        """Quick metrics (PSNR, IoU, ...) for the live view."""
+        raise NotImplementedError
 
-    def describe(self) -> dict[str, Any]: ...
+    def describe(self) -> dict[str, Any]:
+        """Facts for the snapshot and the viewer: name, task, size, bounds, ..."""
+        raise NotImplementedError
+
+    def evaluate_full(self, field: Any) -> dict[str, float]:
+        """Slower, exact metrics (all test views, Chamfer distance); by default the quick ones."""
+        return self.evaluate(field)
+
+    def before_step(self, field: Any, step: int) -> None:
+        """Called before each gradient step (schedules: the NeRF occupancy grid, coarse-to-fine levels)."""
+
+    def guidance(self, batch: Batch) -> Batch:
+        """The points the last loss evaluated the field at, with weights W(x), for the field's extra
+        loss; by default the batch itself."""
+        return batch
 
 
 def psnr_from_mse(mse: float, peak: float = 1.0) -> float:

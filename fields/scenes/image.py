@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from fieldscope.fields.errors import InputError
-from fieldscope.fields.scenes.base import Batch, psnr_from_mse
+from fieldscope.fields.scenes.base import Batch, Scene, psnr_from_mse
 from fieldscope.fields.scenes.tiles import TileCache
 
 #: Default memory for an image's pixels: images whose float32 pixels need more than half of it are
@@ -177,7 +177,7 @@ def pixel_centers(height: int, width: int, rows: slice | None = None) -> torch.T
     return torch.stack([xx.reshape(-1), yy.reshape(-1)], dim=-1)
 
 
-class ImageScene:
+class ImageScene(Scene):
     """An image as a 2D regression task.
 
     The pixels live in memory (`pixels`, an (H, W, C) float32 tensor), or, for images too large

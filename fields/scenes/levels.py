@@ -1,9 +1,8 @@
 """Neuralangelo's two ideas for grid fields, kept kind-agnostic: numerical gradients whose step
 follows the finest active level, and coarse-to-fine activation of levels through the level mask.
 
-A field exposes `num_levels`, `level_mask` and `set_level_mask`; level resolutions come from its
-encoding's layout (hash grid) or from a config with base_resolution and growth. A field without
-either gets a fixed step.
+A field exposes `num_levels`, `level_mask` and `set_level_mask`; level resolutions come from the
+config of a grid kind (capabilities.hash_table). Other fields get a fixed step.
 """
 
 from __future__ import annotations
@@ -13,6 +12,7 @@ from typing import Any
 import torch
 
 from fieldscope.fields.config import check
+from fieldscope.fields.hashgrid import level_resolution
 
 #: The numerical-gradient step of fields that tell nothing about their resolution.
 DEFAULT_STEP = 1.0 / 512.0
@@ -20,13 +20,10 @@ DEFAULT_STEP = 1.0 / 512.0
 
 def level_resolutions(field: Any) -> list[float] | None:
     """Grid resolution of each level of a field, coarse to fine, or None if it has no levels."""
-    layout = getattr(getattr(field, "encoding", None), "layout", None)
-    if layout is not None and hasattr(layout, "resolution"):
-        return [float(n) for n in layout.resolution]
-    config = getattr(field, "config", None)
-    if config is not None and all(hasattr(config, k) for k in ("base_resolution", "growth", "levels")):
-        return [float(int(config.base_resolution * config.growth**lvl + 1e-6)) for lvl in range(config.levels)]
-    return None
+    config = getattr(field, "config", None)  # analytic functions have none
+    if config is None or not config.capabilities.hash_table:
+        return None
+    return [float(level_resolution(config.base_resolution, config.growth, lvl)) for lvl in range(config.levels)]
 
 
 def finest_active_step(field: Any) -> float:
@@ -53,6 +50,12 @@ def numerical_gradient(field: Any, x: torch.Tensor, step: float, channel: int = 
     return (values[:, 0] - values[:, 1]) / (2.0 * step)
 
 
+def scheduled_levels(step: int, levels: int, start_levels: int, steps_per_level: int) -> int:
+    """How many of `levels` levels coarse to fine has on at `step` (from 0): `start_levels`, and one
+    more every `steps_per_level` steps."""
+    return min(levels, start_levels + max(0, step) // max(1, steps_per_level))
+
+
 class CoarseToFine:
     """Start with `start_levels` levels on and switch on one more every `steps_per_level` steps.
 
@@ -68,7 +71,7 @@ class CoarseToFine:
         self._applied: int | None = None
 
     def active_levels(self, step: int, num_levels: int) -> int:
-        return min(num_levels, self.start_levels + step // self.steps_per_level)
+        return scheduled_levels(step, num_levels, self.start_levels, self.steps_per_level)
 
     def apply(self, field: Any, step: int) -> None:
         count = self.active_levels(step, field.num_levels)

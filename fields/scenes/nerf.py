@@ -31,7 +31,7 @@ from torch import nn
 from fieldscope.fields.appearance import AppearanceConfig, AppearanceHead
 from fieldscope.fields.cameras import camera_rays, pixel_rays, transform_rays
 from fieldscope.fields.config import check
-from fieldscope.fields.scenes.base import Batch, psnr_from_mse
+from fieldscope.fields.scenes.base import Batch, Scene, psnr_from_mse
 from fieldscope.fields.scenes.nerf_data import NerfData, Views, load_nerf
 from fieldscope.fields.volume_rendering import OccupancyGrid, Rendered, distortion_loss, render_rays
 
@@ -98,7 +98,7 @@ def render_camera(
     return torch.cat(parts).reshape(camera.height, camera.width, 3)
 
 
-class NerfScene:
+class NerfScene(Scene):
     """Posed images as a 3D task. `batch_size` (the trainer's) counts samples, not rays: the number
     of rays per batch adapts so that a step evaluates about that many points (Instant-NGP)."""
 

@@ -14,6 +14,7 @@ import torch
 from fieldscope.fields.config import check
 from fieldscope.fields.errors import ConfigError
 from fieldscope.fields.mesh_export import field_grid, grid_points, marching_cubes
+from fieldscope.fields.scenes.base import Scene
 from fieldscope.fields.scenes.mesh import MeshOracle, SamplePool, load_mesh, normalise
 
 #: Finest grid resolution the command line gives a field fitted to a mesh (as Instant-NGP's 2048,
@@ -40,7 +41,7 @@ def chamfer_distance(
     return 0.5 * (float(to_truth.double().mean()) + float(to_predicted.double().mean()))
 
 
-class MeshScene:
+class MeshScene(Scene):
     """Base of the mesh scenes. Subclasses set `task`, `out_dims`, `level`, `inside_is_low` and
     implement `make_samples(n, generator)` (pool entries), `sample(n, generator)` (a Batch from
     `draw`) and `loss(field, batch)`."""

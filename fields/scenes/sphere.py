@@ -7,10 +7,10 @@ from typing import Any
 
 import torch
 
-from fieldscope.fields.scenes.base import Batch
+from fieldscope.fields.scenes.base import Batch, Scene
 
 
-class SphereScene:
+class SphereScene(Scene):
     """The signed distance to a sphere (centre, radius in unit-cube coordinates)."""
 
     task = "sdf"

@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from fieldscope.fields.errors import InputError
-from fieldscope.fields.scenes.base import Batch, psnr_from_mse
+from fieldscope.fields.scenes.base import Batch, Scene, psnr_from_mse
 from fieldscope.fields.scenes.files import existing_file, first_line
 
 DEFAULT_MEMORY_BUDGET = 4 << 30
@@ -88,7 +88,7 @@ def voxel_coords(shape: tuple[int, int, int], index: torch.Tensor) -> torch.Tens
     return (i + 0.5) / torch.tensor([x, y, z], dtype=torch.float32, device=index.device)
 
 
-class VolumeScene:
+class VolumeScene(Scene):
     """A volume as a 3D regression task: targets are the voxel values scaled to [0,1]."""
 
     task = "volume"

@@ -10,7 +10,6 @@ import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -140,31 +139,6 @@ def pause_and_settle(app: Any) -> Any:
     app.pause()
     assert app.run_until(lambda: app.snapshot().state == "paused" and app.settled(), 120)
     return app.snapshot()
-
-
-class GreyFieldGL:
-    """The view's GL side for Laplacian-block fields where this branch has none yet (their GLSL
-    evaluation is another issue's): a grey field, so that the block overlay above it can be seen."""
-
-    def glsl(self, config: Any, params: Any) -> str:
-        return (
-            f"#define FIELD_DIMS {config.dims}\n#define FIELD_OUT {config.out_dims}\n"
-            "vec4 field_eval(vec3 x) { return vec4(0.5, 0.5, 0.5, 1.0); }"
-        )
-
-    def upload(self, ctx: Any, config: Any, params: Any, mask: Any) -> Any:
-        return SimpleNamespace(bind=lambda program: None, set_level_mask=lambda mask: None, release=lambda: None)
-
-
-@pytest.fixture
-def laplacian_drawable(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The view can draw Laplacian-block fields: with their own GL side where this branch has it,
-    else with GreyFieldGL for the test."""
-    from fieldscope.app.render import field_gl
-
-    field_gl._load_kinds()
-    if "laplacian_blocks" not in field_gl._KINDS:
-        monkeypatch.setitem(field_gl._KINDS, "laplacian_blocks", GreyFieldGL())
 
 
 def xdnd_drop(display_name: str, target: int, paths: list[Path], timeout: float = 30.0) -> bool:

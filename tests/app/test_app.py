@@ -13,9 +13,9 @@ import numpy as np
 import pytest
 import torch
 
-from fieldscope.app.export import to_uint8
 from fieldscope.app.render.renderer import image_size
 from fieldscope.fields import snapshot as snapshots
+from fieldscope.fields.pixels import to_uint8
 from tests.app.conftest import ASTRONAUT, pause_and_settle
 
 
@@ -41,7 +41,7 @@ def screen_shows_the_renderer(app: Any, snapshot: Any, tmp_path: Path) -> np.nda
     shot = iio.imread(app.window.screenshot(tmp_path / "window.png"))[..., :3]
     x, y, w, h = app.window.view_rect()
     on_screen = shot[y : y + h, x : x + w].astype(int)
-    offscreen = to_uint8(app.renderer.draw(snapshot, app.view_state.camera, app.view_options())).astype(int)
+    offscreen = to_uint8(app.renderer.draw(snapshot, app.view_state.camera, app.view_options())[..., :3]).astype(int)
     assert on_screen.shape == offscreen.shape == (240, 320, 3)
     difference = np.abs(on_screen - offscreen)
     assert difference.mean() < 1.0 and np.percentile(difference, 99) <= 3

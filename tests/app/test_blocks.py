@@ -108,7 +108,7 @@ def test_the_legend_keys_the_states_with_their_counts(renderer: Any, trained: tu
     assert np.abs(with_key[:60, :160] - without[:60, :160]).max() > 0.3  # the key, top left
 
 
-def test_3d_blocks_are_drawn_on_the_slice_plane_by_state(renderer: Any, laplacian_drawable: None) -> None:
+def test_3d_blocks_are_drawn_on_the_slice_plane_by_state(renderer: Any) -> None:
     config = LaplacianBlocksConfig(dims=3, out_dims=1, size=(32, 32, 32), scales=2, block_size=8)
     field = configs.build_field(config)
     rng = np.random.default_rng(1)

@@ -15,12 +15,12 @@ import imageio.v3 as iio
 import numpy as np
 
 from fieldscope.app import collisions
-from fieldscope.app.export import to_uint8
 from fieldscope.app.render.colormaps import inferno, level_colour
 from fieldscope.app.render.renderer import image_size
 from fieldscope.app.ui.panels.export import ExportPanel
 from fieldscope.app.ui.panels.inside import InsidePanel
 from fieldscope.fields.hashgrid import layout_of
+from fieldscope.fields.pixels import to_uint8
 from fieldscope.fields.run import FieldOptions, field_config
 from tests.app.conftest import pause_and_settle
 from tests.app.test_inside import brute_force_counts, cell_corner_rows
@@ -37,7 +37,7 @@ def screen_view(app: Any, path: Path) -> np.ndarray:
 def offscreen(app: Any) -> np.ndarray:
     """What the renderer draws for the view's current options (int RGB)."""
     picture = app.renderer.draw(app.snapshot(), app.view_state.camera, app.view_options())
-    return to_uint8(picture).astype(int)
+    return to_uint8(picture[..., :3]).astype(int)
 
 
 def panel(app: Any) -> InsidePanel:
@@ -206,7 +206,7 @@ def test_lagrangian_points_turn_on_at_the_projected_means_and_off(
 
 
 def test_laplacian_blocks_turn_on_with_their_states_hover_and_turn_off(
-    image_app: Any, astronaut_path: Path, tmp_path: Path, laplacian_drawable: None
+    image_app: Any, astronaut_path: Path, tmp_path: Path
 ) -> None:
     from fieldscope.app import blocks
     from fieldscope.fields import snapshot as snapshots

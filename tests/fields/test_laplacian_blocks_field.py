@@ -18,7 +18,7 @@ from fieldscope.fields.laplacian_blocks import (
     LaplacianBlocksConfig,
     LaplacianBlocksField,
 )
-from fieldscope.fields.scenes.base import psnr_from_mse
+from fieldscope.fields.scenes.base import Scene, psnr_from_mse
 from fieldscope.fields.scenes.image import ImageScene
 from fieldscope.fields.train import SetLearningRate, TrainConfig, Trainer
 
@@ -28,7 +28,7 @@ HAS_MLP = (ACTIVE, CONVERGED, STOPPED)
 QUICK = {"target_mse": 1e-3, "learning_rate": 2e-3, "max_epochs": 120}
 
 
-class ArrayScene:
+class ArrayScene(Scene):
     """A 2D or 3D array (spatial axes in array order, channels last) as a scene."""
 
     task = "array"

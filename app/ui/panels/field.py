@@ -59,10 +59,13 @@ class FieldPanel(Panel):
         self.app.restart_field(settings)
 
     def refresh(self, snapshot: Any) -> None:
-        count = sum(int(a.size) for a in snapshot.params.values())
-        memory = memory_bytes(count)
-        dpg.set_value(
-            self.summary,
-            f"{count:,} parameters: {memory['parameters'] / 2**20:.1f} MiB "
-            f"({memory['training'] / 2**20:.1f} MiB training)",
-        )
+        dpg.set_value(self.summary, summary(snapshot))
+
+
+def summary(snapshot: Any) -> str:
+    """The field's parameter count (the trainer's param_count(): no buffers, no scene head) and memory."""
+    memory = memory_bytes(snapshot.param_count)
+    return (
+        f"{snapshot.param_count:,} parameters: {memory['parameters'] / 2**20:.1f} MiB "
+        f"({memory['training'] / 2**20:.1f} MiB training)"
+    )

@@ -68,7 +68,7 @@ class LevelsPanel(Panel):
 def _level_info(snapshot: Any) -> list[str]:
     """'N=..., dense|hashed' per level for grid-based configs; for Laplacian blocks (a level is a
     scale, coarse to fine) the scale, its block grid and block side in samples."""
-    if snapshot.config.kind == "laplacian_blocks":
+    if snapshot.config.capabilities.blocks:
         from fieldscope.fields.laplacian_blocks import scale_layout
 
         scales = reversed(scale_layout(snapshot.config))

@@ -28,7 +28,7 @@ class ViewPanel(Panel):
                     min_value=-2.0,
                     max_value=math.log2(MAX_ZOOM),
                     width=180,
-                    callback=lambda s, v: state.with_zoom(2.0**v),
+                    callback=lambda s, v: self._set_zoom(2.0**v),
                 )
                 with dpg.group(horizontal=True):
                     dpg.add_button(label="fit", callback=lambda *_: state.reset_camera())
@@ -79,7 +79,12 @@ class ViewPanel(Panel):
             from fieldscope.app.render.renderer import image_size
 
             fit = Camera2D(state.camera.center, 1.0).pixel_scale(*state.size, image_size(snapshot))
-            state.with_zoom(1.0 / fit)
+            self._set_zoom(1.0 / fit)
+
+    def _set_zoom(self, zoom: float) -> None:
+        state = self.app.view_state
+        if isinstance(state.camera, Camera2D):
+            state.set_camera(state.camera.with_zoom(zoom))
 
     def _orbit(self, d_azimuth: float, d_elevation: float) -> None:
         self._move_3d(lambda camera: camera.orbit(d_azimuth, d_elevation))
