@@ -42,6 +42,11 @@ class Session:
     def can_train(self) -> bool:
         return self.trainer is not None
 
+    @property
+    def running(self) -> bool:
+        """True while its trainer thread runs (it may finish a step after a stop)."""
+        return self.trainer is not None and self.trainer.running
+
     def start(self, paused: bool = False) -> None:
         if self.trainer is not None:
             self.trainer.start(paused=paused)
