@@ -8,6 +8,7 @@ import hashlib
 import json
 import os
 import struct
+import zlib
 from pathlib import Path
 
 import imageio.v3 as iio
@@ -55,11 +56,11 @@ def absurd_headers() -> dict[str, bytes]:
     npy_header = b"{'descr': '<f4', 'fortran_order': False, 'shape': (100000, 100000, 100000), }"
     npy = b"\x93NUMPY\x01\x00" + struct.pack("<H", 118) + npy_header.ljust(117) + b"\n"
     ihdr = struct.pack(">IIBBBBB", 2**31 - 1, 2**31 - 1, 8, 2, 0, 0, 0)
-    png = b"\x89PNG\r\n\x1a\n" + struct.pack(">I", 13) + b"IHDR" + ihdr
+    png = b"\x89PNG\r\n\x1a\n" + struct.pack(">I", 13) + b"IHDR" + ihdr + struct.pack(">I", zlib.crc32(b"IHDR" + ihdr))
     return {
         "huge.npy": npy + bytes(64),
         "negative.npy": npy.replace(b"100000, 100000, 100000", b"-5, 3, 2              "),
-        "huge.png": png + b"\0\0\0\0" + bytes(32),
+        "huge.png": png + bytes(32),
         "huge.ply": b"ply\nformat binary_little_endian 1.0\nelement vertex 4000000000\nproperty float x\n"
         b"element face 4000000000\nproperty list uchar int vertex_indices\nend_header\n" + bytes(100),
         "huge.glb": b"glTF" + struct.pack("<II", 2, 2**32 - 1) + bytes(40),
