@@ -74,6 +74,7 @@ class App:
         replaced = self._supersede_opening()
         note = f" (replaces {replaced}, which was still opening)" if replaced is not None else ""
         self.status.say(f"opening {path} ...{note}")
+        self._show_status_without_scene()
         self._opening_path = path
         self._opening = self._pool.submit(open_path, path, task, self.session, kind)
         return self._opening
@@ -106,14 +107,21 @@ class App:
         self._opening = None
         try:
             session = future.result()
-        except FieldscopeError as error:
-            self.status.say(f"{error}{self._still_training()}", error=True)
-            return
-        except Exception as error:  # a bug while opening: say so, keep the current scene
-            self.status.say(f"{self._opening_path}: {type(error).__name__}: {error}{self._still_training()}", True)
+        except Exception as error:
+            if isinstance(error, FieldscopeError):
+                self.status.say(f"{error}{self._still_training()}", error=True)
+            else:  # a bug while opening: say so, keep the current scene
+                self.status.say(f"{self._opening_path}: {type(error).__name__}: {error}{self._still_training()}", True)
+            self._show_status_without_scene()
             return
         self.recent = recent.remember(self._opening_path)
         self.switch(session)
+
+    def _show_status_without_scene(self) -> None:
+        """The frame refreshes the status bar only while a scene is shown: before the first one,
+        what opening says (and why it failed) must still reach the screen."""
+        if self.session is None:
+            self.window.status_bar.refresh(None)
 
     def _release_retired(self) -> None:
         """Let go of stopped sessions whose trainer thread has ended (their scene, field and

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import gc
+import os
 import threading
 import weakref
 from pathlib import Path
@@ -81,3 +82,18 @@ def test_replaced_scenes_their_trainers_and_programs_are_freed(image_app: Any, t
     trainers = [t for t in threading.enumerate() if t.name == "fieldscope-trainer"]
     assert trainers == [app.session.trainer._thread]
     assert len(app.renderer._programs) <= PROGRAMS_KEPT
+
+
+def test_before_any_scene_the_status_bar_shows_why_an_open_failed(
+    image_app: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import dearpygui.dearpygui as dpg
+
+    app = image_app
+    os.mkfifo(tmp_path / "pipe.png")
+    monkeypatch.setattr(app, "session", None)  # a window opened on nothing (or on a bad path)
+    future = app.open(tmp_path / "pipe.png")
+    assert dpg.get_value(app.window.status_bar.text).startswith(f"opening {tmp_path / 'pipe.png'}")
+    assert app.run_until(lambda: future.done() and app.status.is_error, 60)
+    shown = dpg.get_value(app.window.status_bar.text)
+    assert shown == f"{tmp_path / 'pipe.png'}: is a FIFO (named pipe), not a file fieldscope can read"
