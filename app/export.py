@@ -106,6 +106,7 @@ def video_job(
         raise ConfigError(f"a video needs 2 to 10000 frames, not {frames}")
     options = replace(view, width=view.width // 2 * 2, height=view.height // 2 * 2)  # even sides for H.264
     fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix, dir=path.parent)
+    os.fchmod(fd, snapshots.plain_file_mode())
     os.close(fd)
     writer = None
     try:

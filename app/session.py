@@ -13,6 +13,7 @@ import torch
 
 from fieldscope.fields import snapshot as snapshots
 from fieldscope.fields.errors import InputError
+from fieldscope.fields.paths import path_problem
 from fieldscope.fields.run import FieldOptions, TrainOptions, build_run
 from fieldscope.fields.scenes import detect_task, open_scene
 from fieldscope.fields.scenes.image import IMAGE_SUFFIXES
@@ -42,6 +43,11 @@ class Session:
     def can_train(self) -> bool:
         return self.trainer is not None
 
+    @property
+    def running(self) -> bool:
+        """True while its trainer thread runs (it may finish a step after a stop)."""
+        return self.trainer is not None and self.trainer.running
+
     def start(self, paused: bool = False) -> None:
         if self.trainer is not None:
             self.trainer.start(paused=paused)
@@ -64,8 +70,9 @@ class Session:
 
 def check_openable(path: Path) -> None:
     """Clear messages for folders that are not scenes before the scene registry sees them."""
-    if not path.exists():
-        raise InputError(f"{path}: no such file or folder")
+    problem = path_problem(path, folder_ok=True)
+    if problem is not None:
+        raise InputError(f"{path}: {problem}")
     if path.is_dir():
         entries = [p for p in path.iterdir() if not p.name.startswith(".")]
         if not entries:

@@ -59,7 +59,7 @@ def rigid_problem(matrix: np.ndarray) -> str | None:
     """Why a 4x4 (or 3x4) camera-to-world matrix is not a rigid motion, or None if it is."""
     m = np.asarray(matrix, dtype=np.float64)
     if m.shape not in ((4, 4), (3, 4)):
-        return f"it is {'x'.join(map(str, m.shape))}, not 4x4"
+        return f"it is {'x'.join(map(str, m.shape)) or 'a single number'}, not 4x4"
     if not np.isfinite(m).all():
         return "it holds NaN or infinite values"
     if m.shape == (4, 4) and np.abs(m[3] - (0.0, 0.0, 0.0, 1.0)).max() > 1e-6:

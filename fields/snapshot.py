@@ -24,6 +24,7 @@ from safetensors.numpy import save as st_save
 
 from fieldscope.fields import config as configs
 from fieldscope.fields.errors import FieldscopeError, SnapshotError
+from fieldscope.fields.paths import path_problem, plain_file_mode
 from fieldscope.fields.train import Snapshot, TrainConfig, frozen_arrays, split_params
 
 FORMAT = "fieldscope-snapshot"
@@ -81,6 +82,7 @@ def atomic_output(path: Path) -> Iterator[BinaryIO]:
     if not folder.is_dir():
         raise FieldscopeError(f"{path}: the folder {folder} does not exist")
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
+    os.fchmod(fd, plain_file_mode())  # mkstemp's 0600 would stay with the file after the rename
     os.close(fd)
     try:
         with open(tmp, "wb") as handle:  # by name: some writers (tifffile) want the handle's name
@@ -172,8 +174,9 @@ def from_bytes(path: Path, data: bytes, kind: str | None = None) -> Snapshot:
 def load(path: str | Path, kind: str | None = None) -> Snapshot:
     """Read and verify a snapshot; `kind` (optional) is the field kind the caller expects."""
     path = Path(path)
-    if not path.is_file():
-        raise SnapshotError(f"{path}: no such file")
+    problem = path_problem(path)
+    if problem is not None:
+        raise SnapshotError(f"{path}: {problem}")
     return from_bytes(path, path.read_bytes(), kind)
 
 

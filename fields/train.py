@@ -213,6 +213,11 @@ class Trainer:
         self._thread.start()
         return self._thread
 
+    @property
+    def running(self) -> bool:
+        """True while the loop's thread (start) is alive."""
+        return self._thread is not None and self._thread.is_alive()
+
     def stop(self, timeout: float | None = 30.0) -> None:
         """Ask the loop to stop and wait for it."""
         self.send(Stop())

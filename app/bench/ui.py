@@ -16,6 +16,7 @@ def add_parser(which: Any) -> Any:
     ui = which.add_parser("ui", help="UI frame times while training (2D and 3D) and the trainer's cost of the window")
     ui.add_argument("--json", action="store_true")
     ui.add_argument("--seconds", type=float, default=20.0, help="seconds per measurement (default 20)")
+    ui.add_argument("--warmup", type=float, default=2.0, help="seconds of training before measuring (default 2)")
     ui.add_argument(
         "--overlay",
         action="store_true",
@@ -30,15 +31,19 @@ def percentiles(times: list[float]) -> dict[str, float]:
     return {"frames": len(ms), "p50_ms": float(np.percentile(ms, 50)), "p95_ms": float(np.percentile(ms, 95))}
 
 
-def steps_headless(scene: Any, config: Any, seconds: float) -> float:
-    """Steps/s of the trainer thread with no window."""
+def steps_headless(scene: Any, config: Any, seconds: float, warmup: float = 2.0) -> float:
+    """Steps/s of the trainer thread with no window, after `warmup` seconds and its first step
+    (kernel loads), over `seconds` or until it publishes a newer step, whichever is later."""
     from fieldscope.app.session import new_session
 
     session = new_session(scene, config=config)
     session.start()
-    time.sleep(2.0)  # warm-up (kernel loads)
+    time.sleep(warmup)
+    while session.latest().step < 1:
+        time.sleep(0.05)
     first, started = session.latest().step, time.perf_counter()
-    time.sleep(seconds)
+    while time.perf_counter() - started < seconds or session.latest().step == first:
+        time.sleep(0.05)
     rate = (session.latest().step - first) / (time.perf_counter() - started)
     session.stop(wait=True)
     return rate
@@ -79,19 +84,23 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
     image = open_scene(DEFAULT_IMAGE)
     config_2d = field_config(image, FieldOptions())
-    headless = steps_headless(image, config_2d, args.seconds)
+    headless = steps_headless(image, config_2d, args.seconds, args.warmup)
     report: dict[str, Any] = {"headless_steps_per_s": headless}
     _say(args, f"headless trainer: {headless:.2f} steps/s")
 
     app = App(view_size=(800, 600))
     try:
         app.switch(new_session(image, config=config_2d))
+        refreshed = app.view.refresh_seconds
         frames, rate = run_window(app, args.seconds, move=False)
-        report["view_2d_800x600"] = {**frames, "steps_per_s": rate}
+        # the share of the time the view spent shading pictures of new snapshots (at most its refresh_duty)
+        share = (app.view.refresh_seconds - refreshed) / args.seconds
+        report["view_2d_800x600"] = {**frames, "steps_per_s": rate, "refresh_share": share}
         _say(
             args,
             f"2D view 800x600 while training: frame p50 {frames['p50_ms']:.0f} ms, "
-            f"p95 {frames['p95_ms']:.0f} ms; trainer {rate:.2f} steps/s ({rate / headless:.0%} of headless)",
+            f"p95 {frames['p95_ms']:.0f} ms; trainer {rate:.2f} steps/s ({rate / headless:.0%} of headless); "
+            f"{share:.0%} of the time on refreshes (at most {app.view.refresh_duty:.0%})",
         )
 
         config_3d = HashGridConfig(

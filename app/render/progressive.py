@@ -6,6 +6,7 @@ behind the picture on screen and swapped in when complete."""
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -47,16 +48,19 @@ class ProgressiveView:
         budget: float = 0.02,
         refresh_interval: float = 1.0,
         refresh_duty: float = 1 / 3,
+        clock: Callable[[], float] = time.perf_counter,
     ) -> None:
         """budget: seconds of drawing per update; refresh_interval: least seconds between two
         pictures of new snapshots of an unchanged view; refresh_duty: at most this share of the
         time goes to such pictures (drawing competes with training for the CPU: a slow picture is
-        refreshed less often)."""
+        refreshed less often); clock: seconds (tests pass their own)."""
         self.renderer = renderer
         self.reduce = {2: reduce_2d, 3: reduce_3d}
         self.budget = budget
         self.refresh_interval = refresh_interval
         self.refresh_duty = refresh_duty
+        self.clock = clock
+        self.refresh_seconds = 0.0  # shading seconds of pictures of new snapshots so far (bench ui)
         self._picture_cost = 0.0  # shading seconds of the last full-resolution picture
         self._job_started = 0.0
         self.image = np.zeros((1, 1, 4), np.float32)
@@ -90,7 +94,7 @@ class ProgressiveView:
             self.image[..., 3] = 1.0
             self.job = None
         self._plan(snapshot, camera, options, moving)
-        return self._work(time.perf_counter() + self.budget)
+        return self._work(self.clock() + self.budget)
 
     def _plan(self, snapshot: Any, camera: Any, options: ViewOptions, moving: bool) -> None:
         job = self.job
@@ -104,10 +108,10 @@ class ProgressiveView:
             return
         elif job.scale > 1 and not moving:
             self.job = _Job(job.snapshot, camera, options, 1, in_place=True)
-        elif snapshot is not job.snapshot and time.perf_counter() - self._job_started >= self._refresh_after():
+        elif snapshot is not job.snapshot and self.clock() - self._job_started >= self._refresh_after():
             self.job = _Job(snapshot, camera, options, coarse if moving else 1, in_place=False)
         if self.job is not job:
-            self._job_started = time.perf_counter()
+            self._job_started = self.clock()
 
     def _refresh_after(self) -> float:
         return max(self.refresh_interval, self._picture_cost / self.refresh_duty)
@@ -125,14 +129,16 @@ class ProgressiveView:
             job.frame = self.renderer.frame(job.snapshot, job.camera, options)
             job.buffer = np.zeros((height, width, 4), np.float32)
         changed = False
-        while not job.done and time.perf_counter() < deadline:
-            started = time.perf_counter()
+        while not job.done and self.clock() < deadline:
+            started = self.clock()
             top = job.next_row
             bottom = min(job.buffer.shape[0], top + job.rows_per_tile)
             job.buffer[top:bottom] = job.frame.rows(top, bottom)
             job.next_row = bottom
-            spent = max(time.perf_counter() - started, 1e-4)
+            spent = max(self.clock() - started, 1e-4)
             job.cost += spent
+            if not job.in_place:
+                self.refresh_seconds += spent
             # aim at tiles of about half the budget
             job.rows_per_tile = max(1, min(512, int((bottom - top) * 0.5 * self.budget / spent)))
             if job.in_place:

@@ -17,6 +17,8 @@ from fieldscope.fields.hashgrid import level_resolution
 
 MODES_2D = ("field", "truth", "error", "raw", "heat_raw")
 MODES_3D = ("shaded", "normals", "depth", "slice", "density", "raw", "slice_points", "surface_points", "heat_raw")
+#: Shader programs kept compiled (one per field config seen, newest first).
+PROGRAMS_KEPT = 4
 #: Modes that show colours: the only ones overlays and legends are drawn over (the others give
 #: values for tests and exports).
 COLOUR_MODES = ("field", "truth", "error", "shaded", "normals", "depth", "slice", "density")
@@ -265,11 +267,22 @@ class Renderer:
         code = field_gl.for_config(config).glsl(config, snapshot.params)
         key = (config.dims, code)
         if key not in self._programs:
+            self._forget_programs(keep=PROGRAMS_KEPT - 1)
             fragment = "view2d.frag" if config.dims == 2 else "view3d.frag"
             self._programs[key] = self.ctx.program(
                 vertex_shader=shaders.read("fullscreen.vert"), fragment_shader=shaders.source(fragment, code)
             )
         return self._programs[key]
+
+    def _forget_programs(self, keep: int) -> None:
+        """Release all but the `keep` newest programs (and their vertex arrays): each field config
+        compiles its own, and a window that opens scene after scene would keep them all."""
+        for key in list(self._programs)[: max(0, len(self._programs) - keep)]:
+            program = self._programs.pop(key)
+            vao = self._vaos.pop(id(program), None)
+            if vao is not None:
+                vao.release()
+            program.release()
 
     def _vao(self, program: Any) -> Any:
         if id(program) not in self._vaos:
@@ -302,6 +315,9 @@ class Renderer:
         """Upload the ground truth (H, W, C) as a float RGBA texture (zero-padded) and bind it to
         unit 0; False if none."""
         if truth is None:
+            if self._truth is not None:  # another scene's pixels: let them go
+                self._truth[1].release()
+                self._truth = None
             return False
         if self._truth is None or self._truth[0] is not truth:
             if self._truth is not None:

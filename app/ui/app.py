@@ -9,6 +9,7 @@ training step: they send commands to the trainer's queue.
 from __future__ import annotations
 
 import dataclasses
+import gc
 import math
 import queue
 import time
@@ -74,23 +75,32 @@ class App:
     def open(self, path: str | Path, task: str | None = None, kind: str = "hashgrid") -> Future:
         """Open a scene (trained with a field of `kind`) or saved model in the background; the
         current scene trains on until the new one is ready, and stays if opening fails (the status
-        bar says why)."""
+        bar says why). The latest request wins: one still opening is replaced (its result dropped)."""
         path = Path(path).expanduser()
-        if self._opening is not None and not self._opening.done():
-            self.status.say(f"{path}: still opening {self._opening_path}; try again in a moment", error=True)
-            future: Future = Future()
-            future.set_exception(FieldscopeError("busy opening another scene"))
-            return future
-        self.status.say(f"opening {path} ...")
+        replaced = self._supersede_opening()
+        note = f" (replaces {replaced}, which was still opening)" if replaced is not None else ""
+        self.status.say(f"opening {path} ...{note}")
+        self._show_status_without_scene()
         self._opening_path = path
         self._opening = self._pool.submit(open_path, path, task, self.session, kind, self.device)
         return self._opening
 
+    def _supersede_opening(self) -> Path | None:
+        """Let go of the open in progress, if any (cancelled if it has not started; else its
+        session, never started, is dropped when it arrives); the path it was opening."""
+        future, self._opening = self._opening, None
+        if future is None or future.done():
+            return None
+        future.cancel()
+        return self._opening_path
+
     def drop(self, paths: list[str]) -> None:
-        """Files dropped on the window (called from GLFW's callback): the first one is opened."""
+        """Files dropped on the window (called from GLFW's callback): the first one is opened; a
+        later drop replaces one still opening."""
         self._drops.put(list(paths))
 
     def _poll_opening(self) -> None:
+        self._release_retired()
         while not self._drops.empty():
             paths = self._drops.get()
             if paths:
@@ -103,14 +113,29 @@ class App:
         self._opening = None
         try:
             session = future.result()
-        except FieldscopeError as error:
-            self.status.say(f"{error}{self._still_training()}", error=True)
-            return
-        except Exception as error:  # a bug while opening: say so, keep the current scene
-            self.status.say(f"{self._opening_path}: {type(error).__name__}: {error}{self._still_training()}", True)
+        except Exception as error:
+            if isinstance(error, FieldscopeError):
+                self.status.say(f"{error}{self._still_training()}", error=True)
+            else:  # a bug while opening: say so, keep the current scene
+                self.status.say(f"{self._opening_path}: {type(error).__name__}: {error}{self._still_training()}", True)
+            self._show_status_without_scene()
             return
         self.recent = recent.remember(self._opening_path)
         self.switch(session)
+
+    def _show_status_without_scene(self) -> None:
+        """The frame refreshes the status bar only while a scene is shown: before the first one,
+        what opening says (and why it failed) must still reach the screen."""
+        if self.session is None:
+            self.window.status_bar.refresh(None)
+
+    def _release_retired(self) -> None:
+        """Let go of stopped sessions whose trainer thread has ended (their scene, field and
+        optimiser state), and collect them now: they hold cycles the collector may not visit soon."""
+        running = [session for session in self._retired if session.running]
+        if len(running) < len(self._retired):
+            self._retired = running
+            gc.collect()
 
     def _still_training(self) -> str:
         if self.session is None:
@@ -459,9 +484,11 @@ class App:
 
     def close(self) -> None:
         """Stop every trainer thread (and wait for them: exiting during a step aborts), close the window."""
+        self._supersede_opening()
         for session in [*self._retired, self.session]:
             if session is not None:
                 session.stop(wait=True)
+        self._retired = []
         self.jobs.cancel()
         self._pool.shutdown(wait=True, cancel_futures=True)
         self.window.close()

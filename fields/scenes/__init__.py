@@ -7,8 +7,10 @@ from pathlib import Path
 from typing import Any
 
 from fieldscope.fields.errors import InputError
+from fieldscope.fields.paths import path_problem
 from fieldscope.fields.scenes.base import Batch, Scene
 from fieldscope.fields.scenes.image import IMAGE_SUFFIXES, ImageScene, load_image
+from fieldscope.fields.scenes.mesh_header import check_mesh_file
 
 __all__ = ["TASKS", "Batch", "ImageScene", "Scene", "detect_task", "load_image", "open_scene"]
 
@@ -18,12 +20,14 @@ NERF_FILES = ("transforms_train.json", "transforms.json")
 
 
 def _sdf(path: str | Path, **options: Any) -> Any:
+    check_mesh_file(path)  # at once, before the mesh readers' slow imports
     from fieldscope.fields.scenes.sdf import SdfScene
 
     return SdfScene.from_file(path, **options)
 
 
 def _occupancy(path: str | Path, **options: Any) -> Any:
+    check_mesh_file(path)
     from fieldscope.fields.scenes.occupancy import OccupancyScene
 
     return OccupancyScene.from_file(path, **options)
@@ -61,8 +65,9 @@ def detect_task(path: str | Path) -> str:
     request), a volume (.npy, NIfTI), or a NeRF data set (a folder with transforms_train.json or
     transforms.json, or such a file)."""
     path = Path(path)
-    if not path.exists():
-        raise InputError(f"{path}: no such file or folder")
+    problem = path_problem(path, folder_ok=True)
+    if problem is not None:
+        raise InputError(f"{path}: {problem}")
     suffix = _suffix(path)
     if path.is_dir():
         if any((path / name).is_file() for name in NERF_FILES):

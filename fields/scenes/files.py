@@ -5,13 +5,15 @@ from __future__ import annotations
 from pathlib import Path
 
 from fieldscope.fields.errors import InputError
+from fieldscope.fields.paths import path_problem
 
 
 def existing_file(path: str | Path) -> Path:
-    """The path, if it names a non-empty file; else InputError saying what is wrong with it."""
+    """The path, if it names a non-empty regular file; else InputError saying what is wrong with it."""
     path = Path(path)
-    if not path.is_file():
-        raise InputError(f"{path}: no such file")
+    problem = path_problem(path)
+    if problem is not None:
+        raise InputError(f"{path}: {problem}")
     if path.stat().st_size == 0:
         raise InputError(f"{path}: the file is empty (0 bytes)")
     return path

@@ -15,6 +15,7 @@ import torch
 
 from fieldscope.fields.errors import InputError
 from fieldscope.fields.scenes.base import Batch, Scene, psnr_from_mse
+from fieldscope.fields.scenes.files import existing_file
 from fieldscope.fields.scenes.tiles import TileCache
 
 #: Default memory for an image's pixels: images whose float32 pixels need more than half of it are
@@ -36,7 +37,7 @@ def load_image(path: str | Path, memory_budget: int = DEFAULT_MEMORY_BUDGET) -> 
     Raises InputError naming the file for a missing, empty, unreadable, damaged or too large file.
     """
     path = Path(path)
-    _check_file(path)
+    existing_file(path)
     shape = image_info(path)[0]
     needed = int(np.prod(shape)) * 4
     if needed > memory_budget:
@@ -45,13 +46,6 @@ def load_image(path: str | Path, memory_budget: int = DEFAULT_MEMORY_BUDGET) -> 
             f"over the memory budget of {memory_budget / 2**30:.1f} GiB"
         )
     return _normalise(path, read_native(path))
-
-
-def _check_file(path: Path) -> None:
-    if not path.is_file():
-        raise InputError(f"{path}: no such file")
-    if path.stat().st_size == 0:
-        raise InputError(f"{path}: the file is empty (0 bytes)")
 
 
 def image_info(path: Path) -> tuple[tuple[int, int, int], np.dtype]:
@@ -222,7 +216,7 @@ class ImageScene(Scene):
         half the memory budget (the cache's resident tiles then take at most a quarter of it);
         stream=True/False forces the choice."""
         path = Path(path)
-        _check_file(path)
+        existing_file(path)
         (height, width, channels), _dtype = image_info(path)
         needed = height * width * channels * 4
         if stream is False or (stream is None and needed <= memory_budget // 2):

@@ -14,7 +14,8 @@ import torch
 
 from fieldscope.fields.errors import ConfigError, InputError
 from fieldscope.fields.scenes import MESH_SUFFIXES
-from fieldscope.fields.scenes.files import existing_file, first_line
+from fieldscope.fields.scenes.files import first_line
+from fieldscope.fields.scenes.mesh_header import check_mesh_file
 from fieldscope.fields.warp_bridge import warp_call
 from fieldscope.gpu import mesh_query, runtime
 
@@ -27,12 +28,12 @@ def load_mesh(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
 
     Raises InputError naming the file when it is missing, empty, unreadable or holds no triangles.
     """
-    import trimesh
-
-    path = existing_file(path)
+    path = check_mesh_file(path)  # before the slow import
     suffix = path.suffix.lower()
     if suffix not in MESH_SUFFIXES:
         raise InputError(f"{path}: not a mesh type fieldscope reads (supported: {', '.join(MESH_SUFFIXES)})")
+    import trimesh
+
     try:
         loaded = trimesh.load(str(path), file_type=suffix[1:], force="mesh")
     except Exception as error:

@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 
 from fieldscope.fields.errors import InputError
+from fieldscope.fields.paths import plain_file_mode
 
 FORMAT = "fieldscope-tiles"
 VERSION = 1
@@ -216,6 +217,7 @@ def build(source: Path, path: Path, budget: int, tile: int = TILE) -> None:
     count = tiles_y * tiles_x
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.fchmod(fd, plain_file_mode())
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(b"\0" * (HEADER_BYTES + 4 * count))

@@ -44,9 +44,12 @@ def test_fit_then_render_at_any_size(tmp_path, astronaut_path, capsys):
 
 
 def test_time_budget_stops_the_fit(tmp_path, astronaut_path):
+    """With a budget and no step count the fit ends, having trained (how closely the budget is kept
+    is a timing: bench fit's seconds against its --time-budget)."""
     model = tmp_path / "m.fsnap"
-    assert main(["fit", str(astronaut_path), "--time-budget", "1.5", "--out", str(model), *SMALL]) == 0
-    assert snapshots.load(model).elapsed < 10.0
+    assert main(["fit", str(astronaut_path), "--time-budget", "0.5", "--out", str(model), *SMALL]) == 0
+    snapshot = snapshots.load(model)
+    assert snapshot.step >= 1 and snapshot.elapsed > 0.0
 
 
 @pytest.mark.parametrize(

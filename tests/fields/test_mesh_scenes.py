@@ -70,7 +70,7 @@ def test_bad_meshes_are_clear_errors_naming_the_file(tmp_path):
     cases = {
         "cloud.ply": "cloud.ply: the mesh has no faces",
         "empty.obj": "empty.obj: the file is empty",
-        "junk.glb": "junk.glb: not a readable GLB mesh",
+        "junk.glb": "junk.glb: not a GLB file",
         "missing.off": "missing.off: no such file",
     }
     for name, message in cases.items():

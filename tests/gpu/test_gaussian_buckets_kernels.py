@@ -64,11 +64,12 @@ def test_forward_and_every_gradient_match_the_float64_reference(case, device):
     assert torch.all(xw.grad[1, 0] == 0)
 
 
-def test_features_equal_a_brute_force_sum_over_every_bucket_and_point():
+def test_features_equal_a_brute_force_sum_over_every_bucket_and_point(device):
     lag, _ = make_pair(2, 3, 2, 2, 3, 10, 4, 2.0, "linear")
     layout, k = lag.layout, lag.points
     x = points(5, 2, seed=4)
-    out = lag(x)
+    out = lag.to(device)(x.to(device)).cpu()
+    lag = lag.cpu()
     sigma = lag.sigma().double()
     for i, p in enumerate(x.double().clamp(0, 1)):
         for level in range(2):
@@ -141,6 +142,7 @@ def test_two_core_launches_equal_one_core(monkeypatch):
         return [y.detach().clone(), g.detach().clone(), lag.means.grad.clone(), lag.values.grad.clone(),
                 x.grad.clone()]  # fmt: skip
 
+    assert runtime.cpu_workers() >= 2, "this machine should have two cores"
     split = run()
     monkeypatch.setattr(runtime, "cpu_workers", lambda: 1)
     single = run()

@@ -108,11 +108,11 @@ def test_reference_gradients_pass_gradcheck():
 
 
 @pytest.mark.parametrize("dims", [2, 3])
-def test_warp_gradients_match_finite_differences(dims):
-    enc = make_encoding(dims, 3, 2, 10, 6, 2.5, 1)
+def test_warp_gradients_match_finite_differences(dims, device):
+    enc = make_encoding(dims, 3, 2, 10, 6, 2.5, 1).to(device)
     enc.set_mask((True, True, True))
-    x = torch.tensor([[0.23, 0.61, 0.47][:dims], [0.71, 0.18, 0.83][:dims]])
-    cot = torch.randn(2, 6, generator=torch.Generator().manual_seed(3))
+    x = torch.tensor([[0.23, 0.61, 0.47][:dims], [0.71, 0.18, 0.83][:dims]], device=device)
+    cot = torch.randn(2, 6, generator=torch.Generator().manual_seed(3)).to(device)
     xw = x.clone().requires_grad_(True)
     (enc(xw) * cot).sum().backward()
 
@@ -164,12 +164,12 @@ def brute_force_rows(point, layout):
 
 
 @pytest.mark.parametrize("dims", [2, 3])
-def test_rows_touched_equal_brute_force(dims):
-    enc = make_encoding(dims, 6, 1, 10, 4, 2.0, 0)
+def test_rows_touched_equal_brute_force(dims, device):
+    enc = make_encoding(dims, 6, 1, 10, 4, 2.0, 0).to(device)
     enc.set_mask((True,) * 6)
     points = [*sample_points(6, dims, seed=11)[4:].tolist(), [0.999] * dims, [0.5] * dims]
     for point in points:
-        x = torch.tensor([point])
+        x = torch.tensor([point], device=device)
         for lvl, corners in brute_force_rows(point, enc.layout):
             enc.table.grad = None
             y = enc(x)

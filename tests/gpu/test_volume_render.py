@@ -9,6 +9,7 @@ import torch
 from fieldscope.fields.reference import composite_reference, distortion_reference
 from fieldscope.fields.volume_rendering import (
     OccupancyGrid,
+    Samples,
     composite,
     distortion_loss,
     march_rays,
@@ -34,9 +35,10 @@ def random_rays(rays=40, seed=0, max_samples=30):
 
 
 @pytest.mark.parametrize("threshold", [0.0, 1e-4, 0.05])
-def test_composite_forward_matches_the_float64_reference(threshold):
+def test_composite_forward_matches_the_float64_reference(threshold, device):
     sigma, rgb, t, dt, offsets = random_rays()
-    color, opacity, depth, weights, used = composite(sigma, rgb, t, dt, offsets, threshold)
+    on = [a.to(device) for a in (sigma, rgb, t, dt, offsets)]
+    color, opacity, depth, weights, used = (a.cpu() for a in composite(*on, threshold))
     ref = composite_reference(sigma.double(), rgb.double(), t.double(), dt.double(), offsets, threshold)
     for got, want in zip((color, opacity, depth, weights), ref, strict=True):
         assert torch.allclose(got.double(), want, rtol=1e-5, atol=1e-6)
@@ -46,28 +48,28 @@ def test_composite_forward_matches_the_float64_reference(threshold):
 
 
 @pytest.mark.parametrize("threshold", [0.0, 0.05])
-def test_composite_gradients_match_the_reference_with_random_cotangents(threshold):
+def test_composite_gradients_match_the_reference_with_random_cotangents(threshold, device):
     sigma, rgb, t, dt, offsets = random_rays(seed=1)
     g = torch.Generator().manual_seed(5)
     cot = [torch.randn(40, 3, generator=g), torch.randn(40, generator=g), torch.randn(40, generator=g)]
     cot.append(torch.randn(sigma.shape[0], generator=g))
-    s32, c32 = sigma.clone().requires_grad_(), rgb.clone().requires_grad_()
-    outs = composite(s32, c32, t, dt, offsets, threshold)[:4]
-    sum((o * c).sum() for o, c in zip(outs, cot, strict=True)).backward()
+    s32, c32 = sigma.to(device).clone().requires_grad_(), rgb.to(device).clone().requires_grad_()
+    outs = composite(s32, c32, t.to(device), dt.to(device), offsets.to(device), threshold)[:4]
+    sum((o * c.to(device)).sum() for o, c in zip(outs, cot, strict=True)).backward()
     s64, c64 = sigma.double().requires_grad_(), rgb.double().requires_grad_()
     ref = composite_reference(s64, c64, t.double(), dt.double(), offsets, threshold)
     sum((o * c.double()).sum() for o, c in zip(ref, cot, strict=True)).backward()
-    assert torch.allclose(s32.grad.double(), s64.grad, rtol=1e-4, atol=1e-5)
-    assert torch.allclose(c32.grad.double(), c64.grad, rtol=1e-5, atol=1e-6)
+    assert torch.allclose(s32.grad.cpu().double(), s64.grad, rtol=1e-4, atol=1e-5)
+    assert torch.allclose(c32.grad.cpu().double(), c64.grad, rtol=1e-5, atol=1e-6)
 
 
-def test_composite_gradient_by_finite_differences_on_a_tiny_ray():
-    sigma = torch.tensor([3.0, 10.0, 0.5, 25.0], dtype=torch.float64)
-    rgb = torch.rand(4, 3, generator=torch.Generator().manual_seed(2), dtype=torch.float64)
-    t = torch.tensor([0.1, 0.2, 0.3, 0.4], dtype=torch.float64)
-    dt = torch.full((4,), 0.1, dtype=torch.float64)
-    offsets = torch.tensor([0, 4], dtype=torch.int32)
-    weight = torch.tensor([[0.3, -0.7, 1.1]])
+def test_composite_gradient_by_finite_differences_on_a_tiny_ray(device):
+    sigma = torch.tensor([3.0, 10.0, 0.5, 25.0], dtype=torch.float64, device=device)
+    rgb = torch.rand(4, 3, generator=torch.Generator().manual_seed(2), dtype=torch.float64).to(device)
+    t = torch.tensor([0.1, 0.2, 0.3, 0.4], dtype=torch.float64, device=device)
+    dt = torch.full((4,), 0.1, dtype=torch.float64, device=device)
+    offsets = torch.tensor([0, 4], dtype=torch.int32, device=device)
+    weight = torch.tensor([[0.3, -0.7, 1.1]], device=device)
 
     def objective(s):
         color, opacity, depth, _, _ = composite(s.float(), rgb.float(), t.float(), dt.float(), offsets, 0.0)
@@ -85,18 +87,18 @@ def test_composite_gradient_by_finite_differences_on_a_tiny_ray():
         assert float(s.grad[i]) == pytest.approx(numeric, rel=2e-3, abs=2e-5)
 
 
-def test_distortion_loss_and_gradient_match_the_pairwise_definition():
+def test_distortion_loss_and_gradient_match_the_pairwise_definition(device):
     _, _, t, dt, offsets = random_rays(rays=12, seed=3)
     weights = torch.rand(t.shape[0], generator=torch.Generator().manual_seed(4)) * 0.2
-    w32 = weights.clone().requires_grad_()
-    loss = distortion_loss(w32, t, dt, offsets)
+    w32 = weights.to(device).clone().requires_grad_()
+    loss = distortion_loss(w32, t.to(device), dt.to(device), offsets.to(device))
     w64 = weights.double().requires_grad_()
     ref = distortion_reference(w64, t.double(), dt.double(), offsets)
-    assert torch.allclose(loss.double(), ref, rtol=1e-5, atol=1e-7)
+    assert torch.allclose(loss.cpu().double(), ref, rtol=1e-5, atol=1e-7)
     cot = torch.randn(12, generator=torch.Generator().manual_seed(6))
-    (loss * cot).sum().backward()
+    (loss * cot.to(device)).sum().backward()
     (ref * cot.double()).sum().backward()
-    assert torch.allclose(w32.grad.double(), w64.grad, rtol=1e-4, atol=1e-6)
+    assert torch.allclose(w32.grad.cpu().double(), w64.grad, rtol=1e-4, atol=1e-6)
 
 
 def camera_rays(count, seed=0):
@@ -120,12 +122,13 @@ def brute_force_march(origins, directions, occupied, dt, jitter):
 
 
 @pytest.mark.parametrize("fill", [1.0, 0.3])
-def test_marching_takes_the_occupied_lattice_points_brute_force_finds(fill):
+def test_marching_takes_the_occupied_lattice_points_brute_force_finds(fill, device):
     origins, directions = camera_rays(200)
     occupied = torch.rand(16, 16, 16, generator=torch.Generator().manual_seed(1)) < fill
     jitter = torch.rand(200, generator=torch.Generator().manual_seed(2))
     dt = math.sqrt(3) / 128
-    samples = march_rays(origins, directions, occupied, dt, jitter)
+    marched = march_rays(origins.to(device), directions.to(device), occupied.to(device), dt, jitter.to(device))
+    samples = Samples(marched.ray.cpu(), marched.t.cpu(), marched.offsets.cpu())
     expected = brute_force_march(origins, directions, occupied, dt, jitter)
     mismatched = 0
     for r in range(200):
@@ -146,7 +149,7 @@ class Blob(torch.nn.Module):
     (nothing) outside; the three other outputs are colour features."""
 
     def forward(self, x):
-        r = (x - CENTRE).norm(dim=-1, keepdim=True)
+        r = (x - CENTRE.to(x.device)).norm(dim=-1, keepdim=True)
         raw = torch.where(r < 0.2, torch.full_like(r, 3.0), torch.full_like(r, -40.0))
         return torch.cat([raw, torch.sin(9 * x)], dim=-1)
 
@@ -161,24 +164,25 @@ def cell_centre_distance(res):
     return (centres - CENTRE).norm(dim=-1)
 
 
-def test_occupancy_grid_update_marks_the_cells_with_density():
-    grid = OccupancyGrid(resolution=32, share=1.0)
+def test_occupancy_grid_update_marks_the_cells_with_density(device):
+    grid = OccupancyGrid(resolution=32, share=1.0).to(device)
     assert bool(grid.occupied.all())  # nothing is skipped before the field was asked
     grid.update(Blob(), dt=math.sqrt(3) / 256, generator=torch.Generator().manual_seed(0))
     distance = cell_centre_distance(32)
     half_diagonal = math.sqrt(3) / 64
-    assert bool(grid.occupied[distance < 0.2 - half_diagonal].all())
-    assert not bool(grid.occupied[distance > 0.2 + half_diagonal].any())
+    occupied = grid.occupied.cpu()
+    assert bool(occupied[distance < 0.2 - half_diagonal].all())
+    assert not bool(occupied[distance > 0.2 + half_diagonal].any())
 
 
-def test_empty_space_skipping_gives_the_same_image_as_no_skipping():
+def test_empty_space_skipping_gives_the_same_image_as_no_skipping(device):
     field = Blob()
-    covering = cell_centre_distance(32) < 0.2 + math.sqrt(3) / 64  # every cell that touches the ball
+    covering = (cell_centre_distance(32) < 0.2 + math.sqrt(3) / 64).to(device)  # every cell touching the ball
     assert 0.02 < float(covering.float().mean()) < 0.2
-    origins, directions = camera_rays(3000, seed=3)
-    background = torch.tensor([1.0, 1.0, 1.0])
+    origins, directions = (a.to(device) for a in camera_rays(3000, seed=3))
+    background = torch.tensor([1.0, 1.0, 1.0], device=device)
     dt = math.sqrt(3) / 256
-    everywhere = torch.ones(32, 32, 32, dtype=torch.bool)
+    everywhere = torch.ones(32, 32, 32, dtype=torch.bool, device=device)
     with torch.no_grad():
         skipped = render_rays(field, colour_head, origins, directions, background, covering, dt)
         full = render_rays(field, colour_head, origins, directions, background, everywhere, dt)
