@@ -150,17 +150,71 @@ def memory_bytes(param_count: int) -> dict[str, int]:
     return {"parameters": 4 * param_count, "training": 16 * param_count}
 
 
+def _size(value: Any) -> str:
+    return " x ".join(str(int(v)) for v in value)
+
+
+def _views(value: Any) -> str:
+    return ", ".join(f"{value[k]:,} {k}" for k in ("train", "test") if k in value)
+
+
+def _value_range(value: Any) -> str:
+    return f"{value[0]:.4g} to {value[1]:.4g}"
+
+
+#: The scene facts the Scene panel shows, in order, each as (label, formatter of the value); other
+#: facts are shown only when they are short scalars (never matrices, camera lists or configs).
+SCENE_ROWS: dict[str, tuple[str, Any]] = {
+    "size": ("size", _size),
+    "channels": ("channels", str),
+    "views": ("views", _views),
+    "faces": ("triangles", lambda v: f"{int(v):,}"),
+    "vertices": ("vertices", lambda v: f"{int(v):,}"),
+    "value_range": ("value range", _value_range),
+    "level": ("iso-level", lambda v: f"{v:.4g}"),
+}
+#: Facts for the program, not for a person.
+HIDDEN_FACTS = {"name", "task", "bounds", "extent", "inside_is_low", "unit_from_world", "world_from_unit", "head"}
+LONGEST_VALUE = 60
+
+
+def world_box(world_from_unit: Any) -> str:
+    """The unit cube's extent in the scene's own coordinates (a similarity, (4, 4)), per axis."""
+    matrix = np.asarray(world_from_unit, dtype=np.float64)
+    corners = np.array([[x, y, z, 1.0] for x in (0, 1) for y in (0, 1) for z in (0, 1)]) @ matrix.T
+    low, high = corners[:, :3].min(axis=0), corners[:, :3].max(axis=0)
+    return "  ".join(f"{axis} {lo:.3g}..{hi:.3g}" for axis, lo, hi in zip("xyz", low, high, strict=True))
+
+
+def _scalar(value: Any) -> str | None:
+    """A short scalar as text, else None (lists, dicts, long strings are not for people)."""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        return f"{value:.4g}" if math.isfinite(value) else str(value)
+    if isinstance(value, int | str) and len(str(value)) <= LONGEST_VALUE:
+        return str(value)
+    return None
+
+
 def describe_scene(snapshot: Snapshot) -> list[tuple[str, str]]:
-    """(label, value) rows for the Scene panel from a snapshot's scene facts."""
+    """(label, value) rows a person reads for the Scene panel, from a snapshot's scene facts: task,
+    size, view counts, triangles, value range, the cube's box in world units, ...; never matrices
+    or long lists."""
     facts = dict(snapshot.scene)
     rows = [("task", str(facts.get("task", "?")))]
-    if "size" in facts:
-        rows.append(("size", " x ".join(str(v) for v in facts["size"])))
-    if "channels" in facts:
-        rows.append(("channels", str(facts["channels"])))
-    if "bounds" in facts:
-        rows.append(("bounds", "  ".join(f"[{', '.join(f'{v:g}' for v in b)}]" for b in facts["bounds"])))
+    for key, (label, formatted) in SCENE_ROWS.items():
+        if key in facts:
+            try:
+                rows.append((label, formatted(facts[key])))
+            except (TypeError, ValueError, KeyError, IndexError):
+                continue  # a fact of another shape than expected (an older snapshot): not shown
+    if "world_from_unit" in facts:
+        rows.append(("world box", world_box(facts["world_from_unit"])))
+    if "test_views" in facts and "views" not in facts:
+        rows.append(("test views", str(len(facts["test_views"]))))
     for key, value in facts.items():
-        if key not in ("name", "task", "size", "channels", "bounds", "extent"):
-            rows.append((key, f"{value:.4g}" if isinstance(value, float) and math.isfinite(value) else str(value)))
+        text = _scalar(value)
+        if key not in SCENE_ROWS and key not in HIDDEN_FACTS and key != "test_views" and text is not None:
+            rows.append((key.replace("_", " "), text))
     return rows

@@ -7,7 +7,10 @@ By the scene's task:
   steps, then bisection), skipping cells a coarse grid of the field shows to be far from it;
 - volume: maximum intensity projection of output 0;
 - nerf: volume rendering of density and colour (gpu/volume_render.py) with the scene's head.
-Surfaces are lit by a headlight: albedo * (0.25 + 0.75 * max(0, n . -ray)). Images are RGBA float32
+Surfaces are lit by a headlight: albedo * (0.25 + 0.75 * |n . ray|) (a normal never faces away from the
+viewer). Normals are central differences over the larger of NORMAL_CELLS finest active cells and the
+pixel's footprint: a smaller step sees the grid's piecewise-linear kinks and hash noise, which speckle
+the picture (the GLSL view, shaders/view3d.frag, takes the same step). Images are RGBA float32
 (H, W, 4) with alpha 0 where nothing was hit.
 """
 
@@ -26,6 +29,9 @@ from fieldscope.fields.scenes.levels import finest_active_step, numerical_gradie
 from fieldscope.fields.volume_rendering import march_rays
 
 ALBEDO = (0.82, 0.8, 0.76)
+#: Least normal step, in cells of the finest active level (one or two cells leave speckles on a
+#: briefly trained hash grid; see the report of issue 12).
+NORMAL_CELLS = 4.0
 RAY_CHUNK = 1 << 15
 
 
@@ -56,14 +62,24 @@ def ray_box(origins: torch.Tensor, directions: torch.Tensor) -> tuple[torch.Tens
 
 
 def shade(normals: torch.Tensor, directions: torch.Tensor) -> torch.Tensor:
-    """Headlight Lambert shading (N, 3) of unit normals (N, 3) seen along directions (N, 3)."""
-    light = (normals * -directions).sum(-1, keepdim=True).clamp_min(0.0)
+    """Headlight Lambert shading (N, 3) of unit normals (N, 3) seen along directions (N, 3); a
+    normal facing away (a noisy one, or a grazing hit) is lit as its mirror towards the viewer."""
+    light = (normals * directions).sum(-1, keepdim=True).abs()
     return torch.tensor(ALBEDO, device=normals.device) * (0.25 + 0.75 * light)
 
 
-def surface_normals(field: Any, points: torch.Tensor, inside_is_low: bool) -> torch.Tensor:
-    """Outward unit normals (N, 3) from the numerical gradient of output 0 (finest active step)."""
-    grad = numerical_gradient(field, points, finest_active_step(field))
+def pixel_angle(camera: Camera, unit_from_world: Any | None) -> float:
+    """Width of a pixel in unit-cube coordinates at unit distance along a ray (the footprint at t
+    is t times this)."""
+    scale = 1.0 if unit_from_world is None else abs(float(np.linalg.det(unit_from_world[:3, :3]))) ** (1 / 3)
+    return scale / max(camera.fx, camera.fy)
+
+
+def surface_normals(field: Any, points: torch.Tensor, inside_is_low: bool, footprints: torch.Tensor) -> torch.Tensor:
+    """Outward unit normals (N, 3) from the numerical gradient of output 0 at points (N, 3), over the
+    larger of NORMAL_CELLS finest active cells and each point's pixel footprint (N,)."""
+    steps = footprints.clamp_min(NORMAL_CELLS * finest_active_step(field))
+    grad = numerical_gradient(field, points, steps)
     grad = grad if inside_is_low else -grad
     return torch.nn.functional.normalize(grad, dim=-1)
 
@@ -76,6 +92,9 @@ def sphere_trace(
     entry, exit_ = ray_box(origins, directions)
     t = entry.clone()
     hit = torch.zeros_like(t, dtype=torch.bool)
+    # the last distances seen outside and inside: a ray that bounces around a noisy surface without
+    # meeting the tolerance (a hole in the picture) is bisected between them at the end
+    outside, inside = entry.clone(), torch.full_like(t, math.inf)
     active = torch.nonzero(t < exit_).reshape(-1)
     for _ in range(options.max_iterations):
         if active.numel() == 0:
@@ -83,11 +102,35 @@ def sphere_trace(
         value = field(origins[active] + t[active, None] * directions[active])[:, 0] - level
         done = value.abs() < options.tolerance
         hit[active[done]] = True
+        outside[active] = torch.where(value > 0, t[active], outside[active])
+        inside[active] = torch.where(value < 0, t[active], inside[active])
         # a learned SDF is not an exact distance: 0.9 of it, and back again after an overshoot
         t[active] += torch.where(done, torch.zeros_like(value), 0.9 * value)
         alive = ~done & (t[active] < exit_[active]) & (t[active] > entry[active] - options.tolerance)
         active = active[alive]
+    bracketed = torch.nonzero(~hit & inside.isfinite() & (inside > outside)).reshape(-1)
+    t[bracketed] = bisect(
+        field, origins[bracketed], directions[bracketed], outside[bracketed], inside[bracketed], level
+    )
+    hit[bracketed] = True
     return hit, t
+
+
+def bisect(
+    field: Any,
+    origins: torch.Tensor,
+    directions: torch.Tensor,
+    outside: torch.Tensor,
+    inside: torch.Tensor,
+    level: float,
+) -> torch.Tensor:
+    """The zero (R,) of output 0 - level between distances outside (R,, value above) and inside
+    (R,, below) along rays (R, 3), to 2^-12 of the bracket."""
+    for _ in range(12):
+        mid = 0.5 * (outside + inside)
+        above = field(origins + mid[:, None] * directions)[:, 0] > level
+        outside, inside = torch.where(above, mid, outside), torch.where(above, inside, mid)
+    return 0.5 * (outside + inside)
 
 
 def sample_values(field: Any, origins: torch.Tensor, directions: torch.Tensor, samples: Any) -> torch.Tensor:
@@ -154,13 +197,20 @@ def max_intensity(field: Any, origins: torch.Tensor, directions: torch.Tensor, o
 
 
 def surface_image(
-    field: Any, origins: torch.Tensor, directions: torch.Tensor, hit: torch.Tensor, t: torch.Tensor, inside_is_low: bool
+    field: Any,
+    origins: torch.Tensor,
+    directions: torch.Tensor,
+    hit: torch.Tensor,
+    t: torch.Tensor,
+    inside_is_low: bool,
+    pixel: float,
 ) -> torch.Tensor:
-    """RGBA (R, 4): shaded surface where hit, transparent elsewhere."""
+    """RGBA (R, 4): shaded surface where hit, transparent elsewhere; `pixel` is pixel_angle()."""
     image = torch.zeros(origins.shape[0], 4)
     if bool(hit.any()):
         points = origins[hit] + t[hit, None] * directions[hit]
-        image[hit, :3] = shade(surface_normals(field, points, inside_is_low), directions[hit])
+        normals = surface_normals(field, points, inside_is_low, t[hit] * pixel)
+        image[hit, :3] = shade(normals, directions[hit])
         image[hit, 3] = 1.0
     return image
 
@@ -180,17 +230,19 @@ def render_field(
     options = options or RenderOptions()
     task = facts.get("task")
     unit_from_world = facts.get("unit_from_world") if world_camera else None
-    origins, directions = unit_rays(camera, np.asarray(unit_from_world) if unit_from_world is not None else None)
+    unit_from_world = np.asarray(unit_from_world) if unit_from_world is not None else None
+    origins, directions = unit_rays(camera, unit_from_world)
+    pixel = pixel_angle(camera, unit_from_world)
     inside_is_low = bool(facts.get("inside_is_low", True))
     level = options.level if options.level is not None else float(facts.get("level", 0.0))
     if task == "nerf":
         image = nerf_image(field, head, origins, directions, facts, options)
     elif task == "sdf":
         hit, t = sphere_trace(field, origins, directions, options, level)
-        image = surface_image(field, origins, directions, hit, t, inside_is_low)
+        image = surface_image(field, origins, directions, hit, t, inside_is_low, pixel)
     elif task in ("occupancy", "volume") and (task == "occupancy" or options.level is not None):
         hit, t = first_crossing(field, origins, directions, options, level, inside_is_low)
-        image = surface_image(field, origins, directions, hit, t, inside_is_low)
+        image = surface_image(field, origins, directions, hit, t, inside_is_low, pixel)
     elif task == "volume":
         grey = max_intensity(field, origins, directions, options).clamp(0.0, 1.0)
         image = torch.cat([grey[:, None].expand(-1, 3), torch.ones(grey.shape[0], 1)], dim=1)

@@ -20,7 +20,7 @@ uniform int u_slice_axis;    // 0 x, 1 y, 2 z
 uniform float u_slice_pos;
 uniform float u_slice_scale; // |value| shown at full colour on the slice
 uniform int u_steps;         // march steps across the cube (occupancy, density)
-uniform float u_normal_eps;  // central-difference step for normals
+uniform float u_normal_eps;  // least central-difference step for normals: a few finest active cells
 uniform float u_density_scale;
 uniform float u_sdf_beta;    // width of the density shown for a signed distance (VolSDF)
 
@@ -46,13 +46,34 @@ float inside(vec3 p) {
     return u_task == 0 ? -v : v;
 }
 
-vec3 surface_normal(vec3 p) {
-    vec2 e = vec2(u_normal_eps, 0.0);
+// A pixel's width at distance t along a ray: what a picture can resolve there.
+float pixel_footprint(float t) {
+    return 2.0 * u_tan_half_fov / u_size.y * t;
+}
+
+// Outward unit normal at p (seen at distance t) from central differences over the larger of a few
+// finest cells and a pixel: a smaller step sees the grid's piecewise-linear kinks and hash noise,
+// which speckle the picture.
+vec3 surface_normal(vec3 p, float t) {
+    vec2 e = vec2(max(u_normal_eps, pixel_footprint(t)), 0.0);
     vec3 g = vec3(inside(p + e.xyy) - inside(p - e.xyy),
                   inside(p + e.yxy) - inside(p - e.yxy),
                   inside(p + e.yyx) - inside(p - e.yyx));
     float len = length(g);
     return len > 0.0 ? -g / len : -normalize(vec3(p - 0.5));
+}
+
+// A normal seen along d never faces away from the viewer: on the rare noisy one, its component
+// along the ray is mirrored (else the pixel would flip to the unlit side).
+vec3 facing(vec3 n, vec3 d) {
+    float away = dot(n, d);
+    return away > 0.0 ? normalize(n - 2.0 * away * d) : n;
+}
+
+// A few more sphere-tracing steps from a stop at t, so the shaded point lies on the surface.
+float refine_hit(vec3 o, vec3 d, float t) {
+    for (int k = 0; k < 4; ++k) t += field_eval(o + t * d).x;
+    return t;
 }
 
 // Distance along the ray to the surface, or -1.
@@ -61,14 +82,16 @@ float trace_surface(vec3 o, vec3 d, vec2 span) {
         float t = span.x;
         // pictures stop once the distance is under half a pixel's footprint at t (cone tracing's
         // test: several times fewer steps); surface points (picking) converge to 1e-4
-        float footprint = u_mode == 7 ? 0.0 : u_tan_half_fov / u_size.y;
+        float pixels = u_mode == 7 ? 0.0 : 0.5;
+        float s = 1.0;
         for (int i = 0; i < SPHERE_STEPS && t <= span.y; ++i) {
-            float s = field_eval(o + t * d).x;
-            if (abs(s) < max(1e-4 * max(t, 1.0), footprint * t)) return t;
+            s = field_eval(o + t * d).x;
+            if (abs(s) < max(1e-4 * max(t, 1.0), pixels * pixel_footprint(t))) return refine_hit(o, d, t);
             t += s;
             t = max(t, span.x);
         }
-        return -1.0;
+        // out of steps while creeping along the surface (a grazing ray): a hit, not a hole
+        return t <= span.y && abs(s) < pixel_footprint(t) ? refine_hit(o, d, t) : -1.0;
     }
     float dt = (span.y - span.x) / float(u_steps);
     float prev = inside(o + span.x * d);
@@ -142,7 +165,7 @@ vec4 shade(vec3 o, vec3 d) {
         float near = max(length(u_eye - 0.5) - 0.87, 0.0);
         return vec4(vec3(1.0 - clamp((t - near) / 1.74, 0.0, 1.0)), 1.0);
     }
-    vec3 n = surface_normal(p);
+    vec3 n = facing(surface_normal(p, t), d);
     if (u_mode == 1) return vec4(0.5 + 0.5 * n, 1.0);
     vec3 light = normalize(-d + 0.6 * u_up + 0.3 * u_right);
     float diffuse = max(dot(n, light), 0.0);

@@ -14,6 +14,7 @@ from fieldscope.app import blocks as block_grid
 from fieldscope.app.render import field_gl, heatmaps, legend, overlays, shaders
 from fieldscope.app.render.camera import Camera2D, Camera3D
 from fieldscope.fields.hashgrid import level_resolution
+from fieldscope.fields.render3d import NORMAL_CELLS
 
 MODES_2D = ("field", "truth", "error", "raw", "heat_raw")
 MODES_3D = ("shaded", "normals", "depth", "slice", "density", "raw", "slice_points", "surface_points", "heat_raw")
@@ -349,7 +350,7 @@ class Renderer:
         if not isinstance(camera, Camera3D):
             raise TypeError("a 3D field needs a Camera3D")
         eye, forward, right, up = camera.basis()
-        finest = max(layout_resolution(snapshot.config), 1)
+        mask = options.level_mask or tuple(snapshot.level_mask)
         return {
             "u_eye": tuple(eye),
             "u_forward": tuple(forward),
@@ -362,17 +363,19 @@ class Renderer:
             "u_slice_pos": float(options.slice_position),
             "u_slice_scale": float(options.slice_scale),
             "u_steps": int(options.steps),
-            "u_normal_eps": 0.5 / finest,
+            "u_normal_eps": NORMAL_CELLS / finest_resolution(snapshot.config, mask),
             "u_density_scale": float(options.density_scale),
             "u_sdf_beta": 0.01,
         }
 
 
-def layout_resolution(config: Any) -> int:
-    """The finest grid resolution of a config (for normal steps tied to the finest level)."""
+def finest_resolution(config: Any, mask: tuple[bool, ...]) -> float:
+    """The grid resolution of a config's finest level the mask leaves on (for normal steps tied to
+    the finest level); 256 for kinds without hash-grid levels."""
     if not config.capabilities.hash_table:
-        return 256
-    return level_resolution(config.base_resolution, config.growth, config.levels - 1)
+        return 256.0
+    active = [level for level in range(config.levels) if level >= len(mask) or mask[level]] or [0]
+    return float(level_resolution(config.base_resolution, config.growth, max(active)))
 
 
 def _set(program: Any, name: str, value: Any) -> None:

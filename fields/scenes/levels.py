@@ -36,18 +36,20 @@ def finest_active_step(field: Any) -> float:
     return 1.0 / max(active)
 
 
-def numerical_gradient(field: Any, x: torch.Tensor, step: float, channel: int = 0) -> torch.Tensor:
-    """Central differences of output `channel` at x (N, 3) with the given step -> (N, 3).
+def numerical_gradient(field: Any, x: torch.Tensor, step: float | torch.Tensor, channel: int = 0) -> torch.Tensor:
+    """Central differences of output `channel` at x (N, 3) with the given step (a number, or one
+    per point (N,)) -> (N, 3).
 
     One batched field call over the 6N offset points; differentiable with respect to the field's
     parameters (only first derivatives of the field are needed, so kinds without a double backward
     can be used).
     """
     dims = x.shape[1]
-    offsets = torch.eye(dims, device=x.device, dtype=x.dtype) * step
-    probes = torch.cat([x[:, None, :] + offsets[None], x[:, None, :] - offsets[None]], dim=1)  # (N, 2D, D)
+    steps = torch.as_tensor(step, device=x.device, dtype=x.dtype).reshape(-1, 1, 1)  # (1 or N, 1, 1)
+    offsets = torch.eye(dims, device=x.device, dtype=x.dtype)[None] * steps  # (1 or N, D, D)
+    probes = torch.cat([x[:, None, :] + offsets, x[:, None, :] - offsets], dim=1)  # (N, 2D, D)
     values = field(probes.reshape(-1, dims))[:, channel].reshape(x.shape[0], 2, dims)
-    return (values[:, 0] - values[:, 1]) / (2.0 * step)
+    return (values[:, 0] - values[:, 1]) / (2.0 * steps[:, :, 0])
 
 
 def scheduled_levels(step: int, levels: int, start_levels: int, steps_per_level: int) -> int:

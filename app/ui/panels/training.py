@@ -1,13 +1,15 @@
 """Training panel: start, pause, single step, reset; learning rate and batch size; steps/s; loss
-and PSNR plots against training time."""
+and quality plots against training time (the task's metric: PSNR, or IoU with Chamfer on a second
+axis)."""
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import dearpygui.dearpygui as dpg
 
+from fieldscope.app.options import metric_summary
+from fieldscope.app.ui.history import METRIC_LABELS, SMALLEST_POSITIVE, Series, axis_limits, task_metrics
 from fieldscope.app.ui.panels import Panel
 
 
@@ -40,13 +42,18 @@ class TrainingPanel(Panel):
             self.device = dpg.add_text("")
             self.stats = dpg.add_text("")
             with dpg.plot(height=120, width=-1, no_menus=True, no_box_select=True):
-                dpg.add_plot_axis(dpg.mvXAxis, label="seconds of training", auto_fit=True)
-                with dpg.plot_axis(dpg.mvYAxis, label="loss", scale=dpg.mvPlotScale_Log10, auto_fit=True):
+                self.loss_x = dpg.add_plot_axis(dpg.mvXAxis, label="seconds of training")
+                with dpg.plot_axis(dpg.mvYAxis, label="loss", scale=dpg.mvPlotScale_Log10) as self.loss_y:
                     self.loss = dpg.add_line_series([], [])
+                    self.loss_now = dpg.add_scatter_series([], [])
             with dpg.plot(height=120, width=-1, no_menus=True, no_box_select=True):
-                dpg.add_plot_axis(dpg.mvXAxis, label="seconds of training", auto_fit=True)
-                with dpg.plot_axis(dpg.mvYAxis, label="PSNR dB", auto_fit=True):
-                    self.psnr = dpg.add_line_series([], [])
+                self.quality_x = dpg.add_plot_axis(dpg.mvXAxis, label="seconds of training")
+                with dpg.plot_axis(dpg.mvYAxis, label="PSNR dB") as self.quality_y:
+                    self.quality = dpg.add_line_series([], [])
+                    self.quality_now = dpg.add_scatter_series([], [])
+                with dpg.plot_axis(dpg.mvYAxis2, label="", show=False, opposite=True) as self.second_y:
+                    self.second = dpg.add_line_series([], [])
+                    self.second_now = dpg.add_scatter_series([], [])
 
     def on_session(self, session: Any) -> None:
         from fieldscope.fields import devices
@@ -58,17 +65,29 @@ class TrainingPanel(Panel):
 
     def refresh(self, snapshot: Any) -> None:
         history = self.app.history
-        psnr = snapshot.metrics.get("psnr", math.nan)
-        quality = f"PSNR {psnr:.2f} dB" if math.isfinite(psnr) else "no PSNR for this task"
+        names = task_metrics(history.task)
+        quality = metric_summary({k: v for k, v in snapshot.metrics.items() if k in names})
         rate = f"{history.steps_per_second():.1f} steps/s" if self.app.session.can_train else "view only"
         dpg.set_value(
             self.stats,
             f"{snapshot.state}  step {snapshot.step}  {rate}\n"
             f"loss {snapshot.loss:.3e}  {quality}  ({snapshot.elapsed:.0f} s)",
         )
-        for series, xs, ys in (
-            (self.loss, history.times, history.losses),
-            (self.psnr, history.psnr_times, history.psnrs),
-        ):
-            enough = len(xs) >= 2  # one point makes a degenerate (log) axis
-            dpg.set_value(series, [list(xs), list(ys)] if enough else [[], []])
+        show(Series(history.times, history.losses), self.loss, self.loss_now, self.loss_y, log=True)
+        headline, *more = names
+        dpg.configure_item(self.quality_y, label=METRIC_LABELS[headline])
+        show(history.metric(headline), self.quality, self.quality_now, self.quality_y)
+        dpg.configure_item(self.second_y, show=bool(more), label=METRIC_LABELS[more[0]] if more else "")
+        if more:
+            show(history.metric(more[0]), self.second, self.second_now, self.second_y)
+        dpg.set_axis_limits(self.loss_x, *axis_limits(history.times))
+        dpg.set_axis_limits(self.quality_x, *axis_limits(history.metric(headline).times))
+
+
+def show(curve: Series, series: int, now: int, axis: int, log: bool = False) -> None:
+    """A curve as a line with a marker on its latest point (a loaded model has just that one), on
+    an axis fitted to its values (a log axis to the positive ones)."""
+    points = [(t, v) for t, v in zip(curve.times, curve.values, strict=True) if v >= SMALLEST_POSITIVE or not log]
+    dpg.set_value(series, [[t for t, _ in points], [v for _, v in points]])
+    dpg.set_value(now, [[points[-1][0]], [points[-1][1]]] if points else [[], []])
+    dpg.set_axis_limits(axis, *axis_limits(curve.values, log))
