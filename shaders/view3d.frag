@@ -15,7 +15,8 @@ uniform float u_tan_half_fov;
 uniform int u_mode;          // 0 shaded, 1 normals, 2 depth, 3 slice, 4 density,
                              // 5 raw field on the slice, 6 slice point, 7 surface point,
                              // 8 raw heatmap value on the slice (heatmaps.glsl)
-uniform int u_task;          // 0 signed distance, 1 occupancy logit, 2 density
+uniform int u_task;          // 0 signed distance, 1 occupancy logit, 2 density, 3 scalar volume
+uniform float u_level;       // a scalar volume's surface value
 uniform int u_slice_axis;    // 0 x, 1 y, 2 z
 uniform float u_slice_pos;
 uniform float u_slice_scale; // |value| shown at full colour on the slice
@@ -40,9 +41,10 @@ vec2 cube_span(vec3 o, vec3 d) {
     return vec2(max(max(max(lo.x, lo.y), lo.z), 0.0), min(min(hi.x, hi.y), hi.z));
 }
 
-// Positive inside the surface, zero on it: -sdf or the occupancy logit.
+// Positive inside the surface, zero on it: -sdf, the occupancy logit, or a volume above its level.
 float inside(vec3 p) {
     float v = field_eval(p).x;
+    if (u_task == 3) return v - u_level;
     return u_task == 0 ? -v : v;
 }
 

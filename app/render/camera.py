@@ -43,6 +43,13 @@ class Camera2D:
         v = ((j + 0.5) / np.float32(height)).astype(np.float32)[..., None]
         return (origin + u * axis_x + v * axis_y).astype(np.float32)
 
+    def scene_rect(self, width: int, height: int, image_size: tuple[int, int]) -> tuple[int, int, int, int]:
+        """(left, top, right, bottom) view pixels showing the scene's extent [0,1]^2, within the view."""
+        origin, axis_x, axis_y = self.mapping(width, height, image_size)
+        left, right = ((np.array([0.0, 1.0]) - origin[0]) / axis_x[0] * width).round().astype(int)
+        top, bottom = ((np.array([0.0, 1.0]) - origin[1]) / axis_y[1] * height).round().astype(int)
+        return max(0, int(left)), max(0, int(top)), min(width, int(right)), min(height, int(bottom))
+
     def pan(self, dx: float, dy: float, width: int, height: int, image_size: tuple[int, int]) -> Camera2D:
         """Move the picture with the mouse by (dx, dy) view pixels."""
         s = self.pixel_scale(width, height, image_size)

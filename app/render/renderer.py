@@ -20,8 +20,8 @@ MODES_3D = ("shaded", "normals", "depth", "slice", "density", "raw", "slice_poin
 #: values for tests and exports).
 COLOUR_MODES = ("field", "truth", "error", "shaded", "normals", "depth", "slice", "density")
 #: 3D task (scene.describe()["task"]) -> what the first output means: 0 signed distance,
-#: 1 occupancy logit, 2 density.
-TASK_3D = {"sdf": 0, "occupancy": 1}
+#: 1 occupancy logit, 2 density, 3 a scalar volume (its surface: the scene's "level").
+TASK_3D = {"sdf": 0, "occupancy": 1, "volume": 3}
 
 
 @dataclass(frozen=True)
@@ -348,6 +348,7 @@ class Renderer:
             "u_normal_eps": 0.5 / finest,
             "u_density_scale": float(options.density_scale),
             "u_sdf_beta": 0.01,
+            "u_level": float(snapshot.scene.get("level", 0.5)),
         }
 
 

@@ -106,7 +106,7 @@ class InsidePanel(Panel):
     def _all_points(self, on: bool) -> None:
         if not self.app.show_points(on):
             dpg.set_value(self.points_box, False)
-        for box, shown in zip(self.level_boxes, self.app.view_state.points, strict=False):
+        for box, shown in zip(self.level_boxes, self.app.view_state.settings.points, strict=False):
             dpg.set_value(box, shown)
 
     def export(self) -> bool:
