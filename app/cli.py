@@ -158,7 +158,10 @@ def cmd_view(args: argparse.Namespace) -> int:
         width, _, height = args.view_size.partition("x")
         size = (int(width), int(height))
     screenshot = Path(args.screenshot) if args.screenshot else None
-    return launch(Path(args.path), args.task, args.seconds, screenshot, size, args.field)
+    view_screenshot = Path(args.view_screenshot) if args.view_screenshot else None
+    return launch(
+        Path(args.path), args.task, args.seconds, screenshot, size, args.field, args.camera, view_screenshot
+    )
 
 
 def render_3d(args: argparse.Namespace, snapshot: Any) -> int:
@@ -312,6 +315,14 @@ def build_parser() -> argparse.ArgumentParser:
     view.add_argument("--seconds", type=float, help="close the window after this long")
     view.add_argument("--screenshot", metavar="PNG", help="save the window as a PNG when closing")
     view.add_argument("--view-size", metavar="WxH", help="fixed view size in pixels (default: follow the window)")
+    view.add_argument(
+        "--camera", metavar="SPEC", help="3D view's camera: test:N (a NeRF's test view N) or orbit:AZ,EL,DIST"
+    )
+    view.add_argument(
+        "--view-screenshot",
+        metavar="PNG",
+        help="save the picture the view last displayed when the window closes (2D: the scene's part)",
+    )
     view.set_defaults(run=cmd_view)
 
     export = sub.add_parser("export-mesh", help="marching cubes of a 3D model's surface -> .ply or .obj")

@@ -1,12 +1,20 @@
 """`fieldscope bench ui`: how fast the window is while it trains, on this machine's OpenGL (Mesa
 llvmpipe without a GPU): UI frame times (p50, p95) of the 2D view at 800x600 and of the 3D view
 while the camera moves (reduced interactive resolution), and training steps/s with the window
-open against headless, in the same process."""
+open against headless, in the same process.
+
+With `--task image,sdf,nerf,volume`: per task, a scene opened in the running window (one the bench
+writes, app/bench/scenes.py, or `--path`): the trainer's steps/s headless and in the window, the
+seconds from the scene being ready to its first picture, the 95th percentile of the seconds
+between pictures of newer snapshots, and the UI frame times."""
 
 from __future__ import annotations
 
 import argparse
+import tempfile
 import time
+from collections import deque
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -22,6 +30,12 @@ def add_parser(which: Any) -> Any:
         help="instead: full draws of the view with each inside overlay on against none, while training",
     )
     ui.add_argument("--rounds", type=int, default=15, help="with --overlay: draws of each overlay (default 15)")
+    ui.add_argument(
+        "--task", help="instead: the live view per task, comma-separated (image, sdf, occupancy, volume, nerf)"
+    )
+    ui.add_argument(
+        "--path", action="append", default=[], help="with --task: each task's scene, in order (default: written)"
+    )
     return ui
 
 
@@ -31,7 +45,7 @@ def percentiles(times: list[float]) -> dict[str, float]:
 
 
 def steps_headless(scene: Any, config: Any, seconds: float) -> float:
-    """Steps/s of the trainer thread with no window."""
+    """Steps/s of the trainer thread with no window (config None: the scene's default field)."""
     from fieldscope.app.session import new_session
 
     session = new_session(scene, config=config)
@@ -64,11 +78,80 @@ def run_window(app: Any, seconds: float, move: bool) -> tuple[dict[str, float], 
     return percentiles(list(app.frame_times)), rate
 
 
+def live_view(app: Any, path: Path, seconds: float) -> dict[str, float]:
+    """Open `path` in the running window and follow it, paced as App.run: seconds to the first
+    picture after the scene is ready, seconds between pictures of newer snapshots (p95), the
+    trainer's steps/s after a 2 s warm-up, and frame times."""
+    from fieldscope.app.ui.app import ACTIVE_PERIOD, IDLE_PERIOD
+
+    old = app.session
+    app.open(path)
+    if not app.run_until(lambda: app.session is not old, 600):
+        raise RuntimeError(f"{path}: not opened in 600 s ({app.status.message})")
+    ready = time.perf_counter()
+    session, pictures, shown, first_step = app.session, [], None, None
+    warm = ready + 2.0
+    while time.perf_counter() - warm < seconds:
+        begin = time.perf_counter()
+        app.frame()
+        picture = app.view.shown_snapshot
+        if picture is not shown and picture is not None and picture.scene is app.snapshot().scene:
+            shown = picture
+            pictures.append(time.perf_counter())
+        if first_step is None and begin >= warm:
+            first_step, app.frame_times = (app.snapshot().step, begin), deque(maxlen=5000)
+        period = IDLE_PERIOD if app.idle() else ACTIVE_PERIOD
+        time.sleep(max(0.0, period - (time.perf_counter() - begin)))
+    assert app.session is session and first_step is not None
+    rate = (app.snapshot().step - first_step[0]) / (time.perf_counter() - first_step[1])
+    gaps = np.diff(pictures) if len(pictures) > 1 else np.array([np.inf])
+    frames = percentiles(list(app.frame_times))
+    return {
+        "window_steps_per_s": rate,
+        "first_picture_s": pictures[0] - ready if pictures else float("inf"),
+        "refresh_p95_s": float(np.percentile(gaps, 95)),
+        "frame_p50_ms": frames["p50_ms"],
+        "frame_p95_ms": frames["p95_ms"],
+    }
+
+
+def run_tasks(args: argparse.Namespace) -> dict[str, Any]:
+    """Per task: its scene's trainer headless, then the same scene opened in the window."""
+    from fieldscope.app.bench.scenes import write_scene
+    from fieldscope.app.ui.app import App
+    from fieldscope.fields.scenes import open_scene
+
+    tasks = [t.strip() for t in args.task.split(",") if t.strip()]
+    if args.path and len(args.path) != len(tasks):
+        raise SystemExit(f"fieldscope bench ui: give one --path per task ({len(tasks)}), not {len(args.path)}")
+    results = []
+    with tempfile.TemporaryDirectory(prefix="fieldscope-bench-ui-") as folder:
+        paths = [Path(p) for p in args.path] or [write_scene(t, Path(folder) / t) for t in tasks]
+        app = App(view_size=(800, 600))
+        try:
+            for task, path in zip(tasks, paths, strict=True):
+                headless = steps_headless(open_scene(path, task), None, args.seconds)
+                live = live_view(app, path, args.seconds)
+                results.append({"task": task, "headless_steps_per_s": headless, **live})
+                _say(
+                    args,
+                    f"{task}: trainer {live['window_steps_per_s']:.2f} steps/s in the window, {headless:.2f} "
+                    f"headless ({live['window_steps_per_s'] / max(headless, 1e-9):.0%}); first picture "
+                    f"{live['first_picture_s']:.2f} s after ready, refresh p95 {live['refresh_p95_s']:.2f} s; "
+                    f"frame p50/p95 {live['frame_p50_ms']:.0f}/{live['frame_p95_ms']:.0f} ms",
+                )
+        finally:
+            app.close()
+    return {"results": results}
+
+
 def run(args: argparse.Namespace) -> dict[str, Any]:
     if args.overlay:
         from fieldscope.app.bench import overlays
 
         return overlays.run(args)
+    if args.task:
+        return run_tasks(args)
     from fieldscope.app.options import DEFAULT_IMAGE
     from fieldscope.app.session import new_session
     from fieldscope.app.ui.app import App
@@ -99,7 +182,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         )
         app.switch(new_session(SphereScene(), config=config_3d))
         frames, rate = run_window(app, args.seconds, move=True)
-        reduced = [-(-s // app.view.reduce[3]) for s in app.view_state.size]
+        reduced = [-(-s // app.view.live_scale(app.snapshot(), app.view_options())) for s in app.view_state.size]
         report["view_3d_moving"] = {**frames, "steps_per_s": rate, "resolution": reduced}
         _say(
             args,

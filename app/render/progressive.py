@@ -19,6 +19,8 @@ from fieldscope.app.render.renderer import Frame, Renderer, ViewOptions
 
 #: The coarsest live picture: one pixel drawn per MAX_SCALE x MAX_SCALE view pixels.
 MAX_SCALE = 16
+#: Reduced 3D pictures march fewer steps along each ray too (steps / scale, at least this many).
+MIN_STEPS = 24
 
 
 @dataclass
@@ -55,7 +57,7 @@ class ProgressiveView:
         self,
         renderer: Renderer,
         reduce_2d: int = 4,
-        reduce_3d: int = 8,
+        reduce_3d: int = 16,
         budget: float = 0.03,
         refresh_interval: float = 1.0,
         live_cost: float = 0.2,
@@ -69,7 +71,7 @@ class ProgressiveView:
         self.budget = budget
         self.refresh_interval = refresh_interval
         self.live_cost = live_cost
-        self._pixel_cost: dict[int, float] = {}  # dims -> shading seconds per drawn pixel (running mean)
+        self._pixel_cost: dict[tuple[int, str], float] = {}  # (dims, mode) -> shading s per pixel (mean)
         self._job_started = 0.0
         self.image = np.zeros((1, 1, 4), np.float32)
         self.job: _Job | None = None
@@ -99,7 +101,7 @@ class ProgressiveView:
     def live_scale(self, snapshot: Any, options: ViewOptions) -> int:
         """The reduction of pictures drawn while training or moving: a picture costs about live_cost."""
         dims = int(snapshot.config.dims)
-        per_pixel = self._pixel_cost.get(dims)
+        per_pixel = self._pixel_cost.get((dims, options.mode))
         if per_pixel is None:
             return self.reduce.get(dims, 4)
         scale = math.ceil(math.sqrt(options.width * options.height * per_pixel / self.live_cost))
@@ -151,7 +153,8 @@ class ProgressiveView:
             width, height = job.size
             # reduced pictures are shown enlarged only for a moment: no legends on them
             legend = job.options.legend and job.scale == 1
-            options = replace(job.options, width=width, height=height, legend=legend)
+            steps = max(MIN_STEPS, -(-job.options.steps // job.scale)) if job.scale > 1 else job.options.steps
+            options = replace(job.options, width=width, height=height, legend=legend, steps=steps)
             job.frame = self.renderer.frame(job.snapshot, job.camera, options)
             job.buffer = np.zeros((height, width, 4), np.float32)
         changed = False
@@ -179,10 +182,10 @@ class ProgressiveView:
 
     def _learn_cost(self, job: _Job) -> None:
         assert job.buffer is not None
-        dims = int(job.snapshot.config.dims)
+        key = (int(job.snapshot.config.dims), job.options.mode)
         per_pixel = job.cost / max(1, job.buffer.shape[0] * job.buffer.shape[1])
-        old = self._pixel_cost.get(dims)
-        self._pixel_cost[dims] = per_pixel if old is None else 0.5 * (old + per_pixel)
+        old = self._pixel_cost.get(key)
+        self._pixel_cost[key] = per_pixel if old is None else 0.5 * (old + per_pixel)
 
     def _show_whole(self, job: _Job) -> None:
         assert job.buffer is not None

@@ -217,6 +217,19 @@ class App:
         step = snapshot.step if snapshot is not None else 0
         return self.view_state.options(self.view_mask(), truth, self.levels.states(step), self.levels.caption(step))
 
+    def view_picture(self) -> Any:
+        """The picture the view last displayed (float32 (H, W, 4), not drawn again): in 2D the part
+        showing the scene's extent, in 3D the whole view."""
+        picture = self.view.image
+        snapshot = self.view.shown_snapshot
+        if snapshot is None or int(snapshot.config.dims) != 2:
+            return picture.copy()
+        from fieldscope.app.render.renderer import image_size
+
+        height, width = picture.shape[:2]
+        left, top, right, bottom = self.view.shown[1].scene_rect(width, height, image_size(snapshot))
+        return picture[top:bottom, left:right].copy()
+
     def set_view_mode(self, mode: str) -> None:
         try:
             self.view_state.set_mode(mode)
@@ -447,6 +460,12 @@ class App:
             if condition():
                 return True
         return False
+
+    def wait_for_scene(self, timeout: float = 600.0) -> bool:
+        """Run frames until a scene is current and nothing is opening; False if none is then."""
+        self.run_until(lambda: self._opening is None or self._opening.done(), timeout)
+        self.frame()  # takes the opened scene
+        return self.session is not None
 
     def settled(self) -> bool:
         """Nothing opening, no job, and the view shows the latest snapshot at full resolution."""
