@@ -45,6 +45,9 @@ def test_the_windows_trainer_gets_fits_settings(task: str, kind: str, tmp_path: 
     suggested = open_scene(path).describe()
     assert window.config.lr == suggested.get("suggested_lr", window.config.lr)
     assert window.latest().train == window.config  # what the Training panel shows
+    window.set_learning_rate(window.config.lr / 4)
+    window.publish("paused")
+    assert window.latest().train.lr == window.config.lr / 4  # the one in use after a change
 
 
 # ---- each task's view

@@ -60,7 +60,8 @@ class TrainingPanel(Panel):
         dpg.set_value(
             self.stats,
             f"{snapshot.state}  step {snapshot.step}  {rate}\n"
-            f"loss {snapshot.loss:.3e}  {quality}  ({snapshot.elapsed:.0f} s)",
+            f"loss {snapshot.loss:.3e}  {quality}  ({snapshot.elapsed:.0f} s)\n"
+            f"in use: lr {snapshot.train.lr:.3g}  batch {snapshot.train.batch_size}",
         )
         for series, xs, ys in (
             (self.loss, history.times, history.losses),
