@@ -7,7 +7,9 @@ import time
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from fieldscope.app.render.camera import Camera2D, Camera3D
+import numpy as np
+
+from fieldscope.app.render.camera import Camera2D, Camera3D, test_view_camera
 from fieldscope.app.render.renderer import MODES_2D, MODES_3D, ViewOptions, default_camera, image_size
 
 #: The modes a user picks from (the others are for tests and exports).
@@ -54,9 +56,12 @@ class ViewState:
             self.change(width=int(size[0]), height=int(size[1]))
 
     def reset_for(self, snapshot: Any) -> None:
-        """A new scene: its kind of camera and its task's default mode."""
+        """A new scene: its kind of camera (a NeRF's: at its first test view) and its task's default mode."""
         self.dims = int(snapshot.config.dims)
         self.camera = default_camera(snapshot)
+        views = snapshot.scene.get("test_views") if snapshot.scene else None
+        if self.dims == 3 and views:
+            self.camera = test_view_camera(views[0], np.asarray(snapshot.scene["unit_from_world"], np.float64))
         self.change(mode=default_mode(snapshot))
 
     @property

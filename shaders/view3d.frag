@@ -15,7 +15,7 @@ uniform float u_tan_half_fov;
 uniform int u_mode;          // 0 shaded, 1 normals, 2 depth, 3 slice, 4 density,
                              // 5 raw field on the slice, 6 slice point, 7 surface point,
                              // 8 raw heatmap value on the slice (heatmaps.glsl)
-uniform int u_task;          // 0 signed distance, 1 occupancy logit, 2 density, 3 scalar volume
+uniform int u_task;          // 0 signed distance, 1 occupancy logit, 2 density, 3 scalar volume, 4 NeRF
 uniform float u_level;       // a scalar volume's surface value
 uniform int u_slice_axis;    // 0 x, 1 y, 2 z
 uniform float u_slice_pos;
@@ -93,6 +93,9 @@ float trace_surface(vec3 o, vec3 d, vec2 span) {
 float density_at(vec3 p, out vec3 colour) {
     vec4 v = field_eval(p);
     colour = vec3(0.9);
+    // a NeRF's density: exp of its first output (Instant-NGP); its other outputs are the colour
+    // head's features, not colours: shown grey
+    if (u_task == 4) return exp(min(v.x, 15.0)) * u_density_scale;
 #if FIELD_OUT >= 4
     colour = 1.0 / (1.0 + exp(-v.yzw));
 #endif

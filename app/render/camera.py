@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, replace
+from typing import Any
 
 import numpy as np
 
@@ -126,3 +127,23 @@ class Camera3D:
     def zoom_by(self, factor: float) -> Camera3D:
         """Move closer (factor > 1) or away."""
         return replace(self, distance=float(np.clip(self.distance / factor, 0.05, 20.0)))
+
+
+def test_view_camera(view: dict[str, Any], unit_from_world: np.ndarray) -> Camera3D:
+    """The orbit camera that sees as a NeRF test view (fields.cameras.Camera.to_dict: c2w, intrinsics,
+    size; OpenGL axes, x right, y up, looking down -z) sees, in unit-cube coordinates: its eye, its
+    direction and vertical field of view (a test view's roll about its axis is not kept: the
+    Blender scenes' cameras have none)."""
+    c2w = np.asarray(view["c2w"], np.float64)
+    eye = (unit_from_world @ np.append(c2w[:3, 3], 1.0))[:3]
+    forward = unit_from_world[:3, :3] @ -c2w[:3, 2]
+    forward /= np.linalg.norm(forward)
+    centre = np.full(3, 0.5)
+    distance = max(float(np.dot(centre - eye, forward)), 1e-3)
+    target = eye + distance * forward
+    offset = -forward
+    elevation = math.degrees(math.asin(float(np.clip(offset[1], -1.0, 1.0))))
+    azimuth = math.degrees(math.atan2(offset[0], offset[2])) % 360.0
+    fy, height = float(view["intrinsics"][1]), float(view["size"][1])
+    fov = math.degrees(2.0 * math.atan(0.5 * height / fy))
+    return Camera3D(tuple(float(v) for v in target), distance, azimuth, elevation, fov)

@@ -20,8 +20,9 @@ MODES_3D = ("shaded", "normals", "depth", "slice", "density", "raw", "slice_poin
 #: values for tests and exports).
 COLOUR_MODES = ("field", "truth", "error", "shaded", "normals", "depth", "slice", "density")
 #: 3D task (scene.describe()["task"]) -> what the first output means: 0 signed distance,
-#: 1 occupancy logit, 2 density, 3 a scalar volume (its surface: the scene's "level").
-TASK_3D = {"sdf": 0, "occupancy": 1, "volume": 3}
+#: 1 occupancy logit, 2 density, 3 a scalar volume (its surface: the scene's "level"), 4 a NeRF's
+#: log-density.
+TASK_3D = {"sdf": 0, "occupancy": 1, "volume": 3, "nerf": 4}
 
 
 @dataclass(frozen=True)

@@ -58,7 +58,7 @@ def launch(
         print(f"fieldscope: error: {error}", file=sys.stderr)
         return 2
     finally:
-        if view_screenshot is not None and app.view.shown is not None:
+        if view_screenshot is not None:
             save_view_picture(app, view_screenshot)
         app.close()
     return 0
@@ -77,5 +77,8 @@ def save_view_picture(app: Any, path: Path) -> None:
     """The picture the view last displayed (2D: the scene's part) as an image file, written atomically."""
     from fieldscope.app import export
 
+    if app.view.shown is None:
+        print(f"fieldscope: {path} not written: the view had displayed no picture yet", file=sys.stderr)
+        return
     export.write_image(export.check_target(path, export.IMAGE_SUFFIXES), export.to_uint8(app.view_picture()))
     print(f"view picture -> {path}")

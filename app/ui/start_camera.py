@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from fieldscope.app.render.camera import Camera3D
+from fieldscope.app.render.camera import Camera3D, test_view_camera
 from fieldscope.fields.errors import ConfigError
 
 
@@ -60,23 +60,3 @@ def start_camera(choice: CameraChoice, snapshot: Any) -> Camera3D:
     if not 0 <= index < len(views):
         raise ConfigError(f"--camera {choice.text}: out of range (the scene has {len(views)} test views)")
     return test_view_camera(views[index], np.asarray(facts["unit_from_world"], np.float64))
-
-
-def test_view_camera(view: dict[str, Any], unit_from_world: np.ndarray) -> Camera3D:
-    """The orbit camera that sees as a NeRF test view (fields.cameras.Camera.to_dict: c2w, intrinsics,
-    size; OpenGL axes, x right, y up, looking down -z) sees, in unit-cube coordinates: its eye, its
-    direction and vertical field of view (a test view's roll about its axis is not kept: the
-    Blender scenes' cameras have none)."""
-    c2w = np.asarray(view["c2w"], np.float64)
-    eye = (unit_from_world @ np.append(c2w[:3, 3], 1.0))[:3]
-    forward = unit_from_world[:3, :3] @ -c2w[:3, 2]
-    forward /= np.linalg.norm(forward)
-    centre = np.full(3, 0.5)
-    distance = max(float(np.dot(centre - eye, forward)), 1e-3)
-    target = eye + distance * forward
-    offset = -forward
-    elevation = math.degrees(math.asin(float(np.clip(offset[1], -1.0, 1.0))))
-    azimuth = math.degrees(math.atan2(offset[0], offset[2])) % 360.0
-    fy, height = float(view["intrinsics"][1]), float(view["size"][1])
-    fov = math.degrees(2.0 * math.atan(0.5 * height / fy))
-    return Camera3D(tuple(float(v) for v in target), distance, azimuth, elevation, fov)

@@ -166,6 +166,10 @@ def test_an_opened_then_a_dropped_image_is_displayed_soon(image_app: Any, drop_f
     assert app.run_until(lambda: app.session.name == "waves.png", 120), app.status.message
     assert app.view_state.mode == "field"
     frames_to_picture_of(app, iio.imread(first)[..., :3] / 255.0, 18.0, 60)
+    # --view-screenshot's picture: the displayed one, cut to the square image's part of the 320x240 view
+    picture = app.view_picture()
+    left, top, _, _ = app.view_state.camera.scene_rect(320, 240, (128, 128))
+    assert picture.shape == (240, 240, 4) and np.array_equal(picture, app.view.image[top:, left : left + 240])
 
     second = tmp_path / "flipped.png"
     iio.imwrite(second, iio.imread(first)[::-1, :, ::-1])
@@ -193,9 +197,18 @@ def test_camera_option_parses_and_names_bad_values() -> None:
         start_camera(parse_camera("test:3"), nerf)
 
 
+def test_a_malformed_camera_is_one_line_and_exit_2(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    from fieldscope.app.cli import main
+
+    image = write_image(tmp_path / "waves.png", 32)
+    assert main(["view", str(image), "--camera", "orbit:10,20"]) == 2
+    error = capsys.readouterr().err
+    assert error.count("\n") == 1 and "--camera 'orbit:10,20'" in error
+
+
 def test_a_test_view_becomes_the_orbit_camera_that_sees_as_it_does() -> None:
     from fieldscope.app.bench.scenes import ANGLE_X, camera_positions, look_at_origin
-    from fieldscope.app.ui.start_camera import test_view_camera
+    from fieldscope.app.render.camera import test_view_camera
 
     # unit_from_world: Instant-NGP's axis cycle (world z up -> unit y), a scale and an offset
     cycle = np.array([[0, 1, 0, 0], [0, 0, 1, 0], [1, 0, 0, 0], [0, 0, 0, 1.0]])
@@ -212,3 +225,14 @@ def test_a_test_view_becomes_the_orbit_camera_that_sees_as_it_does() -> None:
         assert np.allclose(forward, unit_from_world[:3, :3] @ -c2w[:3, 2] / 0.2, atol=1e-5)
         assert np.allclose(up, unit_from_world[:3, :3] @ c2w[:3, 1] / 0.2, atol=1e-5)
         assert camera.fov == pytest.approx(math.degrees(ANGLE_X))
+
+
+def test_a_nerf_opens_at_its_first_test_view() -> None:
+    from fieldscope.app.render.camera import test_view_camera
+
+    views = [{"c2w": np.eye(4)[[0, 2, 1, 3]].tolist(), "intrinsics": [50.0, 50.0, 20, 20], "size": [40, 40]}]
+    views[0]["c2w"][2][3] = 3.0
+    scene = {"task": "nerf", "test_views": views, "unit_from_world": np.eye(4).tolist()}
+    state = ViewState()
+    state.reset_for(SimpleNamespace(config=SimpleNamespace(dims=3), scene=scene))
+    assert state.camera == test_view_camera(views[0], np.eye(4)) and state.mode == "density"
