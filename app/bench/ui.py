@@ -50,7 +50,10 @@ def steps_headless(scene: Any, config: Any, seconds: float) -> float:
 
     session = new_session(scene, config=config)
     session.start()
-    time.sleep(2.0)  # warm-up (kernel loads)
+    warm = time.perf_counter() + 120.0
+    time.sleep(2.0)  # warm-up (kernel loads), and the first steps (slow ones, e.g. NeRF's occupancy grid)
+    while session.latest().step < 2 and time.perf_counter() < warm:
+        time.sleep(0.1)
     first, started = session.latest().step, time.perf_counter()
     time.sleep(seconds)
     rate = (session.latest().step - first) / (time.perf_counter() - started)
@@ -81,7 +84,7 @@ def run_window(app: Any, seconds: float, move: bool) -> tuple[dict[str, float], 
 def live_view(app: Any, path: Path, seconds: float) -> dict[str, float]:
     """Open `path` in the running window and follow it, paced as App.run: seconds to the first
     picture after the scene is ready, seconds between pictures of newer snapshots (p95), the
-    trainer's steps/s after a 2 s warm-up, and frame times."""
+    trainer's steps/s after a warm-up (2 s and 2 steps), and frame times."""
     from fieldscope.app.ui.app import ACTIVE_PERIOD, IDLE_PERIOD
 
     old = app.session
@@ -91,18 +94,21 @@ def live_view(app: Any, path: Path, seconds: float) -> dict[str, float]:
     ready = time.perf_counter()
     session, pictures, shown, first_step = app.session, [], None, None
     warm = ready + 2.0
-    while time.perf_counter() - warm < seconds:
+    while (first_step is None and time.perf_counter() - ready < 600) or (
+        first_step is not None and time.perf_counter() - first_step[1] < seconds
+    ):
         begin = time.perf_counter()
         app.frame()
         picture = app.view.shown_snapshot
         if picture is not shown and picture is not None and picture.scene is app.snapshot().scene:
             shown = picture
             pictures.append(time.perf_counter())
-        if first_step is None and begin >= warm:
+        if first_step is None and begin >= warm and app.snapshot().step >= 2:
             first_step, app.frame_times = (app.snapshot().step, begin), deque(maxlen=5000)
         period = IDLE_PERIOD if app.idle() else ACTIVE_PERIOD
         time.sleep(max(0.0, period - (time.perf_counter() - begin)))
-    assert app.session is session and first_step is not None
+    if app.session is not session or first_step is None:
+        raise RuntimeError(f"{path}: the trainer made no 2 steps in 600 s in the window")
     rate = (app.snapshot().step - first_step[0]) / (time.perf_counter() - first_step[1])
     gaps = np.diff(pictures) if len(pictures) > 1 else np.array([np.inf])
     frames = percentiles(list(app.frame_times))

@@ -165,7 +165,7 @@ def test_an_opened_then_a_dropped_image_is_displayed_soon(image_app: Any, drop_f
     app.open(first)
     assert app.run_until(lambda: app.session.name == "waves.png", 120), app.status.message
     assert app.view_state.mode == "field"
-    frames_to_picture_of(app, iio.imread(first)[..., :3] / 255.0, 18.0, 60)
+    frames_to_picture_of(app, iio.imread(first)[..., :3] / 255.0, 18.0, 25)
     # --view-screenshot's picture: the displayed one, cut to the square image's part of the 320x240 view
     picture = app.view_picture()
     left, top, _, _ = app.view_state.camera.scene_rect(320, 240, (128, 128))
@@ -175,7 +175,7 @@ def test_an_opened_then_a_dropped_image_is_displayed_soon(image_app: Any, drop_f
     iio.imwrite(second, iio.imread(first)[::-1, :, ::-1])
     target = drop.x11_window()
     assert drop_while_running(app, drop_files, target, second, lambda: app.session.name == "flipped.png")
-    frames_to_picture_of(app, iio.imread(second)[..., :3] / 255.0, 18.0, 60)
+    frames_to_picture_of(app, iio.imread(second)[..., :3] / 255.0, 18.0, 25)
 
 
 # ---- --camera
