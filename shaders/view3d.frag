@@ -17,6 +17,8 @@ uniform int u_mode;          // 0 shaded, 1 normals, 2 depth, 3 slice, 4 density
                              // 8 raw heatmap value on the slice (heatmaps.glsl)
 uniform int u_task;          // 0 signed distance, 1 occupancy logit, 2 density, 3 scalar volume, 4 NeRF
 uniform float u_level;       // a scalar volume's surface value
+uniform bool u_has_occupancy;   // a NeRF's occupancy grid: empty cells have no density (as in training)
+uniform sampler3D u_occupancy;  // texel (z, y, x) = cell [x][y][z]
 uniform int u_slice_axis;    // 0 x, 1 y, 2 z
 uniform float u_slice_pos;
 uniform float u_slice_scale; // |value| shown at full colour on the slice
@@ -109,8 +111,9 @@ vec4 volume(vec3 o, vec3 d, vec2 span) {
     vec3 colour = vec3(0.0);
     float transmittance = 1.0;
     for (int i = 0; i < u_steps && transmittance > 1e-3; ++i) {
-        vec3 c;
-        float sigma = density_at(o + (span.x + (float(i) + 0.5) * dt) * d, c);
+        vec3 c, p = o + (span.x + (float(i) + 0.5) * dt) * d;
+        if (u_has_occupancy && texture(u_occupancy, p.zyx).r < 0.5) continue;  // empty space: skipped
+        float sigma = density_at(p, c);
         float alpha = 1.0 - exp(-sigma * dt);
         colour += transmittance * alpha * c;
         transmittance *= 1.0 - alpha;

@@ -236,3 +236,26 @@ def test_a_nerf_opens_at_its_first_test_view() -> None:
     state = ViewState()
     state.reset_for(SimpleNamespace(config=SimpleNamespace(dims=3), scene=scene))
     assert state.camera == test_view_camera(views[0], np.eye(4)) and state.mode == "density"
+
+
+def test_a_nerfs_empty_cells_are_skipped_as_in_training(renderer: Any, sphere_snapshot: Any) -> None:
+    """The density view of a NeRF: exp(first output) volume rendered, no density in the cells its
+    occupancy grid marks empty."""
+    from dataclasses import replace
+
+    def draw(grid: np.ndarray | None, density_scale: float = 1.0) -> np.ndarray:
+        params = dict(sphere_snapshot.params)
+        if grid is not None:
+            params["head.grid.occupied"] = grid
+        snapshot = replace(sphere_snapshot, scene={"task": "nerf"}, params=params)
+        options = ViewOptions(width=48, height=36, mode="density", density_scale=density_scale, legend=False)
+        return renderer.draw(snapshot, Camera3D(), options)[..., :3]
+
+    plain, background = draw(None), draw(None, density_scale=0.0)
+    assert np.abs(plain - background).max() > 0.1  # the fog shows
+    assert np.array_equal(draw(np.ones((8, 8, 8), bool)), plain)
+    assert np.allclose(draw(np.zeros((8, 8, 8), bool)), background)
+    half = np.zeros((8, 8, 8), bool)
+    half[:4] = True  # x < 0.5 occupied: the left of the view (the camera looks from +x+z) keeps its fog
+    split = draw(half)
+    assert not np.allclose(split, plain, atol=1e-3) and not np.allclose(split, background, atol=1e-3)
