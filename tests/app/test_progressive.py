@@ -54,11 +54,14 @@ def test_live_pictures_are_reduced_to_their_cost_and_follow_the_trainer() -> Non
     first = Snapshot(1)
     until(view, first, lambda: view.shown is not None, options)  # the quick first picture
     assert view.job.scale == 4 and view.image[..., 0].min() == 1.0
-    # full resolution costs 0.24 s: live pictures draw at the scale whose cost is about 0.03 s
-    expected = int(np.ceil(np.sqrt(120 * 100 * PIXEL_SECONDS / 0.03)))
+    # full resolution costs at least 0.24 s: live pictures draw at the scale whose cost, at the
+    # measured cost per pixel, is about 0.03 s (at least 3: sleeps take no less than asked)
+    per_pixel = view._pixel_cost[(2, "field")]
+    assert per_pixel >= PIXEL_SECONDS
+    expected = min(16, int(np.ceil(np.sqrt(120 * 100 * per_pixel / 0.03))))
     second = Snapshot(2)
     until(view, second, lambda: view.job.snapshot is second, options)
-    assert view.job.scale in (expected, expected + 1) and not view.job.in_place
+    assert view.job.scale == expected >= 3 and not view.job.in_place
     began = view._job_started
     while view.shown_snapshot is not second:
         view.update(second, "camera", options)
