@@ -154,7 +154,18 @@ def cmd_view(args: argparse.Namespace) -> int:
         width, _, height = args.view_size.partition("x")
         size = (int(width), int(height))
     screenshot = Path(args.screenshot) if args.screenshot else None
-    return launch(Path(args.path), args.task, args.seconds, screenshot, size, args.field, args.device)
+    view_screenshot = Path(args.view_screenshot) if args.view_screenshot else None
+    return launch(
+        Path(args.path),
+        args.task,
+        args.seconds,
+        screenshot,
+        size,
+        args.field,
+        args.camera,
+        view_screenshot,
+        args.device,
+    )
 
 
 def render_3d(args: argparse.Namespace, snapshot: Any) -> int:
@@ -305,6 +316,14 @@ def build_parser() -> argparse.ArgumentParser:
     view.add_argument("--seconds", type=float, help="close the window after this long")
     view.add_argument("--screenshot", metavar="PNG", help="save the window as a PNG when closing")
     view.add_argument("--view-size", metavar="WxH", help="fixed view size in pixels (default: follow the window)")
+    view.add_argument(
+        "--camera", metavar="SPEC", help="3D view's camera: test:N (a NeRF's test view N) or orbit:AZ,EL,DIST"
+    )
+    view.add_argument(
+        "--view-screenshot",
+        metavar="PNG",
+        help="save the picture the view last displayed when the window closes (2D: the scene's part)",
+    )
     add_device_option(view)
     view.set_defaults(run=cmd_view)
 

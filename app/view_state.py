@@ -1,5 +1,5 @@
-"""What the view shows and from where: camera, mode and the per-mode settings, and how mouse
-gestures move the camera. Pure state (no DearPyGui or GL)."""
+"""What the view shows and from where: camera, the view's options (one ViewOptions, changed with
+dataclasses.replace) and how mouse gestures move the camera. Pure state (no DearPyGui or GL)."""
 
 from __future__ import annotations
 
@@ -7,42 +7,62 @@ import time
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from fieldscope.app.render.camera import Camera2D, Camera3D
+import numpy as np
+
+from fieldscope.app.render.camera import Camera2D, Camera3D, test_view_camera
 from fieldscope.app.render.renderer import MODES_2D, MODES_3D, ViewOptions, default_camera, image_size
 
 #: The modes a user picks from (the others are for tests and exports).
 USER_MODES = {2: ("field", "truth", "error"), 3: ("shaded", "normals", "depth", "slice", "density")}
+#: Each task's view mode when its scene opens: the picture that shows what the field learnt (a
+#: volume: its isosurface at the scene's level; a NeRF: its density volume rendered).
+DEFAULT_MODES = {"image": "field", "sdf": "shaded", "occupancy": "shaded", "volume": "shaded", "nerf": "density"}
 #: Seconds after the last camera change during which the view stays at reduced resolution.
 SETTLE = 0.25
 
 
+def default_mode(snapshot: Any) -> str:
+    """The view mode a scene opens with: by its task, else the first of its dimension's modes."""
+    dims = int(snapshot.config.dims)
+    mode = DEFAULT_MODES.get(str(snapshot.scene.get("task", "")) if snapshot.scene else "", USER_MODES[dims][0])
+    return mode if mode in (MODES_2D if dims == 2 else MODES_3D) else USER_MODES[dims][0]
+
+
 @dataclass
 class ViewState:
+    """`settings`: the user's view options (size, mode, slice, heatmap, overlays, ...); the level
+    mask, ground truth and level strip are added by `options`."""
+
     dims: int = 2
     camera: Camera2D | Camera3D = field(default_factory=Camera2D)
-    mode: str = "field"
-    size: tuple[int, int] = (800, 600)
-    slice_axis: int = 2
-    slice_position: float = 0.5
-    error_gain: float = 4.0
-    density_scale: float = 1.0
+    settings: ViewOptions = field(default_factory=ViewOptions)
     moved_at: float = 0.0
-    heatmap: str = "none"
-    heat_level: int = 0
-    heat_opacity: float = 0.75
-    heat_scale: float = 0.0
-    points: tuple[bool, ...] = ()
-    sigma_circles: bool = True
     level_strip: bool = True
-    legend: bool = True
-    blocks: int = -1
+
+    @property
+    def size(self) -> tuple[int, int]:
+        return self.settings.width, self.settings.height
+
+    @property
+    def mode(self) -> str:
+        return self.settings.mode
+
+    def change(self, **settings: Any) -> None:
+        """Change some of the view's options (ViewOptions field names)."""
+        self.settings = replace(self.settings, **settings)
+
+    def set_size(self, size: tuple[int, int]) -> None:
+        if size != self.size:
+            self.change(width=int(size[0]), height=int(size[1]))
 
     def reset_for(self, snapshot: Any) -> None:
-        """A new scene: its kind of camera and default mode."""
+        """A new scene: its kind of camera (a NeRF's: at its first test view) and its task's default mode."""
         self.dims = int(snapshot.config.dims)
         self.camera = default_camera(snapshot)
-        if self.mode not in USER_MODES[self.dims]:
-            self.mode = USER_MODES[self.dims][0]
+        views = snapshot.scene.get("test_views") if snapshot.scene else None
+        if self.dims == 3 and views:
+            self.camera = test_view_camera(views[0], np.asarray(snapshot.scene["unit_from_world"], np.float64))
+        self.change(mode=default_mode(snapshot))
 
     @property
     def moving(self) -> bool:
@@ -57,7 +77,7 @@ class ViewState:
         modes = MODES_2D if self.dims == 2 else MODES_3D
         if mode not in modes:
             raise ValueError(f"unknown {self.dims}D view mode {mode!r} (known: {', '.join(modes)})")
-        self.mode = mode
+        self.change(mode=mode)
 
     def options(
         self, mask: tuple[bool, ...] | None, truth: Any = None, level_states: tuple[str, ...] = (), caption: str = ""
@@ -65,26 +85,12 @@ class ViewState:
         """The view's options; the level strip (level_states, caption) shows when it is on and some
         level is not."""
         strip = self.level_strip and any(state != "on" for state in level_states)
-        return ViewOptions(
-            width=self.size[0],
-            height=self.size[1],
-            mode=self.mode,
+        return replace(
+            self.settings,
             level_mask=mask,
             ground_truth=truth,
-            error_gain=self.error_gain,
-            slice_axis=self.slice_axis,
-            slice_position=self.slice_position,
-            density_scale=self.density_scale,
-            heatmap=self.heatmap,
-            heat_level=self.heat_level,
-            heat_opacity=self.heat_opacity,
-            heat_scale=self.heat_scale,
-            points=self.points,
-            sigma_circles=self.sigma_circles,
             level_states=level_states if strip else (),
             levels_caption=caption if strip else "",
-            legend=self.legend,
-            blocks=self.blocks,
         )
 
     # ---- gestures (view pixels)

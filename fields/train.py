@@ -180,6 +180,7 @@ class Trainer:
             group["base_lr"] = group["lr"]
         self.optimizer = torch.optim.Adam(groups, lr=self.config.lr, betas=self.config.betas, eps=self.config.eps)
         self.batch_size = self.config.batch_size
+        self.learning_rate = self.config.lr  # in use (SetLearningRate changes it)
         self.step_count = 0
         self.elapsed = 0.0
         self.last_loss = math.nan
@@ -334,6 +335,7 @@ class Trainer:
         scale = lr / self.config.lr
         for group in self.optimizer.param_groups:
             group["lr"] = group["base_lr"] * scale
+        self.learning_rate = lr
 
     def _evaluate_safely(self) -> None:
         try:
@@ -372,7 +374,7 @@ class Trainer:
                 state=state,
                 message=message,
                 scene=self._scene_facts,
-                train=replace(self.config, batch_size=self.batch_size),
+                train=replace(self.config, lr=self.learning_rate, batch_size=self.batch_size),
                 param_count=self.field.param_count(),
             )
             self._latest = snapshot

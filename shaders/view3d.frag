@@ -15,7 +15,10 @@ uniform float u_tan_half_fov;
 uniform int u_mode;          // 0 shaded, 1 normals, 2 depth, 3 slice, 4 density,
                              // 5 raw field on the slice, 6 slice point, 7 surface point,
                              // 8 raw heatmap value on the slice (heatmaps.glsl)
-uniform int u_task;          // 0 signed distance, 1 occupancy logit, 2 density
+uniform int u_task;          // 0 signed distance, 1 occupancy logit, 2 density, 3 scalar volume, 4 NeRF
+uniform float u_level;       // a scalar volume's surface value
+uniform bool u_has_occupancy;   // a NeRF's occupancy grid: empty cells have no density (as in training)
+uniform sampler3D u_occupancy;  // texel (z, y, x) = cell [x][y][z]
 uniform int u_slice_axis;    // 0 x, 1 y, 2 z
 uniform float u_slice_pos;
 uniform float u_slice_scale; // |value| shown at full colour on the slice
@@ -40,9 +43,10 @@ vec2 cube_span(vec3 o, vec3 d) {
     return vec2(max(max(max(lo.x, lo.y), lo.z), 0.0), min(min(hi.x, hi.y), hi.z));
 }
 
-// Positive inside the surface, zero on it: -sdf or the occupancy logit.
+// Positive inside the surface, zero on it: -sdf, the occupancy logit, or a volume above its level.
 float inside(vec3 p) {
     float v = field_eval(p).x;
+    if (u_task == 3) return v - u_level;
     return u_task == 0 ? -v : v;
 }
 
@@ -114,6 +118,9 @@ float trace_surface(vec3 o, vec3 d, vec2 span) {
 float density_at(vec3 p, out vec3 colour) {
     vec4 v = field_eval(p);
     colour = vec3(0.9);
+    // a NeRF's density: exp of its first output (Instant-NGP); its other outputs are the colour
+    // head's features, not colours: shown grey
+    if (u_task == 4) return exp(min(v.x, 15.0)) * u_density_scale;
 #if FIELD_OUT >= 4
     colour = 1.0 / (1.0 + exp(-v.yzw));
 #endif
@@ -127,8 +134,9 @@ vec4 volume(vec3 o, vec3 d, vec2 span) {
     vec3 colour = vec3(0.0);
     float transmittance = 1.0;
     for (int i = 0; i < u_steps && transmittance > 1e-3; ++i) {
-        vec3 c;
-        float sigma = density_at(o + (span.x + (float(i) + 0.5) * dt) * d, c);
+        vec3 c, p = o + (span.x + (float(i) + 0.5) * dt) * d;
+        if (u_has_occupancy && texture(u_occupancy, p.zyx).r < 0.5) continue;  // empty space: skipped
+        float sigma = density_at(p, c);
         float alpha = 1.0 - exp(-sigma * dt);
         colour += transmittance * alpha * c;
         transmittance *= 1.0 - alpha;

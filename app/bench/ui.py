@@ -1,12 +1,20 @@
 """`fieldscope bench ui`: how fast the window is while it trains, on this machine's OpenGL (Mesa
 llvmpipe without a GPU): UI frame times (p50, p95) of the 2D view at 800x600 and of the 3D view
 while the camera moves (reduced interactive resolution), and training steps/s with the window
-open against headless, in the same process."""
+open against headless, in the same process.
+
+With `--task image,sdf,nerf,volume`: per task, a scene opened in the running window (one the bench
+writes, app/bench/scenes.py, or `--path`): the trainer's steps/s headless and in the window, the
+seconds from the scene being ready to its first picture, the 95th percentile of the seconds
+between pictures of newer snapshots, and the UI frame times."""
 
 from __future__ import annotations
 
 import argparse
+import tempfile
 import time
+from collections import deque
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -23,6 +31,12 @@ def add_parser(which: Any) -> Any:
         help="instead: full draws of the view with each inside overlay on against none, while training",
     )
     ui.add_argument("--rounds", type=int, default=15, help="with --overlay: draws of each overlay (default 15)")
+    ui.add_argument(
+        "--task", help="instead: the live view per task, comma-separated (image, sdf, occupancy, volume, nerf)"
+    )
+    ui.add_argument(
+        "--path", action="append", default=[], help="with --task: each task's scene, in order (default: written)"
+    )
     return ui
 
 
@@ -32,14 +46,16 @@ def percentiles(times: list[float]) -> dict[str, float]:
 
 
 def steps_headless(scene: Any, config: Any, seconds: float, warmup: float = 2.0) -> float:
-    """Steps/s of the trainer thread with no window, after `warmup` seconds and its first step
-    (kernel loads), over `seconds` or until it publishes a newer step, whichever is later."""
+    """Steps/s of the trainer thread with no window (config None: the scene's default field), after
+    `warmup` seconds and its first steps (kernel loads, slow first steps such as NeRF's occupancy
+    grid), over `seconds` or until it publishes a newer step, whichever is later."""
     from fieldscope.app.session import new_session
 
     session = new_session(scene, config=config)
     session.start()
+    warm = time.perf_counter() + 120.0
     time.sleep(warmup)
-    while session.latest().step < 1:
+    while session.latest().step < 2 and time.perf_counter() < warm:
         time.sleep(0.05)
     first, started = session.latest().step, time.perf_counter()
     while time.perf_counter() - started < seconds or session.latest().step == first:
@@ -69,12 +85,87 @@ def run_window(app: Any, seconds: float, move: bool) -> tuple[dict[str, float], 
     return percentiles(list(app.frame_times)), rate
 
 
+def live_view(app: Any, path: Path, seconds: float) -> dict[str, float]:
+    """Open `path` in the running window and follow it, paced as App.run: seconds to the first
+    picture after the scene is ready, seconds between pictures of newer snapshots (p95), the
+    trainer's steps/s after a warm-up (2 s and 2 steps), and frame times."""
+    from fieldscope.app.ui.app import ACTIVE_PERIOD, IDLE_PERIOD
+
+    old = app.session
+    app.open(path)
+    if not app.run_until(lambda: app.session is not old, 600):
+        raise RuntimeError(f"{path}: not opened in 600 s ({app.status.message})")
+    ready = time.perf_counter()
+    session, pictures, shown, first_step = app.session, [], None, None
+    warm = ready + 2.0
+    while (first_step is None and time.perf_counter() - ready < 600) or (
+        first_step is not None and time.perf_counter() - first_step[1] < seconds
+    ):
+        begin = time.perf_counter()
+        app.frame()
+        picture = app.view.shown_snapshot
+        if picture is not shown and picture is not None and picture.scene is app.snapshot().scene:
+            shown = picture
+            pictures.append(time.perf_counter())
+        if first_step is None and begin >= warm and app.snapshot().step >= 2:
+            first_step, app.frame_times = (app.snapshot().step, begin), deque(maxlen=5000)
+        period = IDLE_PERIOD if app.idle() else ACTIVE_PERIOD
+        time.sleep(max(0.0, period - (time.perf_counter() - begin)))
+    if app.session is not session or first_step is None:
+        raise RuntimeError(f"{path}: the trainer made no 2 steps in 600 s in the window")
+    rate = (app.snapshot().step - first_step[0]) / (time.perf_counter() - first_step[1])
+    gaps = np.diff(pictures) if len(pictures) > 1 else np.array([np.inf])
+    frames = percentiles(list(app.frame_times))
+    return {
+        "window_steps_per_s": rate,
+        "first_picture_s": pictures[0] - ready if pictures else float("inf"),
+        "refresh_p95_s": float(np.percentile(gaps, 95)),
+        "frame_p50_ms": frames["p50_ms"],
+        "frame_p95_ms": frames["p95_ms"],
+    }
+
+
+def run_tasks(args: argparse.Namespace) -> dict[str, Any]:
+    """Per task: its scene's trainer headless, then the same scene opened in the window."""
+    from fieldscope.app.bench.scenes import write_scene
+    from fieldscope.app.render.context import gl_info
+    from fieldscope.app.ui.app import App
+    from fieldscope.fields.scenes import open_scene
+
+    tasks = [t.strip() for t in args.task.split(",") if t.strip()]
+    if args.path and len(args.path) != len(tasks):
+        raise SystemExit(f"fieldscope bench ui: give one --path per task ({len(tasks)}), not {len(args.path)}")
+    results = []
+    with tempfile.TemporaryDirectory(prefix="fieldscope-bench-ui-") as folder:
+        paths = [Path(p) for p in args.path] or [write_scene(t, Path(folder) / t) for t in tasks]
+        app = App(view_size=(800, 600))
+        try:
+            for task, path in zip(tasks, paths, strict=True):
+                headless = steps_headless(open_scene(path, task), None, args.seconds, args.warmup)
+                live = live_view(app, path, args.seconds)
+                results.append({"task": task, "headless_steps_per_s": headless, **live})
+                _say(
+                    args,
+                    f"{task}: trainer {live['window_steps_per_s']:.2f} steps/s in the window, {headless:.2f} "
+                    f"headless ({live['window_steps_per_s'] / max(headless, 1e-9):.0%}); first picture "
+                    f"{live['first_picture_s']:.2f} s after ready, refresh p95 {live['refresh_p95_s']:.2f} s; "
+                    f"frame p50/p95 {live['frame_p50_ms']:.0f}/{live['frame_p95_ms']:.0f} ms",
+                )
+            gl = gl_info(app.renderer.ctx)
+        finally:
+            app.close()
+    return {"results": results, **gl}
+
+
 def run(args: argparse.Namespace) -> dict[str, Any]:
     if args.overlay:
         from fieldscope.app.bench import overlays
 
         return overlays.run(args)
+    if args.task:
+        return run_tasks(args)
     from fieldscope.app.options import DEFAULT_IMAGE
+    from fieldscope.app.render.context import gl_info
     from fieldscope.app.session import new_session
     from fieldscope.app.ui.app import App
     from fieldscope.fields.hashgrid import HashGridConfig
@@ -91,16 +182,16 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     app = App(view_size=(800, 600))
     try:
         app.switch(new_session(image, config=config_2d))
-        refreshed = app.view.refresh_seconds
+        refreshed = app.view.shading_seconds
         frames, rate = run_window(app, args.seconds, move=False)
-        # the share of the time the view spent shading pictures of new snapshots (at most its refresh_duty)
-        share = (app.view.refresh_seconds - refreshed) / args.seconds
+        # the share of the time the view spent shading pictures
+        share = (app.view.shading_seconds - refreshed) / args.seconds
         report["view_2d_800x600"] = {**frames, "steps_per_s": rate, "refresh_share": share}
         _say(
             args,
             f"2D view 800x600 while training: frame p50 {frames['p50_ms']:.0f} ms, "
             f"p95 {frames['p95_ms']:.0f} ms; trainer {rate:.2f} steps/s ({rate / headless:.0%} of headless); "
-            f"{share:.0%} of the time on refreshes (at most {app.view.refresh_duty:.0%})",
+            f"{share:.0%} of the time shading pictures",
         )
 
         config_3d = HashGridConfig(
@@ -108,13 +199,14 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         )
         app.switch(new_session(SphereScene(), config=config_3d))
         frames, rate = run_window(app, args.seconds, move=True)
-        reduced = [-(-s // app.view.reduce[3]) for s in app.view_state.size]
+        reduced = [-(-s // app.view.live_scale(app.snapshot(), app.view_options())) for s in app.view_state.size]
         report["view_3d_moving"] = {**frames, "steps_per_s": rate, "resolution": reduced}
         _say(
             args,
             f"3D view moving ({reduced[0]}x{reduced[1]} of 800x600) while training: frame p50 "
             f"{frames['p50_ms']:.0f} ms, p95 {frames['p95_ms']:.0f} ms; trainer {rate:.2f} steps/s",
         )
+        report.update(gl_info(app.renderer.ctx))
     finally:
         app.close()
     report["window_over_headless_steps"] = report["view_2d_800x600"]["steps_per_s"] / headless

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, replace
+from typing import Any
 
 import numpy as np
 
@@ -42,6 +43,13 @@ class Camera2D:
         u = ((i + 0.5) / np.float32(width)).astype(np.float32)[..., None]
         v = ((j + 0.5) / np.float32(height)).astype(np.float32)[..., None]
         return (origin + u * axis_x + v * axis_y).astype(np.float32)
+
+    def scene_rect(self, width: int, height: int, image_size: tuple[int, int]) -> tuple[int, int, int, int]:
+        """(left, top, right, bottom) view pixels showing the scene's extent [0,1]^2, within the view."""
+        origin, axis_x, axis_y = self.mapping(width, height, image_size)
+        left, right = ((np.array([0.0, 1.0]) - origin[0]) / axis_x[0] * width).round().astype(int)
+        top, bottom = ((np.array([0.0, 1.0]) - origin[1]) / axis_y[1] * height).round().astype(int)
+        return max(0, int(left)), max(0, int(top)), min(width, int(right)), min(height, int(bottom))
 
     def pan(self, dx: float, dy: float, width: int, height: int, image_size: tuple[int, int]) -> Camera2D:
         """Move the picture with the mouse by (dx, dy) view pixels."""
@@ -123,3 +131,23 @@ class Camera3D:
     def zoom_by(self, factor: float) -> Camera3D:
         """Move closer (factor > 1) or away."""
         return replace(self, distance=float(np.clip(self.distance / factor, 0.05, 20.0)))
+
+
+def test_view_camera(view: dict[str, Any], unit_from_world: np.ndarray) -> Camera3D:
+    """The orbit camera that sees as a NeRF test view (fields.cameras.Camera.to_dict: c2w, intrinsics,
+    size; OpenGL axes, x right, y up, looking down -z) sees, in unit-cube coordinates: its eye, its
+    direction and vertical field of view (a test view's roll about its axis is not kept: the
+    Blender scenes' cameras have none)."""
+    c2w = np.asarray(view["c2w"], np.float64)
+    eye = (unit_from_world @ np.append(c2w[:3, 3], 1.0))[:3]
+    forward = unit_from_world[:3, :3] @ -c2w[:3, 2]
+    forward /= np.linalg.norm(forward)
+    centre = np.full(3, 0.5)
+    distance = max(float(np.dot(centre - eye, forward)), 1e-3)
+    target = eye + distance * forward
+    offset = -forward
+    elevation = math.degrees(math.asin(float(np.clip(offset[1], -1.0, 1.0))))
+    azimuth = math.degrees(math.atan2(offset[0], offset[2])) % 360.0
+    fy, height = float(view["intrinsics"][1]), float(view["size"][1])
+    fov = math.degrees(2.0 * math.atan(0.5 * height / fy))
+    return Camera3D(tuple(float(v) for v in target), distance, azimuth, elevation, fov)

@@ -1,18 +1,26 @@
-"""Progressive drawing for the live view, so the window stays responsive on a CPU renderer: a
-reduced-resolution pass first (and only that while the camera moves), then the full resolution
-in row tiles, a few per UI frame within a time budget. A new snapshot of the same view is drawn
-behind the picture on screen and swapped in when complete."""
+"""Progressive drawing for the live view, so the window stays live on a CPU renderer while the
+trainer keeps the CPU. While the field trains (or the camera moves) every picture is drawn at a
+reduced resolution chosen so that one costs about `live_cost` seconds of shading, and a picture
+of the newest snapshot follows every `refresh_interval` seconds; once training pauses (or the
+snapshot stops changing) and the camera rests, the view is refined to full resolution. Pictures
+of new snapshots are drawn behind the one on screen and swapped in when whole; rows of a new view
+(camera, options) go straight to the screen, a few per UI frame within a time budget."""
 
 from __future__ import annotations
 
+import math
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 
 from fieldscope.app.render.renderer import Frame, Renderer, ViewOptions
+
+#: The coarsest live picture: one pixel drawn per MAX_SCALE x MAX_SCALE view pixels.
+MAX_SCALE = 16
+#: Reduced 3D pictures march fewer steps along each ray too (steps / scale, at least this many).
+MIN_STEPS = 24
 
 
 @dataclass
@@ -37,6 +45,11 @@ class _Job:
         return self.buffer is not None and self.next_row >= self.buffer.shape[0]
 
 
+def is_training(snapshot: Any) -> bool:
+    """The trainer publishes newer snapshots of this one (it runs)."""
+    return getattr(snapshot, "state", "running") == "running"
+
+
 class ProgressiveView:
     """The live view's picture. Call `update` once per UI frame; `image` is what to show."""
 
@@ -44,28 +57,27 @@ class ProgressiveView:
         self,
         renderer: Renderer,
         reduce_2d: int = 4,
-        reduce_3d: int = 8,
-        budget: float = 0.02,
+        reduce_3d: int = 16,
+        budget: float = 0.03,
         refresh_interval: float = 1.0,
-        refresh_duty: float = 1 / 3,
-        clock: Callable[[], float] = time.perf_counter,
+        live_cost: float = 0.2,
     ) -> None:
-        """budget: seconds of drawing per update; refresh_interval: least seconds between two
-        pictures of new snapshots of an unchanged view; refresh_duty: at most this share of the
-        time goes to such pictures (drawing competes with training for the CPU: a slow picture is
-        refreshed less often); clock: seconds (tests pass their own)."""
+        """reduce_2d, reduce_3d: the live pictures' scale until one has been timed; budget: seconds
+        of drawing per update; refresh_interval: least seconds between the starts of two pictures of
+        new snapshots; live_cost: shading seconds a live picture aims at (drawing competes with
+        training for the CPU: a slow renderer draws coarser live pictures, not rarer ones)."""
         self.renderer = renderer
         self.reduce = {2: reduce_2d, 3: reduce_3d}
         self.budget = budget
         self.refresh_interval = refresh_interval
-        self.refresh_duty = refresh_duty
-        self.clock = clock
-        self.refresh_seconds = 0.0  # shading seconds of pictures of new snapshots so far (bench ui)
-        self._picture_cost = 0.0  # shading seconds of the last full-resolution picture
+        self.live_cost = live_cost
+        self._pixel_cost: dict[tuple[int, str], float] = {}  # (dims, mode) -> shading s per pixel (mean)
         self._job_started = 0.0
         self.image = np.zeros((1, 1, 4), np.float32)
         self.job: _Job | None = None
         self.shown: tuple[Any, Any, ViewOptions, int] | None = None  # snapshot, camera, options, scale
+        self.pictures = 0  # whole pictures put on screen so far
+        self.shading_seconds = 0.0  # shading time of every whole picture so far (bench ui)
 
     def invalidate(self) -> None:
         """Draw the view again (something it shows changed outside snapshot and options)."""
@@ -78,14 +90,23 @@ class ProgressiveView:
 
     @property
     def shows_whole_picture(self) -> bool:
-        """True when the screen shows a full-resolution picture of the requested view, or of it for an
-        older snapshot while the newer one is drawn behind it."""
+        """True when the screen shows a whole picture of the requested view (of an older snapshot,
+        maybe, while the newer one is drawn behind it)."""
         job = self.job
-        return self.complete or (job is not None and not job.in_place and job.scale == 1 and self.shown is not None)
+        return self.shown is not None and job is not None and (job.done or not job.in_place)
 
     @property
     def shown_snapshot(self) -> Any:
         return self.shown[0] if self.shown else None
+
+    def live_scale(self, snapshot: Any, options: ViewOptions) -> int:
+        """The reduction of pictures drawn while training or moving: a picture costs about live_cost."""
+        dims = int(snapshot.config.dims)
+        per_pixel = self._pixel_cost.get((dims, options.mode))
+        if per_pixel is None:
+            return self.reduce.get(dims, 4)
+        scale = math.ceil(math.sqrt(options.width * options.height * per_pixel / self.live_cost))
+        return max(1, min(MAX_SCALE, scale))
 
     def update(self, snapshot: Any, camera: Any, options: ViewOptions, moving: bool = False) -> bool:
         """Draw what fits in the time budget; True when `image` changed."""
@@ -94,27 +115,35 @@ class ProgressiveView:
             self.image[..., 3] = 1.0
             self.job = None
         self._plan(snapshot, camera, options, moving)
-        return self._work(self.clock() + self.budget)
+        return self._work(time.perf_counter() + self.budget)
 
     def _plan(self, snapshot: Any, camera: Any, options: ViewOptions, moving: bool) -> None:
         job = self.job
-        coarse = self.reduce.get(int(snapshot.config.dims), 4)
-        # While the camera keeps moving, a reduced picture in progress is finished first (with the
-        # camera it started with): restarting it every frame would never show a whole picture.
-        finishing_coarse = moving and job is not None and not job.done and job.scale > 1
-        if job is None or job.options != options or (job.camera != camera and not finishing_coarse):
-            self.job = _Job(snapshot, camera, options, coarse, in_place=True)
+        live = moving or is_training(snapshot)
+        scale = self.live_scale(snapshot, options) if live else 1
+        # While the camera keeps moving, a picture in progress is finished first (with the camera
+        # it started with): restarting it every frame would never show a whole picture.
+        finishing = moving and job is not None and not job.done
+        new_scene = job is not None and job.snapshot.scene is not snapshot.scene
+        if job is None or new_scene or job.options != options or (job.camera != camera and not finishing):
+            # a new view: a quick picture first, straight to the screen
+            self._start(_Job(snapshot, camera, options, max(scale, self.live_scale(snapshot, options)), True))
         elif not job.done:
-            return
-        elif job.scale > 1 and not moving:
-            self.job = _Job(job.snapshot, camera, options, 1, in_place=True)
-        elif snapshot is not job.snapshot and self.clock() - self._job_started >= self._refresh_after():
-            self.job = _Job(snapshot, camera, options, coarse if moving else 1, in_place=False)
-        if self.job is not job:
-            self._job_started = self.clock()
+            if live and job.scale < scale and not job.in_place:  # a refinement, but training resumed
+                self._start(_Job(snapshot, camera, options, scale, in_place=False))
+        elif self._newer_picture_due(snapshot, live) or job.scale > scale:  # or refine: at rest, paused
+            self._start(_Job(snapshot, camera, options, scale, in_place=False))
 
-    def _refresh_after(self) -> float:
-        return max(self.refresh_interval, self._picture_cost / self.refresh_duty)
+    def _newer_picture_due(self, snapshot: Any, live: bool) -> bool:
+        """A newer snapshot than the picture's, and (while training) its refresh is due."""
+        assert self.job is not None
+        if snapshot is self.job.snapshot:
+            return False
+        return not live or time.perf_counter() - self._job_started >= self.refresh_interval
+
+    def _start(self, job: _Job) -> None:
+        self.job = job
+        self._job_started = time.perf_counter()
 
     def _work(self, deadline: float) -> bool:
         job = self.job
@@ -125,33 +154,48 @@ class ProgressiveView:
             width, height = job.size
             # reduced pictures are shown enlarged only for a moment: no legends on them
             legend = job.options.legend and job.scale == 1
-            options = replace(job.options, width=width, height=height, legend=legend)
+            steps = max(MIN_STEPS, -(-job.options.steps // job.scale)) if job.scale > 1 else job.options.steps
+            options = replace(job.options, width=width, height=height, legend=legend, steps=steps)
             job.frame = self.renderer.frame(job.snapshot, job.camera, options)
             job.buffer = np.zeros((height, width, 4), np.float32)
         changed = False
-        while not job.done and self.clock() < deadline:
-            started = self.clock()
+        while not job.done and time.perf_counter() < deadline:
+            started = time.perf_counter()
             top = job.next_row
             bottom = min(job.buffer.shape[0], top + job.rows_per_tile)
             job.buffer[top:bottom] = job.frame.rows(top, bottom)
             job.next_row = bottom
-            spent = max(self.clock() - started, 1e-4)
+            spent = max(time.perf_counter() - started, 1e-4)
             job.cost += spent
-            if not job.in_place:
-                self.refresh_seconds += spent
             # aim at tiles of about half the budget
             job.rows_per_tile = max(1, min(512, int((bottom - top) * 0.5 * self.budget / spent)))
             if job.in_place:
                 self._show_rows(job, top, bottom)
                 changed = True
         if job.done:
-            if job.scale == 1:
-                self._picture_cost = job.cost
-            if not job.in_place:
-                self._show_rows(job, 0, job.buffer.shape[0])
+            self._learn_cost(job)
+            self.shading_seconds += job.cost
+            if not job.in_place or job.scale > 1:  # a reduced picture: shown smoothly enlarged
+                self._show_whole(job)
                 changed = True
             self.shown = (job.snapshot, job.camera, job.options, job.scale)
+            self.pictures += 1
         return changed
+
+    def _learn_cost(self, job: _Job) -> None:
+        assert job.buffer is not None
+        key = (int(job.snapshot.config.dims), job.options.mode)
+        per_pixel = job.cost / max(1, job.buffer.shape[0] * job.buffer.shape[1])
+        old = self._pixel_cost.get(key)
+        self._pixel_cost[key] = per_pixel if old is None else 0.5 * (old + per_pixel)
+
+    def _show_whole(self, job: _Job) -> None:
+        assert job.buffer is not None
+        if job.scale == 1:
+            self._show_rows(job, 0, job.buffer.shape[0])
+            return
+        height, width = self.image.shape[:2]
+        self.image[:] = enlarge(job.buffer, job.scale, height, width)
 
     def _show_rows(self, job: _Job, top: int, bottom: int) -> None:
         s = job.scale
@@ -161,3 +205,19 @@ class ProgressiveView:
         height, width = self.image.shape[:2]
         end = min(height, bottom * s)
         self.image[top * s : end] = rows[: end - top * s, :width]
+
+
+def enlarge(picture: np.ndarray, scale: int, height: int, width: int) -> np.ndarray:
+    """A reduced picture (h, w, C), each pixel sampled at the centre of a scale x scale block,
+    enlarged bilinearly to (height, width, C)."""
+
+    def positions(count: int, size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        x = np.clip((np.arange(count) + 0.5) / scale - 0.5, 0.0, size - 1)
+        low = np.floor(x).astype(int)
+        high = np.minimum(low + 1, size - 1)
+        return low, high, (x - low).astype(np.float32)
+
+    y0, y1, fy = positions(height, picture.shape[0])
+    x0, x1, fx = positions(width, picture.shape[1])
+    rows = picture[y0] * (1.0 - fy)[:, None, None] + picture[y1] * fy[:, None, None]
+    return rows[:, x0] * (1.0 - fx)[None, :, None] + rows[:, x1] * fx[None, :, None]

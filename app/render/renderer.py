@@ -24,8 +24,11 @@ PROGRAMS_KEPT = 4
 #: values for tests and exports).
 COLOUR_MODES = ("field", "truth", "error", "shaded", "normals", "depth", "slice", "density")
 #: 3D task (scene.describe()["task"]) -> what the first output means: 0 signed distance,
-#: 1 occupancy logit, 2 density.
-TASK_3D = {"sdf": 0, "occupancy": 1}
+#: 1 occupancy logit, 2 density, 3 a scalar volume (its surface: the scene's "level"), 4 a NeRF's
+#: log-density.
+TASK_3D = {"sdf": 0, "occupancy": 1, "volume": 3, "nerf": 4}
+#: A NeRF's occupancy grid (its head's, bool (R, R, R) indexed [x, y, z]) and its texture unit.
+OCCUPANCY_PARAM, OCCUPANCY_UNIT = "head.grid.occupied", 5
 
 
 @dataclass(frozen=True)
@@ -167,6 +170,7 @@ class Renderer:
         self._gpu: Any = None
         self._mask: tuple[bool, ...] | None = None
         self._truth: tuple[Any, Any] | None = None  # (array, texture)
+        self._occupancy: tuple[Any, Any] | None = None  # (grid array, 3D texture)
         self._counts = heatmaps.CountsTexture()
         self._points: overlays.PointsOverlay | None = None
 
@@ -237,7 +241,8 @@ class Renderer:
             self._gpu.bind(program)
             has_truth = self._truth_texture(frame.truth)
             self._counts.bind(self.ctx, frame.heat.counts)
-            for name, value in {**frame.uniforms, "u_has_truth": has_truth, "u_truth": 0}.items():
+            grid = {"u_has_occupancy": self._occupancy_texture(frame.snapshot), "u_occupancy": OCCUPANCY_UNIT}
+            for name, value in {**frame.uniforms, "u_has_truth": has_truth, "u_truth": 0, **grid}.items():
                 _set(program, name, value)
             target = self._target(width, height)
             target.use()
@@ -254,12 +259,13 @@ class Renderer:
                 self._gpu.release()
             for obj in [*self._vaos.values(), *self._programs.values(), *self._targets.values()]:
                 obj.release()
-            if self._truth is not None:
-                self._truth[1].release()
+            for cached in (self._truth, self._occupancy):
+                if cached is not None:
+                    cached[1].release()
             self._counts.release()
         if self._points is not None:
             self._points.release()
-        self._gpu = self._snapshot = self._truth = self._points = None
+        self._gpu = self._snapshot = self._truth = self._points = self._occupancy = None
         self._vaos, self._programs, self._targets = {}, {}, {}
 
     # ---- GL objects
@@ -332,6 +338,23 @@ class Renderer:
         self._truth[1].use(location=0)
         return True
 
+    def _occupancy_texture(self, snapshot: Any) -> bool:
+        """Upload a NeRF snapshot's occupancy grid as a 3D texture (texel (z, y, x) = cell [x, y, z])
+        on OCCUPANCY_UNIT; False if the snapshot has none."""
+        grid = snapshot.params.get(OCCUPANCY_PARAM) if scene_dims(snapshot) == 3 else None
+        if grid is None:
+            return False
+        if self._occupancy is None or self._occupancy[0] is not grid:
+            if self._occupancy is not None:
+                self._occupancy[1].release()
+            cells = np.ascontiguousarray(np.asarray(grid, np.uint8) * 255)
+            texture = self.ctx.texture3d(cells.shape[::-1], 1, cells.tobytes(), dtype="f1")
+            texture.filter = (moderngl.NEAREST, moderngl.NEAREST)
+            texture.repeat_x = texture.repeat_y = texture.repeat_z = False
+            self._occupancy = (grid, texture)
+        self._occupancy[1].use(location=OCCUPANCY_UNIT)
+        return True
+
     # ---- uniforms
     def _uniforms_2d(self, snapshot: Any, camera: Any, options: ViewOptions) -> dict[str, Any]:
         if not isinstance(camera, Camera2D):
@@ -366,6 +389,7 @@ class Renderer:
             "u_normal_eps": NORMAL_CELLS / finest_resolution(snapshot.config, mask),
             "u_density_scale": float(options.density_scale),
             "u_sdf_beta": 0.01,
+            "u_level": float(snapshot.scene.get("level", 0.5)),
         }
 
 

@@ -250,6 +250,19 @@ class App:
         step = snapshot.step if snapshot is not None else 0
         return self.view_state.options(self.view_mask(), truth, self.levels.states(step), self.levels.caption(step))
 
+    def view_picture(self) -> Any:
+        """The picture the view last displayed (float32 (H, W, 4), not drawn again): in 2D the part
+        showing the scene's extent, in 3D the whole view."""
+        picture = self.view.image
+        snapshot = self.view.shown_snapshot
+        if snapshot is None or int(snapshot.config.dims) != 2:
+            return picture.copy()
+        from fieldscope.app.render.renderer import image_size
+
+        height, width = picture.shape[:2]
+        left, top, right, bottom = self.view.shown[1].scene_rect(width, height, image_size(snapshot))
+        return picture[top:bottom, left:right].copy()
+
     def set_view_mode(self, mode: str) -> None:
         try:
             self.view_state.set_mode(mode)
@@ -270,7 +283,7 @@ class App:
         if snapshot is not None and name != "none" and not inside.grid_level_count(snapshot.config):
             self.status.say(inside.heatmap_problem(snapshot.config, name, 0), True)
             return False
-        self.view_state.heatmap = name
+        self.view_state.change(heatmap=name)
         if level is not None:
             return self.set_heat_level(level)
         self._count_if_needed()
@@ -279,7 +292,7 @@ class App:
     def set_heat_level(self, level: int) -> bool:
         snapshot = self.snapshot()
         top = len(snapshot.level_mask) - 1 if snapshot is not None else 0
-        self.view_state.heat_level = max(0, min(top, int(level)))
+        self.view_state.change(heat_level=max(0, min(top, int(level))))
         self._count_if_needed()
         return self._say_heat_problem()
 
@@ -288,17 +301,18 @@ class App:
         snapshot = self.snapshot()
         if snapshot is None:
             return True
-        problem = inside.heatmap_problem(snapshot.config, self.view_state.heatmap, self.view_state.heat_level)
+        settings = self.view_state.settings
+        problem = inside.heatmap_problem(snapshot.config, settings.heatmap, settings.heat_level)
         if problem:
             self.status.say(problem, True)
         return not problem
 
     def set_heat_opacity(self, opacity: float) -> None:
-        self.view_state.heat_opacity = float(min(1.0, max(0.0, opacity)))
+        self.view_state.change(heat_opacity=float(min(1.0, max(0.0, opacity))))
 
     def set_heat_scale(self, scale: float) -> None:
         """The contribution at full colour; 0 scales to the view (its 99th percentile)."""
-        self.view_state.heat_scale = max(0.0, float(scale))
+        self.view_state.change(heat_scale=max(0.0, float(scale)))
 
     def lagrangian_levels(self) -> list[int]:
         """The levels that hold Lagrangian points (empty for other kinds)."""
@@ -313,50 +327,51 @@ class App:
             which = f"level {level} has" if levels else f"{kind} fields have"
             self.status.say(f"{which} no Lagrangian points (Gaussian-bucket fields have them)", True)
             return False
-        toggles = list(self.view_state.points) + [False] * (len(levels) - len(self.view_state.points))
+        shown = self.view_state.settings.points
+        toggles = list(shown) + [False] * (len(levels) - len(shown))
         for i, lvl in enumerate(levels):
             if level is None or lvl == level:
                 toggles[i] = bool(on)
-        self.view_state.points = tuple(toggles[: len(levels)])
+        self.view_state.change(points=tuple(toggles[: len(levels)]))
         return True
 
     def set_sigma_circles(self, on: bool) -> None:
-        self.view_state.sigma_circles = bool(on)
+        self.view_state.change(sigma_circles=bool(on))
 
     def set_level_strip(self, on: bool) -> None:
         self.view_state.level_strip = bool(on)
 
     def set_legend(self, on: bool) -> None:
-        self.view_state.legend = bool(on)
+        self.view_state.change(legend=bool(on))
 
     def show_blocks(self, level: int | None) -> bool:
         """Draw the Laplacian blocks of `level` coloured by state (None: no blocks)."""
         snapshot = self.snapshot()
         if level is None or level < 0:
-            self.view_state.blocks = -1
+            self.view_state.change(blocks=-1)
             return True
         if snapshot is None or not blocks.has_blocks(snapshot):
             kind = snapshot.config.kind if snapshot is not None else "no"
             self.status.say(f"{kind} fields have no Laplacian blocks (laplacian_blocks fields have)", True)
             return False
-        self.view_state.blocks = max(0, min(snapshot.config.scales - 1, int(level)))
+        self.view_state.change(blocks=max(0, min(snapshot.config.scales - 1, int(level))))
         return True
 
     def block_under(self, pointer: tuple[float, float]) -> blocks.BlockInfo | None:
         """The shown level's block under view pixel `pointer` (x, y from the view's top left): in
         2D the image point there, in 3D the slice plane's point."""
         snapshot = self.snapshot()
-        state = self.view_state
-        if snapshot is None or state.blocks < 0:
+        state, shown = self.view_state, self.view_state.settings
+        if snapshot is None or shown.blocks < 0:
             return None
         if state.dims == 3:
-            point = state.camera.slice_point(*state.size, pointer, state.slice_axis, state.slice_position)
-            return blocks.block_at(snapshot, state.blocks, point) if point is not None else None
+            point = state.camera.slice_point(*state.size, pointer, shown.slice_axis, shown.slice_position)
+            return blocks.block_at(snapshot, shown.blocks, point) if point is not None else None
         from fieldscope.app.render.renderer import image_size
 
         origin, axis_x, axis_y = state.camera.mapping(*state.size, image_size(snapshot))
         u, v = pointer[0] / state.size[0], pointer[1] / state.size[1]
-        return blocks.block_at(snapshot, state.blocks, origin + u * axis_x + v * axis_y)
+        return blocks.block_at(snapshot, shown.blocks, origin + u * axis_x + v * axis_y)
 
     def hover(self, pointer: tuple[float, float] | None) -> None:
         """The mouse is over view pixel `pointer` (None: not over the view): with blocks shown, the
@@ -370,19 +385,20 @@ class App:
     def _fit_inside_settings(self, snapshot: Any) -> None:
         """A new field: points toggles per its Lagrangian levels, heat level within its levels."""
         count = len(inside.overlays.lagrangian_levels(snapshot))
-        self.view_state.points = (tuple(self.view_state.points) + (False,) * count)[:count]
-        self.view_state.heat_level = min(self.view_state.heat_level, max(0, len(snapshot.level_mask) - 1))
-        if not blocks.has_blocks(snapshot):
-            self.view_state.blocks = -1
-        else:
-            self.view_state.blocks = min(self.view_state.blocks, snapshot.config.scales - 1)
+        settings = self.view_state.settings
+        self.view_state.change(
+            points=(tuple(settings.points) + (False,) * count)[:count],
+            heat_level=min(settings.heat_level, max(0, len(snapshot.level_mask) - 1)),
+            blocks=min(settings.blocks, snapshot.config.scales - 1) if blocks.has_blocks(snapshot) else -1,
+        )
         self._count_if_needed()
 
     def _count_if_needed(self) -> None:
         snapshot = self.snapshot()
-        if self.view_state.heatmap != "collisions" or snapshot is None or not inside.grid_level_count(snapshot.config):
+        heatmap = self.view_state.settings.heatmap
+        if heatmap != "collisions" or snapshot is None or not inside.grid_level_count(snapshot.config):
             return
-        level = self.view_state.heat_level
+        level = self.view_state.settings.heat_level
         key = collisions.level_key(snapshot.config, level)
         if collisions.cached(key) is None and key.countable and not key.interactive:
             self.jobs.start("collisions", inside.count_job(key, level, self.view.invalidate))
@@ -437,7 +453,7 @@ class App:
                 self._sync_mask()
             self.history.add(snapshot)
             self.jobs.advance(JOB_BUDGET)
-            self.view_state.size = self.fixed_view_size or self.window.view_size()
+            self.view_state.set_size(self.fixed_view_size or self.window.view_size())
             try:
                 changed = self.view.update(
                     snapshot, self.view_state.camera, self.view_options(), self.view_state.moving
@@ -477,6 +493,12 @@ class App:
             if condition():
                 return True
         return False
+
+    def wait_for_scene(self, timeout: float = 600.0) -> bool:
+        """Run frames until a scene is current and nothing is opening; False if none is then."""
+        self.run_until(lambda: self._opening is None or self._opening.done(), timeout)
+        self.frame()  # takes the opened scene
+        return self.session is not None
 
     def settled(self) -> bool:
         """Nothing opening, no job, and the view shows the latest snapshot at full resolution."""

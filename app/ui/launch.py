@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import sys
+import time
 from pathlib import Path
+from typing import Any
 
 from fieldscope.app.render.context import NoDisplayError, create_context, has_display
+from fieldscope.fields.errors import FieldscopeError
 
 HEADLESS_HINT = (
     "the window needs a display; train and render headless instead with "
@@ -20,10 +23,17 @@ def launch(
     screenshot: Path | None = None,
     view_size: tuple[int, int] | None = None,
     kind: str = "hashgrid",
+    camera: str | None = None,
+    view_screenshot: Path | None = None,
     device: str = "cpu",
 ) -> int:
-    """Open the window on `path` and run until it is closed (or `seconds` pass). Without a display:
-    one line saying so, exit code 2."""
+    """Open the window on `path` and run until it is closed (or `seconds` pass). `camera`: the
+    view's camera (start_camera.parse_camera), set once the scene is open; `view_screenshot`: save
+    the picture the view last displayed when the window closes. Without a display, or with a camera
+    the scene cannot take: one line saying so, exit code 2."""
+    from fieldscope.app.ui.start_camera import parse_camera
+
+    choice = parse_camera(camera) if camera is not None else None  # malformed: before any window
     if not has_display():
         print(f"fieldscope: no display (DISPLAY is not set): {HEADLESS_HINT}", file=sys.stderr)
         return 2
@@ -35,13 +45,41 @@ def launch(
     from fieldscope.app.ui.app import App
 
     app = App(ctx, view_size=view_size, device=device)
+    started = time.perf_counter()
     try:
         app.open(path, task, kind)
-        app.run(seconds)
+        if choice is not None:
+            set_camera(app, choice)
+        app.run(None if seconds is None else max(0.0, seconds - (time.perf_counter() - started)))
         if screenshot is not None:
             app.window.screenshot(screenshot)
     except KeyboardInterrupt:
         pass
+    except FieldscopeError as error:
+        print(f"fieldscope: error: {error}", file=sys.stderr)
+        return 2
     finally:
+        if view_screenshot is not None:
+            save_view_picture(app, view_screenshot)
         app.close()
     return 0
+
+
+def set_camera(app: Any, choice: Any) -> None:
+    """Wait for the scene to open, then start the view at `choice`'s camera (FieldscopeError if it cannot)."""
+    from fieldscope.app.ui.start_camera import start_camera
+
+    if not app.wait_for_scene():
+        raise FieldscopeError(app.status.message or "the scene did not open")
+    app.view_state.set_camera(start_camera(choice, app.snapshot()))
+
+
+def save_view_picture(app: Any, path: Path) -> None:
+    """The picture the view last displayed (2D: the scene's part) as an image file, written atomically."""
+    from fieldscope.app import export
+
+    if app.view.shown is None:
+        print(f"fieldscope: {path} not written: the view had displayed no picture yet", file=sys.stderr)
+        return
+    export.write_image(export.check_target(path, export.IMAGE_SUFFIXES), export.to_uint8(app.view_picture()))
+    print(f"view picture -> {path}")

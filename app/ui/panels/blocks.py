@@ -49,7 +49,7 @@ class BlocksPanel(Panel):
             return
         levels = snapshot.config.scales
         dpg.configure_item(self.level, max_value=levels - 1)
-        state = self.app.view_state
+        state = self.app.view_state.settings
         dpg.set_value(self.on, state.blocks >= 0)
         dpg.set_value(self.level, max(0, state.blocks))
         self.series = [dpg.add_line_series([], [], parent=self.axis, label=f"level {lvl}") for lvl in range(levels)]

@@ -106,7 +106,7 @@ class InsidePanel(Panel):
     def _all_points(self, on: bool) -> None:
         if not self.app.show_points(on):
             dpg.set_value(self.points_box, False)
-        for box, shown in zip(self.level_boxes, self.app.view_state.points, strict=False):
+        for box, shown in zip(self.level_boxes, self.app.view_state.settings.points, strict=False):
             dpg.set_value(box, shown)
 
     def export(self) -> bool:
@@ -116,7 +116,7 @@ class InsidePanel(Panel):
 
     def on_session(self, session: Any) -> None:
         snapshot = session.latest()
-        state = self.app.view_state
+        state = self.app.view_state.settings
         dpg.configure_item(self.level, max_value=max(1, len(snapshot.level_mask) - 1))
         dpg.set_value(self.level, state.heat_level)
         dpg.set_value(self.heatmap, LABELS[state.heatmap])
@@ -142,7 +142,7 @@ class InsidePanel(Panel):
         self.asked = None
 
     def refresh(self, snapshot: Any) -> None:
-        state = self.app.view_state
+        state = self.app.view_state.settings
         now = time.perf_counter()
         self._follow(state)
         dpg.set_value(self.levels_text, self.app.levels.caption(snapshot.step))
@@ -157,7 +157,9 @@ class InsidePanel(Panel):
         dpg.configure_item(self.contrib_plot, show=show_contrib)
         if show_contrib and now - self.last_contributions >= CONTRIBUTION_PERIOD:
             self.last_contributions = now
-            values = inside.level_contributions(self.app.renderer, snapshot, state.camera, self.app.view_options())
+            values = inside.level_contributions(
+                self.app.renderer, snapshot, self.app.view_state.camera, self.app.view_options()
+            )
             dpg.set_value(self.contrib, [list(range(len(values))), values.tolist()])
 
     def _follow(self, state: Any) -> None:
@@ -168,7 +170,7 @@ class InsidePanel(Panel):
             self.level: state.heat_level,
             self.opacity: state.heat_opacity,
             self.sigma: state.sigma_circles,
-            self.strip: state.level_strip,
+            self.strip: self.app.view_state.level_strip,
             self.legend: state.legend,
             self.points_box: bool(state.points) and all(state.points),
             **dict(zip(self.level_boxes, state.points, strict=False)),
@@ -192,7 +194,7 @@ class InsidePanel(Panel):
         self._show_points(points)
 
     def _show_collisions(self, report: inside.CollisionReport | None) -> None:
-        state = self.app.view_state
+        state = self.app.view_state.settings
         has_hist = state.heatmap == "collisions" and report is not None
         dpg.configure_item(self.hist_plot, show=has_hist)
         dpg.configure_item(self.share_plot, show=has_hist and report.sharing is not None)
@@ -232,7 +234,7 @@ def export_name(app: Any) -> Path:
     """<folder of the Export panel>/<scene>-<heatmap>[-level<l>][-points]-step<step>.png"""
     from fieldscope.app.ui.panels.export import ExportPanel
 
-    state = app.view_state
+    state = app.view_state.settings
     words = [] if state.heatmap == "none" else [state.heatmap.replace("_", "-"), f"level{state.heat_level}"]
     if any(state.points):
         words.append("points")

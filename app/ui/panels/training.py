@@ -71,7 +71,8 @@ class TrainingPanel(Panel):
         dpg.set_value(
             self.stats,
             f"{snapshot.state}  step {snapshot.step}  {rate}\n"
-            f"loss {snapshot.loss:.3e}  {quality}  ({snapshot.elapsed:.0f} s)",
+            f"loss {snapshot.loss:.3e}  {quality}  ({snapshot.elapsed:.0f} s)\n"
+            f"in use: lr {snapshot.train.lr:.3g}  batch {snapshot.train.batch_size}",
         )
         show(Series(history.times, history.losses), self.loss, self.loss_now, self.loss_y, log=True)
         headline, *more = names

@@ -38,7 +38,7 @@ class ViewPanel(Panel):
                         default_value=4.0,
                         width=80,
                         step=0,
-                        callback=lambda s, v: setattr(state, "error_gain", max(0.01, v)),
+                        callback=lambda s, v: state.change(error_gain=max(0.01, v)),
                     )
             with dpg.group(show=False) as self.group_3d:
                 self.mode_3d = dpg.add_radio_button(
@@ -54,7 +54,7 @@ class ViewPanel(Panel):
                     ("x", "y", "z"),
                     horizontal=True,
                     default_value="z",
-                    callback=lambda s, a: setattr(state, "slice_axis", "xyz".index(a)),
+                    callback=lambda s, a: state.change(slice_axis="xyz".index(a)),
                 )
                 self.slice = dpg.add_slider_float(
                     label="slice",
@@ -62,7 +62,7 @@ class ViewPanel(Panel):
                     max_value=1.0,
                     default_value=0.5,
                     width=180,
-                    callback=lambda s, v: setattr(state, "slice_position", v),
+                    callback=lambda s, v: state.change(slice_position=v),
                 )
                 self.density = dpg.add_slider_float(
                     label="density scale",
@@ -70,7 +70,7 @@ class ViewPanel(Panel):
                     max_value=20.0,
                     default_value=1.0,
                     width=180,
-                    callback=lambda s, v: setattr(state, "density_scale", v),
+                    callback=lambda s, v: state.change(density_scale=v),
                 )
 
     def _one_to_one(self) -> None:
