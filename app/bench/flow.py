@@ -88,7 +88,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     margin = int(np.ceil(args.max_shift)) + 2
     interpolations = ("linear", "lagrange")
     protocols = {
-        "search": flow.FlowOptions(steps=args.flow_steps, search_radius=args.max_shift + 6.0),
+        "search": flow.FlowOptions(steps=args.flow_steps, search_radius=args.max_shift + 6.0, search_points=512),
         "from_zero": flow.FlowOptions(steps=args.flow_steps, search_radius=0.0, lr=2.0),
     }
     rows = []
