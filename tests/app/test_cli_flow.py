@@ -64,3 +64,30 @@ def test_bad_input_is_one_line_and_writes_nothing(pair, tmp_path, capsys, extra,
     assert err.startswith("fieldscope: error: ") and message in err and err.count("\n") == 1
     assert not out.exists() and not out.with_suffix(".png").exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.png", "b.png"]
+
+
+def test_a_saved_model_of_a_is_used_and_reread_with_lagrange(pair, tmp_path, capsys):
+    import torch
+
+    from fieldscope.fields import config as configs
+    from fieldscope.fields import snapshot as snapshots
+    from fieldscope.fields.hashgrid import HashGridConfig
+    from fieldscope.fields.train import Snapshot, TrainConfig, frozen_arrays
+
+    torch.manual_seed(0)
+    field = configs.build_field(HashGridConfig(dims=2, out_dims=3, levels=4, log2_table_size=12, base_resolution=4))
+    snapshot = Snapshot(version=1, step=0, elapsed=0.0, loss=0.0, metrics={}, config=field.config,
+                        level_mask=tuple(field.level_mask), params=frozen_arrays(field.state()),
+                        scene={"task": "image", "size": [48, 40]}, train=TrainConfig())  # fmt: skip
+    model = tmp_path / "a.fsnap"
+    snapshots.save(model, snapshot)
+    out = tmp_path / "flow.npy"
+    argv = ["flow", str(pair[0]), str(pair[1]), "--out", str(out), "--model", str(model), "--json"]
+    assert main([*argv, "--interpolation", "lagrange", "--flow-steps", "5", "--search-radius", "0"]) == 0
+    assert json.loads(capsys.readouterr().out)["mode"] == "translation"
+    assert np.load(out).shape == (40, 48, 2)
+    gray = tmp_path / "gray.png"
+    iio.imwrite(gray, stripes(48, 40)[..., 0])
+    assert main(["flow", str(gray), str(gray), "--out", str(tmp_path / "g.npy"), "--model", str(model)]) == 2
+    assert "not a field of a 1-channel image" in capsys.readouterr().err
+    assert not (tmp_path / "g.npy").exists()

@@ -227,3 +227,14 @@ def test_gaussian_buckets_forward_gradients_and_guidance_match_float64_reference
     # the guidance prior uses the linear weights of the cell's corners (Lagrange weights go negative)
     gw, gr = lag.guidance(x), lag_ref.guidance(x.double())
     assert torch.isfinite(gw).all() and rel_err(gw, gr) <= 1e-5
+
+
+def test_settings_are_checked():
+    from fieldscope.fields.errors import ConfigError
+    from fieldscope.fields.hashgrid import HashGridConfig
+
+    with pytest.raises(ConfigError, match="lagrange_k must be one of"):
+        HashGridConfig(interpolation="lagrange", lagrange_k=3)
+    with pytest.raises(ConfigError, match="needs a base resolution of at least 3"):
+        HashGridConfig(interpolation="lagrange", base_resolution=2)
+    assert HashGridConfig(interpolation="lagrange", lagrange_k=1, base_resolution=1).lagrange_k == 1
