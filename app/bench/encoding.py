@@ -26,6 +26,7 @@ def add_parser(which: Any) -> None:
     enc.add_argument("--repeats", type=int, default=3)
     enc.add_argument("--field", action="append", help="field kinds to time (default: all)")
     enc.add_argument("--device", default="cpu", help="cpu (default) or cuda")
+    enc.add_argument("--impl", action="append", choices=("warp", "torch"), help="implementations (default both)")
     enc.add_argument(
         "--interpolation",
         action="append",
@@ -69,7 +70,9 @@ def encoding_throughput(encoding: Any, x: Any, repeats: int) -> tuple[float, flo
     return n / timed(forward, repeats), n / timed(forward_backward, repeats)
 
 
-def grid_encodings(dims: int, settings: dict[str, Any], only: list[str] | None, device: str = "cpu") -> Any:
+def grid_encodings(
+    dims: int, settings: dict[str, Any], only: list[str] | None, device: str = "cpu", impls: Any = ("warp", "torch")
+) -> Any:
     """(kind, impl, encoding module) for every grid field kind that takes the benchmark settings."""
     import dataclasses
 
@@ -85,7 +88,7 @@ def grid_encodings(dims: int, settings: dict[str, Any], only: list[str] | None, 
         if len(values) < len(grid):  # not a grid kind
             continue
         config = cls(dims=dims, **values)
-        for impl in ("warp", "torch"):
+        for impl in impls:
             torch.manual_seed(0)
             yield kind, impl, configs.build_field(config, impl=impl).encoding.to(device)
 
@@ -101,7 +104,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         for interpolation in interpolations:
             settings = {**config, "interpolation": interpolation}
             del settings["interpolations"]
-            for kind, impl, encoding in grid_encodings(dims, settings, args.field, args.device):
+            impls = args.impl or ("warp", "torch")
+            for kind, impl, encoding in grid_encodings(dims, settings, args.field, args.device, impls):
                 fwd, fwd_bwd = encoding_throughput(encoding, x, args.repeats)
                 row = {
                     "dims": dims,
