@@ -23,7 +23,7 @@ def add_parser(which: Any) -> None:
     bench = which.add_parser("flow", help="optical flow EPE on shifted crops: linear vs Lagrange interpolation")
     bench.add_argument("--json", action="store_true", help="print one JSON object")
     bench.add_argument("--images", default=str(DATA), help=f"folder of photos to crop (default {DATA})")
-    bench.add_argument("--crops", type=int, default=20, help="number of random crops (20)")
+    bench.add_argument("--crops", type=int, default=20, help="number of random crops (20; 0: only --dense)")
     bench.add_argument("--size", type=int, default=160, help="crop side in pixels (160)")
     bench.add_argument("--max-shift", type=float, default=50.0, help="largest translation in pixels (50)")
     bench.add_argument("--fit-steps", type=int, default=200, help="steps fitting each crop (200)")
@@ -111,6 +111,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     for interp in interpolations:
         for protocol in protocols:
             epes = [r["epe"] for r in rows if r["interpolation"] == interp and r["protocol"] == protocol]
+            if not epes:
+                continue
             summary[f"{interp}/{protocol}"] = {
                 "mean_epe": statistics.fmean(epes),
                 "median_epe": statistics.median(epes),
@@ -142,7 +144,8 @@ def dense_warp(args: argparse.Namespace, rng: Any) -> dict[str, float]:
     a = image[row : row + s, col : col + s]
     b = moved_crop(image, row, col, s, truth, 8)
     field = fit(a, args, "lagrange")
-    result = flow.estimate_flow(field, b, flow.FlowOptions(mode="dense", steps=args.flow_steps, search_radius=8.0))
+    options = flow.FlowOptions(mode="dense", steps=args.flow_steps, dense_steps=3 * args.flow_steps, search_radius=8.0)
+    result = flow.estimate_flow(field, b, options)
     inner = np.zeros((s, s), bool)
     inner[8:-8, 8:-8] = True
     mean = np.broadcast_to(truth[inner].mean(0), truth.shape)
