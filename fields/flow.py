@@ -35,7 +35,7 @@ MODES = ("translation", "affine", "dense")
 class FlowOptions:
     """How the motion is optimised: Adam steps on `points` random pixels per step, learning rate in
     pixels (cosine decay to 1%), the coarse search's radius and step (radius 0: none), and for
-    `dense` the residual field's size and the smoothness weight."""
+    `dense` the residual field's size, steps, learning rate and the smoothness weight."""
 
     mode: str = "translation"
     steps: int = 300
@@ -46,6 +46,7 @@ class FlowOptions:
     search_points: int = 1024
     dense_levels: int = 6
     dense_steps: int = 600
+    dense_lr: float = 0.5
     smoothness: float = 1.0
     seed: int = 0
 
@@ -195,14 +196,16 @@ def descend(
     options: FlowOptions,
     generator: torch.Generator,
     smoothness: float = 0.0,
+    lr: float | None = None,
 ) -> None:
     """Adam on the motion's parameters, lr in pixels with a cosine decay to 1%; with `smoothness`
     (dense), plus that weight times the mean squared difference of d between neighbouring pixels."""
     params = [p for p in motion.parameters() if p.requires_grad]
-    optimizer = torch.optim.Adam(params, lr=options.lr)
+    lr = options.lr if lr is None else lr
+    optimizer = torch.optim.Adam(params, lr=lr)
     for step in range(steps):
         for group in optimizer.param_groups:
-            group["lr"] = options.lr * (0.01 + 0.99 * 0.5 * (1.0 + math.cos(math.pi * step / max(1, steps))))
+            group["lr"] = lr * (0.01 + 0.99 * 0.5 * (1.0 + math.cos(math.pi * step / max(1, steps))))
         if hasattr(motion, "reveal"):
             motion.reveal(min(1.0, 2.0 * (step + 1) / max(1, steps)))
         index = matcher.sample(options.points, generator)
@@ -235,7 +238,7 @@ def estimate_flow(field: Any, target: np.ndarray, options: FlowOptions) -> FlowR
     if options.mode == "dense":
         motion.requires_grad_(False)
         motion = Dense(motion, size, options.dense_levels)
-        descend(matcher, motion, options.dense_steps, options, generator, options.smoothness)
+        descend(matcher, motion, options.dense_steps, options, generator, options.smoothness, options.dense_lr)
     return finish(matcher, motion, options.mode, time.perf_counter() - started)
 
 

@@ -32,6 +32,8 @@ def add_parser(which: Any) -> None:
     bench.add_argument("--flow-steps", type=int, default=200)
     bench.add_argument("--dense", action="store_true", help="also a dense flow on a smooth warp of one crop")
     bench.add_argument("--seed", type=int, default=0)
+    bench.add_argument("--smoothness", type=float, default=1.0, help="dense: smoothness weight (1.0)")
+    bench.add_argument("--dense-lr", type=float, default=0.5, help="dense: residual field learning rate (0.5)")
 
 
 def crops(folder: Path, count: int, size: int, margin: int, rng: Any) -> list[tuple[str, Any, int, int]]:
@@ -144,7 +146,14 @@ def dense_warp(args: argparse.Namespace, rng: Any) -> dict[str, float]:
     a = image[row : row + s, col : col + s]
     b = moved_crop(image, row, col, s, truth, 8)
     field = fit(a, args, "lagrange")
-    options = flow.FlowOptions(mode="dense", steps=args.flow_steps, dense_steps=3 * args.flow_steps, search_radius=8.0)
+    options = flow.FlowOptions(
+        mode="dense",
+        steps=args.flow_steps,
+        dense_steps=3 * args.flow_steps,
+        search_radius=8.0,
+        smoothness=args.smoothness,
+        dense_lr=args.dense_lr,
+    )
     result = flow.estimate_flow(field, b, options)
     inner = np.zeros((s, s), bool)
     inner[8:-8, 8:-8] = True
