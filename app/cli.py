@@ -1,5 +1,5 @@
 """The `fieldscope` command line: view (the window; also with no arguments), fit, render, export-mesh,
-bench, make-test-image."""
+bench, make-test-image, flow."""
 
 from __future__ import annotations
 
@@ -341,9 +341,10 @@ def build_parser() -> argparse.ArgumentParser:
     test_image.add_argument("--megapixels", type=float, default=1000.0, help="size in millions of pixels")
     test_image.set_defaults(run=cmd_make_test_image)
 
-    from fieldscope.app import bench
+    from fieldscope.app import bench, flow_cli
 
     bench.add_parser(sub)
+    flow_cli.add_parser(sub)
     return parser
 
 

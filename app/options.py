@@ -41,7 +41,11 @@ def add_field_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--base-resolution", type=int, help="coarsest resolution N_min")
     group.add_argument("--growth", type=float, help="per-level growth b")
     group.add_argument("--max-resolution", type=int, help="finest resolution N_max (sets b); default: image size")
-    group.add_argument("--interpolation", choices=("linear", "smoothstep"))
+    group.add_argument(
+        "--interpolation",
+        choices=("linear", "smoothstep", "lagrange"),
+        help="grid interpolation; lagrange: Lagrange multi-sampling, k from --option lagrange_k=K (default 2)",
+    )
     group.add_argument("--hidden-width", type=int, help="decoder hidden width (default 64)")
     group.add_argument("--hidden-layers", type=int, help="decoder hidden layers (default 1)")
     group.add_argument("--scales", type=int, help="laplacian_blocks: Laplacian pyramid scales J (default 4)")

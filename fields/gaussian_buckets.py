@@ -14,7 +14,14 @@ from fieldscope.fields import config as configs
 from fieldscope.fields import reference
 from fieldscope.fields.config import Capabilities, check
 from fieldscope.fields.field import Field
-from fieldscope.fields.hashgrid import INTERPOLATIONS, GridConfig, HashGridEncoding, LevelLayout, layout_of, occupancy
+from fieldscope.fields.hashgrid import (
+    GridConfig,
+    HashGridEncoding,
+    LevelLayout,
+    interpolation_code,
+    layout_of,
+    occupancy,
+)
 from fieldscope.fields.warp_bridge import warp_call
 from fieldscope.gpu import gaussian_buckets as kernels
 
@@ -156,7 +163,7 @@ class LagrangianLevels(nn.Module):
         super().__init__()
         self.layout, self.impl = layout, impl
         self.points = config.points_per_bucket
-        self.smooth = INTERPOLATIONS.index(config.interpolation)
+        self.smooth = interpolation_code(config.interpolation, config.lagrange_k)
         self.num_levels = len(layout.resolution)
         self.out_dims = self.num_levels * config.features
         count = layout.total_rows * self.points
@@ -215,7 +222,11 @@ class GaussianBucketsEncoding(nn.Module):
         super().__init__()
         coarse_count = config.levels - config.lagrangian_levels
         coarse, fine = split_layout(layout_of(config), coarse_count)
-        self.coarse = HashGridEncoding(coarse, config.features, config.interpolation, impl) if coarse_count else None
+        self.coarse = (
+            HashGridEncoding(coarse, config.features, config.interpolation, impl, config.lagrange_k)
+            if coarse_count
+            else None
+        )
         if self.coarse is not None:
             with torch.no_grad():  # the paper initialises every feature with N(0, 1e-3)
                 self.coarse.table.normal_(0.0, 1e-3)

@@ -19,14 +19,17 @@ from fieldscope.fields.field import Field
 from fieldscope.fields.warp_bridge import warp_call
 from fieldscope.gpu import hashgrid as kernels
 
-INTERPOLATIONS = ("linear", "smoothstep")
+INTERPOLATIONS = ("linear", "smoothstep", "lagrange")
+#: Lagrange multi-sampling orders: k = 1 is linear, k = 2 the paper's 16 (2D) / 64 (3D) vertices.
+LAGRANGE_KS = (1, 2)
 IMPLEMENTATIONS = ("warp", "torch")
 
 
 @dataclass(frozen=True)
 class GridConfig:
     """Settings every multiresolution grid field shares. Level l has resolution
-    floor(base_resolution * growth**l); the decoder has `hidden_layers` ReLU layers."""
+    floor(base_resolution * growth**l); the decoder has `hidden_layers` ReLU layers. With
+    interpolation "lagrange", each level reads (2 lagrange_k)^D vertices (gpu/lagrange.py)."""
 
     kind: str = ""
     dims: int = 2
@@ -37,6 +40,7 @@ class GridConfig:
     base_resolution: int = 16
     growth: float = 1.26
     interpolation: str = "linear"
+    lagrange_k: int = 2
     hidden_width: int = 64
     hidden_layers: int = 1
     capabilities: ClassVar[Capabilities] = Capabilities(hash_table=True)
@@ -75,7 +79,20 @@ def check_grid_settings(c: Any) -> None:
     top = level_resolution(c.base_resolution, c.growth, c.levels - 1)
     check(top <= 2**20, f"finest resolution {top} is too large (at most 2^20)")
     check(c.interpolation in INTERPOLATIONS, f"interpolation must be one of {INTERPOLATIONS}")
+    check(c.lagrange_k in LAGRANGE_KS, f"lagrange_k must be one of {LAGRANGE_KS}, not {c.lagrange_k}")
+    check(
+        c.interpolation != "lagrange" or c.base_resolution >= 2 * c.lagrange_k - 1,
+        f"lagrange with k={c.lagrange_k} needs a base resolution of at least {2 * c.lagrange_k - 1}"
+        f" (its {2 * c.lagrange_k} vertices per axis must lie in the grid), not {c.base_resolution}",
+    )
     check(c.hidden_width >= 1 and c.hidden_layers >= 0, "decoder width must be >= 1 and layers >= 0")
+
+
+def interpolation_code(interpolation: str, lagrange_k: int = 2) -> int:
+    """The kernels' interpolation code (gpu/hashing.py: 0 linear, 1 smoothstep, 2 + k - 1 Lagrange)."""
+    if interpolation == "lagrange":
+        return INTERPOLATIONS.index("lagrange") + lagrange_k - 1
+    return INTERPOLATIONS.index(interpolation)
 
 
 def growth_for(base_resolution: int, max_resolution: int, levels: int) -> float:
@@ -156,13 +173,15 @@ class HashGridEncoding(nn.Module):
     (fields.reference), used as reference and as the benchmark baseline.
     """
 
-    def __init__(self, layout: LevelLayout, features: int, interpolation: str, impl: str = "warp") -> None:
+    def __init__(
+        self, layout: LevelLayout, features: int, interpolation: str, impl: str = "warp", lagrange_k: int = 2
+    ) -> None:
         super().__init__()
         check(impl in IMPLEMENTATIONS, f"implementation must be one of {IMPLEMENTATIONS}")
         self.layout = layout
         self.features = features
         self.table_size = layout.table_size
-        self.smooth = INTERPOLATIONS.index(interpolation)
+        self.smooth = interpolation_code(interpolation, lagrange_k)
         self.impl = impl
         self.num_levels = len(layout.resolution)
         self.out_dims = self.num_levels * features
@@ -226,7 +245,8 @@ class HashGridField(Field):
     """Hash-grid encoding + MLP decoder."""
 
     def __init__(self, config: HashGridConfig, impl: str = "warp") -> None:
-        super().__init__(config, HashGridEncoding(layout_of(config), config.features, config.interpolation, impl))
+        encoding = HashGridEncoding(layout_of(config), config.features, config.interpolation, impl, config.lagrange_k)
+        super().__init__(config, encoding)
 
 
 configs.register("hashgrid", HashGridConfig, HashGridField)

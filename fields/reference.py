@@ -15,7 +15,7 @@ from typing import Any
 import torch
 import torch.nn.functional as nnf
 
-from fieldscope.gpu.hashing import PRIMES
+from fieldscope.gpu.hashing import LAGRANGE, PRIMES
 
 
 def hash_index(corners: torch.Tensor, table_size: int) -> torch.Tensor:
@@ -63,19 +63,66 @@ def corner_weights(frac: torch.Tensor, smooth: int) -> torch.Tensor:
 
 def corner_rows(cell: torch.Tensor, layout: Any, level: int) -> torch.Tensor:
     """Rows (N, 2^D) of the corners of cells (N, D) in one level, the level's offset included."""
-    corners = cell[:, None, :] + corner_bits(cell.shape[1], cell.device)[None]  # (N, C, D)
+    return vertex_rows(cell[:, None, :] + corner_bits(cell.shape[1], cell.device)[None], layout, level)
+
+
+def vertex_rows(vertices: torch.Tensor, layout: Any, level: int) -> torch.Tensor:
+    """Rows (N, P) of integer vertices (N, P, D) in one level (dense or hashed), offset included."""
     if layout.hashed[level]:
-        rows = hash_index(corners, layout.table_size)
+        rows = hash_index(vertices, layout.table_size)
     else:
-        rows = dense_index(corners, torch.tensor(layout.resolution[level], device=cell.device))
+        rows = dense_index(vertices, torch.tensor(layout.resolution[level], device=vertices.device))
     return rows + layout.offset[level]
 
 
+def lagrange_basis(u: torch.Tensor, support: int) -> torch.Tensor:
+    """Lagrange basis on nodes 0..support-1 at u (...) -> (..., support), eq. 2 of HashEncoding."""
+    nodes = range(support)
+    return torch.stack(
+        [math.prod((u - m) / (j - m) for m in nodes if m != j) for j in nodes],  # type: ignore[misc]
+        dim=-1,
+    )
+
+
+def stencil_offsets(dims: int, support: int, device: torch.device | str = "cpu") -> torch.Tensor:
+    """(support^D, D) int64 offsets of a stencil's points, axis 0 fastest (the kernels' order)."""
+    p = torch.arange(support**dims, device=device)
+    return torch.stack([(p // support**d) % support for d in range(dims)], dim=-1)
+
+
+def lagrange_points(x: torch.Tensor, resolution: int, k: int, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
+    """Lagrange multi-sampling (gpu/lagrange.py): stencil vertices (N, (2k)^D, D) int64 and their
+    weights (N, (2k)^D) for x (N, D). Per axis the stencil starts at clamp(cell - k + 1, 0, N - 2k + 1)
+    (shifted inwards at the border); u = N*x - start is computed in float32 as the kernels do."""
+    support = 2 * k
+    pos32 = x.detach().to(torch.float32).clamp(0.0, 1.0) * float(resolution)
+    cell = torch.clamp(torch.floor(pos32), max=float(resolution - 1))
+    start = torch.clamp(cell - (k - 1), 0.0, float(resolution - support + 1))
+    xc = x.to(dtype).clamp(0.0, 1.0)
+    u = (pos32 - start).to(dtype) + (xc - xc.detach()) * resolution
+    per_axis = lagrange_basis(u, support)  # (N, D, S)
+    offsets = stencil_offsets(x.shape[1], support, x.device)  # (P, D)
+    axes = torch.arange(x.shape[1], device=x.device)
+    weights = per_axis[:, axes[None, :], offsets].prod(dim=-1)  # (N, P)
+    return start.to(torch.int64)[:, None, :] + offsets[None], weights
+
+
+def interpolation_points(
+    x: torch.Tensor, layout: Any, level: int, smooth: int, dtype: torch.dtype
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The rows (N, P) a level reads for x (N, D) and their weights (N, P): the 2^D cell corners
+    (linear, smoothstep) or the (2k)^D Lagrange stencil."""
+    if smooth >= LAGRANGE:
+        vertices, weights = lagrange_points(x, layout.resolution[level], smooth - LAGRANGE + 1, dtype)
+        return vertex_rows(vertices, layout, level), weights
+    cell, frac = locate(x, layout.resolution[level], dtype)
+    return corner_rows(cell, layout, level), corner_weights(frac, smooth)
+
+
 def level_features(x: torch.Tensor, table: torch.Tensor, layout: Any, level: int, smooth: int) -> torch.Tensor:
-    """Features (N, F) of one level: corner rows (dense or hashed) interpolated at x (N, D)."""
-    cell, frac = locate(x, layout.resolution[level], table.dtype)
-    feats = nnf.embedding(corner_rows(cell, layout, level), table)  # (N, C, F)
-    return (corner_weights(frac, smooth)[..., None] * feats).sum(dim=1)
+    """Features (N, F) of one level: the rows it reads (dense or hashed) interpolated at x (N, D)."""
+    rows, weights = interpolation_points(x, layout, level, smooth, table.dtype)
+    return (weights[..., None] * nnf.embedding(rows, table)).sum(dim=1)
 
 
 def hashgrid_encode(x: torch.Tensor, table: torch.Tensor, layout: Any, mask: torch.Tensor, smooth: int) -> torch.Tensor:
@@ -97,13 +144,13 @@ def hashgrid_encode(x: torch.Tensor, table: torch.Tensor, layout: Any, mask: tor
 def bucket_points(
     x: torch.Tensor, means: torch.Tensor, layout: Any, level: int, points: int, smooth: int
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """For one Lagrangian level: corner weights alpha (N, C), the rows of the K points of every
-    corner's bucket (N, C, K), and squared distances |x - mu|^2 (N, C, K)."""
-    cell, frac = locate(x, layout.resolution[level], means.dtype)
-    rows = corner_rows(cell, layout, level)[..., None] * points + torch.arange(points, device=x.device)
+    """For one Lagrangian level: bucket weights alpha (N, C), the rows of the K points of every
+    bucket (N, C, K), and squared distances |x - mu|^2 (N, C, K)."""
+    buckets, alpha = interpolation_points(x, layout, level, smooth, means.dtype)
+    rows = buckets[..., None] * points + torch.arange(points, device=x.device)
     p = x.to(means.dtype).clamp(0.0, 1.0)
     dist2 = ((p[:, None, None, :] - means[rows]) ** 2).sum(dim=-1)
-    return corner_weights(frac, smooth), rows, dist2
+    return alpha, rows, dist2
 
 
 def gaussian_level_features(
@@ -134,7 +181,9 @@ def guidance_level(
     alpha_eps: float = 1e-5,
 ) -> torch.Tensor:
     """Guidance cost (N,) of one level (eq. 8 without W): min over corners v and points k of
-    -log(alpha_v + eps) + |x - mu_vk|^2 / (2 sigma^2)."""
+    -log(alpha_v + eps) + |x - mu_vk|^2 / (2 sigma^2). Lagrange weights can be negative: with
+    them the guidance uses the linear weights of the cell's corners (as gpu/gaussian_buckets.py)."""
+    smooth = 0 if smooth >= LAGRANGE else smooth
     alpha, _rows, dist2 = bucket_points(x, means, layout, level, points, smooth)
     cost = -torch.log(alpha + alpha_eps)[..., None] + dist2 / (2.0 * sigma * sigma)
     return cost.flatten(1).min(dim=1).values

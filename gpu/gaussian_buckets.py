@@ -27,7 +27,7 @@ from typing import Any
 import warp as wp
 
 from fieldscope.gpu import runtime
-from fieldscope.gpu.hashing import Levels, grid_helpers, make_levels, point_block
+from fieldscope.gpu.hashing import LINEAR, SMOOTHSTEP, Levels, grid_helpers, make_levels, point_block
 
 POINTS_PER_THREAD = 64
 #: Added to alpha inside the guidance loss's -log, as in the authors' code (alpha can be 0).
@@ -67,7 +67,7 @@ def field_kernels(dims: int, feats: int, smooth: int, points: int) -> SimpleName
     """Forward and backward kernels for D = dims, F = feats, the interpolation, K = points."""
     g = grid_helpers(dims, smooth)
     h = point_helpers(dims)
-    corners = 1 << dims
+    corners = g.corners
 
     @wp.kernel(enable_backward=False, module="unique")
     def forward(
@@ -178,8 +178,10 @@ def field_kernels(dims: int, feats: int, smooth: int, points: int) -> SimpleName
 
 @cache
 def guidance_kernels(dims: int, smooth: int, points: int) -> SimpleNamespace:
-    """The guidance loss (eq. 8) per level and its gradient to the means."""
-    g = grid_helpers(dims, smooth)
+    """The guidance loss (eq. 8) per level and its gradient to the means. Its prior -log(alpha + eps)
+    needs alpha >= 0: with Lagrange weights (negative in places) it uses the linear weights of the
+    cell's 2^D corners, the buckets that the point's own cell reads."""
+    g = grid_helpers(dims, SMOOTHSTEP if smooth == SMOOTHSTEP else LINEAR)
     h = point_helpers(dims)
     corners = 1 << dims
 

@@ -40,7 +40,7 @@ def kernels(dims: int, feats: int, smooth: int) -> SimpleNamespace:
     one point overlap.
     """
     g = grid_helpers(dims, smooth)
-    corners = 1 << dims
+    corners = g.corners
 
     @wp.kernel(enable_backward=False, module="unique")
     def encode_forward(
@@ -56,7 +56,7 @@ def kernels(dims: int, feats: int, smooth: int) -> SimpleNamespace:
         on = levels.mask[lvl] != 0
         for i in range(first, last):
             rows = wp.vector(0, length=wp.static(corners), dtype=int)
-            upper = wp.vec3(0.0)
+            upper = g.no_weights()
             if on:
                 rows, upper, _slope = g.cell_corners(x, i, levels, lvl)
             for f in range(wp.static(feats)):

@@ -22,8 +22,16 @@ PRIMES = (1, 2654435761, 805459861)
 PRIME_Y = wp.constant(wp.uint32(PRIMES[1]))
 PRIME_Z = wp.constant(wp.uint32(PRIMES[2]))
 
-#: The `smooth` argument of the kernel factories for smoothstep interpolation (0: linear).
+#: Interpolation modes (the `smooth` argument of the kernel factories); codes from LAGRANGE up are
+#: Lagrange multi-sampling with k = smooth - LAGRANGE + 1 (gpu/lagrange.py).
+LINEAR = 0
 SMOOTHSTEP = 1
+LAGRANGE = 2
+
+
+def lagrange_k(smooth: int) -> int:
+    """The Lagrange k of an interpolation code (0: not Lagrange)."""
+    return smooth - LAGRANGE + 1 if smooth >= LAGRANGE else 0
 
 
 @wp.struct
@@ -59,8 +67,17 @@ def point_block(levels: Levels, block: int, count: int):
 @cache
 def grid_helpers(dims: int, smooth: int) -> SimpleNamespace:
     """wp.func helpers for D = dims and the given interpolation: locate, inside, axis_weights,
-    corner_weight, corner_weight_grad, corner_row, cell_corners."""
+    corner_weight, corner_weight_grad, corner_row, cell_corners; `corners` is how many vertices a
+    point reads and no_weights() the zero of cell_corners' weights (Lagrange: gpu/lagrange.py)."""
+    if smooth >= LAGRANGE:
+        from fieldscope.gpu.lagrange import stencil_helpers
+
+        return stencil_helpers(dims, lagrange_k(smooth))
     corners = 1 << dims
+
+    @wp.func
+    def no_weights():
+        return wp.vec3(0.0)
 
     @wp.func
     def locate(x: wp.array2d(dtype=float), i: int, res: int):
@@ -149,6 +166,8 @@ def grid_helpers(dims: int, smooth: int) -> SimpleNamespace:
         return rows, upper, slope
 
     return SimpleNamespace(
+        corners=corners,
+        no_weights=no_weights,
         cell_corners=cell_corners,
         locate=locate,
         inside=inside,

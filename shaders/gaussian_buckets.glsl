@@ -6,7 +6,7 @@
 // (hg_levels[l].y is the level's first bucket), and bucket b holds GB_POINTS points, rows
 // b*GB_POINTS + k of gb_means (one texel per point: xyz, z = 0 in 2D) and gb_values (HG_TEXELS
 // texels per point). The level's feature at x is
-//   sum over corners v of alpha_v(x) * sum_k N(x; mu_vk, sigma_l) f_vk,
+//   sum over the vertices v it reads (cell corners or Lagrange stencil) of alpha_v(x) * sum_k N(x; mu_vk, sigma_l) f_vk,
 //   N(x; mu, s) = exp(-|x - mu|^2 / (2 s^2)) / (sqrt(2 pi) s),
 // with x clamped to [0,1]^D and gb_sigma[l - GB_COARSE] = sigma_scale * cell size of the level.
 
@@ -25,9 +25,7 @@ vec3 gb_mean(uint point) {
 // Features of Lagrangian level `lvl` at x (layout as hg_level_features).
 vec4 gb_level_features(vec3 x, int lvl, int half_) {
     ivec4 info = hg_levels[lvl];
-    ivec3 cell;
-    vec3 upper;
-    hg_locate(x, info.x, cell, upper);
+    HgStencil s = hg_stencil(x, info.x);
     vec3 p = clamp(x, 0.0, 1.0);
 #if FIELD_DIMS == 2
     p.z = 0.0;
@@ -36,9 +34,9 @@ vec4 gb_level_features(vec3 x, int lvl, int half_) {
     float norm = GB_INV_SQRT_2PI / sigma;
     float inv_2s2 = 0.5 / (sigma * sigma);
     vec4 feature = vec4(0.0);
-    for (int corner = 0; corner < FIELD_CORNERS; ++corner) {
-        float alpha = hg_corner_weight(upper, corner);
-        uint first = hg_bucket(info, cell, corner) * uint(GB_POINTS);
+    for (int v = 0; v < HG_STENCIL_POINTS; ++v) {
+        float alpha = hg_stencil_weight(s, v);
+        uint first = hg_stencil_row(info, s, v) * uint(GB_POINTS);
         for (int k = 0; k < GB_POINTS; ++k) {
             uint point = first + uint(k);
             vec3 d = p - gb_mean(point);

@@ -10,7 +10,8 @@
 // (shaders/mlp.glsl).
 //
 // Compile-time constants: FIELD_DIMS (2|3), FIELD_LEVELS, FIELD_FEATURES, FIELD_SMOOTH
-// (0 linear, 1 smoothstep), FIELD_OUT, HG_TEXELS (texels per table row: 2 for F = 8, else 1),
+// (0 linear, 1 smoothstep), FIELD_LAGRANGE_K (0: off; k: Lagrange multi-sampling over 2k vertices
+// per axis, gpu/lagrange.py), FIELD_OUT, HG_TEXELS (texels per table row: 2 for F = 8, else 1),
 // HG_PRIME_Y, HG_PRIME_Z (the hash primes, uint literals).
 // Tables are float textures HG_WIDTH texels wide, row r at texel r * HG_TEXELS, read with
 // texelFetch (on llvmpipe about 4x faster than storage-buffer gathers); hg_levels holds per level:
@@ -21,6 +22,16 @@
 #define HG_WIDTH 4096
 #define FIELD_CORNERS (1 << FIELD_DIMS)
 #define HG_HALVES (FIELD_FEATURES == 8 ? 2 : 1)
+#ifndef FIELD_LAGRANGE_K
+#define FIELD_LAGRANGE_K 0
+#endif
+// Vertices per axis a level reads for a point (its stencil), and in all.
+#define HG_SUPPORT (FIELD_LAGRANGE_K > 0 ? 2 * FIELD_LAGRANGE_K : 2)
+#if FIELD_DIMS == 3
+#define HG_STENCIL_POINTS (HG_SUPPORT * HG_SUPPORT * HG_SUPPORT)
+#else
+#define HG_STENCIL_POINTS (HG_SUPPORT * HG_SUPPORT)
+#endif
 
 uniform sampler2D hg_table;
 layout(std140, binding = 1) uniform HashGridLevels { ivec4 hg_levels[FIELD_LEVELS]; };
@@ -85,17 +96,79 @@ uint hg_bucket(ivec4 info, ivec3 cell, int corner) {
     return uint(info.y) + hg_corner_row(cell + hg_corner_bits(corner), info.x, info.z != 0);
 }
 
+// The vertices a level reads for x: HG_SUPPORT per axis from `first`, with per-axis weights w[d]
+// (entries 0..HG_SUPPORT-1): the cell's corners (linear, smoothstep) or the Lagrange stencil.
+struct HgStencil {
+    ivec3 first;
+    vec4 w[3];
+};
+
+#if FIELD_LAGRANGE_K > 0
+// Lagrange basis on nodes 0..HG_SUPPORT-1 at u (HashEncoding eq. 2).
+vec4 hg_lagrange_basis(float u) {
+    vec4 w = vec4(0.0);
+    for (int j = 0; j < HG_SUPPORT; ++j) {
+        float num = 1.0;
+        float den = 1.0;
+        for (int m = 0; m < HG_SUPPORT; ++m) {
+            if (m == j) continue;
+            num *= u - float(m);
+            den *= float(j - m);
+        }
+        w[j] = num / den;
+    }
+    return w;
+}
+#endif
+
+HgStencil hg_stencil(vec3 x, int res) {
+    HgStencil s;
+#if FIELD_LAGRANGE_K > 0
+    // 2k vertices around x's cell, shifted inwards at the border so that all are in the grid
+    vec3 pos = clamp(x, 0.0, 1.0) * float(res);
+    ivec3 cell = min(ivec3(floor(pos)), ivec3(res - 1));
+    s.first = clamp(cell - (FIELD_LAGRANGE_K - 1), ivec3(0), ivec3(res - (HG_SUPPORT - 1)));
+    vec3 u = pos - vec3(s.first);
+    for (int d = 0; d < 3; ++d) s.w[d] = hg_lagrange_basis(u[d]);
+#else
+    vec3 upper;
+    hg_locate(x, res, s.first, upper);
+    for (int d = 0; d < 3; ++d) s.w[d] = vec4(1.0 - upper[d], upper[d], 0.0, 0.0);
+#endif
+#if FIELD_DIMS == 2
+    s.first.z = 0;
+#endif
+    return s;
+}
+
+// Offset from s.first of stencil point p (axis 0 fastest, as the Warp kernels).
+ivec3 hg_stencil_offset(int p) {
+    return ivec3(p % HG_SUPPORT, (p / HG_SUPPORT) % HG_SUPPORT, p / (HG_SUPPORT * HG_SUPPORT));
+}
+
+float hg_stencil_weight(HgStencil s, int p) {
+    ivec3 o = hg_stencil_offset(p);
+    float w = s.w[0][o.x] * s.w[1][o.y];
+#if FIELD_DIMS == 3
+    w *= s.w[2][o.z];
+#endif
+    return w;
+}
+
+// Table row of stencil point p: the level's first row + the dense index or the hash.
+uint hg_stencil_row(ivec4 info, HgStencil s, int p) {
+    return uint(info.y) + hg_corner_row(s.first + hg_stencil_offset(p), info.x, info.z != 0);
+}
+
 // Interpolated features of grid level `lvl` at x: entries 0..F-1 of the result (F <= 4), or
 // entries 4*half .. 4*half+3 for F = 8.
 vec4 hg_level_features(vec3 x, int lvl, int half_) {
     ivec4 info = hg_levels[lvl];
-    ivec3 cell;
-    vec3 upper;
-    hg_locate(x, info.x, cell, upper);
+    HgStencil s = hg_stencil(x, info.x);
     vec4 feature = vec4(0.0);
-    for (int corner = 0; corner < FIELD_CORNERS; ++corner) {
-        uint row = hg_bucket(info, cell, corner);
-        feature += hg_corner_weight(upper, corner) * hg_fetch(hg_table, row * uint(HG_TEXELS) + uint(half_));
+    for (int p = 0; p < HG_STENCIL_POINTS; ++p) {
+        uint row = hg_stencil_row(info, s, p);
+        feature += hg_stencil_weight(s, p) * hg_fetch(hg_table, row * uint(HG_TEXELS) + uint(half_));
     }
     return feature;
 }

@@ -18,6 +18,7 @@ BENCHES = {
     "render": "render",
     "ui": "ui",
     "collisions": "collisions",
+    "flow": "flow",
 }
 
 

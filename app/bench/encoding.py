@@ -28,7 +28,13 @@ def add_parser(which: Any) -> None:
     enc.add_argument("--repeats", type=int, default=3)
     enc.add_argument("--field", action="append", help="field kinds to time (default: all)")
     add_device_option(enc)
-
+    enc.add_argument("--impl", action="append", choices=("warp", "torch"), help="implementations (default both)")
+    enc.add_argument(
+        "--interpolation",
+        action="append",
+        choices=("linear", "smoothstep", "lagrange"),
+        help="interpolations to time (default: linear and lagrange, k=2; cost ratios are against linear)",
+    )
 
 
 def timed(fn: Callable[[], Any], repeats: int) -> float:
@@ -66,7 +72,9 @@ def encoding_throughput(encoding: Any, x: Any, repeats: int) -> tuple[float, flo
     return n / timed(forward, repeats), n / timed(forward_backward, repeats)
 
 
-def grid_encodings(dims: int, settings: dict[str, Any], only: list[str] | None, device: str = "cpu") -> Any:
+def grid_encodings(
+    dims: int, settings: dict[str, Any], only: list[str] | None, device: str = "cpu", impls: Any = ("warp", "torch")
+) -> Any:
     """(kind, impl, encoding module) for every grid field kind that takes the benchmark settings."""
     import dataclasses
 
@@ -82,7 +90,7 @@ def grid_encodings(dims: int, settings: dict[str, Any], only: list[str] | None, 
         if len(values) < len(grid):  # not a grid kind
             continue
         config = cls(dims=dims, **values)
-        for impl in ("warp", "torch"):
+        for impl in impls:
             torch.manual_seed(0)
             yield kind, impl, configs.build_field(config, impl=impl).encoding.to(device)
 
@@ -90,44 +98,81 @@ def grid_encodings(dims: int, settings: dict[str, Any], only: list[str] | None, 
 def run(args: argparse.Namespace) -> dict[str, Any]:
     import torch
 
-    config = {**ENCODING_BENCH, "points": args.points, "device": args.device}
+    interpolations = args.interpolation or ["linear", "lagrange"]
+    config = {**ENCODING_BENCH, "points": args.points, "device": args.device, "interpolations": interpolations}
     results = []
     for dims in (2, 3):
         x = torch.rand(args.points, dims, generator=torch.Generator().manual_seed(dims)).to(args.device)
-        for kind, impl, encoding in grid_encodings(dims, config, args.field, args.device):
-            fwd, fwd_bwd = encoding_throughput(encoding, x, args.repeats)
-            row = {
-                "dims": dims,
-                "field": kind,
-                "impl": impl,
-                "forward_points_per_s": fwd,
-                "forward_backward_points_per_s": fwd_bwd,
-            }
-            results.append(row)
-            if not args.json:
-                print(
-                    f"D={dims} {kind:16s} {impl:5s}  forward {fwd / 1e6:7.3f} M points/s   "
-                    f"forward+backward {fwd_bwd / 1e6:7.3f} M points/s",
-                    flush=True,
-                )
-    if not args.json:
-        for row in results:
-            if row["impl"] == "warp":
-                ref = next(
-                    (
-                        r
-                        for r in results
-                        if r["dims"] == row["dims"] and r["field"] == row["field"] and r["impl"] == "torch"
-                    ),
-                    None,
-                )
-                if ref:
+        for interpolation in interpolations:
+            settings = {**config, "interpolation": interpolation}
+            del settings["interpolations"]
+            impls = args.impl or ("warp", "torch")
+            for kind, impl, encoding in grid_encodings(dims, settings, args.field, args.device, impls):
+                fwd, fwd_bwd = encoding_throughput(encoding, x, args.repeats)
+                row = {
+                    "dims": dims,
+                    "field": kind,
+                    "impl": impl,
+                    "interpolation": interpolation,
+                    "forward_points_per_s": fwd,
+                    "forward_backward_points_per_s": fwd_bwd,
+                }
+                results.append(row)
+                if not args.json:
                     print(
-                        f"D={row['dims']} {row['field']}: Warp / PyTorch = "
-                        f"{row['forward_points_per_s'] / ref['forward_points_per_s']:.1f}x forward, "
-                        f"{row['forward_backward_points_per_s'] / ref['forward_backward_points_per_s']:.1f}x "
-                        "forward+backward"
+                        f"D={dims} {kind:16s} {impl:5s} {interpolation:10s} forward {fwd / 1e6:7.3f} M points/s   "
+                        f"forward+backward {fwd_bwd / 1e6:7.3f} M points/s",
+                        flush=True,
                     )
-    return {"config": config, "results": results}
+    ratios = cost_ratios(results)
+    if not args.json:
+        for line in ratios:
+            print(
+                f"D={line['dims']} {line['field']} {line['impl']}: {line['interpolation']} costs "
+                f"{line['forward_cost_vs_linear']:.2f}x linear forward, "
+                f"{line['forward_backward_cost_vs_linear']:.2f}x forward+backward"
+            )
+        print_warp_vs_torch(results)
+    return {"config": config, "results": results, "cost_vs_linear": ratios}
 
 
+def cost_ratios(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Per row that is not linear: its time per point over linear's (same dims, field, impl)."""
+    out = []
+    for row in results:
+        same = ("dims", "field", "impl")
+        linear = next(
+            (r for r in results if r["interpolation"] == "linear" and all(r[k] == row[k] for k in same)), None
+        )
+        if linear is None or row is linear:
+            continue
+        out.append(
+            {
+                **{k: row[k] for k in (*same, "interpolation")},
+                "forward_cost_vs_linear": linear["forward_points_per_s"] / row["forward_points_per_s"],
+                "forward_backward_cost_vs_linear": linear["forward_backward_points_per_s"]
+                / row["forward_backward_points_per_s"],
+            }
+        )
+    return out
+
+
+def print_warp_vs_torch(results: list[dict[str, Any]]) -> None:
+    for row in results:
+        if row["impl"] != "warp":
+            continue
+        ref = next(
+            (
+                r
+                for r in results
+                if r["impl"] == "torch" and all(r[k] == row[k] for k in ("dims", "field", "interpolation"))
+            ),
+            None,
+        )
+        if ref:
+            print(
+                f"D={row['dims']} {row['field']} {row['interpolation']}: Warp / PyTorch = "
+                f"{row['forward_points_per_s'] / ref['forward_points_per_s']:.1f}x forward, "
+                f"{row['forward_backward_points_per_s'] / ref['forward_backward_points_per_s']:.1f}x "
+                "forward+backward"
+            )

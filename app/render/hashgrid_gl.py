@@ -63,6 +63,7 @@ def grid_defines(config: Any, params: Mapping[str, np.ndarray]) -> dict[str, int
         "FIELD_LEVELS": config.levels,
         "FIELD_FEATURES": config.features,
         "FIELD_SMOOTH": int(config.interpolation == "smoothstep"),
+        "FIELD_LAGRANGE_K": config.lagrange_k if config.interpolation == "lagrange" else 0,
         "FIELD_OUT": config.out_dims,
         "HG_TEXELS": texels_per_row(config.features),
         **decoder_gl.defines(params),

@@ -68,6 +68,7 @@ def test_2d_view_equals_torch_on_a_trained_field(renderer: Any, trained_gaussian
         {"features": 4, "points_per_bucket": 1, "lagrangian_levels": 3, "out_dims": 1},
         {"features": 8, "points_per_bucket": 3, "hidden_width": 8, "out_dims": 4},
         {"features": 2, "lagrangian_levels": 5, "hidden_layers": 2, "hidden_width": 16},
+        {"features": 2, "points_per_bucket": 2, "interpolation": "lagrange"},
     ],
 )
 def test_2d_view_equals_torch_for_other_shapes(renderer: Any, settings: dict[str, Any]) -> None:
@@ -82,9 +83,17 @@ def test_2d_view_equals_torch_for_other_shapes(renderer: Any, settings: dict[str
     assert np.abs(expected - without).max() > 0.05  # the points are part of the picture
 
 
-def test_3d_slice_equals_torch(renderer: Any) -> None:
+@pytest.mark.parametrize("interpolation", ["linear", "lagrange"])
+def test_3d_slice_equals_torch(renderer: Any, interpolation: str) -> None:
     config = GaussianBucketsConfig(
-        dims=3, out_dims=1, levels=5, log2_table_size=11, base_resolution=4, growth=1.8, hidden_width=16
+        dims=3,
+        out_dims=1,
+        levels=5,
+        log2_table_size=11,
+        base_resolution=4,
+        growth=1.8,
+        hidden_width=16,
+        interpolation=interpolation,
     )
     assert any(layout_of(config).hashed) and not all(layout_of(config).hashed)
     snapshot = random_gaussian_snapshot(config, seed=2, sigma_scale=2.0)

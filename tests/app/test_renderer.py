@@ -78,6 +78,8 @@ def test_2d_view_equals_torch_on_a_trained_field(renderer: Any, image_snapshot: 
         {"features": 1, "interpolation": "smoothstep", "hidden_layers": 0},
         {"features": 4, "hidden_layers": 2, "hidden_width": 16, "out_dims": 1},
         {"features": 8, "hidden_width": 8, "out_dims": 4, "log2_table_size": 10},
+        {"features": 2, "interpolation": "lagrange"},
+        {"features": 8, "hidden_width": 8, "out_dims": 4, "interpolation": "lagrange", "lagrange_k": 1},
     ],
 )
 def test_2d_view_equals_torch_for_other_shapes(renderer: Any, settings: dict[str, Any]) -> None:
