@@ -63,6 +63,7 @@ def fit_once(
         "image": scene.name,
         "field": kind,
         "log2_table_size": log2_table_size,
+        "max_resolution": options.max_resolution,
         "params": field.param_count(),
         "params_without_means": field.param_count() - means,
         "psnr": trainer.evaluate()["psnr"],
@@ -190,7 +191,7 @@ def plot_pareto(results: list[dict[str, Any]], path: Path, size: tuple[int, int]
     if not rows:
         raise InputError(f"{path}: nothing to plot (no finished fit)")
     width, height = size
-    left, right, top, bottom = 70, 20, 20, 50
+    left, right, top, bottom = 70, 20, 30, 50
     xs = [math.log10(r["params"]) for r in rows]
     ys = [r["psnr"] for r in rows]
     x0, x1 = math.floor(min(xs) * 2) / 2, math.ceil(max(xs) * 2) / 2 + (0.5 if min(xs) == max(xs) else 0)
@@ -214,7 +215,7 @@ def plot_pareto(results: list[dict[str, Any]], path: Path, size: tuple[int, int]
         draw.line([left - 5, py, left, py], fill="black")
         draw.text((left - 30, py - 6), f"{tick}", fill="black")
     draw.text((width // 2 - 40, height - 20), "parameters", fill="black")
-    draw.text((5, top), "PSNR dB", fill="black")
+    draw.text((5, 8), "PSNR (dB)", fill="black")
     for n, (image_name, kind) in enumerate(sorted({(r["image"], r["field"]) for r in rows})):
         series = sorted((r for r in rows if (r["image"], r["field"]) == (image_name, kind)), key=lambda r: r["params"])
         points = [at(math.log10(r["params"]), r["psnr"]) for r in series]
