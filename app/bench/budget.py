@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 
 FIELDS = ("hashgrid", "gaussian_buckets")
 #: Lagrangian Hashing's Table 1 / Fig. 6 pairings: (kind, log2 T).
@@ -89,15 +90,21 @@ def max_resolution(scene: Any, args: argparse.Namespace) -> int | None:
 
 def point_report(field: Any, scene: Any) -> list[dict[str, Any]]:
     """Per Lagrangian level: its hash collisions (app/collisions.py), how many of its points serve
-    a vertex of their bucket, and whether the points sit where the image's detail is: the mean
-    gradient norm W at the points over its mean over the image (1: no better than uniform)."""
+    a vertex of their bucket, how far (median over random places, in sigmas, from eq. 8's cost) the
+    nearest point a place reads is (over ~3, the level adds almost nothing there), and whether the
+    points sit where the image's detail is: the mean gradient norm W at the points over its mean
+    over the image (1: no better than uniform)."""
     from fieldscope.app import collisions
 
     info = field.inspect()
+    probe = torch.rand(1 << 14, field.config.dims, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        cost = field.encoding.lagrangian.guidance(probe.to(field.encoding.lagrangian.means.device)).cpu()
+    reach = torch.sqrt(2.0 * cost.clamp(min=0.0)).median(dim=0).values.tolist()  # eq. 8's min, in sigmas
     in_memory = getattr(scene, "pixels", None) is not None
     detail = scene.detail().reshape(scene.height, scene.width) if in_memory else None
     out = []
-    for entry in info["points"]:
+    for entry, nearest in zip(info["points"], reach, strict=True):
         key = collisions.level_key(field.config, entry["level"])
         counts = collisions.count(key) if key.interactive else None
         stats = collisions.stats(key, counts)
@@ -109,6 +116,7 @@ def point_report(field: Any, scene: Any) -> list[dict[str, Any]]:
             "colliding_entries": stats.colliding_share,
             "vertices_sharing": stats.vertices_colliding_share,
             "sigma": entry["sigma"],
+            "nearest_point_sigmas": nearest,
         }
         if counts is not None:
             sharing = collisions.bucket_sharing(key, means, field.config.points_per_bucket, counts)
