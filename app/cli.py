@@ -47,6 +47,7 @@ def cmd_fit(args: argparse.Namespace) -> int:
         raise ConfigError(f"{args.path}: {error}") from None
     facts = scene.describe()
     trainer = build_run(scene, field_options(args), train_options(args), args.device)
+    trainer.plan_run(args.steps, args.time_budget)
     field, config = trainer.field, trainer.field.config
     print(
         f"fitting {scene.name} ({scene_summary(facts)}) with a {config.kind} field "

@@ -4,6 +4,7 @@ kind offers the trainer and the viewer (level mask, parameter count, inspection,
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -57,6 +58,9 @@ class FieldBase(nn.Module):
 
     def after_step(self, step: int) -> None:
         """Called after the optimiser step that made the step count `step`."""
+
+    def set_run_plan(self, plan: Any, elapsed: Callable[[], float]) -> None:
+        """How long the run will train (fields.train.RunPlan), for schedules that end with the run."""
 
     def state(self) -> dict[str, np.ndarray]:
         """Copies of every parameter and persistent buffer, by name."""

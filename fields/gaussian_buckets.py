@@ -4,6 +4,7 @@ where the signal needs them by the guidance loss (eq. 8)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any, ClassVar
 
@@ -22,8 +23,12 @@ from fieldscope.fields.hashgrid import (
     layout_of,
     occupancy,
 )
+from fieldscope.fields.train import RunPlan
 from fieldscope.fields.warp_bridge import warp_call
 from fieldscope.gpu import gaussian_buckets as kernels
+
+#: Over what the sigma schedule decays: the planned run, or a fixed number of steps.
+SIGMA_SCHEDULES = ("run", "steps")
 
 
 @dataclass(frozen=True)
@@ -31,7 +36,9 @@ class GaussianBucketsConfig(GridConfig):
     """Hash-grid settings plus the Lagrangian ones (defaults from the paper).
 
     sigma_l = scale * cell size of level l, the scale decaying exponentially from sigma_start to
-    sigma_end over sigma_decay_steps; the guidance weight ramps up linearly over guidance_warmup
+    sigma_end over the run (sigma_schedule "run": over the steps or seconds the trainer's run plan
+    says, or over sigma_decay_steps when a run has no plan, e.g. in the window) or over a fixed
+    sigma_decay_steps (sigma_schedule "steps"); the guidance weight ramps up linearly over guidance_warmup
     steps; the means train with their own learning rate.
     """
 
@@ -42,6 +49,7 @@ class GaussianBucketsConfig(GridConfig):
     points_per_bucket: int = 4
     sigma_start: float = 50.0
     sigma_end: float = 5.0
+    sigma_schedule: str = "run"
     sigma_decay_steps: int = 2000
     guidance_weight: float = 0.1
     guidance_warmup: int = 200
@@ -61,13 +69,22 @@ class GaussianBucketsConfig(GridConfig):
             f"the sigma schedule must not grow: sigma_start ({self.sigma_start}) < sigma_end ({self.sigma_end})",
         )
         check(self.sigma_decay_steps >= 1, "sigma_decay_steps must be at least 1")
+        check(
+            self.sigma_schedule in SIGMA_SCHEDULES,
+            f"sigma_schedule must be one of {', '.join(SIGMA_SCHEDULES)}, not {self.sigma_schedule!r}",
+        )
         check(self.guidance_weight >= 0 and self.guidance_warmup >= 0, "guidance weight and warm-up must be >= 0")
         check(self.means_lr > 0, f"means_lr must be positive, not {self.means_lr}")
 
-    def sigma_scale(self, step: int) -> float:
-        """sigma in cell sizes after `step` steps: exponential decay from sigma_start to sigma_end."""
-        t = min(1.0, step / self.sigma_decay_steps)
+    def sigma_at(self, progress: float) -> float:
+        """sigma in cell sizes once a fraction `progress` of the decay is done (exponential decay
+        from sigma_start to sigma_end)."""
+        t = min(1.0, max(0.0, progress))
         return self.sigma_start * (self.sigma_end / self.sigma_start) ** t
+
+    def sigma_scale(self, step: int) -> float:
+        """sigma in cell sizes after `step` steps of the fixed-steps schedule."""
+        return self.sigma_at(step / self.sigma_decay_steps)
 
     def guidance_at(self, step: int) -> float:
         """The guidance loss weight after `step` steps (linear warm-up)."""
@@ -271,6 +288,18 @@ class GaussianBucketsField(Field):
 
     def __init__(self, config: GaussianBucketsConfig, impl: str = "warp") -> None:
         super().__init__(config, GaussianBucketsEncoding(config, impl))
+        self.run_plan: RunPlan | None = None
+        self._elapsed: Callable[[], float] = lambda: 0.0
+
+    def set_run_plan(self, plan: RunPlan, elapsed: Callable[[], float]) -> None:
+        """The trainer's hook: the run's planned length, and its training time so far."""
+        self.run_plan, self._elapsed = plan, elapsed
+
+    def sigma_progress(self, step: int) -> float:
+        """Fraction of the sigma decay done after `step` steps."""
+        if self.config.sigma_schedule == "run" and self.run_plan is not None:
+            return self.run_plan.progress(step, self._elapsed())
+        return step / self.config.sigma_decay_steps
 
     def param_groups(self, lr: float) -> list[dict[str, Any]]:
         means = self.encoding.lagrangian.means
@@ -287,7 +316,7 @@ class GaussianBucketsField(Field):
         return loss, {"guidance": float(loss.detach())}
 
     def after_step(self, step: int) -> None:
-        self.encoding.lagrangian.sigma_scale.fill_(self.config.sigma_scale(step))
+        self.encoding.lagrangian.sigma_scale.fill_(self.config.sigma_at(self.sigma_progress(step)))
 
     def inspect(self) -> dict[str, Any]:
         """Adds the point positions of every Lagrangian level (what the viewer draws)."""

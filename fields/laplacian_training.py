@@ -4,8 +4,9 @@ Scales are fitted from the coarsest (J-1) to the finest (0). When scale j starts
 scene computes every block's target: the signal averaged down to scale j minus the field's coarser
 scales there (Eq. 7). A block whose residual mean squared error is at most tau (`target_mse`) gets
 no MLP (pruned); the others get one, started from their parent's weights divided by 2 (images) or
-sqrt(8) (volumes) from the third scale on, else SIREN's initialisation. Each step then trains a
-batch of active blocks on all their samples, one Adam step per block (blocks are independent, so
+sqrt(8) (volumes) from the third scale on, else SIREN's initialisation. Each step then trains
+every active block (config.blocks_per_step > 0: that many) on all their samples in one fused launch,
+one Adam step per block (blocks are independent, so
 each has its own Adam moments and step count); a block whose error reaches tau_j leaves the active
 set (tau on the finest scale, tau * coarse_ratio on the others). A coarser scale ends when none is
 active, after max_epochs passes, or when the pass loss stops changing; the finest scale trains
@@ -120,6 +121,7 @@ class ScaleRun:
         self.epoch_sum = 0.0
         self.epoch_count = 0
         self.last_epoch_loss = math.nan
+        self.scale_losses: list[float] = []  # after each pass: the mean error of all the scale's blocks
 
 
 class ScaleByScaleTraining:
@@ -205,7 +207,7 @@ class ScaleByScaleTraining:
         """Local indices of the next blocks of this pass that are still active (None: pass over)."""
         run = self.run
         assert run is not None
-        per_step = max(1, self.trainer.batch_size // self.config.block_size**self.config.dims)
+        per_step = self.config.blocks_per_step or run.order.numel()
         status = self.field.status[run.scale.first + run.block_ids].cpu()
         picked: list[torch.Tensor] = []
         count = 0
@@ -227,8 +229,9 @@ class ScaleByScaleTraining:
             plateau = abs(loss - run.last_epoch_loss) < c.plateau
             run.last_epoch_loss = loss
             run.epoch += 1
+            run.scale_losses.append(float(field.error[run.scale.first + run.block_ids].mean()))
             coarse = run.scale.scale > 0
-            if coarse and (run.epoch >= c.max_epochs or plateau):
+            if coarse and (run.epoch >= c.max_epochs or plateau or good_enough(run.scale_losses, c)):
                 field.status[run.scale.first + run.block_ids[active]] = STOPPED
                 active = active[:0]
         if active.numel() == 0:
@@ -345,6 +348,15 @@ class ScaleByScaleTraining:
                 pred = torch.cat(parts)
                 signal = signal - pred.detach().cpu().view(signal.shape)
             yield band, to_blocks(signal, b)
+
+
+def good_enough(scale_losses: list[float], c: Any) -> bool:
+    """Whether a coarse scale has trained enough for its children to start: its blocks' mean error
+    fell by less than the fraction c.min_gain over the last c.gain_window passes (min_gain 0: never)."""
+    if c.min_gain <= 0 or len(scale_losses) <= c.gain_window:
+        return False
+    before, now = scale_losses[-1 - c.gain_window], scale_losses[-1]
+    return now > (1.0 - c.min_gain) * before
 
 
 def all_finite(tensor: torch.Tensor) -> bool:

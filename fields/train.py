@@ -106,6 +106,29 @@ class SetBatchSize:
     batch_size: int
 
 
+@dataclass(frozen=True)
+class RunPlan:
+    """How long a run is planned to train: `steps`, `seconds` of training time, or both (the run
+    ends at whichever comes first). Schedules that must end with the run read its progress."""
+
+    steps: int | None = None
+    seconds: float | None = None
+
+    def __post_init__(self) -> None:
+        check(self.steps is None or self.steps >= 1, f"planned steps must be at least 1, not {self.steps}")
+        check(self.seconds is None or self.seconds > 0, f"planned seconds must be positive, not {self.seconds}")
+
+    def progress(self, step: int, elapsed: float) -> float:
+        """Fraction in [0, 1] of the run done once `step` steps have ended; `elapsed` is the training
+        time of the steps before the last one, so the last one's end is extrapolated from their mean."""
+        done = 0.0
+        if self.steps is not None:
+            done = step / self.steps
+        if self.seconds is not None and step > 1:
+            done = max(done, elapsed * step / (step - 1) / self.seconds)
+        return min(1.0, done)
+
+
 class TrainingError(RuntimeError):
     """A step failed (non-finite loss or gradient, or an exception); parameters were not changed."""
 
@@ -194,6 +217,7 @@ class Trainer:
         self._latest: Snapshot | None = None
         self._thread: threading.Thread | None = None
         self._scene_facts = MappingProxyType(scene.describe())
+        self.plan: RunPlan | None = None
         self.strategy = field_module.training_strategy(self) or GradientSteps(self)
         self.publish("paused")
 
@@ -236,6 +260,14 @@ class Trainer:
         self.last_loss = value
         self.metrics.update(metrics)
         return value
+
+    def plan_run(self, steps: int | None = None, seconds: float | None = None) -> RunPlan:
+        """Say how long this run will train, so that the field's schedules (the Gaussian field's
+        sigma) end with it; the field gets it through its `set_run_plan(plan, elapsed)` hook
+        (`elapsed()`: the trainer's training time so far)."""
+        self.plan = RunPlan(steps, seconds)
+        self.field.set_run_plan(self.plan, lambda: self.elapsed)
+        return self.plan
 
     def check_finite(self, loss: torch.Tensor) -> float:
         """The loss as a float; TrainingError if it is not finite."""

@@ -136,9 +136,12 @@ def _reason(error: Exception) -> str:
 
 
 def gradient_norm(pixels: torch.Tensor) -> torch.Tensor:
-    """(H, W, C) -> (H, W): sqrt of the sum over channels of the squared central differences along
-    x and y (one-sided at the borders), in value units per pixel."""
-    grads = torch.gradient(pixels, dim=(0, 1)) if min(pixels.shape[:2]) > 1 else (torch.zeros_like(pixels),) * 2
+    """(H, W, C) -> (H, W), or a volume (X, Y, Z, C) -> (X, Y, Z): sqrt of the sum over channels of
+    the squared central differences along every spatial axis (one-sided at the borders), in value
+    units per sample."""
+    axes = tuple(range(pixels.ndim - 1))
+    flat = min(pixels.shape[:-1]) <= 1
+    grads = (torch.zeros_like(pixels),) * len(axes) if flat else torch.gradient(pixels, dim=axes)
     return torch.sqrt(sum((g * g).sum(dim=-1) for g in grads))
 
 

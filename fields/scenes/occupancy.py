@@ -4,6 +4,9 @@ point is inside a mesh normalised into the unit cube; binary cross-entropy on th
 Labels come either on samples (near the surface and uniform, from a pool like the SDF scene's;
 the default) or on a fixed voxel grid (`grid=R`: the R^3 cell centres, MINER's setting), both from
 Warp mesh queries (winding number or ray parity).
+
+Guidance (for Lagrangian fields): W(x) = exp(-|sdf(x)| / guidance_width) as the SDF scene's, the
+distance queried for the batch only when a field asks for guidance.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import torch.nn.functional as nnf
 from fieldscope.fields.config import check
 from fieldscope.fields.scenes.base import Batch
 from fieldscope.fields.scenes.mesh import sample_points
+from fieldscope.fields.scenes.sdf import surface_weight
 from fieldscope.fields.scenes.shape import MeshScene
 
 MAX_GRID = 512
@@ -37,10 +41,13 @@ class OccupancyScene(MeshScene):
         grid: int = 0,
         uniform_share: float = 0.25,
         near_sigmas: tuple[float, ...] = (1.0 / 256.0, 1.0 / 32.0),
+        guidance_width: float = 1.0 / 128.0,
         **common: Any,
     ) -> None:
         check(grid == 0 or 8 <= grid <= MAX_GRID, f"grid must be 0 (samples) or between 8 and {MAX_GRID}, not {grid}")
         check(0.0 <= uniform_share <= 1.0, f"uniform_share must be in [0, 1], not {uniform_share}")
+        check(guidance_width > 0.0, f"guidance_width must be positive, not {guidance_width}")
+        self.guidance_width = guidance_width
         self.grid = grid
         self.uniform_share = uniform_share
         self.near_sigmas = tuple(float(s) for s in np.atleast_1d(near_sigmas))
@@ -59,6 +66,11 @@ class OccupancyScene(MeshScene):
     def sample(self, n: int, generator: torch.Generator) -> Batch:
         points, labels = self.draw(n, generator)
         return Batch(points, labels[:, None])
+
+    def guidance(self, batch: Batch) -> Batch:
+        """The batch with weights W(x) = exp(-|distance to the surface| / guidance_width) (n,)."""
+        distance, _ = self.oracle.signed_distance(batch.coords)
+        return Batch(batch.coords, batch.targets, surface_weight(distance, self.guidance_width))
 
     def loss(self, field: Any, batch: Batch) -> tuple[torch.Tensor, dict[str, float]]:
         logits = field(batch.coords)[:, :1]

@@ -16,6 +16,7 @@ import torch
 from fieldscope.fields.errors import InputError
 from fieldscope.fields.scenes.base import Batch, Scene, psnr_from_mse
 from fieldscope.fields.scenes.files import existing_file, first_line
+from fieldscope.fields.scenes.image import gradient_norm
 
 DEFAULT_MEMORY_BUDGET = 4 << 30
 #: Voxels the quick evaluation (during training) looks at; evaluate_full looks at all.
@@ -113,6 +114,7 @@ class VolumeScene(Scene):
         count = self._flat.shape[0]
         quick = torch.randperm(count, generator=torch.Generator().manual_seed(0))[: min(QUICK_VOXELS, count)]
         self._quick = quick.sort().values.to(self.device)
+        self._detail: torch.Tensor | None = None
 
     @classmethod
     def from_file(
@@ -126,6 +128,20 @@ class VolumeScene(Scene):
         index = torch.randint(self._flat.shape[0], (n,), generator=generator, device=generator.device)
         index = index.to(self.device)
         return Batch(voxel_coords(self.shape, index), self._flat[index])
+
+    def guidance(self, batch: Batch) -> Batch:
+        """The batch with weights W(x) (n,) for a Lagrangian field's guidance loss: the norm of the
+        volume's gradient at the voxels sampled (as the image scene's), so points gather at edges."""
+        size = torch.tensor(self.shape, device=batch.coords.device)
+        voxel = (batch.coords * size).long().clamp(min=torch.zeros_like(size), max=size - 1)
+        index = (voxel[:, 0] * self.shape[1] + voxel[:, 1]) * self.shape[2] + voxel[:, 2]
+        return Batch(batch.coords, batch.targets, self.detail()[index.to(self.device)])
+
+    def detail(self) -> torch.Tensor:
+        """(X*Y*Z,) norm of the volume's gradient per voxel (C order; computed once)."""
+        if self._detail is None:
+            self._detail = gradient_norm(self.values).reshape(-1)
+        return self._detail
 
     def read_region(self, lo: tuple[int, ...], hi: tuple[int, ...]) -> np.ndarray:
         """Voxels [lo, hi) per axis, given in coordinate order (x, y, z) -> float32 (z, y, x, C), the

@@ -142,6 +142,35 @@ def test_bad_gaussian_bucket_settings_write_nothing(tmp_path, astronaut_path, ca
     assert code == 2 and message in capsys.readouterr().err and not out.exists()
 
 
+def test_bench_budget_paper_regime_pairs_the_papers_table_sizes_and_plots(tmp_path):
+    image = tmp_path / "small.png"
+    iio.imwrite(image, (np.random.default_rng(0).random((48, 64, 3)) * 255).astype(np.uint8))
+    plot = tmp_path / "pareto.png"
+    args = ["--regime", "paper", "--image", str(image), "--steps", "3", "--seconds", "0.2", "--pareto", "12"]
+    rows = cli_json("bench", "budget", "--json", *args, "--batch-size", "512", "--plot", str(plot))["results"]
+    pairs = {(r["field"], r["log2_table_size"], r["budget"]) for r in rows}
+    assert pairs == {
+        *((f, k, b) for f, k in (("hashgrid", 19), ("gaussian_buckets", 17), ("gaussian_buckets", 18))
+          for b in ("steps", "seconds")),
+        ("hashgrid", 12, "steps"), ("gaussian_buckets", 12, "steps"),
+    }  # fmt: skip
+    for r in rows:
+        assert r["max_resolution"] == 32 and r["image"] == "small.png"  # N_max = W/2
+        if r["field"] == "hashgrid":
+            assert r["params_without_means"] == r["params"]
+            continue
+        assert r["params_without_means"] < r["params"] and len(r["points"]) == 2  # K=4, L~=2
+        if r["budget"] == "steps":
+            assert r["steps"] == 3 and r["sigma_cells_at_end"] == pytest.approx(5.0)  # the schedule ran its course
+    picture = iio.imread(plot)
+    assert picture.shape == (480, 720, 3)
+    for colour in ((31, 119, 180), (214, 39, 40)):  # a series of each kind is drawn
+        assert (picture == colour).all(axis=-1).sum() > 50
+    command = [sys.executable, "-m", "fieldscope.app.cli", "bench", "budget", "--regime", "paper"]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    assert result.returncode != 0 and "--regime paper needs --image" in result.stderr
+
+
 def test_bench_budget_json_lists_params_and_psnr_per_field():
     rows = cli_json("bench", "budget", "--json", "--steps", "3", "--log2-table-sizes", "10,11", "--batch-size", "1024")[
         "results"

@@ -1,5 +1,7 @@
 """The Gaussian-bucket field: settings, schedules, inspection, and the guidance loss at work."""
 
+import itertools
+
 import numpy as np
 import pytest
 import torch
@@ -10,7 +12,7 @@ from fieldscope.fields.errors import ConfigError, SnapshotError
 from fieldscope.fields.gaussian_buckets import GaussianBucketsConfig, GaussianBucketsField
 from fieldscope.fields.hashgrid import HashGridConfig
 from fieldscope.fields.scenes.image import ImageScene
-from fieldscope.fields.train import SetLevelMask, TrainConfig, Trainer
+from fieldscope.fields.train import RunPlan, SetLevelMask, TrainConfig, Trainer
 
 SMALL = {"levels": 6, "log2_table_size": 10, "base_resolution": 8, "growth": 2.0}
 
@@ -39,6 +41,43 @@ def test_schedules_follow_the_paper():
     assert config.sigma_scale(100) == pytest.approx(5.0) and config.sigma_scale(1000) == pytest.approx(5.0)
     assert config.guidance_at(0) == 0.0 and config.guidance_at(5) == pytest.approx(0.05)
     assert config.guidance_at(10) == pytest.approx(0.1) and config.guidance_at(99) == pytest.approx(0.1)
+
+
+@pytest.mark.parametrize("steps", [3, 17, 120])
+def test_the_run_schedule_reaches_sigma_end_at_the_end_of_a_run_of_any_length(steps):
+    torch.manual_seed(0)
+    field = GaussianBucketsField(GaussianBucketsConfig(**SMALL, sigma_decay_steps=1000))
+    trainer = Trainer(field, ImageScene(quadrant_image(16), name="q"), TrainConfig(batch_size=64))
+    trainer.plan_run(steps=steps)
+    sigmas = []
+    for _ in range(steps):
+        trainer.step()
+        sigmas.append(float(field.encoding.lagrangian.sigma_scale))
+    assert sigmas[-1] == pytest.approx(5.0)
+    assert sigmas[-2] > 5.0 + 1e-3 and all(a > b for a, b in itertools.pairwise(sigmas))
+    assert sigmas[steps // 2 - 1] == pytest.approx(50.0 * 0.1 ** ((steps // 2) / steps), rel=1e-5)
+
+
+def test_a_seconds_plan_ends_with_the_time_budget_and_fixed_steps_ignore_the_plan():
+    field = GaussianBucketsField(GaussianBucketsConfig(**SMALL))
+    clock = {"elapsed": 0.0}
+    field.set_run_plan(RunPlan(seconds=10.0), lambda: clock["elapsed"])
+    for step in range(1, 11):  # steps of 1 s each: after_step(step) sees the time of the steps before
+        clock["elapsed"] = step - 1.0
+        field.after_step(step)
+    assert float(field.encoding.lagrangian.sigma_scale) == pytest.approx(5.0)
+    clock["elapsed"] = 4.0
+    field.after_step(5)
+    assert float(field.encoding.lagrangian.sigma_scale) == pytest.approx(50.0 * 0.1**0.5)
+    fixed = GaussianBucketsField(GaussianBucketsConfig(**SMALL, sigma_schedule="steps", sigma_decay_steps=100))
+    fixed.set_run_plan(RunPlan(steps=10), lambda: 0.0)
+    fixed.after_step(10)
+    assert float(fixed.encoding.lagrangian.sigma_scale) == pytest.approx(50.0 * 0.1**0.1)
+    unplanned = GaussianBucketsField(GaussianBucketsConfig(**SMALL, sigma_decay_steps=100))
+    unplanned.after_step(100)  # no plan (the window): the fixed-steps fallback
+    assert float(unplanned.encoding.lagrangian.sigma_scale) == pytest.approx(5.0)
+    with pytest.raises(ConfigError, match="sigma_schedule"):
+        GaussianBucketsConfig(**SMALL, sigma_schedule="forever")
 
 
 def test_param_count_counts_means_and_features():

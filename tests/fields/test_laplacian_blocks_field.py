@@ -254,6 +254,8 @@ def test_three_dimensional_volumes_train_and_prune():
         target_mse=1e-3,
         learning_rate=3e-3,
         max_epochs=60,
+        hidden_width=20,  # the 2D MLP: the 3D defaults (3 layers of 22) prune 86% of the flat half here
+        layers=4,
     )
     assert LaplacianBlocksConfig(dims=3, size=(64, 64, 64)).block_size == 16
     before = scene.evaluate(configs.build_field(config))["psnr"]
@@ -319,3 +321,40 @@ def test_a_volume_scene_trains_coarse_to_fine():
         trainer.step()
     assert scene.evaluate_full(field)["psnr"] > 30.0
     assert scene.read_region((0, 0, 0), (24, 16, 12)).shape == (12, 16, 24, 1)
+
+
+def test_training_every_block_in_one_launch_equals_training_them_in_batches():
+    """Blocks are independent and each gets one Adam step per pass either way: one launch per pass
+    (blocks_per_step=0) and passes cut into batches of 5 blocks give the same field, bit for bit."""
+    scene = ImageScene(half_flat_image(64, 32))
+    common = {"size": (64, 32), "scales": 2, "block_size": 8, "omega": 7.5, **QUICK, "max_epochs": 12}
+    one, one_trainer = train(LaplacianBlocksConfig(**common), scene, steps=400)
+    batched, batched_trainer = train(LaplacianBlocksConfig(**common, blocks_per_step=5), scene, steps=4000)
+    assert one_trainer.strategy.finished and batched_trainer.strategy.finished
+    assert batched_trainer.step_count > 3 * one_trainer.step_count  # the batches did split the passes
+    assert torch.equal(one.slots, batched.slots) and torch.equal(one.status, batched.status)
+    assert torch.equal(one.weights, batched.weights) and torch.equal(one.error, batched.error)
+
+
+def test_defaults_come_from_the_paper_or_our_tuning_unless_set():
+    tuned, paper = LaplacianBlocksConfig(), LaplacianBlocksConfig(defaults="paper")
+    assert (paper.hidden_width, paper.layers, paper.learning_rate, paper.max_epochs) == (20, 4, 5e-4, 500)
+    assert paper.min_gain == 0.0 and tuned.min_gain > 0.0 and tuned.learning_rate > paper.learning_rate
+    volume = LaplacianBlocksConfig(dims=3, out_dims=1, size=(64, 64, 64), defaults="paper")
+    assert (volume.block_size, volume.hidden_width, volume.layers, volume.learning_rate) == (16, 22, 3, 1e-3)
+    assert volume.max_epochs == 2000  # MINER's 3D section: 2 hidden layers of 22, lr 1e-3, 2000 iterations
+    assert LaplacianBlocksConfig(learning_rate=1e-2, min_gain=0.0).learning_rate == 1e-2
+    assert LaplacianBlocksConfig(min_gain=0.0).min_gain == 0.0  # 0 is a setting, not "unset"
+    assert configs.from_dict(configs.to_dict(volume)) == volume
+    with pytest.raises(ConfigError, match="defaults must be one of paper, tuned"):
+        LaplacianBlocksConfig(defaults="fast")
+
+
+def test_a_coarse_scale_is_good_enough_once_its_error_stops_falling():
+    from fieldscope.fields.laplacian_training import good_enough
+
+    config = LaplacianBlocksConfig(min_gain=0.05, gain_window=3)
+    assert not good_enough([1.0, 0.5, 0.25], config)  # too few passes to tell
+    assert not good_enough([1.0, 0.5, 0.25, 0.2], config)  # fell by 80% over 3 passes
+    assert good_enough([1.0, 0.5, 0.25, 0.2, 0.2, 0.199, 0.198], config)  # 1% over the last 3
+    assert not good_enough([1.0, 0.5, 0.25, 0.2, 0.2, 0.199, 0.198], LaplacianBlocksConfig(min_gain=0.0))

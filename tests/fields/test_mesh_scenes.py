@@ -10,6 +10,7 @@ from fieldscope.fields import config as configs
 from fieldscope.fields.errors import InputError
 from fieldscope.fields.hashgrid import HashGridConfig
 from fieldscope.fields.scenes import detect_task, open_scene
+from fieldscope.fields.scenes.base import Batch
 from fieldscope.fields.scenes.levels import CoarseToFine, finest_active_step, numerical_gradient
 from fieldscope.fields.scenes.mesh import load_mesh
 from fieldscope.fields.scenes.occupancy import OccupancyScene
@@ -160,3 +161,23 @@ def test_coarse_to_fine_sdf_training_runs_through_the_trainer(tmp_path):
     scene = open_scene(sphere_file(tmp_path), coarse_to_fine=5, start_levels=2, **SMALL_SCENE)
     trainer = train(scene, small_field(levels=6), 12, batch=1024)  # steps 0..11: 2 + 11 // 5 levels
     assert trainer.field.level_mask == (True,) * 4 + (False,) * 2
+
+
+@pytest.mark.parametrize("scene_class", [SdfScene, OccupancyScene])
+def test_guidance_weights_are_largest_at_the_surface(scene_class):
+    mesh = trimesh.creation.box(extents=(1.0, 1.0, 1.0))
+    scene = scene_class(mesh.vertices, mesh.faces, name="box", margin=0.25, **SMALL_SCENE)  # spans [0.25, 0.75]^3
+    z = torch.linspace(0.05, 0.45, 81)
+    line = torch.stack([torch.full_like(z, 0.5), torch.full_like(z, 0.5), z], dim=1)  # through the face z = 0.25
+    batch = scene.sample(len(line), torch.Generator().manual_seed(0))
+    if scene_class is SdfScene:
+        distance, _ = scene.oracle.signed_distance(line)
+        targets = torch.cat([distance[:, None], torch.zeros(len(line), 3)], dim=1)
+    else:
+        targets = batch.targets
+    weights = scene.guidance(Batch(line, targets)).weights
+    assert weights is not None and weights.shape == (81,)
+    surface = int(torch.argmax(weights))
+    assert abs(float(line[surface, 2]) - 0.25) <= 0.005 + 1e-6  # the face z = 0.25
+    assert float(weights[surface]) > 0.6 and float(weights[0]) < 1e-6  # 0.2 away: exp(-25.6)
+    assert torch.all(weights[:surface].diff() >= 0) and torch.all(weights[surface:].diff() <= 0)

@@ -9,6 +9,7 @@ from fieldscope.fields import config as configs
 from fieldscope.fields.errors import InputError
 from fieldscope.fields.hashgrid import HashGridConfig
 from fieldscope.fields.scenes import detect_task, open_scene
+from fieldscope.fields.scenes.base import Batch
 from fieldscope.fields.scenes.volume import VolumeScene, load_volume, voxel_coords
 from fieldscope.fields.train import TrainConfig, Trainer
 
@@ -84,3 +85,21 @@ def test_a_field_learns_a_volume_and_full_psnr_covers_every_voxel():
         coords = voxel_coords(scene.shape, torch.arange(20 * 24 * 16))
         mse = float(((trainer.field(coords) - scene.values.reshape(-1, 1)) ** 2).mean())
     assert full == pytest.approx(-10 * np.log10(mse), abs=1e-3)
+
+
+def test_volume_guidance_weights_are_the_gradient_norm_largest_at_edges():
+    values = np.zeros((12, 10, 8), np.float32)
+    values[6:] = 1.0  # a step between x-voxels 5 and 6; flat everywhere else
+    scene = VolumeScene(values, name="step")
+    batch = scene.sample(4096, torch.Generator().manual_seed(0))
+    weights = scene.guidance(batch).weights
+    assert weights is not None and weights.shape == (4096,)
+    x_voxel = (batch.coords[:, 0] * 12).long()
+    at_edge = (x_voxel == 5) | (x_voxel == 6)
+    assert torch.allclose(weights[at_edge], torch.full_like(weights[at_edge], 0.5))  # central difference 1/2
+    assert torch.all(weights[~at_edge] == 0.0)
+    smooth = VolumeScene(smooth_volume(), name="smooth")
+    index = torch.arange(smooth.values[..., 0].numel())
+    expected = np.sqrt(sum(g**2 for g in np.gradient(smooth.values[..., 0].numpy())))
+    got = smooth.guidance(Batch(voxel_coords(smooth.shape, index), index[:, None])).weights
+    assert np.allclose(got.numpy(), expected.reshape(-1), atol=1e-6)
