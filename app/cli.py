@@ -25,6 +25,7 @@ from fieldscope.app.options import (
     train_options,
 )
 from fieldscope.fields.errors import ConfigError, FieldscopeError
+from fieldscope.fields.pixels import encode_image, write_image
 
 # Before torch loads OpenMP: spinning waiters make small ops 10-20x slower on shared cores.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
@@ -92,23 +93,6 @@ def cmd_fit(args: argparse.Namespace) -> int:
         f"in {trainer.elapsed:.1f} s of training -> {out}"
     )
     return 0
-
-
-def write_image(out: Path, pixels: Any) -> None:
-    """Float pixels (H, W, C) in [0,1] -> an 8-bit image file of out's type, written atomically."""
-    from fieldscope.fields import snapshot as snapshots
-
-    with snapshots.atomic_output(out) as handle:
-        write_pixels(handle, pixels, out.suffix.lower())
-
-
-def write_pixels(handle: Any, pixels: Any, suffix: str) -> None:
-    import imageio.v3 as iio
-
-    from fieldscope.fields.pixels import to_uint8
-
-    image = to_uint8(pixels)
-    handle.write(iio.imwrite("<bytes>", image[:, :, 0] if image.shape[2] == 1 else image, extension=suffix))
 
 
 IMAGE_OUTPUTS = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".webp", ".bmp")
@@ -260,7 +244,7 @@ def write_render(handle: Any, field: Any, width: int, height: int, suffix: str) 
     if suffix == ".png" and 1 <= channels <= 4:
         write_png(handle, width, height, channels, (to_uint8(b) for b in render_bands(field, width, height)))
         return
-    write_pixels(handle, np.concatenate(list(render_bands(field, width, height))), suffix)
+    encode_image(handle, np.concatenate(list(render_bands(field, width, height))), suffix)
 
 
 def cmd_make_test_image(args: argparse.Namespace) -> int:

@@ -4,7 +4,6 @@ job leaves nothing behind."""
 
 from __future__ import annotations
 
-import io
 import os
 import tempfile
 from collections.abc import Callable
@@ -19,7 +18,7 @@ from fieldscope.app.render.camera import Camera2D, Camera3D
 from fieldscope.app.render.renderer import Renderer, ViewOptions, image_size
 from fieldscope.fields import snapshot as snapshots
 from fieldscope.fields.errors import ConfigError, FieldscopeError
-from fieldscope.fields.pixels import to_uint8
+from fieldscope.fields.pixels import to_uint8, write_image
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".webp", ".bmp")
 VIDEO_SUFFIXES = (".mp4", ".mkv", ".mov", ".avi", ".gif")
@@ -33,14 +32,6 @@ def check_target(path: Path, suffixes: tuple[str, ...]) -> Path:
     if not path.parent.is_dir():
         raise FieldscopeError(f"{path}: the folder {path.parent} does not exist")
     return path
-
-
-def write_image(path: Path, pixels: np.ndarray) -> None:
-    import imageio.v3 as iio
-
-    buffer = io.BytesIO()
-    iio.imwrite(buffer, pixels, extension=path.suffix.lower())
-    snapshots.write_atomic(path, buffer.getvalue())
 
 
 def draw_tiled(renderer: Renderer, snapshot: Any, camera: Any, options: ViewOptions, out: np.ndarray):

@@ -91,9 +91,9 @@ def write_flow(out: Path, result: Any) -> Path:
     """The flow as .npy and its colour wheel as .png beside it (both atomic); returns the PNG's path."""
     import numpy as np
 
-    from fieldscope.app.cli import write_image
     from fieldscope.fields import flow
     from fieldscope.fields import snapshot as snapshots
+    from fieldscope.fields.pixels import write_image
 
     buffer = io.BytesIO()
     np.save(buffer, result.flow)

@@ -77,9 +77,10 @@ def set_camera(app: Any, choice: Any) -> None:
 def save_view_picture(app: Any, path: Path) -> None:
     """The picture the view last displayed (2D: the scene's part) as an image file, written atomically."""
     from fieldscope.app import export
+    from fieldscope.fields.pixels import write_image
 
     if app.view.shown is None:
         print(f"fieldscope: {path} not written: the view had displayed no picture yet", file=sys.stderr)
         return
-    export.write_image(export.check_target(path, export.IMAGE_SUFFIXES), export.to_uint8(app.view_picture()))
+    write_image(export.check_target(path, export.IMAGE_SUFFIXES), app.view_picture())
     print(f"view picture -> {path}")
