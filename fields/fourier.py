@@ -7,14 +7,14 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import torch
 
 from fieldscope.fields import config as configs
 from fieldscope.fields.config import Capabilities, check
 from fieldscope.fields.field import Field
-from fieldscope.fields.mlp import IMPLEMENTATIONS, CoordinateEncoding, check_decoder_settings
+from fieldscope.fields.mlp import IMPLEMENTATIONS, CoordinateEncoding, check_decoder_settings, param_groups
 
 #: The view keeps B in a uniform block of vec4s (16 KiB guaranteed).
 MAX_FREQUENCIES = 1024
@@ -22,7 +22,8 @@ MAX_FREQUENCIES = 1024
 
 @dataclass(frozen=True)
 class FourierConfig:
-    """m = `frequencies` random frequencies of standard deviation `sigma` (cycles per unit)."""
+    """m = `frequencies` random frequencies of standard deviation `sigma` (cycles per unit); Adam at
+    `learning_rate` of its own (not the scene's grid-kind rate)."""
 
     capabilities: ClassVar[Capabilities] = Capabilities()
 
@@ -33,10 +34,12 @@ class FourierConfig:
     sigma: float = 10.0
     hidden_width: int = 128
     hidden_layers: int = 2
+    learning_rate: float = 1e-3
 
     def __post_init__(self) -> None:
         check(self.kind == "fourier", f"kind must be 'fourier', not {self.kind!r}")
         check_decoder_settings(self)
+        check(self.learning_rate > 0, f"learning rate must be positive, not {self.learning_rate}")
         check(
             1 <= self.frequencies <= MAX_FREQUENCIES,
             f"frequencies must be between 1 and {MAX_FREQUENCIES}, not {self.frequencies}",
@@ -62,6 +65,9 @@ class FourierField(Field):
     def __init__(self, config: FourierConfig, impl: str = "warp") -> None:
         check(impl in IMPLEMENTATIONS, f"implementation must be one of {IMPLEMENTATIONS}")
         super().__init__(config, FourierFeatures(config.dims, config.frequencies, config.sigma))
+
+    def param_groups(self, lr: float) -> list[dict[str, Any]]:
+        return param_groups(self, lr)
 
 
 configs.register("fourier", FourierConfig, FourierField)
