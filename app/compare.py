@@ -30,7 +30,10 @@ def add_parser(sub: Any) -> None:
     )
     compare.add_argument("--params", type=int, default=300_000, help="parameter budget per field (default 300000)")
     compare.add_argument(
-        "--time-budget", type=float, metavar="SECONDS", help="training seconds of all fields together (default 60)"
+        "--time-budget",
+        type=float,
+        metavar="SECONDS",
+        help="training seconds per field on average (default 60); every field gets the same steps",
     )
     compare.add_argument("--steps", type=int, help="steps per field (every field gets the same number)")
     compare.add_argument("--device", default="cpu", help="cpu (default) or cuda")

@@ -2,10 +2,11 @@
 (configs from fields/budget.py), trained with fields.run.build_run, step-interleaved in one thread.
 
 Equal steps, not equal wall time: one step of each field in turn until the step count or the time
-budget (the fields' training seconds added up) is reached, so every field gets the same number of
-steps and the same samples per step, and the load of a shared machine falls on all of them alike
-(a field timed alone in a quiet moment would win by luck). Each field's own training seconds are
-recorded too: the curves plot the metric against them, which shows the speed per step.
+budget (seconds per field on average: the fields' training seconds added up reach the budget times
+their number), so every field gets the same number of steps and the same samples per step, and the
+load of a shared machine falls on all of them alike (a field timed alone in a quiet moment would
+win by luck). Each field's own training seconds are recorded too: the curves plot the metric
+against them, which shows the speed per step.
 
 The metric: PSNR for images (on a fixed set of pixels while training, the same for every field,
 and over the whole image at the end when it has at most FINAL_PIXELS, else over a fixed sample
@@ -121,7 +122,8 @@ def interleave(
     on_probe: Callable[[Sequence[FieldRun]], None] | None = None,
 ) -> None:
     """Step every field in turn (one step each per round) until `steps` rounds or `time_budget`
-    seconds of training in all; the metric of each field every 1/CURVE_POINTS of the budget."""
+    seconds of training per field on average (the fields' seconds added up reach time_budget times
+    their number); the metric of each field every 1/CURVE_POINTS of the budget."""
     if time_budget is None and steps is None:
         raise ConfigError("a comparison needs --steps or --time-budget")
     if (time_budget is not None and time_budget <= 0) or (steps is not None and steps < 1):
@@ -134,14 +136,15 @@ def interleave(
             on_probe(runs)
 
     record()
+    total = time_budget * len(runs) if time_budget is not None else None
     rounds, next_probe = 0, 1
     while True:
         for run in runs:
             run.trainer.step()
         rounds += 1
         spent = sum(run.trainer.elapsed for run in runs)
-        done = (steps is not None and rounds >= steps) or (time_budget is not None and spent >= time_budget)
-        progress = max(rounds / steps if steps else 0.0, spent / time_budget if time_budget else 0.0)
+        done = (steps is not None and rounds >= steps) or (total is not None and spent >= total)
+        progress = max(rounds / steps if steps else 0.0, spent / total if total else 0.0)
         if done or progress * CURVE_POINTS >= next_probe:
             next_probe = math.floor(progress * CURVE_POINTS) + 1
             if not done:
