@@ -152,45 +152,74 @@ def side_by_side(pictures: Sequence[np.ndarray], labels: Sequence[str]) -> Image
 
 
 def plot_curves(
-    curves: Sequence[Sequence[Sequence[float]]], labels: Sequence[str], report: dict[str, Any], size=(720, 440)
+    curves: Sequence[Sequence[Sequence[float]]], labels: Sequence[str], report: dict[str, Any]
 ) -> Image.Image:
-    """A line plot of metric against training seconds, one line per field, with axes and a key."""
+    """The metric against each field's training seconds, one line per field."""
+    name = metric_of(report["results"][0])[0] if report["results"] else "metric"
+    title = f"{name} vs seconds, {report['params_target']:,} parameters"
+    return plot_lines(curves, labels, title, "training seconds (each field's own)")
+
+
+def plot_spectra(results: Sequence[dict[str, Any]]) -> Image.Image:
+    """NTK eigenvalues (descending) against their index on log axes, one line per field."""
+    series = [[(i + 1, v) for i, v in enumerate(row["eigenvalues"]) if v > 0] for row in results]
+    labels = [row["field"] for row in results]
+    return plot_lines(series, labels, "NTK eigenvalues (log-log)", "index", log=True)
+
+
+def plot_lines(
+    series: Sequence[Sequence[Sequence[float]]],
+    labels: Sequence[str],
+    title: str,
+    x_label: str,
+    log: bool = False,
+    size: tuple[int, int] = (720, 440),
+) -> Image.Image:
+    """A line plot, one line per series of (x, y) points, with axes, ticks and a key; `log`: both
+    axes logarithmic (ticks show the values)."""
     left, right, top, bottom = 64, 150, 30, 44
     width, height = size
     canvas = Image.new("RGB", size, (255, 255, 255))
     draw = ImageDraw.Draw(canvas)
-    points = [(t, v) for curve in curves for t, v in curve if math.isfinite(v)]
+
+    def scaled(x: float, y: float) -> tuple[float, float]:
+        return (math.log10(x), math.log10(y)) if log else (x, y)
+
+    lines = [[scaled(x, y) for x, y in line if math.isfinite(y) and (not log or (x > 0 and y > 0))] for line in series]
+    points = [p for line in lines for p in line]
     if not points:
         return canvas
-    t_max = max(t for t, _ in points) or 1.0
-    v_lo, v_hi = min(v for _, v in points), max(v for _, v in points)
-    if v_hi - v_lo < 1e-9:
-        v_lo, v_hi = v_lo - 1.0, v_hi + 1.0
+    x_lo = min(x for x, _ in points) if log else 0.0
+    x_hi = max(x for x, _ in points)
+    y_lo, y_hi = min(y for _, y in points), max(y for _, y in points)
+    x_hi = x_hi if x_hi > x_lo else x_lo + 1.0
+    if y_hi - y_lo < 1e-9:
+        y_lo, y_hi = y_lo - 1.0, y_hi + 1.0
 
-    def xy(t: float, v: float) -> tuple[float, float]:
+    def xy(x: float, y: float) -> tuple[float, float]:
         return (
-            left + (width - left - right) * t / t_max,
-            height - bottom - (height - top - bottom) * (v - v_lo) / (v_hi - v_lo),
+            left + (width - left - right) * (x - x_lo) / (x_hi - x_lo),
+            height - bottom - (height - top - bottom) * (y - y_lo) / (y_hi - y_lo),
         )
+
+    def tick(v: float) -> str:
+        return f"1e{v:.0f}" if log and abs(v - round(v)) < 1e-6 else f"{10**v:.3g}" if log else f"{v:.4g}"
 
     draw.rectangle([left, top, width - right, height - bottom], outline=(0, 0, 0))
     for i in range(5):
-        t, v = t_max * i / 4, v_lo + (v_hi - v_lo) * i / 4
-        x, _ = xy(t, v_lo)
-        _, y = xy(0.0, v)
+        tx, ty = x_lo + (x_hi - x_lo) * i / 4, y_lo + (y_hi - y_lo) * i / 4
+        x, _ = xy(tx, y_lo)
+        _, y = xy(x_lo, ty)
         draw.line([(x, height - bottom), (x, height - bottom + 4)], fill=(0, 0, 0))
-        draw.text((x - 10, height - bottom + 6), f"{t:.0f}", fill=(0, 0, 0))
+        draw.text((x - 10, height - bottom + 6), tick(tx), fill=(0, 0, 0))
         draw.line([(left - 4, y), (left, y)], fill=(0, 0, 0))
-        draw.text((left - 44, y - 6), f"{v:.4g}", fill=(0, 0, 0))
-    name = metric_of(report["results"][0])[0] if report["results"] else "metric"
-    caption = "training seconds (each field's own)"
-    draw.text((left + (width - left - right) / 2 - 60, height - 18), caption, fill=(0, 0, 0))
-    draw.text((left, 8), f"{name} vs seconds, {report['params_target']:,} parameters", fill=(0, 0, 0))
-    for i, (curve, label) in enumerate(zip(curves, labels, strict=True)):
+        draw.text((left - 58, y - 6), tick(ty), fill=(0, 0, 0))
+    draw.text((left + (width - left - right) / 2 - 60, height - 18), x_label, fill=(0, 0, 0))
+    draw.text((left, 8), title, fill=(0, 0, 0))
+    for i, (line, label) in enumerate(zip(lines, labels, strict=True)):
         colour = COLOURS[i % len(COLOURS)]
-        line = [xy(t, v) for t, v in curve if math.isfinite(v)]
         if len(line) > 1:
-            draw.line(line, fill=colour, width=2)
+            draw.line([xy(x, y) for x, y in line], fill=colour, width=2)
         y = top + 10 + 18 * i
         draw.line([(width - right + 10, y + 6), (width - right + 30, y + 6)], fill=colour, width=3)
         draw.text((width - right + 36, y), label, fill=(0, 0, 0))
