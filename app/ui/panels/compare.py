@@ -30,8 +30,8 @@ class ComparePanel(Panel):
         self._drawn: tuple[Any, ...] = ()
         self._last_draw = 0.0
         with dpg.collapsing_header(label="Compare", default_open=False):
-            self.boxes = {kind: dpg.add_checkbox(label=kind, default_value=kind in ("hashgrid", "fourier", "mlp"))
-                          for kind in configs.kinds()}  # fmt: skip
+            self.kinds_group = dpg.add_group()  # a checkbox per kind once a scene is open (see on_session)
+            self.boxes: dict[str, int] = {}
             self.budget = dpg.add_input_int(label="parameters", default_value=100_000, step=10_000, width=120)
             with dpg.group(horizontal=True):
                 dpg.add_button(label="Start", callback=lambda *_: self.start())
@@ -109,6 +109,12 @@ class ComparePanel(Panel):
 
     # ---- updates
     def on_session(self, session: Any) -> None:
+        # The kinds are listed only now: listing them imports every kind's Warp module, which at
+        # start-up would hold the window back while the scene opens in the background.
+        for kind in configs.kinds():
+            if kind not in self.boxes:
+                default = kind in ("hashgrid", "fourier", "mlp")
+                self.boxes[kind] = dpg.add_checkbox(label=kind, default_value=default, parent=self.kinds_group)
         if self.session is not None and self.session.scene is not getattr(session, "scene", None):
             self.stop()
             self.session = None
