@@ -82,9 +82,8 @@ def fields_and_points(args: argparse.Namespace) -> tuple[list[tuple[str, Any]], 
     runs = build_runs(scene, kinds, args.params, TrainOptions(batch_size=args.batch_size, seed=args.seed))
     if args.steps:
         interleave(runs, Probe(scene, 1024), None, args.steps)
-    import torch
-
-    points = scene.sample(args.points, torch.Generator().manual_seed(args.seed)).coords.cpu()
+    # uniform points of the scene's domain: distinct (sampled pixels can repeat, which makes K singular)
+    points = sample_points(scene.dims, args.points, args.seed)
     return [(run.kind, run.trainer.field) for run in runs], points, f"after {args.steps} steps on {scene.name}"
 
 
