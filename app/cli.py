@@ -326,9 +326,11 @@ def build_parser() -> argparse.ArgumentParser:
     test_image.add_argument("--megapixels", type=float, default=1000.0, help="size in millions of pixels")
     test_image.set_defaults(run=cmd_make_test_image)
 
-    from fieldscope.app import bench, flow_cli
+    from fieldscope.app import bench, compare, flow_cli, ntk
 
     bench.add_parser(sub)
+    compare.add_parser(sub)
+    ntk.add_parser(sub)
     flow_cli.add_parser(sub)
     return parser
 

@@ -9,15 +9,31 @@
 //     vec4s, then the biases in ceil(width/4) vec4s.
 // Defines: MLP_IN4, MLP_WIDTH0, MLP_HIDDEN, MLP_LAYERS (hidden layers), MLP_OUT, MLP_VEC4S.
 
+// With MLP_TEXTURE defined the same vec4s come from a float texture instead (decoders too large for
+// a uniform block: the Fourier-feature and plain-MLP kinds), vec4 i at texel (i % 4096, i / 4096).
+// With MLP_SINE defined hidden layers are sin(z) (a SIREN whose omega is folded into the weights).
+
+#ifdef MLP_TEXTURE
+uniform sampler2D mlp_tex;
+#define MLP_W(i) texelFetch(mlp_tex, ivec2((i) & 4095, (i) >> 12), 0)
+#else
 layout(std140, binding = 0) uniform MlpDecoder { vec4 mlp_w[MLP_VEC4S]; };
+#define MLP_W(i) mlp_w[i]
+#endif
+
+#ifdef MLP_SINE
+#define MLP_ACT(z) sin(z)
+#else
+#define MLP_ACT(z) max(z, 0.0)
+#endif
 
 #define MLP_HID4 ((MLP_HIDDEN + 3) / 4)
 #define MLP_OUT4 ((MLP_OUT + 3) / 4)
 
 // Layer 0 output unit j (pre-activation).
 float mlp_first(vec4 e[MLP_IN4], int j) {
-    float s = mlp_w[MLP_IN4 * MLP_WIDTH0 + (j >> 2)][j & 3];
-    for (int i = 0; i < MLP_IN4; ++i) s += dot(mlp_w[j * MLP_IN4 + i], e[i]);
+    float s = MLP_W(MLP_IN4 * MLP_WIDTH0 + (j >> 2))[j & 3];
+    for (int i = 0; i < MLP_IN4; ++i) s += dot(MLP_W(j * MLP_IN4 + i), e[i]);
     return s;
 }
 
@@ -35,10 +51,10 @@ vec4 mlp_decode(vec4 e[MLP_IN4]) {
     const int W4 = MLP_HID4;
 #endif
     vec4 acc[max(MLP_HID4, MLP_OUT4)];
-    for (int ob = 0; ob < W4; ++ob) acc[ob] = mlp_w[base + MLP_HIDDEN * W4 + ob];
+    for (int ob = 0; ob < W4; ++ob) acc[ob] = MLP_W(base + MLP_HIDDEN * W4 + ob);
     for (int j = 0; j < MLP_HIDDEN; ++j) {
-        float h = max(mlp_first(e, j), 0.0);
-        for (int ob = 0; ob < W4; ++ob) acc[ob] += mlp_w[base + j * W4 + ob] * h;
+        float h = MLP_ACT(mlp_first(e, j));
+        for (int ob = 0; ob < W4; ++ob) acc[ob] += MLP_W(base + j * W4 + ob) * h;
     }
     base += (MLP_HIDDEN + 1) * W4;
 #if MLP_LAYERS == 1
@@ -47,11 +63,11 @@ vec4 mlp_decode(vec4 e[MLP_IN4]) {
     vec4 hidden[MLP_HID4];
     for (int layer = 2; layer <= MLP_LAYERS; ++layer) {
         int width4 = layer == MLP_LAYERS ? MLP_OUT4 : MLP_HID4;
-        for (int ib = 0; ib < MLP_HID4; ++ib) hidden[ib] = max(acc[ib], 0.0);
-        for (int ob = 0; ob < width4; ++ob) acc[ob] = mlp_w[base + MLP_HIDDEN * width4 + ob];
+        for (int ib = 0; ib < MLP_HID4; ++ib) hidden[ib] = MLP_ACT(acc[ib]);
+        for (int ob = 0; ob < width4; ++ob) acc[ob] = MLP_W(base + MLP_HIDDEN * width4 + ob);
         for (int j = 0; j < MLP_HIDDEN; ++j) {
             float h = hidden[j >> 2][j & 3];
-            for (int ob = 0; ob < width4; ++ob) acc[ob] += mlp_w[base + j * width4 + ob] * h;
+            for (int ob = 0; ob < width4; ++ob) acc[ob] += MLP_W(base + j * width4 + ob) * h;
         }
         base += (MLP_HIDDEN + 1) * width4;
     }

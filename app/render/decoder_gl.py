@@ -44,13 +44,13 @@ def pack(params: Mapping[str, np.ndarray]) -> np.ndarray:
     return np.ascontiguousarray(np.concatenate(parts))
 
 
-def defines(params: Mapping[str, np.ndarray]) -> dict[str, int]:
+def defines(params: Mapping[str, np.ndarray], texture: bool = False) -> dict[str, int]:
     """mlp.glsl's compile-time constants for these decoder shapes; ConfigError if the weights do not
-    fit a uniform block."""
+    fit a uniform block (texture=False) -- with texture=True they are read from a float texture."""
     found = layers(params)
     first, last = found[0][0], found[-1][0]
     size = pack(params).shape[0]
-    if size * 16 > MAX_UNIFORM_BLOCK:
+    if not texture and size * 16 > MAX_UNIFORM_BLOCK:
         raise ConfigError(
             f"the decoder ({sum(w.size + b.size for w, b in found):,} weights) is too large for the view "
             f"(at most {MAX_UNIFORM_BLOCK // 4:,} floats with padding)"
@@ -62,4 +62,5 @@ def defines(params: Mapping[str, np.ndarray]) -> dict[str, int]:
         "MLP_LAYERS": len(found) - 1,
         "MLP_OUT": last.shape[0],
         "MLP_VEC4S": size,
+        **({"MLP_TEXTURE": 1} if texture else {}),
     }

@@ -50,6 +50,8 @@ def for_config(config: Any) -> FieldGL:
 
 
 def _load_kinds() -> None:
+    import fieldscope.app.render.fourier_gl
     import fieldscope.app.render.gaussian_buckets_gl
     import fieldscope.app.render.hashgrid_gl
-    import fieldscope.app.render.laplacian_blocks_gl  # noqa: F401
+    import fieldscope.app.render.laplacian_blocks_gl
+    import fieldscope.app.render.mlp_gl  # noqa: F401

@@ -11,7 +11,7 @@ import dearpygui.dearpygui as dpg
 import numpy as np
 
 from fieldscope.app.ui import drop
-from fieldscope.app.ui.panels import blocks, export, field, inside, levels, scene, training, view
+from fieldscope.app.ui.panels import blocks, compare, export, field, inside, levels, scene, training, view
 from fieldscope.app.ui.statusbar import StatusBar
 
 TITLE = "fieldscope"
@@ -39,6 +39,7 @@ class Window:
             inside.InsidePanel(app),
             blocks.BlocksPanel(app),
             export.ExportPanel(app),
+            compare.ComparePanel(app),
         ]
         with dpg.window(tag="main", no_scrollbar=True):
             with dpg.group(horizontal=True):

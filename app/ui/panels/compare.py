@@ -1,0 +1,169 @@
+"""Compare panel: 2-4 field kinds on the current scene at an equal parameter budget (configs from
+the budget fitter, exact counts shown), trained together in one thread that interleaves their
+steps (app/compare_view.py says why); a Compare window shows their live pictures in a grid of
+tiles under the view's camera (pan, zoom and orbit in the view move every tile), each labelled with
+kind, parameters, steps and PSNR, the metric against seconds for all of them, the table, and their
+NTK spectra on log axes, computed in the background. The scene's own trainer pauses meanwhile."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import dearpygui.dearpygui as dpg
+import numpy as np
+
+from fieldscope.app.compare_view import MOST_TILES, CompareSession, NtkJob, draw_tiles
+from fieldscope.app.ui.panels import Panel
+from fieldscope.app.ui.panels.inside import WRAP
+from fieldscope.fields import config as configs
+from fieldscope.fields.errors import FieldscopeError
+
+TILES_SIZE = (320, 240)  # the tile grid's pixels (2 x 2 tiles of 160 x 120)
+REDRAW_PERIOD = 1.0  # seconds between tile pictures at most: each costs a draw per field
+
+
+class ComparePanel(Panel):
+    def build(self) -> None:
+        self.session: CompareSession | None = None
+        self.ntk: NtkJob | None = None
+        self._drawn: tuple[Any, ...] = ()
+        self._last_draw = 0.0
+        with dpg.collapsing_header(label="Compare", default_open=False):
+            self.kinds_group = dpg.add_group()  # a checkbox per kind once a scene is open (see on_session)
+            self.boxes: dict[str, int] = {}
+            self.budget = dpg.add_input_int(label="parameters", default_value=100_000, step=10_000, width=120)
+            with dpg.group(horizontal=True):
+                dpg.add_button(label="Start", callback=lambda *_: self.start())
+                dpg.add_button(label="Stop", callback=lambda *_: self.stop())
+                dpg.add_button(label="NTK spectra", callback=lambda *_: self.start_ntk())
+            self.text = dpg.add_text("pick 2-4 kinds and a budget", wrap=WRAP)
+        width, height = TILES_SIZE
+        self._pixels = np.zeros(width * height * 4, np.float32)
+        with dpg.texture_registry():
+            self.texture = dpg.add_raw_texture(width, height, self._pixels, format=dpg.mvFormat_Float_rgba)
+        with dpg.window(label="Compare", show=False, width=width + 380, height=height + 420, pos=(400, 60)) as win:
+            self.window = win
+            with dpg.group(horizontal=True):
+                dpg.add_image(self.texture, width=width, height=height)
+                self.labels = dpg.add_text("", wrap=360)
+            with dpg.plot(label="metric vs seconds", height=160, width=-1, no_menus=True):
+                dpg.add_plot_legend()
+                dpg.add_plot_axis(dpg.mvXAxis, label="training seconds", auto_fit=True)
+                self.curve_axis = dpg.add_plot_axis(dpg.mvYAxis, label="PSNR", auto_fit=True)
+            with dpg.plot(label="NTK eigenvalues", height=160, width=-1, no_menus=True):
+                dpg.add_plot_legend()
+                dpg.add_plot_axis(dpg.mvXAxis, label="index", auto_fit=True, scale=dpg.mvPlotScale_Log10)
+                self.ntk_axis = dpg.add_plot_axis(dpg.mvYAxis, label="eigenvalue", auto_fit=True,
+                                                  scale=dpg.mvPlotScale_Log10)  # fmt: skip
+            self.table_text = dpg.add_text("", wrap=-1)
+        self.curve_series: list[int] = []
+        self.ntk_series: list[int] = []
+
+    # ---- actions (the buttons call these; tests too)
+    def chosen(self) -> list[str]:
+        return [kind for kind, box in self.boxes.items() if dpg.get_value(box)]
+
+    def choose(self, kinds: list[str], params: int) -> None:
+        for kind, box in self.boxes.items():
+            dpg.set_value(box, kind in kinds)
+        dpg.set_value(self.budget, params)
+
+    def start(self) -> bool:
+        """Fit the chosen kinds to the budget on the current scene and train them; False (and the
+        reason in the panel and the status bar) when that cannot be done."""
+        self.stop()
+        app = self.app
+        if app.session is None or app.session.scene is None:
+            return self._say("open a scene to compare fields on", error=True)
+        try:
+            session = CompareSession(app.session.scene, self.chosen(), int(dpg.get_value(self.budget)))
+        except FieldscopeError as error:
+            return self._say(str(error), error=True)
+        app.pause()  # the CPU goes to the compared fields
+        self.session, self.ntk, self._drawn = session, None, ()
+        for series in self.curve_series + self.ntk_series:
+            dpg.delete_item(series)
+        self.curve_series = [dpg.add_line_series([], [], parent=self.curve_axis, label=k) for k in session.kinds]
+        self.ntk_series = []
+        counts = ", ".join(f"{k} {n:,}" for k, n in zip(session.kinds, session.counts(), strict=True))
+        session.start()
+        dpg.configure_item(self.window, show=True)
+        return self._say(f"training side by side (equal steps): {counts} parameters")
+
+    def stop(self) -> None:
+        if self.session is not None:
+            self.session.stop()
+            self._show_table()
+
+    def start_ntk(self) -> bool:
+        if self.session is None:
+            return self._say("start a comparison first", error=True)
+        self.ntk = NtkJob(self.session.snapshots())
+        return self._say("computing NTK spectra in the background ...")
+
+    def _say(self, message: str, error: bool = False) -> bool:
+        dpg.set_value(self.text, message)
+        self.app.status.say(message, error)
+        return not error
+
+    # ---- updates
+    def on_session(self, session: Any) -> None:
+        # The kinds are listed only now: listing them imports every kind's Warp module, which at
+        # start-up would hold the window back while the scene opens in the background.
+        for kind in configs.kinds():
+            if kind not in self.boxes:
+                default = kind in ("hashgrid", "fourier", "mlp")
+                self.boxes[kind] = dpg.add_checkbox(label=kind, default_value=default, parent=self.kinds_group)
+        if self.session is not None and self.session.scene is not getattr(session, "scene", None):
+            self.stop()
+            self.session = None
+            dpg.configure_item(self.window, show=False)
+
+    def refresh(self, snapshot: Any) -> None:
+        session = self.session
+        if session is None:
+            return
+        snapshots = session.snapshots()
+        key = (tuple(s.version for s in snapshots), self.app.view_state.camera)
+        if key != self._drawn and time.perf_counter() - self._last_draw >= REDRAW_PERIOD:
+            self.draw(snapshots)
+            self._drawn = key
+        dpg.set_value(self.labels, "\n".join(session.labels()) + (f"\n{session.error}" if session.error else ""))
+        for series, curve in zip(self.curve_series, session.curves(), strict=True):
+            dpg.set_value(series, [[t for t, _ in curve], [v for _, v in curve]])
+        if self.ntk is not None and self.ntk.results() is not None and not self.ntk_series:
+            for row in self.ntk.results():
+                values = [v for v in row["eigenvalues"] if v > 0]
+                index = list(range(1, len(values) + 1))
+                self.ntk_series.append(dpg.add_line_series(index, values, parent=self.ntk_axis, label=row["field"]))
+            self._say(
+                "NTK spectra: " + ", ".join(f"{r['field']} min {r['min_eigenvalue']:.2e}" for r in self.ntk.results())
+            )
+        if not session.running:
+            self._show_table()
+
+    def draw(self, snapshots: list[Any]) -> np.ndarray:
+        """The tiles under the view's camera, into the Compare window's texture."""
+        from dataclasses import replace
+
+        width, height = TILES_SIZE
+        options = replace(
+            self.app.view_options(), width=width, height=height, level_mask=None, heatmap="none", points=(),
+            level_states=(), legend=False, blocks=-1,
+        )  # fmt: skip
+        picture, _ = draw_tiles(self.app.renderer, snapshots, self.app.view_state.camera, options)
+        np.copyto(self._pixels, picture.reshape(-1))
+        dpg.set_value(self.texture, self._pixels)
+        self._last_draw = time.perf_counter()
+        self.picture = picture
+        return picture
+
+    def _show_table(self) -> None:
+        from fieldscope.app.compare import markdown_table
+
+        if self.session is not None:
+            dpg.set_value(self.table_text, markdown_table(self.session.report()))
+
+
+__all__ = ["MOST_TILES", "ComparePanel"]
