@@ -29,7 +29,7 @@ def test_without_a_display_it_says_so_in_one_line_and_points_to_the_headless_com
 def test_view_opens_the_window_and_trains(display: str, tmp_path: Path, astronaut_path: Path) -> None:
     shot = tmp_path / "window.png"
     env = {**os.environ, "DISPLAY": display, "XDG_CONFIG_HOME": str(tmp_path)}
-    result = run_cli(["view", str(astronaut_path), "--seconds", "8", "--screenshot", str(shot)], env)
+    result = run_cli(["view", str(astronaut_path), "--seconds", "20", "--screenshot", str(shot)], env)
     assert result.returncode == 0, result.stderr
     window = iio.imread(shot)
     assert window.shape[0] >= 600 and window.shape[1] >= 1000
