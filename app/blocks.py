@@ -56,7 +56,8 @@ class BlockLevel:
 
 
 def has_blocks(snapshot: Any) -> bool:
-    return snapshot.config.capabilities.blocks and "status" in snapshot.params
+    config = snapshot.config
+    return config is not None and config.capabilities.blocks and "status" in snapshot.params
 
 
 def block_levels(snapshot: Any) -> list[BlockLevel]:

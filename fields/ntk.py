@@ -19,6 +19,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from fieldscope.fields.scenes.base import Scene
+
 
 @dataclass(frozen=True)
 class JacobianChunk:
@@ -135,7 +137,7 @@ def sample_points(dims: int, count: int, seed: int = 0) -> torch.Tensor:
     return torch.rand(count, dims, generator=generator)
 
 
-class UnitScene:
+class UnitScene(Scene):
     """What the budget fitter needs of a scene for a field on its own (no data): dims, outputs, a
     signal of `extent` samples per axis."""
 

@@ -44,7 +44,7 @@ def until(view: ProgressiveView, snapshot: Snapshot, condition: Any, options: Vi
     while not condition():
         view.update(snapshot, "camera", options)
         updates += 1
-        assert updates < 10_000
+        assert updates < 100_000
     return updates
 
 
