@@ -104,3 +104,17 @@ def test_after_a_short_training_the_view_at_a_test_view_resembles_it(renderer: A
     seen = psnr(picture[..., :3], truth)
     print(f"view at test view 0: {seen:.2f} dB; best of noise/white/mean colour: {best_flat:.2f} dB")
     assert seen > best_flat + 2.0, (seen, {name: psnr(image, truth) for name, image in flat.items()})
+
+
+def test_gaussian_buckets_hand_all_their_outputs_to_the_colour_head(renderer: Any, ball: Any) -> None:
+    """The Gaussian-bucket field's field_eval_all (16 outputs, untrained) against render_camera.
+    (Laplacian blocks are laid out on an image's or a volume's samples: they do not fit a NeRF.)"""
+    scene, _ = ball
+    trainer = build_run(scene, replace(SMALL_FIELD, kind="gaussian_buckets"), TrainOptions(batch_size=4096))
+    trainer.publish("paused")
+    camera = Camera3D(distance=1.8, azimuth=-40.0, elevation=10.0, fov=40.0)
+    picture = renderer.draw(trainer.latest(), camera, ViewOptions(width=20, height=16, mode="rgb", legend=False))
+    pinhole = torch_camera(camera, 20, 16)
+    truth = render_camera(trainer.field, scene.head, pinhole, None, scene.background, scene.dt).numpy()
+    difference = np.abs(picture[..., :3] - truth)
+    assert difference.mean() < 1e-4 and difference.max() < 1e-3, (difference.mean(), difference.max())
