@@ -4,6 +4,8 @@ opened from a path. Headless: no DearPyGui or OpenGL here, so it runs in a worke
 from __future__ import annotations
 
 import math
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,6 +22,9 @@ from fieldscope.fields.scenes.image import IMAGE_SUFFIXES
 from fieldscope.fields.train import Snapshot, Trainer
 
 SNAPSHOT_SUFFIX = ".fsnap"
+
+#: Seconds between messages while closing waits for a trainer step.
+STOP_NOTICE = 5.0
 
 
 @dataclass
@@ -52,15 +57,20 @@ class Session:
         if self.trainer is not None:
             self.trainer.start(paused=paused)
 
-    def stop(self, wait: bool = False) -> None:
-        """Stop the trainer thread (without waiting for the step it is in, unless `wait`)."""
-        if self.trainer is not None:
-            if wait:
-                self.trainer.stop()
-            else:
-                from fieldscope.fields.train import Stop
+    def stop(self, wait: bool = False, say: Callable[[str], None] | None = None) -> None:
+        """Stop the trainer thread (without waiting for the step it is in, unless `wait`). Waiting
+        lasts as long as the step does (a process that exits while the thread runs aborts in
+        native code); every STOP_NOTICE seconds of it is told to `say`."""
+        if self.trainer is None:
+            return
+        from fieldscope.fields.train import Stop
 
-                self.trainer.send(Stop())
+        self.trainer.send(Stop())
+        started = time.perf_counter()
+        while wait and self.trainer.running:
+            self.trainer.stop(timeout=STOP_NOTICE)
+            if self.trainer.running and say is not None:
+                say(f"waiting for the trainer to finish its step ({time.perf_counter() - started:.0f} s so far)")
 
     def ground_truth(self) -> np.ndarray | None:
         """The target image (H, W, C) float32 of an image scene, for the view's truth and error modes."""

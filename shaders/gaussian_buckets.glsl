@@ -47,8 +47,8 @@ vec4 gb_level_features(vec3 x, int lvl, int half_) {
     return feature;
 }
 
-vec4 field_eval(vec3 x) {
-    vec4 e[MLP_IN4];
+// The decoder input at x in [0,1]^D (x.z ignored for D=2).
+void field_encode(vec3 x, out vec4 e[MLP_IN4]) {
     for (int i = 0; i < MLP_IN4; ++i) e[i] = vec4(0.0);
     for (int lvl = 0; lvl < FIELD_LEVELS; ++lvl) {
         if (!hg_level_on(lvl)) continue;
@@ -57,6 +57,6 @@ vec4 field_eval(vec3 x) {
             hg_put(e, lvl, half_, f);
         }
     }
-    hg_last_e = e;
-    return mlp_decode(e);
 }
+
+#include "grid_field_eval.glsl"

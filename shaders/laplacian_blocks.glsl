@@ -12,7 +12,7 @@
 // Weights (app/render/laplacian_blocks_gl.py packs them) are a float texture (a storage buffer read
 // per pixel costs several times more on llvmpipe), LB_ROW4 texels per row; each layer is its
 // fan_in rows of W (fan_out units zero-padded to vec4s), then its bias in the same vec4s. Hidden
-// layers are sin(lb_omega * (a W + b)); the last one is linear. Only the first four outputs are kept.
+// layers are sin(lb_omega * (a W + b)); the last one is linear.
 // Defines: FIELD_DIMS, FIELD_OUT, LB_SCALES, LB_HIDDEN, LB_LAYERS, LB_ROW4.
 
 layout(std430, binding = 1) readonly buffer LbSlots { int lb_slots[]; };
@@ -46,8 +46,8 @@ int lb_locate(vec3 x, int j, out vec3 u) {
     return block;
 }
 
-// The SIREN of weight row `row` at u -> its first four outputs.
-vec4 lb_siren(int row, vec3 u) {
+// Adds the first `count4` vec4s of outputs of the SIREN in weight row `row` at u to sum.
+void lb_siren_add(int row, vec3 u, int count4, inout vec4 sum[LB_C4]) {
     int base = row * LB_ROW4;
     vec4 a[LB_H4];
     for (int r = 0; r < LB_H4; ++r) {
@@ -66,20 +66,36 @@ vec4 lb_siren(int row, vec3 u) {
         for (int r = 0; r < LB_H4; ++r) a[r] = sin(lb_omega * z[r]);
         base += (LB_HIDDEN + 1) * LB_H4;
     }
-    vec4 y = lb_w(base + LB_HIDDEN * LB_C4);
-    for (int k = 0; k < LB_HIDDEN; ++k) y += lb_w(base + k * LB_C4) * a[k >> 2][k & 3];
-    return y;
+    for (int c = 0; c < count4; ++c) {
+        vec4 y = lb_w(base + LB_HIDDEN * LB_C4 + c);
+        for (int k = 0; k < LB_HIDDEN; ++k) y += lb_w(base + k * LB_C4 + c) * a[k >> 2][k & 3];
+        sum[c] += y;
+    }
 }
 
-// The field's first four outputs at x in [0,1]^D (x.z ignored for D=2), zero-padded.
-vec4 field_eval(vec3 x) {
-    vec4 sum = vec4(0.0);
+#define FIELD_OUT4 LB_C4
+
+// Adds the first `count4` vec4s of the field's outputs at x in [0,1]^D (x.z ignored for D=2) to sum.
+void lb_field_add(vec3 x, int count4, inout vec4 sum[LB_C4]) {
     for (int j = 0; j < LB_SCALES; ++j) {
         if (lb_inv_extent[j].w == 0.0) continue;
         vec3 u;
         int block = lb_locate(x, j, u);
         int row = lb_slots[lb_blocks[j].w + block];
-        if (row >= 0) sum += lb_siren(row, u);
+        if (row >= 0) lb_siren_add(row, u, count4, sum);
     }
-    return sum;
+}
+
+// The field's first four outputs at x, zero-padded.
+vec4 field_eval(vec3 x) {
+    vec4 sum[LB_C4];
+    sum[0] = vec4(0.0);
+    lb_field_add(x, 1, sum);
+    return sum[0];
+}
+
+// All the field's outputs at x: outs[k] holds outputs 4k..4k+3 (zero-padded).
+void field_eval_all(vec3 x, out vec4 outs[FIELD_OUT4]) {
+    for (int c = 0; c < LB_C4; ++c) outs[c] = vec4(0.0);
+    lb_field_add(x, LB_C4, outs);
 }

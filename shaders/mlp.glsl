@@ -37,11 +37,13 @@ float mlp_first(vec4 e[MLP_IN4], int j) {
     return s;
 }
 
-vec4 mlp_decode(vec4 e[MLP_IN4]) {
+// All outputs: outs[k] holds outputs 4k..4k+3 (zero-padded).
+void mlp_decode_all(vec4 e[MLP_IN4], out vec4 outs[MLP_OUT4]) {
 #if MLP_LAYERS == 0
-    vec4 out4 = vec4(0.0);
-    for (int j = 0; j < min(MLP_OUT, 4); ++j) out4[j] = mlp_first(e, j);
-    return out4;
+    for (int ob = 0; ob < MLP_OUT4; ++ob) {
+        outs[ob] = vec4(0.0);
+        for (int c = 0; c < 4 && 4 * ob + c < MLP_OUT; ++c) outs[ob][c] = mlp_first(e, 4 * ob + c);
+    }
 #else
     // Layer 0 and layer 1 fused: each hidden unit of layer 0 is added into layer 1 at once.
     int base = MLP_IN4 * MLP_WIDTH0 + (MLP_WIDTH0 + 3) / 4;
@@ -57,9 +59,7 @@ vec4 mlp_decode(vec4 e[MLP_IN4]) {
         for (int ob = 0; ob < W4; ++ob) acc[ob] += MLP_W(base + j * W4 + ob) * h;
     }
     base += (MLP_HIDDEN + 1) * W4;
-#if MLP_LAYERS == 1
-    return acc[0];
-#else
+#if MLP_LAYERS > 1
     vec4 hidden[MLP_HID4];
     for (int layer = 2; layer <= MLP_LAYERS; ++layer) {
         int width4 = layer == MLP_LAYERS ? MLP_OUT4 : MLP_HID4;
@@ -71,7 +71,14 @@ vec4 mlp_decode(vec4 e[MLP_IN4]) {
         }
         base += (MLP_HIDDEN + 1) * width4;
     }
-    return acc[0];
 #endif
+    for (int ob = 0; ob < MLP_OUT4; ++ob) outs[ob] = acc[ob];
 #endif
+}
+
+// The first four outputs.
+vec4 mlp_decode(vec4 e[MLP_IN4]) {
+    vec4 outs[MLP_OUT4];
+    mlp_decode_all(e, outs);
+    return outs[0];
 }

@@ -1,8 +1,10 @@
 #version 430
 // 3D view of a field over the unit cube [0,1]^3, from a pinhole camera: sphere tracing for signed
 // distances, a marched level set for occupancy (logits), emission-absorption volume rendering for
-// densities, and a slice plane coloured by the field's first output.
+// densities (a NeRF's colour and density as its scene renders them), and a slice plane coloured by
+// the field's first output.
 #include FIELD_INCLUDE
+#include "nerf_head.glsl"
 #include "colormaps.glsl"
 #include "heatmaps.glsl"
 
@@ -14,7 +16,8 @@ uniform vec3 u_up;
 uniform float u_tan_half_fov;
 uniform int u_mode;          // 0 shaded, 1 normals, 2 depth, 3 slice, 4 density,
                              // 5 raw field on the slice, 6 slice point, 7 surface point,
-                             // 8 raw heatmap value on the slice (heatmaps.glsl)
+                             // 8 raw heatmap value on the slice (heatmaps.glsl), 9 NeRF colour
+                             // (the density mode where the snapshot has no colour head)
 uniform int u_task;          // 0 signed distance, 1 occupancy logit, 2 density, 3 scalar volume, 4 NeRF
 uniform float u_level;       // a scalar volume's surface value
 uniform bool u_has_occupancy;   // a NeRF's occupancy grid: empty cells have no density (as in training)
@@ -26,6 +29,8 @@ uniform int u_steps;         // march steps across the cube (occupancy, density)
 uniform float u_normal_eps;  // least central-difference step for normals: a few finest active cells
 uniform float u_density_scale;
 uniform float u_sdf_beta;    // width of the density shown for a signed distance (VolSDF)
+uniform float u_nerf_dt;     // a NeRF's sample spacing along rays (its scene's render_steps)
+uniform vec3 u_nerf_background;
 
 out vec4 frag;
 
@@ -144,6 +149,68 @@ vec4 volume(vec3 o, vec3 d, vec2 span) {
     return vec4(colour + transmittance * background(d), 1.0);
 }
 
+#ifdef NERF_HEAD
+//: Transmittance under which a ray stops (fields/volume_rendering.py TERMINATION).
+const float NERF_TERMINATION = 1e-4;
+//: Sample weight under which the colour head is not run (it would add under 1e-6 per sample).
+const float NERF_NEGLIGIBLE = 1e-6;
+
+bool nerf_occupied(ivec3 cell) {
+    return !u_has_occupancy || texelFetch(u_occupancy, cell.zyx, 0).r > 0.5;
+}
+
+// Distance along the ray to where it leaves occupancy cell `cell` (of `res` per axis).
+float cell_exit(vec3 o, vec3 d, ivec3 cell, int res) {
+    float t = 1e30, size = 1.0 / float(res);
+    for (int a = 0; a < 3; ++a) {
+        if (d[a] > 1e-12) t = min(t, (float(cell[a] + 1) * size - o[a]) / d[a]);
+        else if (d[a] < -1e-12) t = min(t, (float(cell[a]) * size - o[a]) / d[a]);
+    }
+    return t;
+}
+
+// Volume rendering of a NeRF's colour as its scene renders views (fields/volume_rendering.py
+// render_rays, gpu/volume_render.py): samples on the lattice t_k = (k + 1/2) dt of distances from the
+// eye, inside the cube and in occupied cells (empty ones are jumped over), sigma = exp(output 0),
+// composited until the transmittance is under NERF_TERMINATION, over the scene's background.
+vec4 nerf_volume(vec3 o, vec3 d, vec2 span) {
+    float dt = u_nerf_dt;
+    int res = u_has_occupancy ? textureSize(u_occupancy, 0).x : 1;
+    vec3 colour = vec3(0.0);
+    float transmittance = 1.0;
+    int k = int(ceil(span.x / dt - 0.5));
+    for (int i = 0; i < 8192 && transmittance >= NERF_TERMINATION; ++i) {
+        float t = (float(k) + 0.5) * dt;
+        if (t >= span.y) break;
+        vec3 p = o + t * d;
+        ivec3 cell = clamp(ivec3(floor(p * float(res))), ivec3(0), ivec3(res - 1));
+        if (!nerf_occupied(cell)) {
+            k = max(k + 1, int(ceil(cell_exit(o, d, cell, res) / dt - 0.5)));
+            continue;
+        }
+        k += 1;
+        vec4 outs[FIELD_OUT4];
+        field_eval_all(p, outs);
+        float keep = exp(-exp(min(outs[0].x, 60.0)) * dt);
+        float weight = transmittance * (1.0 - keep);
+        if (weight > NERF_NEGLIGIBLE) colour += weight * head_colour(outs, d);
+        transmittance *= keep;
+    }
+    return vec4(colour + transmittance * u_nerf_background, 1.0);
+}
+#endif
+
+// Mode 9: a NeRF's colour, or the density mode for a snapshot without a colour head.
+vec4 nerf_colour(vec3 o, vec3 d, vec2 span) {
+#ifdef NERF_HEAD
+    if (span.y <= span.x) return vec4(u_nerf_background, 1.0);
+    return nerf_volume(o, d, span);
+#else
+    if (span.y <= span.x) return vec4(background(d), 1.0);
+    return volume(o, d, span);
+#endif
+}
+
 // The slice plane's point on the ray, and whether the ray meets the plane inside the cube.
 bool slice_hit(vec3 o, vec3 d, out vec3 p) {
     float t = (u_slice_pos - o[u_slice_axis]) / d[u_slice_axis];
@@ -160,9 +227,10 @@ vec4 slice_colour(vec3 p) {
     return vec4(c, 1.0);
 }
 
-// Modes 0-4 and 7 (surface point) along the ray o + t d.
+// Modes 0-4, 7 (surface point) and 9 (NeRF colour) along the ray o + t d.
 vec4 shade(vec3 o, vec3 d) {
     vec2 span = cube_span(o, d);
+    if (u_mode == 9) return nerf_colour(o, d, span);
     if (span.y <= span.x) return u_mode == 7 ? vec4(0.0) : vec4(background(d), 1.0);
     if (u_mode == 4) return volume(o, d, span);
     float t = trace_surface(o, d, span);

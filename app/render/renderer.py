@@ -11,18 +11,20 @@ import moderngl
 import numpy as np
 
 from fieldscope.app import blocks as block_grid
-from fieldscope.app.render import field_gl, heatmaps, legend, overlays, shaders
+from fieldscope.app.render import field_gl, heatmaps, legend, nerf_head_gl, overlays, shaders
 from fieldscope.app.render.camera import Camera2D, Camera3D
 from fieldscope.fields.hashgrid import level_resolution
 from fieldscope.fields.render3d import NORMAL_CELLS
 
 MODES_2D = ("field", "truth", "error", "raw", "heat_raw")
-MODES_3D = ("shaded", "normals", "depth", "slice", "density", "raw", "slice_points", "surface_points", "heat_raw")
+MODES_3D = (
+    "shaded", "normals", "depth", "slice", "density", "raw", "slice_points", "surface_points", "heat_raw", "rgb",
+)
 #: Shader programs kept compiled (one per field config seen, newest first).
 PROGRAMS_KEPT = 4
 #: Modes that show colours: the only ones overlays and legends are drawn over (the others give
 #: values for tests and exports).
-COLOUR_MODES = ("field", "truth", "error", "shaded", "normals", "depth", "slice", "density")
+COLOUR_MODES = ("field", "truth", "error", "shaded", "normals", "depth", "slice", "density", "rgb")
 #: 3D task (scene.describe()["task"]) -> what the first output means: 0 signed distance,
 #: 1 occupancy logit, 2 density, 3 a scalar volume (its surface: the scene's "level"), 4 a NeRF's
 #: log-density.
@@ -171,6 +173,7 @@ class Renderer:
         self._mask: tuple[bool, ...] | None = None
         self._truth: tuple[Any, Any] | None = None  # (array, texture)
         self._occupancy: tuple[Any, Any] | None = None  # (grid array, 3D texture)
+        self._head: nerf_head_gl.HeadBuffer | None = None  # the snapshot's NeRF colour head, if any
         self._counts = heatmaps.CountsTexture()
         self._points: overlays.PointsOverlay | None = None
 
@@ -239,6 +242,8 @@ class Renderer:
             program = self._program(frame.snapshot)
             self._upload(frame.snapshot, frame.mask)
             self._gpu.bind(program)
+            if self._head is not None:
+                self._head.bind()
             has_truth = self._truth_texture(frame.truth)
             self._counts.bind(self.ctx, frame.heat.counts)
             grid = {"u_has_occupancy": self._occupancy_texture(frame.snapshot), "u_occupancy": OCCUPANCY_UNIT}
@@ -257,6 +262,8 @@ class Renderer:
         with self.ctx:
             if self._gpu is not None:
                 self._gpu.release()
+            if self._head is not None:
+                self._head.release()
             for obj in [*self._vaos.values(), *self._programs.values(), *self._targets.values()]:
                 obj.release()
             for cached in (self._truth, self._occupancy):
@@ -265,13 +272,15 @@ class Renderer:
             self._counts.release()
         if self._points is not None:
             self._points.release()
-        self._gpu = self._snapshot = self._truth = self._points = self._occupancy = None
+        self._gpu = self._snapshot = self._truth = self._points = self._occupancy = self._head = None
         self._vaos, self._programs, self._targets = {}, {}, {}
 
     # ---- GL objects
     def _program(self, snapshot: Any) -> Any:
         config = snapshot.config
         code = field_gl.for_config(config).glsl(config, snapshot.params)
+        if config.dims == 3:
+            code = "\n".join([nerf_head_gl.glsl(snapshot), code])
         key = (config.dims, code)
         if key not in self._programs:
             self._forget_programs(keep=PROGRAMS_KEPT - 1)
@@ -312,7 +321,12 @@ class Renderer:
         if snapshot is not self._snapshot:
             if self._gpu is not None:
                 self._gpu.release()
+            if self._head is not None:
+                self._head.release()
+                self._head = None
             self._gpu = field_gl.for_config(snapshot.config).upload(self.ctx, snapshot.config, snapshot.params, mask)
+            if scene_dims(snapshot) == 3 and nerf_head_gl.has_head(snapshot):
+                self._head = nerf_head_gl.HeadBuffer(self.ctx, snapshot.params)
             self._snapshot, self._mask = snapshot, mask
         elif mask != self._mask:
             self._gpu.set_level_mask(mask)
@@ -390,6 +404,7 @@ class Renderer:
             "u_density_scale": float(options.density_scale),
             "u_sdf_beta": 0.01,
             "u_level": float(snapshot.scene.get("level", 0.5)),
+            **nerf_head_gl.render_uniforms(snapshot),
         }
 
 

@@ -12,6 +12,7 @@ import dataclasses
 import gc
 import math
 import queue
+import sys
 import time
 from collections import deque
 from collections.abc import Callable
@@ -505,12 +506,17 @@ class App:
         return self._nothing_pending() and self.view.complete and self.view.shown_snapshot is self.snapshot()
 
     def close(self) -> None:
-        """Stop every trainer thread (and wait for them: exiting during a step aborts), close the window."""
+        """Stop every trainer thread (and wait for them as long as their step lasts, saying so on the
+        terminal: exiting during a step aborts), close the window."""
         self._supersede_opening()
         for session in [*self._retired, self.session]:
             if session is not None:
-                session.stop(wait=True)
+                session.stop(wait=True, say=_say_on_terminal)
         self._retired = []
         self.jobs.cancel()
         self._pool.shutdown(wait=True, cancel_futures=True)
         self.window.close()
+
+
+def _say_on_terminal(text: str) -> None:
+    print(f"fieldscope: {text}", file=sys.stderr, flush=True)

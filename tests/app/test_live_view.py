@@ -58,7 +58,7 @@ def test_the_windows_trainer_gets_fits_settings(task: str, kind: str, tmp_path: 
         ("sdf", 3, "shaded"),
         ("occupancy", 3, "shaded"),
         ("volume", 3, "shaded"),
-        ("nerf", 3, "density"),
+        ("nerf", 3, "rgb"),
     ],
 )
 def test_each_task_opens_with_its_default_view_mode(task: str, dims: int, mode: str) -> None:
@@ -235,7 +235,7 @@ def test_a_nerf_opens_at_its_first_test_view() -> None:
     scene = {"task": "nerf", "test_views": views, "unit_from_world": np.eye(4).tolist()}
     state = ViewState()
     state.reset_for(SimpleNamespace(config=SimpleNamespace(dims=3), scene=scene))
-    assert state.camera == test_view_camera(views[0], np.eye(4)) and state.mode == "density"
+    assert state.camera == test_view_camera(views[0], np.eye(4)) and state.mode == "rgb"
 
 
 def test_a_nerfs_empty_cells_are_skipped_as_in_training(renderer: Any, sphere_snapshot: Any) -> None:
