@@ -40,6 +40,7 @@ uniform uint hg_table_mask;
 // The decoder input of the last field_eval: per-level contribution maps decode it again with one
 // level's features zeroed, which costs a decoder instead of a second evaluation of every level.
 vec4 hg_last_e[MLP_IN4];
+#define FIELD_KEEPS_ENCODING
 
 bool hg_level_on(int lvl) {
     return hg_levels[lvl].w != 0;

@@ -12,4 +12,4 @@ void field_encode(vec3 x, out vec4 e[MLP_IN4]) {
     }
 }
 
-#include "grid_field_eval.glsl"
+#include "field_eval.glsl"

@@ -6,10 +6,10 @@
 
 uniform float cf_on;  // the level mask's one entry: 0 turns the input off (zeros), as in torch
 
-// The field's first four outputs at x in [0,1]^D (x.z ignored for D=2), zero-padded.
-vec4 field_eval(vec3 x) {
+// The decoder input at x in [0,1]^D (x.z ignored for D=2).
+void field_encode(vec3 x, out vec4 e[MLP_IN4]) {
     vec3 c = (2.0 * clamp(x, 0.0, 1.0) - 1.0) * cf_on;
-    vec4 e[MLP_IN4];
     e[0] = vec4(c.xy, FIELD_DIMS == 3 ? c.z : 0.0, 0.0);
-    return mlp_decode(e);
 }
+
+#include "field_eval.glsl"

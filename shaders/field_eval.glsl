@@ -1,5 +1,5 @@
-// field_eval and field_eval_all of the grid-based kinds, from their `field_encode` (the decoder
-// input at x) and the decoder of mlp.glsl.
+// field_eval and field_eval_all of every kind with mlp.glsl's decoder, from its `field_encode` (the
+// decoder input at x); kinds that keep the last input for the heatmaps define FIELD_KEEPS_ENCODING.
 
 #define FIELD_OUT4 ((FIELD_OUT + 3) / 4)
 
@@ -7,7 +7,9 @@
 vec4 field_eval(vec3 x) {
     vec4 e[MLP_IN4];
     field_encode(x, e);
+#ifdef FIELD_KEEPS_ENCODING
     hg_last_e = e;
+#endif
     return mlp_decode(e);
 }
 
