@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
+import dearpygui.dearpygui as dpg
 import numpy as np
 
 from fieldscope.app.compare_view import tile_grid
@@ -46,7 +47,8 @@ def test_three_fields_side_by_side_under_one_camera(image_app: Any) -> None:
         assert np.abs(picture - first).max() > 0.05  # the camera moved all tiles
         assert all(text.startswith(kind) for kind, text in zip(kinds, panel.session.labels(), strict=True))
     finally:
-        panel.stop()
+        panel.close()  # its window would cover the view in later tests' screenshots
+        assert not dpg.is_item_shown(panel.window)
         app.view_state.reset_camera()
 
 

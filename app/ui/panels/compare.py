@@ -36,6 +36,7 @@ class ComparePanel(Panel):
             with dpg.group(horizontal=True):
                 dpg.add_button(label="Start", callback=lambda *_: self.start())
                 dpg.add_button(label="Stop", callback=lambda *_: self.stop())
+                dpg.add_button(label="Close", callback=lambda *_: self.close())
                 dpg.add_button(label="NTK spectra", callback=lambda *_: self.start_ntk())
             self.text = dpg.add_text("pick 2-4 kinds and a budget", wrap=WRAP)
         width, height = TILES_SIZE
@@ -95,6 +96,11 @@ class ComparePanel(Panel):
         if self.session is not None:
             self.session.stop()
             self._show_table()
+
+    def close(self) -> None:
+        """Stop the comparison and hide its window."""
+        self.stop()
+        dpg.configure_item(self.window, show=False)
 
     def start_ntk(self) -> bool:
         if self.session is None:
