@@ -20,7 +20,7 @@ PICTURE_SIDE = 256
 
 
 def add_parser(sub: Any) -> None:
-    from fieldscope.app.options import add_scene_options, add_train_options
+    from fieldscope.app.options import add_device_option, add_scene_options, add_train_options
 
     compare = sub.add_parser("compare", help="several field kinds on one scene at equal parameters, side by side")
     compare.add_argument("path", help="the scene (image, mesh, volume, NeRF folder)")
@@ -36,7 +36,7 @@ def add_parser(sub: Any) -> None:
         help="training seconds per field on average (default 60); every field gets the same steps",
     )
     compare.add_argument("--steps", type=int, help="steps per field (every field gets the same number)")
-    compare.add_argument("--device", default="cpu", help="cpu (default) or cuda")
+    add_device_option(compare)
     compare.add_argument("--json", action="store_true", help="print the report as one JSON object")
     compare.add_argument("--report", metavar="DIR", help="write curves.png, pictures.png and results.md there")
     add_scene_options(compare)

@@ -18,7 +18,6 @@ import torch
 
 from fieldscope.fields import config as configs
 from fieldscope.fields.errors import ConfigError
-from fieldscope.fields.mlp import decoder_params
 from fieldscope.fields.run import FieldOptions, field_config
 
 TOLERANCE = 0.10
@@ -33,10 +32,6 @@ def budget_params(config: Any) -> int:
         from fieldscope.fields.laplacian_blocks import scale_layout
 
         return sum(s.count for s in scale_layout(config)) * config.row_length
-    if config.kind == "fourier":
-        return decoder_params(2 * config.frequencies, config.hidden_width, config.hidden_layers, config.out_dims)
-    if config.kind == "mlp":
-        return decoder_params(config.dims, config.hidden_width, config.hidden_layers, config.out_dims)
     with torch.device("meta"):
         return int(configs.build_field(config).param_count())
 

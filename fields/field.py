@@ -44,6 +44,10 @@ class FieldBase(nn.Module):
     """What the trainer asks of every field kind; the defaults train all parameters with plain
     gradient steps on the scene's loss alone."""
 
+    #: True when extra_loss reads the scene's guidance weights W(x): only then does the trainer ask
+    #: the scene for them (a mesh distance query or a gradient lookup per step otherwise wasted).
+    uses_guidance = False
+
     def param_groups(self, lr: float) -> list[dict[str, Any]]:
         """The optimiser's parameter groups; a group without "lr" gets the trainer's."""
         return [{"params": list(self.parameters())}]

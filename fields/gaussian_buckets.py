@@ -286,6 +286,8 @@ class GaussianBucketsEncoding(nn.Module):
 class GaussianBucketsField(Field):
     """Gaussian-bucket encoding + MLP decoder, with the guidance loss and sigma schedule."""
 
+    uses_guidance = True
+
     def __init__(self, config: GaussianBucketsConfig, impl: str = "warp") -> None:
         super().__init__(config, GaussianBucketsEncoding(config, impl))
         self.run_plan: RunPlan | None = None

@@ -160,7 +160,7 @@ class GradientSteps:
         batch = t.scene.sample(t.batch_size, t.generator)
         t.optimizer.zero_grad(set_to_none=True)
         loss, metrics = t.scene.loss(t.field, batch)
-        extra = t.field.extra_loss(t.scene.guidance(batch), t.step_count)
+        extra = t.field.extra_loss(t.scene.guidance(batch) if t.field.uses_guidance else batch, t.step_count)
         if extra is not None:
             loss = loss + extra[0]
             metrics = {**metrics, **extra[1]}

@@ -187,6 +187,7 @@ def test_the_trainer_hands_the_rendering_weights_to_a_fields_extra_loss(dataset)
         return field.encoding.table.sum() * 0.0, {"guided_points": float(batch.coords.shape[0])}
 
     field.extra_loss = extra_loss
+    field.uses_guidance = True  # the field reads W(x): the trainer asks the scene for it
     trainer = Trainer(field, scene, TrainConfig(batch_size=4096))
     for _ in range(3):
         trainer.step()
