@@ -212,6 +212,8 @@ class OccupancyGrid(nn.Module):
         self.register_buffer("density", torch.ones(cells))
         self.register_buffer("seen", torch.zeros(cells, dtype=torch.bool))
         self.register_buffer("occupied", torch.ones(resolution, resolution, resolution, dtype=torch.bool))
+        self._order: torch.Tensor | None = None  # the order uniform looks follow, and how far they got
+        self._cursor = 0
 
     @torch.no_grad()
     def update(self, field: Any, dt: float, generator: torch.Generator, chunk: int = 1 << 18) -> None:
@@ -219,7 +221,7 @@ class OccupancyGrid(nn.Module):
         looks at a quarter of each; less here, for CPU budgets), then decay and threshold."""
         cells = self.density.numel()
         count = max(1, int(cells * self.share))
-        uniform = torch.randperm(cells, generator=generator)[:count]
+        uniform = self._next_cells(count, generator)
         occupied = torch.nonzero(self.occupied.reshape(-1).cpu()).reshape(-1)
         pick = occupied[torch.randint(occupied.numel(), (count,), generator=generator)] if occupied.numel() else uniform
         index = torch.cat([uniform, pick]).to(self.density.device)
@@ -239,6 +241,16 @@ class OccupancyGrid(nn.Module):
         self.seen.logical_or_(looked)
         threshold = min(0.01, float(self.density.mean()))
         self.occupied.copy_((self.density > threshold).reshape(res, res, res))
+
+    def _next_cells(self, count: int, generator: torch.Generator) -> torch.Tensor:
+        """The next `count` cells of a random order of all of them (a new order once it is used up),
+        so every cell has been looked at within 1/share updates: cells never looked at count as
+        occupied, and random picks would leave (1 - share)^n of them so after n updates."""
+        if self._order is None or self._cursor >= self._order.numel():
+            self._order, self._cursor = torch.randperm(self.density.numel(), generator=generator), 0
+        cells = self._order[self._cursor : self._cursor + count]
+        self._cursor += count
+        return cells
 
     def occupancy(self) -> float:
         """Share of occupied cells."""

@@ -7,7 +7,11 @@ context is restored afterwards. An EGL context does not coexist with DearPyGui, 
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
+import functools
 import os
+from collections.abc import Callable
 
 from fieldscope.fields.errors import FieldscopeError
 
@@ -36,6 +40,26 @@ def create_context() -> object:
         return moderngl.create_context(standalone=True, require=GL_VERSION)
     except Exception as error:  # glcontext raises plain Exceptions for a missing or broken display
         raise NoDisplayError(f"no usable OpenGL 4.3 display ({error})") from None
+
+
+@functools.cache
+def _gl_finish() -> Callable[[], None] | None:
+    """libGL's glFinish called through ctypes, or None where there is no libGL."""
+    try:
+        return ctypes.CDLL(ctypes.util.find_library("GL") or "libGL.so.1").glFinish
+    except (OSError, AttributeError):
+        return None
+
+
+def finish_drawing() -> None:
+    """Wait for the current context's drawing to finish, letting other Python threads run.
+
+    moderngl holds the GIL in every call, and a read waits for the whole draw (on llvmpipe, seconds
+    of shading on every core): the trainer thread stood still for as long. ctypes releases the GIL
+    around a foreign call, so a draw followed by this wait costs the trainer only the cores."""
+    finish = _gl_finish()
+    if finish is not None:
+        finish()
 
 
 def gl_info(ctx: object) -> dict[str, str]:

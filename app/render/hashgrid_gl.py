@@ -33,16 +33,19 @@ def texels_per_row(features: int) -> int:
 
 def table_image(table: np.ndarray, channels: int | None = None) -> np.ndarray:
     """The table (R, F) as a float image (H, TABLE_WIDTH, C): row r at texel r * texels_per_row
-    (C = min(F, 4), or `channels` with the rows zero-padded to it, for one texel per row)."""
+    (C = min(F, 4), or `channels` with the rows zero-padded to it, for one texel per row). One copy:
+    a NeRF's table is tens of MB, converted for every new snapshot the view draws."""
     rows, features = table.shape
+    table = np.asarray(table, np.float32)
     if channels is not None and channels > features:
-        table = np.concatenate([table, np.zeros((rows, channels - features), table.dtype)], axis=1)
+        table = np.concatenate([table, np.zeros((rows, channels - features), np.float32)], axis=1)
         features = channels
     channels = min(features, 4)
-    texels = table.astype(np.float32).reshape(rows * texels_per_row(features), channels)
+    texels = np.ascontiguousarray(table).reshape(rows * texels_per_row(features), channels)
     height = -(-texels.shape[0] // TABLE_WIDTH)
-    image = np.zeros((height * TABLE_WIDTH, channels), np.float32)
+    image = np.empty((height * TABLE_WIDTH, channels), np.float32)
     image[: texels.shape[0]] = texels
+    image[texels.shape[0] :] = 0.0
     return image.reshape(height, TABLE_WIDTH, channels)
 
 
@@ -51,7 +54,7 @@ def float_texture(ctx: Any, image: np.ndarray, what: str) -> Any:
     limit = ctx.info.get("GL_MAX_TEXTURE_SIZE", 16384)
     if image.shape[0] > limit:
         raise ConfigError(f"the {what} ({image.size:,} floats) is too large for this OpenGL's textures")
-    return ctx.texture((image.shape[1], image.shape[0]), image.shape[2], image.tobytes(), dtype="f4")
+    return ctx.texture((image.shape[1], image.shape[0]), image.shape[2], np.ascontiguousarray(image), dtype="f4")
 
 
 def grid_defines(config: Any, params: Mapping[str, np.ndarray]) -> dict[str, int | str]:

@@ -42,13 +42,14 @@ def glsl(snapshot: Any) -> str:
     return "\n".join(f"#define {key} {value}" for key, value in defines.items())
 
 
-def render_uniforms(snapshot: Any) -> dict[str, Any]:
+def render_uniforms(snapshot: Any, spacing: float = 1.0) -> dict[str, Any]:
     """The NeRF render's settings as the scene's own renders use them: sample spacing along rays
-    (sqrt(3) / render_steps) and the evaluation background."""
+    (sqrt(3) / render_steps, times `spacing`) and the evaluation background."""
     facts = snapshot.scene or {}
     steps = int(facts.get("render_steps", DEFAULT_STEPS))
     white = facts.get("background", "white") == "white"
-    return {"u_nerf_dt": math.sqrt(3.0) / steps, "u_nerf_background": (1.0, 1.0, 1.0) if white else (0.0, 0.0, 0.0)}
+    background = (1.0, 1.0, 1.0) if white else (0.0, 0.0, 0.0)
+    return {"u_nerf_dt": spacing * math.sqrt(3.0) / steps, "u_nerf_background": background}
 
 
 class HeadBuffer:

@@ -12,6 +12,7 @@ import numpy as np
 
 from fieldscope.app.render import field_gl, shaders
 from fieldscope.app.render.colormaps import level_colour
+from fieldscope.app.render.context import finish_drawing
 
 #: At most this many points of a level are drawn as dots, and as sigma circles (2D; line strips
 #: cost about 30 us each on llvmpipe): every s-th of those in view, the legend says how many.
@@ -140,6 +141,7 @@ class PointsOverlay:
                 self._render(self.points, instances(sets, "dots"), uniforms, moderngl.TRIANGLE_STRIP, 4)
             finally:
                 self.ctx.disable(moderngl.BLEND)
+            finish_drawing()
             pixels = target.read(components=4, dtype="f4")
         return np.frombuffer(pixels, np.float32).reshape(height, width, 4)[::-1].copy()
 

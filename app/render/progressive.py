@@ -17,10 +17,16 @@ import numpy as np
 
 from fieldscope.app.render.renderer import Frame, Renderer, ViewOptions
 
-#: The coarsest live picture: one pixel drawn per MAX_SCALE x MAX_SCALE view pixels.
-MAX_SCALE = 16
+#: The coarsest live picture has this many pixels on its short side (an untrained NeRF costs
+#: about 0.5 ms a pixel on llvmpipe: its 800x600 live picture is 32 times reduced).
+MIN_LIVE_SIDE = 16
+#: Live pictures take at most this share of the time (a picture that costs more than planned,
+#: at the coarsest scale, is refreshed less often): the trainer comes first.
+MAX_DRAW_SHARE = 0.25
 #: Reduced 3D pictures march fewer steps along each ray too (steps / scale, at least this many).
 MIN_STEPS = 24
+#: ... and a NeRF's samples lie up to this many times farther apart than in its scene's renders.
+MAX_SAMPLE_SPACING = 8
 
 
 @dataclass
@@ -58,9 +64,9 @@ class ProgressiveView:
         renderer: Renderer,
         reduce_2d: int = 4,
         reduce_3d: int = 16,
-        budget: float = 0.03,
+        budget: float = 0.05,
         refresh_interval: float = 1.0,
-        live_cost: float = 0.2,
+        live_cost: float = 0.15,
     ) -> None:
         """reduce_2d, reduce_3d: the live pictures' scale until one has been timed; budget: seconds
         of drawing per update; refresh_interval: least seconds between the starts of two pictures of
@@ -106,7 +112,7 @@ class ProgressiveView:
         if per_pixel is None:
             return self.reduce.get(dims, 4)
         scale = math.ceil(math.sqrt(options.width * options.height * per_pixel / self.live_cost))
-        return max(1, min(MAX_SCALE, scale))
+        return max(1, min(max_scale(options), scale))
 
     def update(self, snapshot: Any, camera: Any, options: ViewOptions, moving: bool = False) -> bool:
         """Draw what fits in the time budget; True when `image` changed."""
@@ -139,7 +145,8 @@ class ProgressiveView:
         assert self.job is not None
         if snapshot is self.job.snapshot:
             return False
-        return not live or time.perf_counter() - self._job_started >= self.refresh_interval
+        interval = max(self.refresh_interval, self.job.cost / MAX_DRAW_SHARE)
+        return not live or time.perf_counter() - self._job_started >= interval
 
     def _start(self, job: _Job) -> None:
         self.job = job
@@ -155,7 +162,10 @@ class ProgressiveView:
             # reduced pictures are shown enlarged only for a moment: no legends on them
             legend = job.options.legend and job.scale == 1
             steps = max(MIN_STEPS, -(-job.options.steps // job.scale)) if job.scale > 1 else job.options.steps
-            options = replace(job.options, width=width, height=height, legend=legend, steps=steps)
+            spacing = float(min(job.scale, MAX_SAMPLE_SPACING))
+            options = replace(
+                job.options, width=width, height=height, legend=legend, steps=steps, sample_spacing=spacing
+            )
             job.frame = self.renderer.frame(job.snapshot, job.camera, options)
             job.buffer = np.zeros((height, width, 4), np.float32)
         changed = False
@@ -205,6 +215,11 @@ class ProgressiveView:
         height, width = self.image.shape[:2]
         end = min(height, bottom * s)
         self.image[top * s : end] = rows[: end - top * s, :width]
+
+
+def max_scale(options: ViewOptions) -> int:
+    """The largest reduction of a live picture: MIN_LIVE_SIDE pixels on its short side."""
+    return max(1, min(options.width, options.height) // MIN_LIVE_SIDE)
 
 
 def enlarge(picture: np.ndarray, scale: int, height: int, width: int) -> np.ndarray:

@@ -13,6 +13,7 @@ import numpy as np
 from fieldscope.app import blocks as block_grid
 from fieldscope.app.render import field_gl, heatmaps, legend, nerf_head_gl, overlays, shaders
 from fieldscope.app.render.camera import Camera2D, Camera3D
+from fieldscope.app.render.context import finish_drawing
 from fieldscope.fields.hashgrid import level_resolution
 from fieldscope.fields.render3d import NORMAL_CELLS
 
@@ -56,6 +57,7 @@ class ViewOptions:
     slice_position: float = 0.5
     slice_scale: float = 0.25
     steps: int = 96
+    sample_spacing: float = 1.0
     density_scale: float = 1.0
     heatmap: str = "none"
     heat_level: int = 0
@@ -166,6 +168,7 @@ class Renderer:
             ctx = create_context()
         self.ctx = ctx
         self._programs: dict[tuple[int, str], Any] = {}
+        self._code: tuple[Any, str] = (None, "")  # the last snapshot's shader defines
         self._vaos: dict[int, Any] = {}
         self._targets: dict[tuple[int, int], Any] = {}
         self._snapshot: Any = None
@@ -191,6 +194,9 @@ class Renderer:
             uniforms = self._uniforms_3d(snapshot, camera, options)
         uniforms["u_size"] = (float(options.width), float(options.height))
         mask = options.level_mask or tuple(snapshot.level_mask)
+        with self.ctx:  # here, not in the first rows: a live picture's cost per pixel leaves these out
+            self._program(snapshot)
+            self._upload(snapshot, mask)
         heat = heatmaps.resolve(self, snapshot, camera, options)
         uniforms.update(heat.uniforms(options.heat_opacity))
         return Frame(self, snapshot, mask, uniforms, options, heat, camera)
@@ -255,6 +261,7 @@ class Renderer:
             self.ctx.scissor = region
             self._vao(program).render(vertices=3)
             self.ctx.scissor = None
+            finish_drawing()
             data = target.read(viewport=region, components=4, dtype="f4")
         return np.frombuffer(data, np.float32).reshape(bottom - top, width, 4)[::-1].copy()
 
@@ -274,14 +281,17 @@ class Renderer:
             self._points.release()
         self._gpu = self._snapshot = self._truth = self._points = self._occupancy = self._head = None
         self._vaos, self._programs, self._targets = {}, {}, {}
+        self._code = (None, "")
 
     # ---- GL objects
     def _program(self, snapshot: Any) -> Any:
         config = snapshot.config
-        code = field_gl.for_config(config).glsl(config, snapshot.params)
-        if config.dims == 3:
-            code = "\n".join([nerf_head_gl.glsl(snapshot), code])
-        key = (config.dims, code)
+        if self._code[0] is not snapshot:  # packing the decoder's defines is slow: once a snapshot
+            code = field_gl.for_config(config).glsl(config, snapshot.params)
+            if config.dims == 3:
+                code = "\n".join([nerf_head_gl.glsl(snapshot), code])
+            self._code = (snapshot, code)
+        key = (config.dims, self._code[1])
         if key not in self._programs:
             self._forget_programs(keep=PROGRAMS_KEPT - 1)
             fragment = "view2d.frag" if config.dims == 2 else "view3d.frag"
@@ -404,7 +414,7 @@ class Renderer:
             "u_density_scale": float(options.density_scale),
             "u_sdf_beta": 0.01,
             "u_level": float(snapshot.scene.get("level", 0.5)),
-            **nerf_head_gl.render_uniforms(snapshot),
+            **nerf_head_gl.render_uniforms(snapshot, options.sample_spacing),
         }
 
 

@@ -40,7 +40,7 @@ from fieldscope.fields.train import Pause, Resume, SetBatchSize, SetLearningRate
 #: Seconds of each UI frame given to export jobs.
 JOB_BUDGET = 0.03
 #: Least seconds per frame of the main loop, while something happens and when idle.
-ACTIVE_PERIOD, IDLE_PERIOD = 1 / 30, 1 / 10
+ACTIVE_PERIOD, IDLE_PERIOD = 1 / 30, 1 / 5
 
 
 class App:

@@ -175,6 +175,19 @@ def test_occupancy_grid_update_marks_the_cells_with_density(device):
     assert not bool(occupied[distance > 0.2 + half_diagonal].any())
 
 
+def test_occupancy_grid_looks_at_every_cell_within_one_over_share_updates(device):
+    # random picks of a quarter per update would leave 0.75^4 = 32% of the cells unlooked at (and
+    # so occupied: every ray marches through them) after 4 updates
+    grid = OccupancyGrid(resolution=16, share=0.25).to(device)
+    generator = torch.Generator().manual_seed(0)
+    looks = torch.cat([grid._next_cells(16**3 // 4, generator) for _ in range(4)])
+    assert torch.equal(torch.sort(looks).values, torch.arange(16**3))
+    for _ in range(4):
+        grid.update(Blob(), dt=math.sqrt(3) / 256, generator=generator)
+    assert bool(grid.seen.all())
+    assert not bool(grid.occupied.cpu()[cell_centre_distance(16) > 0.2 + math.sqrt(3) / 32].any())
+
+
 def test_empty_space_skipping_gives_the_same_image_as_no_skipping(device):
     field = Blob()
     covering = (cell_centre_distance(32) < 0.2 + math.sqrt(3) / 64).to(device)  # every cell touching the ball
