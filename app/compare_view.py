@@ -1,6 +1,7 @@
 """The comparison lab in the window, without the window: a CompareSession trains 2-4 field kinds on
 the current scene at an equal parameter budget (configs from fields/budget.py), and draw_tiles
-splits the view into a grid of their live pictures under one shared camera.
+splits the view into a grid of their live pictures under one shared camera (TilesRenderer: the
+window's live view draws a TileSet of their snapshots as it draws one field).
 
 One background thread interleaves the fields' steps (one step of each in turn), as `fieldscope
 compare` does: every field gets the same steps, the machine's load falls on all of them alike, and
@@ -18,7 +19,7 @@ import math
 import threading
 import time
 from collections.abc import Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -154,14 +155,68 @@ def tile_grid(count: int, width: int, height: int) -> list[tuple[int, int, int, 
     return [((i % cols) * w, (i // cols) * h, w, h) for i in range(count)]
 
 
+def tile_options(options: Any, width: int, height: int) -> Any:
+    """The view's options for one tile of width x height: the inside overlays (heatmap, points,
+    blocks, legends) as set, the level mask and strip of the scene's own field left out (each
+    compared field draws all its levels)."""
+    return replace(options, width=width, height=height, level_mask=None, level_states=(), levels_caption="")
+
+
 def draw_tiles(renderer: Any, snapshots: Sequence[Any], camera: Any, options: Any) -> tuple[np.ndarray, list]:
     """Every snapshot drawn under the same camera into its tile of an options.width x options.height
     view -> (float32 (H, W, 4), the tiles' (x, y, w, h))."""
-    tiles = tile_grid(len(snapshots), options.width, options.height)
-    view = np.zeros((options.height, options.width, 4), np.float32)
-    for snapshot, (x, y, w, h) in zip(snapshots, tiles, strict=True):
-        view[y : y + h, x : x + w] = renderer.draw(snapshot, camera, replace(options, width=w, height=h))
-    return view, tiles
+    frame = TilesRenderer(renderer).frame(TileSet(tuple(snapshots)), camera, options)
+    return frame.all(), frame.tiles
+
+
+@dataclass(frozen=True)
+class TileSet:
+    """The compared fields' snapshots, drawn as one picture: what the live view (ProgressiveView)
+    asks of a snapshot, it asks of this (dims, the scene it belongs to, whether it trains)."""
+
+    snapshots: tuple[Any, ...]
+    state: str = "paused"
+    scene: Any = None  # the comparison: a new one is a new view
+
+    @property
+    def config(self) -> Any:
+        return self.snapshots[0].config
+
+
+class TiledFrame:
+    """The tiles of one picture (renderer Frames of each field, one per tile); rows(top, bottom)
+    shades those rows of every tile they cross -> float32 (rows, W, 4)."""
+
+    def __init__(self, frames: list[Any], tiles: list[tuple[int, int, int, int]], width: int, height: int):
+        self.frames, self.tiles, self.width, self.height = frames, tiles, width, height
+
+    def rows(self, top: int, bottom: int) -> np.ndarray:
+        out = np.zeros((bottom - top, self.width, 4), np.float32)
+        out[..., 3] = 1.0
+        for frame, (x, y, w, h) in zip(self.frames, self.tiles, strict=True):
+            first, last = max(top, y), min(bottom, y + h)
+            if first < last:
+                out[first - top : last - top, x : x + w] = frame.rows(first - y, last - y)
+        return out
+
+    def all(self) -> np.ndarray:
+        return self.rows(0, self.height)
+
+
+class TilesRenderer:
+    """Draws a TileSet as a grid of tiles under one camera, with the renderer's frames: the live
+    view draws it as it draws one field (reduced while training, refined at rest)."""
+
+    def __init__(self, renderer: Any) -> None:
+        self.renderer = renderer
+
+    def frame(self, tiles: TileSet, camera: Any, options: Any) -> TiledFrame:
+        grid = tile_grid(len(tiles.snapshots), options.width, options.height)
+        frames = [
+            self.renderer.frame(snapshot, camera, tile_options(options, w, h))
+            for snapshot, (_, _, w, h) in zip(tiles.snapshots, grid, strict=True)
+        ]
+        return TiledFrame(frames, grid, options.width, options.height)
 
 
 class NtkJob:

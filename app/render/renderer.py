@@ -21,6 +21,8 @@ MODES_2D = ("field", "truth", "error", "raw", "heat_raw")
 MODES_3D = (
     "shaded", "normals", "depth", "slice", "density", "raw", "slice_points", "surface_points", "heat_raw", "rgb",
 )
+#: Snapshots whose GL objects are kept (the tiles of a comparison, drawn in turn).
+UPLOADS_KEPT = 4
 #: Shader programs kept compiled (one per field config seen, newest first).
 PROGRAMS_KEPT = 4
 #: Modes that show colours: the only ones overlays and legends are drawn over (the others give
@@ -168,15 +170,11 @@ class Renderer:
             ctx = create_context()
         self.ctx = ctx
         self._programs: dict[tuple[int, str], Any] = {}
-        self._code: tuple[Any, str] = (None, "")  # the last snapshot's shader defines
         self._vaos: dict[int, Any] = {}
         self._targets: dict[tuple[int, int], Any] = {}
-        self._snapshot: Any = None
-        self._gpu: Any = None
-        self._mask: tuple[bool, ...] | None = None
+        self._uploads: dict[int, Uploaded] = {}  # id(snapshot) -> its GL objects, oldest first
         self._truth: tuple[Any, Any] | None = None  # (array, texture)
         self._occupancy: tuple[Any, Any] | None = None  # (grid array, 3D texture)
-        self._head: nerf_head_gl.HeadBuffer | None = None  # the snapshot's NeRF colour head, if any
         self._counts = heatmaps.CountsTexture()
         self._points: overlays.PointsOverlay | None = None
 
@@ -195,8 +193,7 @@ class Renderer:
         uniforms["u_size"] = (float(options.width), float(options.height))
         mask = options.level_mask or tuple(snapshot.level_mask)
         with self.ctx:  # here, not in the first rows: a live picture's cost per pixel leaves these out
-            self._program(snapshot)
-            self._upload(snapshot, mask)
+            self._program(self._upload(snapshot, mask))
         heat = heatmaps.resolve(self, snapshot, camera, options)
         uniforms.update(heat.uniforms(options.heat_opacity))
         return Frame(self, snapshot, mask, uniforms, options, heat, camera)
@@ -245,11 +242,9 @@ class Renderer:
         if bottom <= top:
             return np.zeros((0, width, 4), np.float32)
         with self.ctx:
-            program = self._program(frame.snapshot)
-            self._upload(frame.snapshot, frame.mask)
-            self._gpu.bind(program)
-            if self._head is not None:
-                self._head.bind()
+            uploaded = self._upload(frame.snapshot, frame.mask)
+            program = self._program(uploaded)
+            uploaded.bind(program)
             has_truth = self._truth_texture(frame.truth)
             self._counts.bind(self.ctx, frame.heat.counts)
             grid = {"u_has_occupancy": self._occupancy_texture(frame.snapshot), "u_occupancy": OCCUPANCY_UNIT}
@@ -267,10 +262,8 @@ class Renderer:
 
     def release(self) -> None:
         with self.ctx:
-            if self._gpu is not None:
-                self._gpu.release()
-            if self._head is not None:
-                self._head.release()
+            for uploaded in self._uploads.values():
+                uploaded.release()
             for obj in [*self._vaos.values(), *self._programs.values(), *self._targets.values()]:
                 obj.release()
             for cached in (self._truth, self._occupancy):
@@ -279,24 +272,19 @@ class Renderer:
             self._counts.release()
         if self._points is not None:
             self._points.release()
-        self._gpu = self._snapshot = self._truth = self._points = self._occupancy = self._head = None
+        self._uploads = {}
+        self._truth = self._points = self._occupancy = None
         self._vaos, self._programs, self._targets = {}, {}, {}
-        self._code = (None, "")
 
     # ---- GL objects
-    def _program(self, snapshot: Any) -> Any:
-        config = snapshot.config
-        if self._code[0] is not snapshot:  # packing the decoder's defines is slow: once a snapshot
-            code = field_gl.for_config(config).glsl(config, snapshot.params)
-            if config.dims == 3:
-                code = "\n".join([nerf_head_gl.glsl(snapshot), code])
-            self._code = (snapshot, code)
-        key = (config.dims, self._code[1])
+    def _program(self, uploaded: Uploaded) -> Any:
+        dims = scene_dims(uploaded.snapshot)
+        key = (dims, uploaded.code)
         if key not in self._programs:
             self._forget_programs(keep=PROGRAMS_KEPT - 1)
-            fragment = "view2d.frag" if config.dims == 2 else "view3d.frag"
+            fragment = "view2d.frag" if dims == 2 else "view3d.frag"
             self._programs[key] = self.ctx.program(
-                vertex_shader=shaders.read("fullscreen.vert"), fragment_shader=shaders.source(fragment, code)
+                vertex_shader=shaders.read("fullscreen.vert"), fragment_shader=shaders.source(fragment, uploaded.code)
             )
         return self._programs[key]
 
@@ -326,21 +314,19 @@ class Renderer:
             self._targets[(width, height)] = self.ctx.framebuffer(color_attachments=[texture])
         return self._targets[(width, height)]
 
-    def _upload(self, snapshot: Any, mask: tuple[bool, ...]) -> None:
-        """New snapshot -> new buffers; same snapshot, other mask -> rewrite the level table."""
-        if snapshot is not self._snapshot:
-            if self._gpu is not None:
-                self._gpu.release()
-            if self._head is not None:
-                self._head.release()
-                self._head = None
-            self._gpu = field_gl.for_config(snapshot.config).upload(self.ctx, snapshot.config, snapshot.params, mask)
-            if scene_dims(snapshot) == 3 and nerf_head_gl.has_head(snapshot):
-                self._head = nerf_head_gl.HeadBuffer(self.ctx, snapshot.params)
-            self._snapshot, self._mask = snapshot, mask
-        elif mask != self._mask:
-            self._gpu.set_level_mask(mask)
-            self._mask = mask
+    def _upload(self, snapshot: Any, mask: tuple[bool, ...]) -> Uploaded:
+        """A snapshot's GL objects, made on first use; the newest UPLOADS_KEPT are kept (a comparison
+        draws its fields' tiles in turn), the mask rewritten in place when it changed."""
+        uploaded = self._uploads.pop(id(snapshot), None)  # (it holds the snapshot: ids stay unique)
+        if uploaded is None:
+            while len(self._uploads) >= UPLOADS_KEPT:
+                self._uploads.pop(next(iter(self._uploads))).release()
+            uploaded = upload_snapshot(self.ctx, snapshot, mask)
+        elif mask != uploaded.mask:
+            uploaded.gpu.set_level_mask(mask)
+            uploaded.mask = mask
+        self._uploads[id(snapshot)] = uploaded  # the newest last
+        return uploaded
 
     def _truth_texture(self, truth: np.ndarray | None) -> bool:
         """Upload the ground truth (H, W, C) as a float RGBA texture (zero-padded) and bind it to
@@ -416,6 +402,41 @@ class Renderer:
             "u_level": float(snapshot.scene.get("level", 0.5)),
             **nerf_head_gl.render_uniforms(snapshot, options.sample_spacing),
         }
+
+
+@dataclass
+class Uploaded:
+    """A snapshot's GL objects: its field's buffers, its NeRF colour head (if any), the level mask
+    they hold, and the shader code (#defines) that reads them."""
+
+    snapshot: Any
+    gpu: Any
+    head: nerf_head_gl.HeadBuffer | None
+    mask: tuple[bool, ...]
+    code: str
+
+    def bind(self, program: Any) -> None:
+        self.gpu.bind(program)
+        if self.head is not None:
+            self.head.bind()
+
+    def release(self) -> None:
+        self.gpu.release()
+        if self.head is not None:
+            self.head.release()
+
+
+def upload_snapshot(ctx: Any, snapshot: Any, mask: tuple[bool, ...]) -> Uploaded:
+    """Buffers and shader code of a snapshot (packing the decoder's defines is slow: once a snapshot)."""
+    config = snapshot.config
+    gpu = field_gl.for_config(config).upload(ctx, config, snapshot.params, mask)
+    head = None
+    code = field_gl.for_config(config).glsl(config, snapshot.params)
+    if config.dims == 3:
+        code = "\n".join([nerf_head_gl.glsl(snapshot), code])
+        if nerf_head_gl.has_head(snapshot):
+            head = nerf_head_gl.HeadBuffer(ctx, snapshot.params)
+    return Uploaded(snapshot, gpu, head, mask, code)
 
 
 def finest_resolution(config: Any, mask: tuple[bool, ...]) -> float:

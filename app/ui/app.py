@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from fieldscope.app import blocks, collisions, export, inside, recent
+from fieldscope.app.compare_view import TileSet, TilesRenderer
 from fieldscope.app.jobs import Jobs
 from fieldscope.app.levels import LevelState
 from fieldscope.app.render import Renderer
@@ -52,6 +53,9 @@ class App:
 
         self.renderer = Renderer(ctx if ctx is not None else create_context())  # before the viewport
         self.view = ProgressiveView(self.renderer)
+        self.tiles = ProgressiveView(TilesRenderer(self.renderer))  # a comparison's fields, when shown
+        self.compare: Any = None  # the CompareSession the view shows as tiles (app/compare_view.py)
+        self._tile_set: TileSet | None = None
         self.status = Status()
         self.jobs = Jobs(self.status.say)
         self.view_state = ViewState()
@@ -220,6 +224,35 @@ class App:
         self.switch(session, keep_view=True)
         return True
 
+    # ---- a comparison's tiles
+    def show_compare(self, session: Any) -> None:
+        """Split the view into `session`'s tiles, one per compared field under the view's camera
+        (None: the scene's field again)."""
+        self.compare, self._tile_set = session, None
+        self.tiles.invalidate()
+
+    def shown_view(self) -> ProgressiveView:
+        """The live view on screen: the comparison's tiles, or the scene's field."""
+        return self.tiles if self.compare is not None else self.view
+
+    def shown_snapshots(self) -> list[Any]:
+        """The fields the view shows: the compared ones, or the scene's."""
+        if self.compare is not None:
+            return list(self.compare.snapshots())
+        return [self.snapshot()] if self.session is not None else []
+
+    def _view_subject(self, snapshot: Any) -> Any:
+        """What the shown view draws: the scene's snapshot, or a TileSet of the compared fields'
+        (a new one only when one of them or the comparison's state changed)."""
+        if self.compare is None:
+            return snapshot
+        snapshots = tuple(self.compare.snapshots())
+        state = "running" if self.compare.running else "paused"
+        old = self._tile_set
+        if old is None or old.state != state or any(a is not b for a, b in zip(old.snapshots, snapshots, strict=True)):
+            self._tile_set = TileSet(snapshots, state, self.compare)
+        return self._tile_set
+
     # ---- levels
     def set_level(self, level: int, on: bool) -> None:
         self.levels = self.levels.toggled(level, on)
@@ -316,9 +349,9 @@ class App:
         self.view_state.change(heat_scale=max(0.0, float(scale)))
 
     def lagrangian_levels(self) -> list[int]:
-        """The levels that hold Lagrangian points (empty for other kinds)."""
-        snapshot = self.snapshot()
-        return [s.level for s in inside.overlays.lagrangian_levels(snapshot)] if snapshot is not None else []
+        """The levels that hold Lagrangian points in the fields shown (empty for other kinds)."""
+        levels = {s.level for snapshot in self.shown_snapshots() for s in inside.overlays.lagrangian_levels(snapshot)}
+        return sorted(levels)
 
     def show_points(self, on: bool, level: int | None = None) -> bool:
         """Draw (or hide) the points of one Lagrangian level, or of all of them (level None)."""
@@ -456,8 +489,8 @@ class App:
             self.jobs.advance(JOB_BUDGET)
             self.view_state.set_size(self.fixed_view_size or self.window.view_size())
             try:
-                changed = self.view.update(
-                    snapshot, self.view_state.camera, self.view_options(), self.view_state.moving
+                changed = self.shown_view().update(
+                    self._view_subject(snapshot), self.view_state.camera, self.view_options(), self.view_state.moving
                 )
             except FieldscopeError as error:  # e.g. a kind the view cannot draw: say so, keep running
                 changed = False
@@ -481,7 +514,7 @@ class App:
         """No recent input, nothing pending, and the screen shows a whole picture of the view (a
         newer snapshot's picture may be drawn behind it: at the idle pace, training keeps the CPU)."""
         quiet = time.perf_counter() - self.window.last_input > 1.0
-        return quiet and self._nothing_pending() and self.view.shows_whole_picture
+        return quiet and self._nothing_pending() and self.shown_view().shows_whole_picture
 
     def _nothing_pending(self) -> bool:
         return (self._opening is None or self._opening.done()) and self._drops.empty() and not self.jobs.busy

@@ -57,6 +57,7 @@ class Window:
         with dpg.handler_registry():
             dpg.add_mouse_wheel_handler(callback=self._on_wheel)
         self.image: int | None = None
+        self.tile_labels: list[int] = []  # texts over a comparison's tiles
         self._last_refresh = 0.0
         self._open = True
         if show:
@@ -91,7 +92,7 @@ class Window:
         return int(x), int(y), *self.texture_size
 
     def refresh(self, snapshot: Any, picture_changed: bool) -> None:
-        picture = self.app.view.image
+        picture = self.app.shown_view().image
         height, width = picture.shape[:2]
         self._ensure_texture(width, height)
         if picture_changed:
@@ -103,6 +104,21 @@ class Window:
             for panel in self.panels:
                 panel.refresh(snapshot)
         self.status_bar.refresh(snapshot)
+
+    def label_tiles(self, labels: list[str]) -> None:
+        """Write `labels` over the view's tiles (compare_view.tile_grid), one each; [] hides them."""
+        from fieldscope.app.compare_view import MOST_TILES, tile_grid
+
+        if not self.tile_labels:
+            self.tile_labels = [dpg.add_text("", parent=self.view_area, show=False) for _ in range(MOST_TILES)]
+        tiles = tile_grid(len(labels), *self.texture_size) if labels else []
+        left, top = dpg.get_item_pos(self.image) if self.image is not None else (0, 0)
+        for index, item in enumerate(self.tile_labels):
+            if index < len(labels):
+                x, y = tiles[index][:2]
+                dpg.configure_item(item, default_value=labels[index], pos=(left + x + 6, top + y + 4), show=True)
+            else:
+                dpg.configure_item(item, show=False)
 
     def on_session(self, session: Any) -> None:
         dpg.set_viewport_title(f"{TITLE} — {session.name}")

@@ -1,6 +1,7 @@
-"""The Compare panel in the window (under Xvfb): three kinds train side by side, each tile of the
-Compare window shows the renderer's picture of its own field, the view's camera moves every tile,
-bad choices are one line in the panel and the status bar."""
+"""The Compare panel in the window (under Xvfb): three kinds train side by side, the view splits
+into tiles that each show the renderer's picture of their own field under the view's camera, the
+inside overlays draw in the tiles whose fields have them, bad choices are one line in the panel and
+the status bar."""
 
 from __future__ import annotations
 
@@ -10,9 +11,9 @@ from typing import Any
 import dearpygui.dearpygui as dpg
 import numpy as np
 
-from fieldscope.app.compare_view import tile_grid
+from fieldscope.app.compare_view import tile_grid, tile_options
 from fieldscope.app.render import Camera2D
-from fieldscope.app.ui.panels.compare import TILES_SIZE, ComparePanel
+from fieldscope.app.ui.panels.compare import ComparePanel
 
 KINDS = ["hashgrid", "fourier", "mlp"]
 
@@ -21,34 +22,77 @@ def panel_of(app: Any) -> ComparePanel:
     return next(p for p in app.window.panels if isinstance(p, ComparePanel))
 
 
-def test_three_fields_side_by_side_under_one_camera(image_app: Any) -> None:
+def train_side_by_side(app: Any, kinds: list[str], params: int) -> list[Any]:
+    """Start a comparison, train until every field made 3 steps, stop; the final snapshots."""
+    panel = panel_of(app)
+    panel.choose(kinds, params)
+    assert panel.start(), app.status.message
+    assert app.compare is panel.session and app.shown_view() is app.tiles
+    assert app.run_until(lambda: min(s.step for s in panel.session.snapshots()) >= 3, timeout=180)
+    panel.stop()
+    return panel.session.snapshots()
+
+
+def settled_tiles(app: Any, snapshots: list[Any], camera: Any) -> np.ndarray:
+    """The view's picture once it shows every tile of these snapshots at full resolution."""
+    app.view_state.camera = camera  # what pan and zoom in the view set
+
+    def drawn() -> bool:
+        shown = app.tiles.shown
+        return app.tiles.complete and shown[1] == camera and list(shown[0].snapshots) == snapshots
+
+    assert app.run_until(drawn, timeout=120)
+    return app.tiles.image.copy()
+
+
+def assert_tiles_are_their_fields(app: Any, snapshots: list[Any], camera: Any, picture: np.ndarray) -> list[Any]:
+    height, width = picture.shape[:2]
+    expected = []
+    for snapshot, (x, y, w, h) in zip(snapshots, tile_grid(len(snapshots), width, height), strict=True):
+        expected.append(app.renderer.draw(snapshot, camera, tile_options(app.view_options(), w, h)))
+        assert np.abs(picture[y : y + h, x : x + w] - expected[-1]).max() <= 1e-6
+    return expected
+
+
+def test_three_fields_side_by_side_in_the_view_under_one_camera(image_app: Any) -> None:
     app, panel = image_app, panel_of(image_app)
-    panel.choose(KINDS, 5_000)  # small fields: llvmpipe shades every weight per pixel
     try:
-        assert panel.start(), app.status.message
-        assert app.run_until(lambda: min(s.step for s in panel.session.snapshots()) >= 3, timeout=180)
-        panel.stop()
-        snapshots = panel.session.snapshots()
+        snapshots = train_side_by_side(app, KINDS, 5_000)  # small fields: llvmpipe shades every weight per pixel
         kinds = panel.session.kinds  # in the kinds' registration order
         assert sorted(kinds) == sorted(KINDS) and [s.config.kind for s in snapshots] == kinds
         assert len({s.step for s in snapshots}) == 1  # equal steps
+        pictures = []
         for camera in (Camera2D(), Camera2D(center=(0.4, 0.6), zoom=2.5)):
-            app.view_state.camera = camera  # what pan and zoom in the view set
-            panel.refresh(app.snapshot())
-            panel._last_draw = 0.0
-            picture = panel.draw(snapshots)
-            options = replace(app.view_options(), level_mask=None, points=(), level_states=(), legend=False)
-            tiles = tile_grid(3, *TILES_SIZE)
-            for snapshot, (x, y, w, h) in zip(snapshots, tiles, strict=True):
-                expected = app.renderer.draw(snapshot, camera, replace(options, width=w, height=h))
-                assert np.abs(picture[y : y + h, x : x + w] - expected).max() <= 1e-6
-            if camera.zoom == 1.0:
-                first = picture.copy()
-        assert np.abs(picture - first).max() > 0.05  # the camera moved all tiles
-        assert all(text.startswith(kind) for kind, text in zip(kinds, panel.session.labels(), strict=True))
+            pictures.append(settled_tiles(app, snapshots, camera))
+            assert_tiles_are_their_fields(app, snapshots, camera, pictures[-1])
+        assert np.abs(pictures[1] - pictures[0]).max() > 0.05  # the camera moved all tiles
+        labels = [dpg.get_value(item) for item in app.window.tile_labels if dpg.is_item_shown(item)]
+        assert len(labels) == 3 and all(text.startswith(kind) for kind, text in zip(kinds, labels, strict=True))
     finally:
-        panel.close()  # its window would cover the view in later tests' screenshots
-        assert not dpg.is_item_shown(panel.window)
+        panel.close()  # its tiles would cover the view in later tests' screenshots
+        assert not dpg.is_item_shown(panel.results) and app.shown_view() is app.view
+        assert not any(dpg.is_item_shown(item) for item in app.window.tile_labels)
+        app.view_state.reset_camera()
+
+
+def test_inside_overlays_draw_in_the_tiles_of_fields_that_have_them(image_app: Any) -> None:
+    app, panel = image_app, panel_of(image_app)
+    try:
+        snapshots = train_side_by_side(app, ["hashgrid", "gaussian_buckets"], 40_000)
+        assert app.lagrangian_levels()  # the Gaussian tile's levels, though the scene's field has none
+        assert app.show_points(True) and app.set_heatmap("contribution", 3)
+        camera = Camera2D()
+        picture = settled_tiles(app, snapshots, camera)
+        with_overlays = assert_tiles_are_their_fields(app, snapshots, camera, picture)
+        height, width = picture.shape[:2]
+        for snapshot, (_, _, w, h), shown in zip(snapshots, tile_grid(2, width, height), with_overlays, strict=True):
+            bare = replace(tile_options(app.view_options(), w, h), heatmap="none", points=())
+            plain = app.renderer.draw(snapshot, camera, bare)
+            assert np.abs(shown - plain).max() > 0.1, snapshot.config.kind  # heatmap / points are in it
+    finally:
+        app.show_points(False)
+        app.set_heatmap("none")
+        panel.close()
         app.view_state.reset_camera()
 
 

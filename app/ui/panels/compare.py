@@ -1,34 +1,28 @@
 """Compare panel: 2-4 field kinds on the current scene at an equal parameter budget (configs from
 the budget fitter, exact counts shown), trained together in one thread that interleaves their
-steps (app/compare_view.py says why); a Compare window shows their live pictures in a grid of
-tiles under the view's camera (pan, zoom and orbit in the view move every tile), each labelled with
-kind, parameters, steps and PSNR, the metric against seconds for all of them, the table, and their
-NTK spectra on log axes, computed in the background. The scene's own trainer pauses meanwhile."""
+steps (app/compare_view.py says why). The view splits into a grid of their live pictures under its
+camera (pan, zoom and orbit move every tile; the inside overlays draw in every tile whose field
+has them), each tile labelled with kind, parameters, steps and PSNR; the panel plots the
+metric against seconds for all of them, the table, and their NTK spectra on log axes, computed in
+the background. The scene's own trainer pauses meanwhile."""
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import dearpygui.dearpygui as dpg
-import numpy as np
 
-from fieldscope.app.compare_view import MOST_TILES, CompareSession, NtkJob, draw_tiles
+from fieldscope.app.compare_view import MOST_TILES, CompareSession, NtkJob
 from fieldscope.app.ui.panels import Panel
 from fieldscope.app.ui.panels.inside import WRAP
 from fieldscope.fields import config as configs
 from fieldscope.fields.errors import FieldscopeError
-
-TILES_SIZE = (320, 240)  # the tile grid's pixels (2 x 2 tiles of 160 x 120)
-REDRAW_PERIOD = 1.0  # seconds between tile pictures at most: each costs a draw per field
 
 
 class ComparePanel(Panel):
     def build(self) -> None:
         self.session: CompareSession | None = None
         self.ntk: NtkJob | None = None
-        self._drawn: tuple[Any, ...] = ()
-        self._last_draw = 0.0
         with dpg.collapsing_header(label="Compare", default_open=False):
             self.kinds_group = dpg.add_group()  # a checkbox per kind once a scene is open (see on_session)
             self.boxes: dict[str, int] = {}
@@ -39,25 +33,19 @@ class ComparePanel(Panel):
                 dpg.add_button(label="Close", callback=lambda *_: self.close())
                 dpg.add_button(label="NTK spectra", callback=lambda *_: self.start_ntk())
             self.text = dpg.add_text("pick 2-4 kinds and a budget", wrap=WRAP)
-        width, height = TILES_SIZE
-        self._pixels = np.zeros(width * height * 4, np.float32)
-        with dpg.texture_registry():
-            self.texture = dpg.add_raw_texture(width, height, self._pixels, format=dpg.mvFormat_Float_rgba)
-        with dpg.window(label="Compare", show=False, width=width + 380, height=height + 420, pos=(400, 60)) as win:
-            self.window = win
-            with dpg.group(horizontal=True):
-                dpg.add_image(self.texture, width=width, height=height)
-                self.labels = dpg.add_text("", wrap=360)
-            with dpg.plot(label="metric vs seconds", height=160, width=-1, no_menus=True):
-                dpg.add_plot_legend()
-                dpg.add_plot_axis(dpg.mvXAxis, label="training seconds", auto_fit=True)
-                self.curve_axis = dpg.add_plot_axis(dpg.mvYAxis, label="PSNR", auto_fit=True)
-            with dpg.plot(label="NTK eigenvalues", height=160, width=-1, no_menus=True):
-                dpg.add_plot_legend()
-                dpg.add_plot_axis(dpg.mvXAxis, label="index", auto_fit=True, scale=dpg.mvPlotScale_Log10)
-                self.ntk_axis = dpg.add_plot_axis(dpg.mvYAxis, label="eigenvalue", auto_fit=True,
-                                                  scale=dpg.mvPlotScale_Log10)  # fmt: skip
-            self.table_text = dpg.add_text("", wrap=-1)
+            with dpg.group(show=False) as results:  # while a comparison is shown
+                self.results = results
+                self.labels = dpg.add_text("", wrap=WRAP)
+                with dpg.plot(label="metric vs seconds", height=160, width=-1, no_menus=True):
+                    dpg.add_plot_legend()
+                    dpg.add_plot_axis(dpg.mvXAxis, label="training seconds", auto_fit=True)
+                    self.curve_axis = dpg.add_plot_axis(dpg.mvYAxis, label="PSNR", auto_fit=True)
+                with dpg.plot(label="NTK eigenvalues", height=160, width=-1, no_menus=True):
+                    dpg.add_plot_legend()
+                    dpg.add_plot_axis(dpg.mvXAxis, label="index", auto_fit=True, scale=dpg.mvPlotScale_Log10)
+                    self.ntk_axis = dpg.add_plot_axis(dpg.mvYAxis, label="eigenvalue", auto_fit=True,
+                                                      scale=dpg.mvPlotScale_Log10)  # fmt: skip
+                self.table_text = dpg.add_text("", wrap=WRAP)
         self.curve_series: list[int] = []
         self.ntk_series: list[int] = []
 
@@ -82,14 +70,15 @@ class ComparePanel(Panel):
         except FieldscopeError as error:
             return self._say(str(error), error=True)
         app.pause()  # the CPU goes to the compared fields
-        self.session, self.ntk, self._drawn = session, None, ()
+        self.session, self.ntk = session, None
         for series in self.curve_series + self.ntk_series:
             dpg.delete_item(series)
         self.curve_series = [dpg.add_line_series([], [], parent=self.curve_axis, label=k) for k in session.kinds]
         self.ntk_series = []
         counts = ", ".join(f"{k} {n:,}" for k, n in zip(session.kinds, session.counts(), strict=True))
         session.start()
-        dpg.configure_item(self.window, show=True)
+        app.show_compare(session)
+        dpg.configure_item(self.results, show=True)
         return self._say(f"training side by side (equal steps): {counts} parameters")
 
     def stop(self) -> None:
@@ -98,9 +87,11 @@ class ComparePanel(Panel):
             self._show_table()
 
     def close(self) -> None:
-        """Stop the comparison and hide its window."""
+        """Stop the comparison, hide its plots, show the scene's field in the view again."""
         self.stop()
-        dpg.configure_item(self.window, show=False)
+        self.app.show_compare(None)
+        self.app.window.label_tiles([])
+        dpg.configure_item(self.results, show=False)
 
     def start_ntk(self) -> bool:
         if self.session is None:
@@ -122,20 +113,16 @@ class ComparePanel(Panel):
                 default = kind in ("hashgrid", "fourier", "mlp")
                 self.boxes[kind] = dpg.add_checkbox(label=kind, default_value=default, parent=self.kinds_group)
         if self.session is not None and self.session.scene is not getattr(session, "scene", None):
-            self.stop()
+            self.close()
             self.session = None
-            dpg.configure_item(self.window, show=False)
 
     def refresh(self, snapshot: Any) -> None:
         session = self.session
         if session is None:
             return
-        snapshots = session.snapshots()
-        key = (tuple(s.version for s in snapshots), self.app.view_state.camera)
-        if key != self._drawn and time.perf_counter() - self._last_draw >= REDRAW_PERIOD:
-            self.draw(snapshots)
-            self._drawn = key
-        dpg.set_value(self.labels, "\n".join(session.labels()) + (f"\n{session.error}" if session.error else ""))
+        labels = session.labels()
+        self.app.window.label_tiles(labels)
+        dpg.set_value(self.labels, "\n".join(labels) + (f"\n{session.error}" if session.error else ""))
         for series, curve in zip(self.curve_series, session.curves(), strict=True):
             dpg.set_value(series, [[t for t, _ in curve], [v for _, v in curve]])
         if self.ntk is not None and self.ntk.results() is not None and not self.ntk_series:
@@ -148,22 +135,6 @@ class ComparePanel(Panel):
             )
         if not session.running:
             self._show_table()
-
-    def draw(self, snapshots: list[Any]) -> np.ndarray:
-        """The tiles under the view's camera, into the Compare window's texture."""
-        from dataclasses import replace
-
-        width, height = TILES_SIZE
-        options = replace(
-            self.app.view_options(), width=width, height=height, level_mask=None, heatmap="none", points=(),
-            level_states=(), legend=False, blocks=-1,
-        )  # fmt: skip
-        picture, _ = draw_tiles(self.app.renderer, snapshots, self.app.view_state.camera, options)
-        np.copyto(self._pixels, picture.reshape(-1))
-        dpg.set_value(self.texture, self._pixels)
-        self._last_draw = time.perf_counter()
-        self.picture = picture
-        return picture
 
     def _show_table(self) -> None:
         from fieldscope.app.compare import markdown_table
