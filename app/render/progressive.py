@@ -137,16 +137,22 @@ class ProgressiveView:
         elif not job.done:
             if live and job.scale < scale and not job.in_place:  # a refinement, but training resumed
                 self._start(_Job(snapshot, camera, options, scale, in_place=False))
-        elif self._newer_picture_due(snapshot, live) or job.scale > scale:  # or refine: at rest, paused
-            self._start(_Job(snapshot, camera, options, scale, in_place=False))
+        elif self._newer_picture_due(snapshot, live, self._cost(snapshot, options, scale)) or job.scale > scale:
+            self._start(_Job(snapshot, camera, options, scale, in_place=False))  # (or refine: at rest)
 
-    def _newer_picture_due(self, snapshot: Any, live: bool) -> bool:
-        """A newer snapshot than the picture's, and (while training) its refresh is due."""
+    def _newer_picture_due(self, snapshot: Any, live: bool, cost: float) -> bool:
+        """A newer snapshot than the picture's, and (while training) its refresh is due: a refresh
+        interval after the last began, or later when the next one costs more than its share."""
         assert self.job is not None
         if snapshot is self.job.snapshot:
             return False
-        interval = max(self.refresh_interval, self.job.cost / MAX_DRAW_SHARE)
+        interval = max(self.refresh_interval, cost / MAX_DRAW_SHARE)
         return not live or time.perf_counter() - self._job_started >= interval
+
+    def _cost(self, snapshot: Any, options: ViewOptions, scale: int) -> float:
+        """The expected shading seconds of a picture at `scale` (0 before one has been timed)."""
+        per_pixel = self._pixel_cost.get((int(snapshot.config.dims), options.mode), 0.0)
+        return per_pixel * -(-options.width // scale) * -(-options.height // scale)
 
     def _start(self, job: _Job) -> None:
         self.job = job

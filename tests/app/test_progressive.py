@@ -68,11 +68,12 @@ def test_live_pictures_are_reduced_to_their_cost_and_follow_the_trainer() -> Non
         # drawn behind the old picture, swapped in when whole
         assert view.shown_snapshot is second or view.image[..., 0].max() == 1.0
     assert view.image[..., 0].min() == 2.0
-    second_cost = view.job.cost
+    per_pixel = view._pixel_cost[(2, "field")]
     third = Snapshot(3)
     until(view, third, lambda: view.job.snapshot is third, options)
-    # one refresh interval after the last began, or longer when the picture cost more than its share
-    assert view._job_started - began >= max(0.05, second_cost / MAX_DRAW_SHARE)
+    # one refresh interval after the last began, or longer when the next picture costs more than its share
+    expected = per_pixel * view.job.size[0] * view.job.size[1]
+    assert view._job_started - began >= max(0.05, expected / MAX_DRAW_SHARE)
     assert view.job.scale > 1
 
 
