@@ -1,0 +1,70 @@
+"""The renderer waits for a draw without holding the GIL (render/context.py finish_drawing): on
+llvmpipe a draw is seconds of shading, and moderngl holds the GIL in every call, so while the view
+waited for a picture the trainer thread stood still. A thread counting in Python meanwhile shows
+who holds it."""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any
+
+import pytest
+
+HEAVY = """#version 330
+out vec4 colour;
+void main() {
+    float s = 0.0;
+    for (int i = 0; i < 20000; ++i) s += sin(float(i) * gl_FragCoord.x * 1e-4);
+    colour = vec4(s);
+}
+"""
+FULLSCREEN = """#version 330
+void main() { vec2 p = vec2((gl_VertexID << 1) & 2, gl_VertexID & 2); gl_Position = vec4(p * 2.0 - 1.0, 0.0, 1.0); }
+"""
+
+
+def counts_while(wait: Any) -> float:
+    """Counts per second a Python thread makes while `wait()` runs in this one."""
+    count, stop = [0], threading.Event()
+
+    def spin() -> None:
+        while not stop.is_set():
+            count[0] += 1
+
+    thread = threading.Thread(target=spin)
+    thread.start()
+    time.sleep(0.05)
+    count[0], started = 0, time.perf_counter()
+    wait()
+    rate = count[0] / (time.perf_counter() - started)
+    stop.set()
+    thread.join()
+    return rate
+
+
+def test_waiting_for_a_draw_lets_other_threads_run(gl_context: Any) -> None:
+    from fieldscope.app.render.context import _gl_finish, finish_drawing
+
+    if _gl_finish() is None:
+        pytest.skip("no libGL to call glFinish through (finish_drawing falls back to moderngl's wait)")
+    ctx = gl_context
+    with ctx:
+        program = ctx.program(vertex_shader=FULLSCREEN, fragment_shader=HEAVY)
+        vao = ctx.vertex_array(program, [])
+        target = ctx.framebuffer(color_attachments=[ctx.texture((96, 96), 4, dtype="f4")])
+
+        def draw_then(wait: Any) -> Any:
+            def run() -> None:
+                target.use()
+                vao.render(vertices=3)
+                wait()
+                target.read(components=4, dtype="f4")
+
+            return run
+
+        held = counts_while(draw_then(lambda: None))  # the read waits, holding the GIL
+        released = counts_while(draw_then(finish_drawing))
+        for obj in (vao, program, target.color_attachments[0], target):
+            obj.release()
+    assert released > 3.0 * held, (released, held)
