@@ -101,12 +101,12 @@ def result_of(label: str, model: Any, points: Any) -> dict[str, Any]:
 def table(report: dict[str, Any]) -> str:
     lines = [
         f"NTK on {report['points']} points in {report['dims']}D ({report['where']})",
-        "| field | parameters | min eigenvalue | max eigenvalue | condition number |",
-        "| --- | ---: | ---: | ---: | ---: |",
+        "| field | parameters | min eigenvalue | min / mean eigenvalue | max eigenvalue | condition number |",
+        "| --- | ---: | ---: | ---: | ---: | ---: |",
     ]
     for row in report["results"]:
         lines.append(
-            f"| {row['field']} | {row['params']:,} | {row['min_eigenvalue']:.3e} | {row['max_eigenvalue']:.3e} | "
-            f"{row['condition_number']:.3e} |"
+            f"| {row['field']} | {row['params']:,} | {row['min_eigenvalue']:.3e} | "
+            f"{row['min_eigenvalue_relative']:.3e} | {row['max_eigenvalue']:.3e} | {row['condition_number']:.3e} |"
         )
     return "\n".join(lines)

@@ -119,13 +119,16 @@ def ntk_matrix(model: nn.Module, x: torch.Tensor, chunk: int = 64) -> torch.Tens
 
 
 def spectrum(kernel: torch.Tensor) -> dict[str, Any]:
-    """Eigenvalues (descending), the smallest, and the condition number max/min (inf when the
-    smallest is not positive) of a symmetric kernel (n, n)."""
+    """Eigenvalues (descending), the smallest, the smallest relative to the mean (trace / n: K's
+    scale follows the parameterisation, e.g. a table initialised at 1e-4 against unit-scale Fourier
+    weights, so kinds compare by this), and the condition number max/min (inf when the smallest is
+    not positive) of a symmetric kernel (n, n)."""
     eigenvalues = torch.linalg.eigvalsh(kernel.double()).flip(0)
-    smallest, largest = float(eigenvalues[-1]), float(eigenvalues[0])
+    smallest, largest, mean = float(eigenvalues[-1]), float(eigenvalues[0]), float(eigenvalues.mean())
     return {
         "eigenvalues": eigenvalues.tolist(),
         "min_eigenvalue": smallest,
+        "min_eigenvalue_relative": smallest / mean if mean > 0 else 0.0,
         "max_eigenvalue": largest,
         "condition_number": largest / smallest if smallest > 0 else float("inf"),
     }

@@ -72,6 +72,7 @@ def test_spectrum_of_a_known_matrix() -> None:
     result = spectrum(torch.diag(torch.tensor([4.0, 1e-3, 2.0], dtype=torch.float64)))
     assert result["eigenvalues"] == pytest.approx([4.0, 2.0, 1e-3])
     assert result["min_eigenvalue"] == pytest.approx(1e-3) and result["condition_number"] == pytest.approx(4000.0)
+    assert result["min_eigenvalue_relative"] == pytest.approx(1e-3 / ((4.0 + 2.0 + 1e-3) / 3))
     assert spectrum(torch.zeros(2, 2, dtype=torch.float64))["condition_number"] == float("inf")
 
 
