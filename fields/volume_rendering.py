@@ -243,11 +243,14 @@ class OccupancyGrid(nn.Module):
         self.occupied.copy_((self.density > threshold).reshape(res, res, res))
 
     def _next_cells(self, count: int, generator: torch.Generator) -> torch.Tensor:
-        """The next `count` cells of a random order of all of them (a new order once it is used up),
-        so every cell has been looked at within 1/share updates: cells never looked at count as
-        occupied, and random picks would leave (1 - share)^n of them so after n updates."""
-        if self._order is None or self._cursor >= self._order.numel():
-            self._order, self._cursor = torch.randperm(self.density.numel(), generator=generator), 0
+        """`count` cells to look at uniformly: until every cell has been looked at once, the next
+        ones of a random order of all of them (cells never looked at count as occupied, and random
+        picks would leave (1 - share)^n of them so after n updates: every ray marched through them),
+        then random ones (a cell emptied too early is looked at again soon, not one cycle later)."""
+        if self._cursor >= self.density.numel():
+            return torch.randperm(self.density.numel(), generator=generator)[:count]
+        if self._order is None:
+            self._order = torch.randperm(self.density.numel(), generator=generator)
         cells = self._order[self._cursor : self._cursor + count]
         self._cursor += count
         return cells

@@ -182,6 +182,7 @@ def test_occupancy_grid_looks_at_every_cell_within_one_over_share_updates(device
     generator = torch.Generator().manual_seed(0)
     looks = torch.cat([grid._next_cells(16**3 // 4, generator) for _ in range(4)])
     assert torch.equal(torch.sort(looks).values, torch.arange(16**3))
+    grid = OccupancyGrid(resolution=16, share=0.25).to(device)
     for _ in range(4):
         grid.update(Blob(), dt=math.sqrt(3) / 256, generator=generator)
     assert bool(grid.seen.all())
