@@ -63,7 +63,7 @@ class ProgressiveView:
         self,
         renderer: Renderer,
         reduce_2d: int = 4,
-        reduce_3d: int = 16,
+        reduce_3d: int = 32,
         budget: float = 0.05,
         refresh_interval: float = 1.0,
         live_cost: float = 0.2,
