@@ -66,7 +66,7 @@ class ProgressiveView:
         reduce_3d: int = 32,
         budget: float = 0.05,
         refresh_interval: float = 1.0,
-        live_cost: float = 0.2,
+        live_cost: float = 0.3,
     ) -> None:
         """reduce_2d, reduce_3d: the live pictures' scale until one has been timed; budget: seconds
         of drawing per update; refresh_interval: least seconds between the starts of two pictures of
