@@ -16,7 +16,8 @@ from fieldscope.app.render.camera import Camera2D, Camera3D
 from fieldscope.fields.hashgrid import level_resolution
 from fieldscope.fields.render3d import NORMAL_CELLS
 
-MODES_2D = ("field", "truth", "error", "raw", "heat_raw")
+MODES_2D = ("field", "truth", "error", "raw", "heat_raw", "gradient", "gradient_raw")
+GRADIENT_MODES = ("gradient", "gradient_raw")
 MODES_3D = (
     "shaded", "normals", "depth", "slice", "density", "raw", "slice_points", "surface_points", "heat_raw", "rgb",
 )
@@ -24,7 +25,7 @@ MODES_3D = (
 PROGRAMS_KEPT = 4
 #: Modes that show colours: the only ones overlays and legends are drawn over (the others give
 #: values for tests and exports).
-COLOUR_MODES = ("field", "truth", "error", "shaded", "normals", "depth", "slice", "density", "rgb")
+COLOUR_MODES = ("field", "truth", "error", "gradient", "shaded", "normals", "depth", "slice", "density", "rgb")
 #: 3D task (scene.describe()["task"]) -> what the first output means: 0 signed distance,
 #: 1 occupancy logit, 2 density, 3 a scalar volume (its surface: the scene's "level"), 4 a NeRF's
 #: log-density.
@@ -44,7 +45,8 @@ class ViewOptions:
     LEVEL_STATES per level; empty: no strip) and `levels_caption` make the level strip; `legend`
     draws the legends (colour bar, point counts) and the strip. `blocks`: the level whose
     Laplacian blocks are drawn coloured by state (-1: none), over the 2D view or on the 3D slice
-    plane."""
+    plane. 2D mode "gradient": |d field / d x| (central differences at `gradient_step` in field
+    coordinates) in inferno, `gradient_scale` at full colour (0: the 99th percentile of the view)."""
 
     width: int = 800
     height: int = 600
@@ -67,6 +69,8 @@ class ViewOptions:
     levels_caption: str = ""
     legend: bool = True
     blocks: int = -1
+    gradient_step: float = 1e-4
+    gradient_scale: float = 0.0
 
 
 def scene_dims(snapshot: Any) -> int:
@@ -239,7 +243,7 @@ class Renderer:
         if bottom <= top:
             return np.zeros((0, width, 4), np.float32)
         with self.ctx:
-            program = self._program(frame.snapshot)
+            program = self._program(frame.snapshot, frame.options.mode in GRADIENT_MODES)
             self._upload(frame.snapshot, frame.mask)
             self._gpu.bind(program)
             if self._head is not None:
@@ -276,17 +280,20 @@ class Renderer:
         self._vaos, self._programs, self._targets = {}, {}, {}
 
     # ---- GL objects
-    def _program(self, snapshot: Any) -> Any:
+    def _program(self, snapshot: Any, gradient: bool = False) -> Any:
+        """The view's program for the snapshot's config; `gradient`: the 2D gradient modes' own
+        (their four extra field evaluations, inlined into every view, made llvmpipe's compile slow)."""
         config = snapshot.config
         code = field_gl.for_config(config).glsl(config, snapshot.params)
         if config.dims == 3:
             code = "\n".join([nerf_head_gl.glsl(snapshot), code])
-        key = (config.dims, code)
+        key = (config.dims, code, gradient)
         if key not in self._programs:
             self._forget_programs(keep=PROGRAMS_KEPT - 1)
             fragment = "view2d.frag" if config.dims == 2 else "view3d.frag"
+            defines = {"VIEW_GRADIENT": 1} if gradient else {}
             self._programs[key] = self.ctx.program(
-                vertex_shader=shaders.read("fullscreen.vert"), fragment_shader=shaders.source(fragment, code)
+                vertex_shader=shaders.read("fullscreen.vert"), fragment_shader=shaders.source(fragment, code, defines)
             )
         return self._programs[key]
 
@@ -381,7 +388,22 @@ class Renderer:
             "u_mode": MODES_2D.index(options.mode),
             "u_channels": min(4, int(snapshot.config.out_dims)),
             "u_error_gain": float(options.error_gain),
+            "u_grad_step": float(options.gradient_step),
+            "u_grad_scale": self._gradient_scale(snapshot, camera, options),
         }
+
+    def _gradient_scale(self, snapshot: Any, camera: Any, options: ViewOptions) -> float:
+        """|d field / d x| at full colour in mode "gradient": options.gradient_scale, or (0) the 99th
+        percentile over a small picture of the view inside the image."""
+        if options.mode != "gradient" or options.gradient_scale > 0:
+            return float(options.gradient_scale or 1.0)
+        width = 48
+        height = max(1, round(width * options.height / max(1, options.width)))
+        small = replace(options, width=width, height=height, mode="gradient_raw", heatmap="none", points=(), blocks=-1)
+        values = self.draw(snapshot, camera, small)[..., 0]
+        inside = camera.field_coords(width, height, image_size(snapshot))
+        shown = ((inside >= 0) & (inside <= 1)).all(axis=-1)
+        return float(max(np.percentile(values[shown], 99), 1e-6)) if shown.any() else 1.0
 
     def _uniforms_3d(self, snapshot: Any, camera: Any, options: ViewOptions) -> dict[str, Any]:
         if not isinstance(camera, Camera3D):
