@@ -51,7 +51,7 @@ class FlowOptions:
     search_points: int = 1024
     dense_levels: int = 6
     dense_steps: int = 600
-    dense_lr: float = 0.5
+    dense_lr: float = 0.05
     smoothness: float = 1.0
     seed: int = 0
 
@@ -109,8 +109,11 @@ class Affine(nn.Module):
 
 
 class Dense(nn.Module):
-    """An affine motion plus a residual 2D -> 2D hash-grid field (linear decoder; the table starts at
-    zero, so the residual does), in pixels; its levels are switched on coarse to fine by `reveal`."""
+    """An affine motion plus a residual 2D -> 2D hash-grid field in pixels, its levels switched on
+    coarse to fine by `reveal`. The decoder is fixed to the sum of the levels' two features, so that
+    the table holds displacements in pixels and the learning rate is in pixels: a trained linear
+    decoder times a trained table moved the flow by pixels per step. The table starts at zero, so
+    the residual does."""
 
     def __init__(self, affine: Affine, size: tuple[int, int], levels: int) -> None:
         super().__init__()
@@ -123,8 +126,12 @@ class Dense(nn.Module):
                                 base_resolution=4, growth=growth_for(4, top, levels), hidden_layers=0)  # fmt: skip
         self.affine = affine
         self.residual = configs.build_field(config)
+        summing = self.residual.decoder.layers[0]
         with torch.no_grad():
             self.residual.encoding.table.zero_()
+            summing.weight.copy_(torch.eye(2).repeat(1, levels))  # inputs: level-major, 2 features each
+            summing.bias.zero_()
+        summing.requires_grad_(False)
         self.size = (width, height)
 
     def reveal(self, fraction: float) -> None:
