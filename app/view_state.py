@@ -13,7 +13,7 @@ from fieldscope.app.render.camera import Camera2D, Camera3D, test_view_camera
 from fieldscope.app.render.renderer import MODES_2D, MODES_3D, ViewOptions, default_camera, image_size
 
 #: The modes a user picks from (the others are for tests and exports).
-USER_MODES = {2: ("field", "truth", "error"), 3: ("shaded", "normals", "depth", "slice", "density", "rgb")}
+USER_MODES = {2: ("field", "truth", "error", "gradient"), 3: ("shaded", "normals", "depth", "slice", "density", "rgb")}
 #: Each task's view mode when its scene opens: the picture that shows what the field learnt (a
 #: volume: its isosurface at the scene's level; a NeRF: its colour volume rendered over its background).
 DEFAULT_MODES = {"image": "field", "sdf": "shaded", "occupancy": "shaded", "volume": "shaded", "nerf": "rgb"}

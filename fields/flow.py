@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,6 +30,10 @@ from torch import nn
 from fieldscope.fields.errors import ConfigError
 
 MODES = ("translation", "affine", "dense")
+
+#: Called after every optimisation step with the motion (pixels (N, 2) -> (N, 2)) and the fraction of
+#: all steps done; returning False stops the optimisation (the motion so far is the result).
+Watch = Callable[[nn.Module, float], bool]
 
 
 @dataclass(frozen=True)
@@ -46,7 +51,7 @@ class FlowOptions:
     search_points: int = 1024
     dense_levels: int = 6
     dense_steps: int = 600
-    dense_lr: float = 0.5
+    dense_lr: float = 0.05
     smoothness: float = 1.0
     seed: int = 0
 
@@ -104,8 +109,11 @@ class Affine(nn.Module):
 
 
 class Dense(nn.Module):
-    """An affine motion plus a residual 2D -> 2D hash-grid field (linear decoder; the table starts at
-    zero, so the residual does), in pixels; its levels are switched on coarse to fine by `reveal`."""
+    """An affine motion plus a residual 2D -> 2D hash-grid field in pixels, its levels switched on
+    coarse to fine by `reveal`. The decoder is fixed to the sum of the levels' two features, so that
+    the table holds displacements in pixels and the learning rate is in pixels: a trained linear
+    decoder times a trained table moved the flow by pixels per step. The table starts at zero, so
+    the residual does."""
 
     def __init__(self, affine: Affine, size: tuple[int, int], levels: int) -> None:
         super().__init__()
@@ -118,8 +126,12 @@ class Dense(nn.Module):
                                 base_resolution=4, growth=growth_for(4, top, levels), hidden_layers=0)  # fmt: skip
         self.affine = affine
         self.residual = configs.build_field(config)
+        summing = self.residual.decoder.layers[0]
         with torch.no_grad():
             self.residual.encoding.table.zero_()
+            summing.weight.copy_(torch.eye(2).repeat(1, levels))  # inputs: level-major, 2 features each
+            summing.bias.zero_()
+        summing.requires_grad_(False)
         self.size = (width, height)
 
     def reveal(self, fraction: float) -> None:
@@ -197,9 +209,11 @@ def descend(
     generator: torch.Generator,
     smoothness: float = 0.0,
     lr: float | None = None,
-) -> None:
+    watch: Callable[[nn.Module, float], bool] | None = None,
+) -> bool:
     """Adam on the motion's parameters, lr in pixels with a cosine decay to 1%; with `smoothness`
-    (dense), plus that weight times the mean squared difference of d between neighbouring pixels."""
+    (dense), plus that weight times the mean squared difference of d between neighbouring pixels.
+    `watch(motion, fraction of these steps done)` after each step; False from it stops: returns False."""
     params = [p for p in motion.parameters() if p.requires_grad]
     lr = options.lr if lr is None else lr
     optimizer = torch.optim.Adam(params, lr=lr)
@@ -218,28 +232,51 @@ def descend(
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
+        if watch is not None and not watch(motion, (step + 1) / steps):
+            return False
+    return True
 
 
-def estimate_flow(field: Any, target: np.ndarray, options: FlowOptions) -> FlowResult:
+def estimate_flow(field: Any, target: np.ndarray, options: FlowOptions, watch: Watch | None = None) -> FlowResult:
     """Optimise the motion d so that field(x + d(x)) matches target (H, W, C) at x; field: a fitted
-    2D field of image A (same size as the target), left frozen. Returns the flow over every pixel."""
+    2D field of image A (same size as the target), left frozen. Returns the flow over every pixel;
+    `watch` sees the motion after every step and may stop early (see Watch)."""
     started = time.perf_counter()
     generator = torch.Generator().manual_seed(options.seed)
     torch.manual_seed(options.seed)
     matcher = Matcher(field, target)
     size = (matcher.height, matcher.width)
+    stages = Stages(options, watch)
     start = coarse_search(matcher, options, generator)
     motion: nn.Module = Translation(start)
-    descend(matcher, motion, options.steps, options, generator)
-    if options.mode in ("affine", "dense"):
+    going = descend(matcher, motion, options.steps, options, generator, watch=stages.next(options.steps))
+    if going and options.mode in ("affine", "dense"):
         affine = Affine(size, tuple(motion.t.detach().tolist()))
-        descend(matcher, affine, options.steps, options, generator)
+        going = descend(matcher, affine, options.steps, options, generator, watch=stages.next(options.steps))
         motion = affine
-    if options.mode == "dense":
+    if going and options.mode == "dense":
         motion.requires_grad_(False)
         motion = Dense(motion, size, options.dense_levels)
-        descend(matcher, motion, options.dense_steps, options, generator, options.smoothness, options.dense_lr)
+        descend(matcher, motion, options.dense_steps, options, generator, options.smoothness, options.dense_lr,
+                watch=stages.next(options.dense_steps))  # fmt: skip
     return finish(matcher, motion, options.mode, time.perf_counter() - started)
+
+
+class Stages:
+    """Turns a Watch over all of a mode's steps into one per descent (fraction of that descent)."""
+
+    def __init__(self, options: FlowOptions, watch: Watch | None) -> None:
+        stages = {"translation": 1, "affine": 2, "dense": 2}[options.mode]
+        self.total = max(1, stages * options.steps + (options.dense_steps if options.mode == "dense" else 0))
+        self.done = 0
+        self.watch = watch
+
+    def next(self, steps: int) -> Watch | None:
+        if self.watch is None:
+            return None
+        done, watch, total = self.done, self.watch, self.total
+        self.done += steps
+        return lambda motion, fraction: watch(motion, (done + fraction * steps) / total)
 
 
 def finish(matcher: Matcher, motion: nn.Module, mode: str, seconds: float, chunk: int = 1 << 16) -> FlowResult:

@@ -157,10 +157,11 @@ def field_kernels(dims: int, feats: int, smooth: int, points: int) -> SimpleName
             p = h.clamped(x, i)
             passes = g.inside(x, i)
             buckets, upper, slope = g.cell_corners(x, i, levels, lvl)
+            grads = g.corner_grads(upper, slope)
             grad = wp.vec3(0.0)
             for c in range(wp.static(corners)):
                 alpha = g.corner_weight(upper, c)
-                dalpha = g.corner_weight_grad(upper, slope, c) * scale
+                dalpha = g.corner_weight_grad(upper, grads, c) * scale
                 for k in range(wp.static(points)):
                     j = buckets[c] * wp.static(points) + k
                     diff = h.offset_to(means, j, p)

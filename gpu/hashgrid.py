@@ -104,13 +104,14 @@ def kernels(dims: int, feats: int, smooth: int) -> SimpleNamespace:
         scale = float(levels.resolution[lvl])
         for i in range(first, last):
             rows, upper, slope = g.cell_corners(x, i, levels, lvl)
+            grads = g.corner_grads(upper, slope)
             passes = g.inside(x, i)
             grad = wp.vec3(0.0)
             for c in range(wp.static(corners)):
                 s = float(0.0)
                 for f in range(wp.static(feats)):
                     s += grad_out[i, lvl * wp.static(feats) + f] * table[rows[c], f]
-                grad += s * g.corner_weight_grad(upper, slope, c)
+                grad += s * g.corner_weight_grad(upper, grads, c)
             for d in range(wp.static(dims)):
                 wp.atomic_add(grad_x, i, d, grad[d] * passes[d] * scale)
 

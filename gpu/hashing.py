@@ -67,7 +67,7 @@ def point_block(levels: Levels, block: int, count: int):
 @cache
 def grid_helpers(dims: int, smooth: int) -> SimpleNamespace:
     """wp.func helpers for D = dims and the given interpolation: locate, inside, axis_weights,
-    corner_weight, corner_weight_grad, corner_row, cell_corners; `corners` is how many vertices a
+    corner_weight, corner_grads, corner_weight_grad, corner_row, cell_corners; `corners` is how many vertices a
     point reads and no_weights() the zero of cell_corners' weights (Lagrange: gpu/lagrange.py)."""
     if smooth >= LAGRANGE:
         from fieldscope.gpu.lagrange import stencil_helpers
@@ -137,6 +137,12 @@ def grid_helpers(dims: int, smooth: int) -> SimpleNamespace:
         return g
 
     @wp.func
+    def corner_grads(upper: wp.vec3, slope: wp.vec3):
+        """What corner_weight_grad takes besides the weights: here the slopes themselves (Lagrange
+        makes every stencil point's derivatives once, gpu/lagrange.py)."""
+        return slope
+
+    @wp.func
     def corner_row(cell: wp.vec3i, corner: int, res: int, hashed: int, table_mask: wp.uint32):
         """Row within its level of a cell corner: dense vertex index, or the spatial hash."""
         c0 = cell[0] + (corner & 1)
@@ -174,5 +180,6 @@ def grid_helpers(dims: int, smooth: int) -> SimpleNamespace:
         axis_weights=axis_weights,
         corner_weight=corner_weight,
         corner_weight_grad=corner_weight_grad,
+        corner_grads=corner_grads,
         corner_row=corner_row,
     )

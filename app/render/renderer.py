@@ -17,7 +17,8 @@ from fieldscope.app.render.context import finish_drawing
 from fieldscope.fields.hashgrid import level_resolution
 from fieldscope.fields.render3d import NORMAL_CELLS
 
-MODES_2D = ("field", "truth", "error", "raw", "heat_raw")
+MODES_2D = ("field", "truth", "error", "raw", "heat_raw", "gradient", "gradient_raw")
+GRADIENT_MODES = ("gradient", "gradient_raw")
 MODES_3D = (
     "shaded", "normals", "depth", "slice", "density", "raw", "slice_points", "surface_points", "heat_raw", "rgb",
 )
@@ -27,7 +28,7 @@ UPLOADS_KEPT = 4
 PROGRAMS_KEPT = 4
 #: Modes that show colours: the only ones overlays and legends are drawn over (the others give
 #: values for tests and exports).
-COLOUR_MODES = ("field", "truth", "error", "shaded", "normals", "depth", "slice", "density", "rgb")
+COLOUR_MODES = ("field", "truth", "error", "gradient", "shaded", "normals", "depth", "slice", "density", "rgb")
 #: 3D task (scene.describe()["task"]) -> what the first output means: 0 signed distance,
 #: 1 occupancy logit, 2 density, 3 a scalar volume (its surface: the scene's "level"), 4 a NeRF's
 #: log-density.
@@ -47,7 +48,8 @@ class ViewOptions:
     LEVEL_STATES per level; empty: no strip) and `levels_caption` make the level strip; `legend`
     draws the legends (colour bar, point counts) and the strip. `blocks`: the level whose
     Laplacian blocks are drawn coloured by state (-1: none), over the 2D view or on the 3D slice
-    plane."""
+    plane. 2D mode "gradient": |d field / d x| (central differences at `gradient_step` in field
+    coordinates) in inferno, `gradient_scale` at full colour (0: the 99th percentile of the view)."""
 
     width: int = 800
     height: int = 600
@@ -71,6 +73,8 @@ class ViewOptions:
     levels_caption: str = ""
     legend: bool = True
     blocks: int = -1
+    gradient_step: float = 1e-4
+    gradient_scale: float = 0.0
 
 
 def scene_dims(snapshot: Any) -> int:
@@ -193,7 +197,7 @@ class Renderer:
         uniforms["u_size"] = (float(options.width), float(options.height))
         mask = options.level_mask or tuple(snapshot.level_mask)
         with self.ctx:  # here, not in the first rows: a live picture's cost per pixel leaves these out
-            self._program(self._upload(snapshot, mask))
+            self._program(self._upload(snapshot, mask), options.mode in GRADIENT_MODES)
         heat = heatmaps.resolve(self, snapshot, camera, options)
         uniforms.update(heat.uniforms(options.heat_opacity))
         return Frame(self, snapshot, mask, uniforms, options, heat, camera)
@@ -243,7 +247,7 @@ class Renderer:
             return np.zeros((0, width, 4), np.float32)
         with self.ctx:
             uploaded = self._upload(frame.snapshot, frame.mask)
-            program = self._program(uploaded)
+            program = self._program(uploaded, frame.options.mode in GRADIENT_MODES)
             uploaded.bind(program)
             has_truth = self._truth_texture(frame.truth)
             self._counts.bind(self.ctx, frame.heat.counts)
@@ -277,14 +281,18 @@ class Renderer:
         self._vaos, self._programs, self._targets = {}, {}, {}
 
     # ---- GL objects
-    def _program(self, uploaded: Uploaded) -> Any:
+    def _program(self, uploaded: Uploaded, gradient: bool = False) -> Any:
+        """The view's program for the snapshot's config; `gradient`: the 2D gradient modes' own
+        (their four extra field evaluations, inlined into every view, made llvmpipe's compile slow)."""
         dims = scene_dims(uploaded.snapshot)
-        key = (dims, uploaded.code)
+        key = (dims, uploaded.code, gradient)
         if key not in self._programs:
             self._forget_programs(keep=PROGRAMS_KEPT - 1)
             fragment = "view2d.frag" if dims == 2 else "view3d.frag"
+            defines = {"VIEW_GRADIENT": 1} if gradient else {}
             self._programs[key] = self.ctx.program(
-                vertex_shader=shaders.read("fullscreen.vert"), fragment_shader=shaders.source(fragment, uploaded.code)
+                vertex_shader=shaders.read("fullscreen.vert"),
+                fragment_shader=shaders.source(fragment, uploaded.code, defines),
             )
         return self._programs[key]
 
@@ -377,7 +385,22 @@ class Renderer:
             "u_mode": MODES_2D.index(options.mode),
             "u_channels": min(4, int(snapshot.config.out_dims)),
             "u_error_gain": float(options.error_gain),
+            "u_grad_step": float(options.gradient_step),
+            "u_grad_scale": self._gradient_scale(snapshot, camera, options),
         }
+
+    def _gradient_scale(self, snapshot: Any, camera: Any, options: ViewOptions) -> float:
+        """|d field / d x| at full colour in mode "gradient": options.gradient_scale, or (0) the 99th
+        percentile over a small picture of the view inside the image."""
+        if options.mode != "gradient" or options.gradient_scale > 0:
+            return float(options.gradient_scale or 1.0)
+        width = 48
+        height = max(1, round(width * options.height / max(1, options.width)))
+        small = replace(options, width=width, height=height, mode="gradient_raw", heatmap="none", points=(), blocks=-1)
+        values = self.draw(snapshot, camera, small)[..., 0]
+        inside = camera.field_coords(width, height, image_size(snapshot))
+        shown = ((inside >= 0) & (inside <= 1)).all(axis=-1)
+        return float(max(np.percentile(values[shown], 99), 1e-6)) if shown.any() else 1.0
 
     def _uniforms_3d(self, snapshot: Any, camera: Any, options: ViewOptions) -> dict[str, Any]:
         if not isinstance(camera, Camera3D):

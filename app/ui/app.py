@@ -69,7 +69,8 @@ class App:
         self._sent_mask: tuple[bool, ...] | None = None
         self._opening: Future | None = None
         self._opening_path: Path | None = None
-        self._drops: queue.SimpleQueue[list[str]] = queue.SimpleQueue()
+        self._drops: queue.SimpleQueue[tuple[list[str], bool]] = queue.SimpleQueue()
+        self.flow: Any = None  # the FlowJob (app/flow_view.py) of the Flow window, if any
         self._pool = ThreadPoolExecutor(1, thread_name_prefix="fieldscope-open")
         self._retired: list[Session] = []  # stopped sessions whose threads may still finish a step
         self.hovered: str | None = None
@@ -99,19 +100,22 @@ class App:
         future.cancel()
         return self._opening_path
 
-    def drop(self, paths: list[str]) -> None:
-        """Files dropped on the window (called from GLFW's callback): the first one is opened; a
-        later drop replaces one still opening."""
-        self._drops.put(list(paths))
+    def drop(self, paths: list[str], shift: bool = False) -> None:
+        """Files dropped on the window (called from GLFW's callback): the first one is opened (a
+        later drop replaces one still opening), or with Shift held it is image B of a flow."""
+        self._drops.put((list(paths), bool(shift)))
 
     def _poll_opening(self) -> None:
         self._release_retired()
         while not self._drops.empty():
-            paths = self._drops.get()
+            paths, shift = self._drops.get()
             if paths:
                 if len(paths) > 1:
-                    self.status.say(f"{len(paths)} items dropped; opening the first, {paths[0]}")
-                self.open(paths[0])
+                    self.status.say(f"{len(paths)} items dropped; taking the first, {paths[0]}")
+                if shift:
+                    self.start_flow(paths[0])
+                else:
+                    self.open(paths[0])
         future = self._opening
         if future is None or not future.done():
             return
@@ -437,6 +441,35 @@ class App:
         if collisions.cached(key) is None and key.countable and not key.interactive:
             self.jobs.start("collisions", inside.count_job(key, level, self.view.invalidate))
 
+    # ---- optical flow from the scene's image (A) to a second image (B)
+    def start_flow(self, path: str | Path, mode: str = "translation", **settings: Any) -> bool:
+        """Optimise the flow from the current field's image to the image at `path` in the background
+        (the Flow window shows it; `settings`: other FlowOptions); bad input is one line in the
+        status bar and stops nothing."""
+        from fieldscope.app.flow_view import FlowJob, check_pair
+        from fieldscope.fields.flow import FlowOptions
+        from fieldscope.fields.scenes.image import load_image
+
+        snapshot = self.snapshot()
+        try:
+            if snapshot is None:
+                raise FieldscopeError("open an image first: the flow goes from its field to the second image")
+            options = FlowOptions(mode=mode, **settings)
+            target = load_image(path)
+            check_pair(snapshot, target, str(path))
+        except FieldscopeError as error:
+            self.status.say(f"flow: {error}", True)
+            return False
+        self.stop_flow()
+        self.flow = FlowJob(snapshot, target, options, path)
+        self.status.say(f"flow to {Path(path).name}: optimising the {mode} motion in the background")
+        return True
+
+    def stop_flow(self) -> None:
+        """Stop the flow after its current step (its flow so far stays shown)."""
+        if self.flow is not None:
+            self.flow.stop()
+
     # ---- exports (jobs: progress bar, cancel)
     def _export(self, name: str, make: Callable[[Any], Any]) -> bool:
         snapshot = self.snapshot()
@@ -546,6 +579,7 @@ class App:
             if session is not None:
                 session.stop(wait=True, say=_say_on_terminal)
         self._retired = []
+        self.stop_flow()
         self.jobs.cancel()
         self._pool.shutdown(wait=True, cancel_futures=True)
         self.window.close()

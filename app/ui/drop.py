@@ -6,12 +6,14 @@ dialog, the path box and the command line always work)."""
 from __future__ import annotations
 
 import ctypes
+import ctypes.util
 import sys
 from collections.abc import Callable
 from typing import Any
 
 DROP_CALLBACK = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_int, ctypes.POINTER(ctypes.c_char_p))
 _installed: dict[str, Any] = {}
+SHIFT_MASK = 1  # X11's ShiftMask
 
 
 def _glfw() -> ctypes.CDLL:
@@ -23,12 +25,37 @@ def _glfw() -> ctypes.CDLL:
     lib.glfwSetDropCallback.argtypes = [ctypes.c_void_p, DROP_CALLBACK]
     lib.glfwGetX11Window.restype = ctypes.c_ulong
     lib.glfwGetX11Window.argtypes = [ctypes.c_void_p]
+    lib.glfwGetX11Display.restype = ctypes.c_void_p
     return lib
 
 
-def install(on_drop: Callable[[list[str]], None]) -> bool:
+def shift_held() -> bool:
+    """Whether Shift is down now, asked of the X server (XQueryPointer's modifier mask): during a
+    drag the file manager has the keyboard focus, so GLFW's and DearPyGui's key states miss it."""
+    if not _installed:
+        return False
+    try:
+        x11 = ctypes.CDLL(ctypes.util.find_library("X11") or "libX11.so.6")
+        x11.XDefaultRootWindow.restype = ctypes.c_ulong
+        x11.XDefaultRootWindow.argtypes = [ctypes.c_void_p]
+        display = _installed["lib"].glfwGetX11Display()
+        if not display:
+            return False
+        root = x11.XDefaultRootWindow(display)
+        window, child = ctypes.c_ulong(), ctypes.c_ulong()
+        ints = [ctypes.c_int() for _ in range(4)]
+        mask = ctypes.c_uint()
+        x11.XQueryPointer(ctypes.c_void_p(display), ctypes.c_ulong(root), ctypes.byref(window), ctypes.byref(child),
+                          *(ctypes.byref(i) for i in ints), ctypes.byref(mask))  # fmt: skip
+    except (OSError, AttributeError) as error:
+        print(f"fieldscope: cannot read the Shift key at the drop ({error})", file=sys.stderr)
+        return False
+    return bool(mask.value & SHIFT_MASK)
+
+
+def install(on_drop: Callable[[list[str], bool], None]) -> bool:
     """Hook drops on DearPyGui's window (call on the main thread right after show_viewport, while
-    its GL context is current). True when the hook is in place."""
+    its GL context is current): on_drop(paths, Shift held). True when the hook is in place."""
     try:
         lib = _glfw()
         window = lib.glfwGetCurrentContext()
@@ -41,7 +68,7 @@ def install(on_drop: Callable[[list[str]], None]) -> bool:
 
     def dropped(_window: int, count: int, paths: Any) -> None:
         try:
-            on_drop([paths[i].decode("utf-8", "surrogateescape") for i in range(count)])
+            on_drop([paths[i].decode("utf-8", "surrogateescape") for i in range(count)], shift_held())
         except Exception as error:  # an exception must not cross into C
             print(f"fieldscope: drop failed: {error}", file=sys.stderr)
 

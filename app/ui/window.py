@@ -11,7 +11,7 @@ import dearpygui.dearpygui as dpg
 import numpy as np
 
 from fieldscope.app.ui import drop
-from fieldscope.app.ui.panels import blocks, compare, export, field, inside, levels, scene, training, view
+from fieldscope.app.ui.panels import blocks, compare, export, field, flow, inside, levels, scene, training, view
 from fieldscope.app.ui.statusbar import StatusBar
 
 TITLE = "fieldscope"
@@ -40,6 +40,7 @@ class Window:
             blocks.BlocksPanel(app),
             export.ExportPanel(app),
             compare.ComparePanel(app),
+            flow.FlowPanel(app),
         ]
         with dpg.window(tag="main", no_scrollbar=True):
             with dpg.group(horizontal=True):

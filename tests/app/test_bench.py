@@ -96,3 +96,16 @@ def test_bench_ui_reports_frame_times_and_training_rates(display):
     assert 0 < low < 800 and 0 < high < 600  # the reduced interactive resolution
     ratio = report["window_over_headless_steps"]
     assert math.isfinite(ratio) and ratio >= 0
+
+
+def test_bench_flow_picks_the_dense_crop_with_texture_in_both_directions() -> None:
+    import numpy as np
+
+    from fieldscope.app.bench.flow import structure, textured_crop
+
+    yy, xx = np.meshgrid(np.arange(40.0), np.arange(40.0), indexing="ij")
+    edge = np.repeat(np.sin((xx + yy) / 3.0)[..., None], 3, axis=2)  # one direction: the aperture problem
+    blobs = np.repeat((np.sin(xx / 3.0) * np.cos(yy / 4.0))[..., None], 3, axis=2)
+    assert structure(edge) < 0.01 * structure(blobs)
+    candidates = [("edge", edge, 5, 5), ("blobs", blobs, 5, 5)]
+    assert textured_crop(candidates, 30)[0] == "blobs"

@@ -9,6 +9,7 @@ import dearpygui.dearpygui as dpg
 
 from fieldscope.app.session import describe_scene
 from fieldscope.app.ui.panels import Panel
+from fieldscope.fields.flow import MODES as FLOW_MODES
 from fieldscope.fields.scenes import TASKS
 
 AUTO = "detect"
@@ -28,6 +29,15 @@ class ScenePanel(Panel):
                 callback=lambda *_: self._open(dpg.get_value(self.path)),
             )
             self.recent = dpg.add_combo([], label="recent", width=-60, callback=lambda s, a: self._open(a))
+            self.flow_path = dpg.add_input_text(
+                hint="image B: flow from this image to B (Enter starts; or Shift+drop B on the view)",
+                width=-1,
+                on_enter=True,
+                callback=lambda *_: self.start_flow(),
+            )
+            with dpg.group(horizontal=True):
+                self.flow_mode = dpg.add_combo(list(FLOW_MODES), default_value=FLOW_MODES[0], width=110, label="")
+                dpg.add_button(label="Flow to B", callback=lambda *_: self.start_flow())
             self.facts = dpg.add_text("", wrap=PANEL_TEXT_WRAP)
         self.dialog = self._file_dialog(directory=False)
         self.folder_dialog = self._file_dialog(directory=True)
@@ -51,6 +61,13 @@ class ScenePanel(Panel):
         if path:
             task = dpg.get_value(self.task)
             self.app.open(Path(path), None if task == AUTO else task)
+
+    def start_flow(self) -> bool:
+        path = dpg.get_value(self.flow_path).strip()
+        if not path:
+            self.app.status.say("flow: type the path of image B first", True)
+            return False
+        return self.app.start_flow(Path(path).expanduser(), dpg.get_value(self.flow_mode))
 
     def on_session(self, session: Any) -> None:
         dpg.configure_item(self.recent, items=self.app.recent)

@@ -1,0 +1,71 @@
+"""The Flow window: the flow from the scene's image (A) to a second image (B) while it is optimised
+in the background (app/flow_view.py): A's field with the flow as arrows, the flow's colour wheel,
+A warped by the flow beside B, and a line of progress. Image B comes from the Scene panel's path box
+or a file dropped on the view with Shift held (App.start_flow)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import dearpygui.dearpygui as dpg
+import numpy as np
+
+from fieldscope.app.flow_view import PREVIEW_SIDE, flow_tiles
+from fieldscope.app.ui.panels import Panel
+from fieldscope.app.ui.panels.inside import WRAP
+
+CAPTION = "A's field + flow arrows | colour wheel\nA warped by the flow     | B"
+
+
+class FlowPanel(Panel):
+    def build(self) -> None:
+        side = 2 * PREVIEW_SIDE
+        self._pixels = np.zeros(side * side * 4, np.float32)
+        self._shown: Any = None  # the job whose window was opened
+        self._preview: Any = None  # the preview drawn
+        self._reported: Any = None  # the job whose end the status bar told
+        self.magnified = 1.0
+        self.picture: np.ndarray | None = None
+        self.where: dict[str, tuple[int, int, int, int]] = {}
+        with dpg.texture_registry():
+            self.texture = dpg.add_raw_texture(side, side, self._pixels, format=dpg.mvFormat_Float_rgba)
+        with dpg.window(label="Flow", show=False, width=side + 30, height=side + 140, pos=(420, 80)) as win:
+            self.window = win
+            dpg.add_image(self.texture, width=side, height=side)
+            dpg.add_text(CAPTION)
+            self.text = dpg.add_text("", wrap=WRAP)
+            with dpg.group(horizontal=True):
+                dpg.add_button(label="Stop", callback=lambda *_: self.app.stop_flow())
+                dpg.add_button(label="Close", callback=lambda *_: self.close())
+
+    def close(self) -> None:
+        """Stop the flow and hide its window."""
+        self.app.stop_flow()
+        dpg.configure_item(self.window, show=False)
+
+    def refresh(self, snapshot: Any) -> None:
+        job = self.app.flow
+        if job is None:
+            return
+        preview = job.preview()
+        if not dpg.is_item_shown(self.window) and self._shown is not job:
+            dpg.configure_item(self.window, show=True)  # a new flow opens the window once
+        if preview is not None and preview is not self._preview:
+            self.draw(job)
+        arrows = f"\narrows drawn {self.magnified:.3g}x the flow" if preview is not None else ""
+        dpg.set_value(self.text, job.label() + arrows + (f"\n{job.error}" if job.error else ""))
+        if not job.running and self._reported is not job:
+            self.app.status.say(job.label() + (f": {job.error}" if job.error else ""), bool(job.error))
+            self._reported = job
+        self._shown = job
+
+    def draw(self, job: Any) -> np.ndarray | None:
+        """The job's latest preview as tiles, into the window's texture."""
+        preview = job.preview()
+        if preview is None:
+            return None
+        self.picture, self.where, self.magnified = flow_tiles(preview, job.target.shape[1])
+        self._preview = preview
+        np.copyto(self._pixels, self.picture.reshape(-1))
+        dpg.set_value(self.texture, self._pixels)
+        return self.picture
