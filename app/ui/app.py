@@ -158,6 +158,7 @@ class App:
         if old is not None and old.trainer is not session.trainer:
             old.stop()  # asks; the thread ends after its current step
             self._retired.append(old)
+            self.stop_flow()  # its image A was the old scene's
         self.levels = LevelState.all_on(len(snapshot.level_mask), tuple(snapshot.level_mask))
         self._sent_mask = tuple(snapshot.level_mask)
         if not keep_view or self.view_state.dims != snapshot.config.dims:
