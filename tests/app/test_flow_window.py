@@ -129,5 +129,9 @@ def test_a_drop_with_shift_held_is_image_b(image_app: Any, drop_files: Any, astr
         keys.close()
     assert started and done.get("finished"), app.status.message
     assert app.session is session  # not opened as a scene
-    panel(app, FlowPanel).close()
+    window = panel(app, FlowPanel)
+    window.close()  # before the window's first refresh saw the job: it stays closed
     assert not app.flow.running
+    for _ in range(5):
+        app.frame()
+    assert not dpg.is_item_shown(window.window)

@@ -12,20 +12,23 @@ from typing import Any
 import pytest
 
 HEAVY = """#version 330
+uniform int u_iterations;
 out vec4 colour;
 void main() {
     float s = 0.0;
-    for (int i = 0; i < 20000; ++i) s += sin(float(i) * gl_FragCoord.x * 1e-4);
+    for (int i = 0; i < u_iterations; ++i) s += sin(float(i) * gl_FragCoord.x * 1e-4);
     colour = vec4(s);
 }
 """
 FULLSCREEN = """#version 330
 void main() { vec2 p = vec2((gl_VertexID << 1) & 2, gl_VertexID & 2); gl_Position = vec4(p * 2.0 - 1.0, 0.0, 1.0); }
 """
+LONG_DRAW = 0.3  # seconds: the wait dominates what is counted on any machine
 
 
-def counts_while(wait: Any) -> float:
-    """Counts per second a Python thread makes while `wait()` runs in this one."""
+def counts_while_waiting(draw: Any, wait: Any) -> float:
+    """Counts per second a Python thread makes from when `draw()` returns (the GL commands are
+    queued) until `wait()` returns in this thread."""
     count, stop = [0], threading.Event()
 
     def spin() -> None:
@@ -35,9 +38,10 @@ def counts_while(wait: Any) -> float:
     thread = threading.Thread(target=spin)
     thread.start()
     time.sleep(0.05)
-    count[0], started = 0, time.perf_counter()
+    draw()
+    counted, started = count[0], time.perf_counter()
     wait()
-    rate = count[0] / (time.perf_counter() - started)
+    rate = (count[0] - counted) / (time.perf_counter() - started)
     stop.set()
     thread.join()
     return rate
@@ -54,17 +58,25 @@ def test_waiting_for_a_draw_lets_other_threads_run(gl_context: Any) -> None:
         vao = ctx.vertex_array(program, [])
         target = ctx.framebuffer(color_attachments=[ctx.texture((96, 96), 4, dtype="f4")])
 
-        def draw_then(wait: Any) -> Any:
-            def run() -> None:
-                target.use()
-                vao.render(vertices=3)
-                wait()
-                target.read(components=4, dtype="f4")
+        def draw() -> None:
+            target.use()
+            vao.render(vertices=3)
 
-            return run
+        def read() -> None:
+            target.read(components=4, dtype="f4")
 
-        held = counts_while(draw_then(lambda: None))  # the read waits, holding the GIL
-        released = counts_while(draw_then(finish_drawing))
+        program["u_iterations"] = 2000
+        while True:  # as many iterations as make a draw last LONG_DRAW on this machine's GL
+            started = time.perf_counter()
+            draw()
+            read()
+            spent = time.perf_counter() - started
+            if spent >= LONG_DRAW or program["u_iterations"].value >= 2_000_000:
+                break
+            program["u_iterations"] = int(program["u_iterations"].value * min(10.0, 1.5 * LONG_DRAW / spent))
+        held = counts_while_waiting(draw, read)  # moderngl's read waits for the draw, holding the GIL
+        released = counts_while_waiting(draw, lambda: (finish_drawing(), read()))
         for obj in (vao, program, target.color_attachments[0], target):
             obj.release()
-    assert released > 3.0 * held, (released, held)
+    print(f"counts/s while waiting: held {held:.3g}, released {released:.3g}, draw {spent:.2f} s")
+    assert released > 3.0 * held, (released, held, spent)

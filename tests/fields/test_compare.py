@@ -47,7 +47,9 @@ def test_equal_steps_when_stopped_by_the_time_budget(astronaut) -> None:
     assert len(steps) == 1 and steps.pop() >= 1
     spent = sum(run.trainer.elapsed for run in runs)
     slowest_round = max(run.trainer.elapsed / run.trainer.step_count for run in runs) * len(runs)
-    assert 1.5 <= spent <= 1.5 + slowest_round  # 0.5 s per field: stopped at the first round past 1.5 s
+    # 0.5 s per field: stopped at the first round past 1.5 s (that round may be slower than the
+    # average one on a shared CPU: twice its length allowed)
+    assert 1.5 <= spent <= 1.5 + 2 * slowest_round
 
 
 def test_training_improves_every_field(astronaut) -> None:

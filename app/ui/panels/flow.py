@@ -39,8 +39,9 @@ class FlowPanel(Panel):
                 dpg.add_button(label="Close", callback=lambda *_: self.close())
 
     def close(self) -> None:
-        """Stop the flow and hide its window."""
+        """Stop the flow and hide its window (for good: a refresh reopens it for a newer job only)."""
         self.app.stop_flow()
+        self._shown = self.app.flow
         dpg.configure_item(self.window, show=False)
 
     def refresh(self, snapshot: Any) -> None:
