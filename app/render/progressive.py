@@ -26,6 +26,10 @@ MAX_DRAW_SHARE = 0.25
 #: Reduced 3D pictures march fewer steps along each ray too (steps / scale, at least this many).
 MIN_STEPS = 24
 #: ... and a NeRF's samples lie up to this many times farther apart than in its scene's renders.
+#: (Measured on lego, 300 steps, test view 0 at 878x742, 2 cores: offline, quiet, 1/14 of the
+#: resolution costs 0.12 s / 20.9 dB against the test view at 8x the spacing, 0.20 s / 22.0 dB at
+#: 4x; but in the window, with the trainer running, a cap of 4 made the live pictures 1/20 of the
+#: resolution for the same cost, and 18.3 dB after 180 s against 19.1-20.0 dB with a cap of 8.)
 MAX_SAMPLE_SPACING = 8
 
 
