@@ -344,7 +344,10 @@ class ScaleByScaleTraining:
             signal = pyramid.downsample(pyramid.pad_edges(region, (scale.extent, *full)), f)
             if any_coarser:
                 x = band_coordinates(scale, band, c).to(field.weights.device)
-                parts = [field.evaluate_scales(x[i : i + EVAL_CHUNK], coarser) for i in range(0, len(x), EVAL_CHUNK)]
+                parts = [
+                    field.evaluate_scales(x[i : i + EVAL_CHUNK], coarser, scale.scale)
+                    for i in range(0, len(x), EVAL_CHUNK)
+                ]
                 pred = torch.cat(parts)
                 signal = signal - pred.detach().cpu().view(signal.shape)
             yield band, to_blocks(signal, b)

@@ -18,6 +18,7 @@ from fieldscope.fields.laplacian_blocks import (
     block_grid,
     siren_init,
     torch_blocks,
+    upsample2,
 )
 from fieldscope.gpu import laplacian_blocks as kernels
 from fieldscope.gpu import runtime
@@ -152,6 +153,53 @@ def test_block_grid_and_field_agree_on_local_coordinates():
     target = torch.zeros(1, grid.shape[0], 2)
     sse, _ = field.fit_blocks(field.weights.detach()[row : row + 1], target, torch.ones(1, grid.shape[0]))
     assert float(sse[0]) == pytest.approx(float((y.detach() ** 2).sum()), rel=1e-5)
+
+
+def centres(config, scale):
+    """Coordinates (N, D) of scale j's samples, array order (x fastest), and their grid shape."""
+    counts = [-(-n // (1 << scale)) for n in config.size]
+    axes = [
+        (torch.arange(n, dtype=torch.float64) + 0.5) * (1 << scale) / size
+        for n, size in zip(counts, config.size, strict=True)
+    ]
+    grids = torch.meshgrid(*reversed(axes), indexing="ij")
+    return torch.stack([g.reshape(-1) for g in reversed(grids)], dim=-1), tuple(reversed(counts))
+
+
+@pytest.mark.parametrize("impl", ["torch", "warp"])
+@pytest.mark.parametrize("dims,size", [(2, (64, 48)), (3, (16, 8, 16))])
+def test_each_scale_is_its_residual_plus_the_bilinear_upsampling_of_the_coarser_one(impl, dims, size):
+    """MINER's Eq. 2: I_j = R_j + U2(I_{j+1}) at scale j's samples, U2 being torch's interpolate
+    (bilinear / trilinear, align_corners=False), for every scale j."""
+    field = make_field(dims, size, 3, 4, 8, 3, 2, 30.0, seed=4, impl=impl)
+    field.weights.data = field.weights.data.double() if impl == "torch" else field.weights.data
+    mode = "bilinear" if dims == 2 else "trilinear"
+    upper = None
+    for j in range(2, -1, -1):
+        x, shape = centres(field.config, j)
+        x = x if impl == "torch" else x.float()
+        only_j = tuple(k == j for k in range(3))
+        residual = field.evaluate_scales(x, only_j, top=j).detach().double().reshape(*shape, 2)
+        expected = residual
+        if upper is not None:
+            grid = upper.permute(dims, *range(dims))[None]
+            up = torch.nn.functional.interpolate(grid, scale_factor=2, mode=mode, align_corners=False)
+            expected = residual + up[0].permute(*range(1, dims + 1), 0)
+        got = field.evaluate_scales(x, (True,) * 3, top=j).detach().double().reshape(*shape, 2)
+        assert rel_err(got, expected) <= (1e-12 if impl == "torch" else 1e-5), f"scale {j}"
+        upper = expected
+    assert not torch.allclose(upper, residual)  # the coarser scales do contribute
+
+
+def test_upsample2_is_interpolate_and_repeats_the_last_valid_sample():
+    coarse = torch.randn(6, 8, 3, dtype=torch.float64, generator=torch.Generator().manual_seed(2))
+    up = upsample2(coarse, (12, 16), (8, 6))
+    ref = torch.nn.functional.interpolate(coarse.permute(2, 0, 1)[None], scale_factor=2, mode="bilinear")
+    assert torch.allclose(up, ref[0].permute(1, 2, 0), atol=1e-12)
+    # only the first 5 columns are signal (the 6th... 8th are padding): the edge repeats column 4
+    edge = upsample2(coarse, (12, 16), (5, 6))
+    assert torch.allclose(edge[:, 9:], edge[:, 9:10].expand(-1, 7, -1))
+    assert torch.allclose(edge[:, :9], up[:, :9])
 
 
 def test_finite_differences_of_the_warp_kernels():
