@@ -34,6 +34,10 @@ from fieldscope.fields.warp_bridge import warp_call
 from fieldscope.gpu import laplacian_blocks as kernels
 
 IMPLEMENTATIONS = ("warp", "torch")
+#: "sequential": MINER's Algorithm 1, one scale after the other (fields/laplacian_training.py);
+#: "together": a finer scale starts once the one above is good enough and all started scales train
+#: in one launch per pass (fields/laplacian_together.py).
+SCHEDULES = ("sequential", "together")
 
 # Block states (the `status` buffer).
 NOT_STARTED, ACTIVE, CONVERGED, STOPPED, PRUNED = 0, 1, 2, 3, 4
@@ -51,12 +55,40 @@ DEFAULT_BLOCK = {2: 32, 3: 16}
 #: yet, the paper's.
 DEFAULTS: dict[str, dict[int, dict[str, Any]]] = {
     "paper": {
-        2: {"hidden_width": 20, "layers": 4, "learning_rate": 5e-4, "max_epochs": 500, "min_gain": 0.0},
-        3: {"hidden_width": 22, "layers": 3, "learning_rate": 1e-3, "max_epochs": 2000, "min_gain": 0.0},
+        2: {
+            "hidden_width": 20,
+            "layers": 4,
+            "learning_rate": 5e-4,
+            "max_epochs": 500,
+            "min_gain": 0.0,
+            "schedule": "sequential",
+        },
+        3: {
+            "hidden_width": 22,
+            "layers": 3,
+            "learning_rate": 1e-3,
+            "max_epochs": 2000,
+            "min_gain": 0.0,
+            "schedule": "sequential",
+        },
     },
     "tuned": {
-        2: {"hidden_width": 20, "layers": 4, "learning_rate": 2e-3, "max_epochs": 500, "min_gain": 0.2},
-        3: {"hidden_width": 22, "layers": 3, "learning_rate": 1e-3, "max_epochs": 2000, "min_gain": 0.0},
+        2: {
+            "hidden_width": 20,
+            "layers": 4,
+            "learning_rate": 2e-3,
+            "max_epochs": 500,
+            "min_gain": 0.2,
+            "schedule": "together",
+        },
+        3: {
+            "hidden_width": 22,
+            "layers": 3,
+            "learning_rate": 1e-3,
+            "max_epochs": 2000,
+            "min_gain": 0.0,
+            "schedule": "together",
+        },
     },
 }
 
@@ -69,8 +101,11 @@ class LaplacianBlocksConfig:
     block_size 0 means 32 in 2D and 16 in 3D. hidden_width, layers, learning_rate, max_epochs and
     min_gain left None take the values of `defaults` for the signal's dims: "paper" (MINER's image
     settings; its 3D section's for volumes) or "tuned" (faster here, measured with `fieldscope bench
-    fit`). Each step trains every active block of the scale in one launch (blocks_per_step > 0: at
-    most that many). target_mse is MINER's tau: a block whose residual mean squared error is at
+    fit`). schedule "sequential" (the paper's) trains one scale after the other, each step every
+    active block of the scale in one launch (blocks_per_step > 0: at most that many); "together"
+    starts a scale once the one above is good enough (see min_gain) and trains every active block
+    of every started scale in one launch per step.
+    target_mse is MINER's tau: a block whose residual mean squared error is at
     most tau before its scale starts gets no MLP (pruned), and a training block of the finest scale
     that reaches it leaves the active set. On coarser scales a block leaves at tau * coarse_ratio
     (Algorithm 1's tau_j per scale), so that the residual it leaves to its children falls clearly
@@ -101,6 +136,7 @@ class LaplacianBlocksConfig:
     min_gain: float = None  # type: ignore[assignment]
     gain_window: int = 10
     blocks_per_step: int = 0
+    schedule: str = None  # type: ignore[assignment]
 
     def __post_init__(self) -> None:
         check(self.kind == "laplacian_blocks", f"kind must be 'laplacian_blocks', not {self.kind!r}")
@@ -135,6 +171,7 @@ class LaplacianBlocksConfig:
         check(self.max_epochs >= 1, f"max epochs must be at least 1, not {self.max_epochs}")
         check(self.min_gain >= 0 and self.gain_window >= 1, "min_gain must be >= 0 and gain_window >= 1")
         check(self.blocks_per_step >= 0, f"blocks per step must be >= 0 (0: all), not {self.blocks_per_step}")
+        check(self.schedule in SCHEDULES, f"schedule must be one of {', '.join(SCHEDULES)}, not {self.schedule!r}")
 
     @property
     def row_length(self) -> int:
@@ -478,10 +515,11 @@ class LaplacianBlocksField(FieldBase):
 
     def fit_blocks(
         self, weights: torch.Tensor, targets: torch.Tensor, loss_weight: torch.Tensor
-    ) -> tuple[torch.Tensor, torch.Tensor]:
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Training on whole blocks: weight rows (B, P) against targets (B, b^D, C) at every sample of
         their block (sample x fastest). Returns each block's loss sum_s loss_weight[b, s] * |MLP_b - t|^2
-        (B,) and its gradient (B, P), in one fused Warp pass (impl="torch": torch.bmm and autograd)."""
+        (B,), its gradient (B, P) and the MLPs' outputs (B, b^D, C), in one fused Warp pass
+        (impl="torch": torch.bmm and autograd)."""
         c = self.config
         grid = block_grid(c).to(weights.device, weights.dtype)
         if self.impl == "torch":
@@ -490,9 +528,10 @@ class LaplacianBlocksField(FieldBase):
             pred = reference.siren_blocks(local, leaf, c.hidden_width, c.layers, c.omega)
             losses = (((pred - targets) ** 2).sum(-1) * loss_weight).sum(1)
             (grad,) = torch.autograd.grad(losses.sum(), leaf)
-            return losses.detach(), grad
+            return losses.detach(), grad, pred.detach()
         sse = torch.zeros(weights.shape[0], device=weights.device)
         grad = torch.zeros_like(weights)
+        pred = torch.empty(targets.shape, device=weights.device)
         warp_call(
             kernels.fit,
             weights.detach().contiguous(),
@@ -503,8 +542,9 @@ class LaplacianBlocksField(FieldBase):
             c.omega,
             grad,
             sse,
+            pred,
         )
-        return sse, grad
+        return sse, grad, pred
 
     # ---- levels
     @property
@@ -603,6 +643,10 @@ class LaplacianBlocksField(FieldBase):
         return [{"params": [self.weights], "lr": self.config.learning_rate}]
 
     def training_strategy(self, trainer: Any) -> Any:
+        if self.config.schedule == "together":
+            from fieldscope.fields.laplacian_together import ScalesTogetherTraining
+
+            return ScalesTogetherTraining(trainer)
         from fieldscope.fields.laplacian_training import ScaleByScaleTraining
 
         return ScaleByScaleTraining(trainer)

@@ -365,6 +365,7 @@ def kernels(dims: int, hidden: int, layers: int, out_dims: int) -> SimpleNamespa
         pieces: int,
         grad_w: wp.array2d(dtype=float),
         sse: wp.array(dtype=float),
+        pred: wp.array3d(dtype=float),
         slice_start: int,
         slice_stride: int,
     ):
@@ -382,6 +383,7 @@ def kernels(dims: int, hidden: int, layers: int, out_dims: int) -> SimpleNamespa
             act, slope, y = forward_kept(w, b, u, omega)
             k = weight[b, i]
             for c in range(wp.static(out_dims)):
+                pred[b, i, c] = y[c]
                 r = y[c] - target[b, i, c]
                 total += k * r * r
                 g[c] = 2.0 * k * r
@@ -439,18 +441,27 @@ def backward(
 
 
 def fit(
-    w: Any, grid: Any, target: Any, weight: Any, mlp: tuple[int, int, int, int], omega: float, grad_w: Any, sse: Any
+    w: Any,
+    grid: Any,
+    target: Any,
+    weight: Any,
+    mlp: tuple[int, int, int, int],
+    omega: float,
+    grad_w: Any,
+    sse: Any,
+    pred: Any,
 ) -> None:
     """Training on whole blocks, forward and backward in one pass: block b (weight row b of w (B, P))
     at its samples' local coordinates grid (S, D), against target (B, S, C) with per-sample loss
-    weights weight (B, S). Adds d loss / d w to grad_w (B, P) and each block's loss to sse (B,), for
+    weights weight (B, S). Writes the MLPs' outputs to pred (B, S, C), adds d loss / d w to grad_w
+    (B, P) and each block's loss to sse (B,), for
     loss_b = sum_s weight[b, s] * |MLP_b(grid[s]) - target[b, s]|^2. Sliced by blocks on the CPU;
     on CUDA each block's samples are also cut into pieces (atomic adds)."""
     kernel = kernels(*mlp).fit
     device = str(w.device)
     runtime.ensure_loaded(kernel, device)
     pieces = 1 if device == "cpu" else 16
-    inputs = [w, grid, target, weight, omega, pieces, grad_w, sse]
+    inputs = [w, grid, target, weight, omega, pieces, grad_w, sse, pred]
     runtime.launch_sliced(kernel, (w.shape[0], pieces), 0, inputs, device, interleave=True, min_threads=2)
 
 
@@ -463,7 +474,7 @@ def _adam_rows(
     m: wp.array2d(dtype=float),
     v: wp.array2d(dtype=float),
     steps: wp.array(dtype=int),
-    lr: float,
+    lr: wp.array(dtype=float),
     beta1: float,
     beta2: float,
     eps: float,
@@ -483,7 +494,7 @@ def _adam_rows(
         vp = beta2 * v[k, p] + (1.0 - beta2) * g * g
         m[k, p] = mp
         v[k, p] = vp
-        w[row, p] = w[row, p] - lr * (mp / correct1) / (wp.sqrt(vp / correct2) + eps)
+        w[row, p] = w[row, p] - lr[b] * (mp / correct1) / (wp.sqrt(vp / correct2) + eps)
 
 
 def adam_rows(
@@ -494,12 +505,13 @@ def adam_rows(
     m: Any,
     v: Any,
     steps: Any,
-    lr: float,
+    lr: Any,
     betas: tuple[float, float],
     eps: float,
 ) -> None:
-    """Adam on some rows of w (R, P), each with its own moments and step count: row rows[b] gets
-    grad[b] (B, P) and uses moments m, v (M, P) and steps (M,) at state[b]. Bias-corrected as in
+    """Adam on some rows of w (R, P), each with its own moments, step count and learning rate: row
+    rows[b] gets grad[b] (B, P) at learning rate lr[b] (B,) and uses moments m, v (M, P) and steps
+    (M,) at state[b]. Bias-corrected as in
     PyTorch's Adam. Sliced by rows (the caller passes distinct rows and states)."""
     device = str(w.device)
     runtime.ensure_loaded(_adam_rows, device)

@@ -121,8 +121,8 @@ def test_fused_block_fit_matches_reference(case, device):
     targets = torch.randn(blocks, samples, out_dims, generator=gen)
     loss_weight = torch.rand(blocks, samples, generator=gen)
     loss_weight[0, samples // 2 :] = 0.0  # padding samples do not count
-    sse, grad = field.fit_blocks(weights.to(device), targets.to(device), loss_weight.to(device))
-    sse, grad = sse.cpu(), grad.cpu()
+    sse, grad, fitted = field.fit_blocks(weights.to(device), targets.to(device), loss_weight.to(device))
+    sse, grad, fitted = sse.cpu(), grad.cpu(), fitted.cpu()
     w64 = weights.double().requires_grad_(True)
     local = block_grid(config).double()[None].expand(blocks, -1, -1)
     pred = reference.siren_blocks(local, w64, hidden, layers, config.omega)
@@ -130,8 +130,9 @@ def test_fused_block_fit_matches_reference(case, device):
     losses.sum().backward()
     assert rel_err(sse, losses) <= 1e-5
     assert rel_err(grad, w64.grad) <= 2e-5
+    assert rel_err(fitted, pred) <= 1e-5
     torch_field = LaplacianBlocksField(config, impl="torch")
-    sse_t, grad_t = torch_field.fit_blocks(weights, targets, loss_weight)
+    sse_t, grad_t, _ = torch_field.fit_blocks(weights, targets, loss_weight)
     assert rel_err(sse_t, losses) <= 1e-5 and rel_err(grad_t, w64.grad) <= 2e-5
 
 
@@ -151,7 +152,7 @@ def test_block_grid_and_field_agree_on_local_coordinates():
     only = (False, True)
     y = field.evaluate_scales(x, only)
     target = torch.zeros(1, grid.shape[0], 2)
-    sse, _ = field.fit_blocks(field.weights.detach()[row : row + 1], target, torch.ones(1, grid.shape[0]))
+    sse, _, _ = field.fit_blocks(field.weights.detach()[row : row + 1], target, torch.ones(1, grid.shape[0]))
     assert float(sse[0]) == pytest.approx(float((y.detach() ** 2).sum()), rel=1e-5)
 
 
@@ -229,7 +230,7 @@ def test_finite_differences_of_the_warp_kernels():
     target = torch.randn(2, 16, 2, generator=gen)
     weight = torch.ones(2, 16) / 32
     rows = base[:2].clone()
-    _, grad_fit = field.fit_blocks(rows, target, weight)
+    _, grad_fit, _ = field.fit_blocks(rows, target, weight)
     for r, p in [(0, 0), (0, 7), (1, 13), (1, rows.shape[1] - 1)]:
         plus, minus = rows.clone(), rows.clone()
         plus[r, p] += eps
@@ -275,7 +276,9 @@ def test_adam_rows_matches_torch_adam():
 
     for _ in range(3):
         grad = torch.randn(3, 10, generator=gen)
-        warp_call(kernels.adam_rows, w, rows, state, grad, m, v, steps, 1e-2, (0.9, 0.999), 1e-8)
+        warp_call(
+            kernels.adam_rows, w, rows, state, grad, m, v, steps, torch.full((rows.shape[0],), 1e-2), (0.9, 0.999), 1e-8
+        )
         for p, g in zip(params, grad, strict=True):
             p.grad = g.clone()
         opt.step()
