@@ -62,6 +62,7 @@ DEFAULTS: dict[str, dict[int, dict[str, Any]]] = {
             "max_epochs": 500,
             "min_gain": 0.0,
             "schedule": "sequential",
+            "sample_fraction": 1.0,
         },
         3: {
             "hidden_width": 22,
@@ -70,6 +71,7 @@ DEFAULTS: dict[str, dict[int, dict[str, Any]]] = {
             "max_epochs": 2000,
             "min_gain": 0.0,
             "schedule": "sequential",
+            "sample_fraction": 1.0,
         },
     },
     "tuned": {
@@ -80,6 +82,7 @@ DEFAULTS: dict[str, dict[int, dict[str, Any]]] = {
             "max_epochs": 500,
             "min_gain": 0.2,
             "schedule": "together",
+            "sample_fraction": 1.0,
         },
         3: {
             "hidden_width": 22,
@@ -88,6 +91,7 @@ DEFAULTS: dict[str, dict[int, dict[str, Any]]] = {
             "max_epochs": 2000,
             "min_gain": 0.0,
             "schedule": "together",
+            "sample_fraction": 1.0,
         },
     },
 }
@@ -104,7 +108,8 @@ class LaplacianBlocksConfig:
     fit`). schedule "sequential" (the paper's) trains one scale after the other, each step every
     active block of the scale in one launch (blocks_per_step > 0: at most that many); "together"
     starts a scale once the one above is good enough (see min_gain) and trains every active block
-    of every started scale in one launch per step.
+    of every started scale in one launch per step, each on a random sample_fraction of its samples
+    (the same ones for every block of the step; 1: all, as the paper).
     target_mse is MINER's tau: a block whose residual mean squared error is at
     most tau before its scale starts gets no MLP (pruned), and a training block of the finest scale
     that reaches it leaves the active set. On coarser scales a block leaves at tau * coarse_ratio
@@ -137,6 +142,7 @@ class LaplacianBlocksConfig:
     gain_window: int = 10
     blocks_per_step: int = 0
     schedule: str = None  # type: ignore[assignment]
+    sample_fraction: float = None  # type: ignore[assignment]
 
     def __post_init__(self) -> None:
         check(self.kind == "laplacian_blocks", f"kind must be 'laplacian_blocks', not {self.kind!r}")
@@ -171,6 +177,7 @@ class LaplacianBlocksConfig:
         check(self.max_epochs >= 1, f"max epochs must be at least 1, not {self.max_epochs}")
         check(self.min_gain >= 0 and self.gain_window >= 1, "min_gain must be >= 0 and gain_window >= 1")
         check(self.blocks_per_step >= 0, f"blocks per step must be >= 0 (0: all), not {self.blocks_per_step}")
+        check(0 < self.sample_fraction <= 1, f"sample fraction must be in (0, 1], not {self.sample_fraction}")
         check(self.schedule in SCHEDULES, f"schedule must be one of {', '.join(SCHEDULES)}, not {self.schedule!r}")
 
     @property
@@ -239,21 +246,22 @@ def sample_counts(config: LaplacianBlocksConfig, scale: int) -> tuple[int, ...]:
     return tuple(-(-n // (1 << scale)) for n in config.size)
 
 
-def upsample2(coarse: torch.Tensor, fine_shape: tuple[int, ...], valid: tuple[int, ...]) -> torch.Tensor:
+def upsample2(coarse: np.ndarray, fine_shape: tuple[int, ...], valid: tuple[int, ...]) -> np.ndarray:
     """MINER's U2: the bilinear 2x upsampling of a scale's samples coarse (n_{D-1}, ..., n_0, C) (array
     order, channels last) onto the next finer scale's grid of fine_shape (array order). Fine sample
     m sits at (m + 1/2) / 2 - 1/2 coarse samples (torch's interpolate with align_corners=False),
     clamped to the first `valid` coarse samples per axis (coordinate order; those past the signal
-    are padding) so that the edges repeat."""
+    are padding) so that the edges repeat. numpy: it runs between Warp launches, where torch's
+    threads would compete with Warp's."""
     out = coarse
     dims = len(fine_shape)
     for axis in range(dims):
         n = valid[dims - 1 - axis]
-        s = ((torch.arange(fine_shape[axis], dtype=coarse.dtype) + 0.5) * 0.5 - 0.5).clamp(0.0, n - 1)
-        lo = torch.floor(s).long()
-        f = (s - lo.to(coarse.dtype)).view(-1, *([1] * (out.dim() - axis - 1)))
-        hi = torch.clamp(lo + 1, max=n - 1)
-        out = out.index_select(axis, lo) * (1 - f) + out.index_select(axis, hi) * f
+        s = np.clip((np.arange(fine_shape[axis]) + 0.5) * 0.5 - 0.5, 0.0, n - 1)
+        lo = np.floor(s).astype(np.int64)
+        f = (s - lo).astype(coarse.dtype).reshape(-1, *([1] * (out.ndim - axis - 1)))
+        hi = np.minimum(lo + 1, n - 1)
+        out = np.take(out, lo, axis) * (1 - f) + np.take(out, hi, axis) * f
     return out
 
 
@@ -514,14 +522,15 @@ class LaplacianBlocksField(FieldBase):
         return _WarpBlocks.apply(x, weights, blocks)
 
     def fit_blocks(
-        self, weights: torch.Tensor, targets: torch.Tensor, loss_weight: torch.Tensor
+        self, weights: torch.Tensor, targets: torch.Tensor, loss_weight: torch.Tensor, samples: Any = None
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Training on whole blocks: weight rows (B, P) against targets (B, b^D, C) at every sample of
-        their block (sample x fastest). Returns each block's loss sum_s loss_weight[b, s] * |MLP_b - t|^2
-        (B,), its gradient (B, P) and the MLPs' outputs (B, b^D, C), in one fused Warp pass
-        (impl="torch": torch.bmm and autograd)."""
+        """Training on whole blocks: weight rows (B, P) against targets (B, S, C) at every sample of
+        their block (S = b^D, sample x fastest), or at the block samples of index `samples` (S,) only.
+        Returns each block's loss sum_s loss_weight[b, s] * |MLP_b - t|^2 (B,), its gradient (B, P)
+        and the MLPs' outputs (B, S, C), in one fused Warp pass (impl="torch": torch.bmm and autograd)."""
         c = self.config
-        grid = block_grid(c).to(weights.device, weights.dtype)
+        grid = block_grid(c) if samples is None else block_grid(c)[torch.as_tensor(samples)]
+        grid = grid.to(weights.device, weights.dtype).contiguous()
         if self.impl == "torch":
             leaf = weights.detach().requires_grad_(True)
             local = grid[None].expand(weights.shape[0], -1, -1)

@@ -39,6 +39,7 @@ from fieldscope.fields.laplacian_training import (
     EPS,
     all_finite,
     checked_field,
+    from_blocks,
     good_enough,
     initial_rows,
     inside,
@@ -56,14 +57,17 @@ DENSE_LIMIT = 4 << 30
 
 class ScaleState:
     """A started scale: its blocks with an MLP (ids in row order, weight rows), its signal (padded to
-    whole blocks, array order, channels last), every block's last MLP outputs at its samples and
-    its loss weights (count, b^D), and its passes."""
+    whole blocks, array order, channels last), every block's last MLP outputs at its samples, its
+    samples inside the signal (count, b^D; 1 inside, 0 on padding) and loss weights, and its passes.
+    The sample arrays are numpy: they are worked on between Warp launches, where torch's threads
+    would compete with Warp's for the cores."""
 
-    def __init__(self, scale: Scale, signal: torch.Tensor, loss_weight: torch.Tensor, channels: int) -> None:
+    def __init__(self, scale: Scale, signal: np.ndarray, valid: np.ndarray, channels: int) -> None:
         self.scale = scale
         self.signal = signal
-        self.loss_weight = loss_weight
-        self.pred = torch.zeros(scale.count, loss_weight.shape[1], channels)
+        self.valid = valid
+        self.loss_weight = valid / (valid.sum(1, keepdims=True) * channels)
+        self.pred = np.zeros((scale.count, valid.shape[1], channels), np.float32)
         self.block_ids = torch.zeros(0, dtype=torch.long)
         self.rows = torch.zeros(0, dtype=torch.long)
         self.epoch = 0
@@ -120,23 +124,28 @@ class ScalesTogetherTraining:
     def _train(self, batch: list[tuple[ScaleState, torch.Tensor]], targets: list[torch.Tensor]) -> Any:
         """One Adam step for the active blocks of every started scale (local indices into each)."""
         c = self.config
+        samples = self._samples()
         parts = []
         base_lr = self.trainer.optimizer.param_groups[0]["lr"]
         for (st, active), target in zip(batch, targets, strict=True):
             if active.numel():
-                chosen = st.block_ids[active]
-                lr = torch.full((active.numel(),), base_lr * c.lr_decay**st.epoch)
-                blocks = to_blocks(target, c.block_size)[chosen]
-                parts.append((st, active, st.rows[active], blocks, st.loss_weight[chosen], lr))
+                chosen = st.block_ids[active].numpy()
+                lr = np.full(active.numel(), base_lr * c.lr_decay**st.epoch, np.float32)
+                blocks = to_blocks(target, c.block_size)[chosen][:, samples]
+                valid = st.valid[chosen][:, samples]
+                weight = valid / np.maximum(valid.sum(1, keepdims=True) * c.out_dims, 1e-30)
+                parts.append((st, active, st.rows[active], blocks, weight, lr))
         if self.per_scale_launches:
-            results = [self._fit_and_step(*p[2:]) for p in parts]
+            results = [self._fit_and_step(*p[2:], samples) for p in parts]
         else:
-            mse, pred = self._fit_and_step(*(torch.cat([p[k] for p in parts]) for k in range(2, 6)))
-            splits = [int(p[1].numel()) for p in parts]
-            results = list(zip(mse.split(splits), pred.split(splits), strict=True))
+            rows = torch.cat([p[2] for p in parts])
+            joined = (np.concatenate([p[k] for p in parts]) for k in range(3, 6))
+            mse, pred = self._fit_and_step(rows, *joined, samples)
+            splits = np.cumsum([int(p[1].numel()) for p in parts])[:-1]
+            results = list(zip(np.split(mse, splits), np.split(pred, splits), strict=True))
         total, count = 0.0, 0
-        for (st, active, *_), (mse, pred) in zip(parts, results, strict=True):
-            self._record(st, active, mse, pred)
+        for (st, active, _, _, weight, _), (mse, pred) in zip(parts, results, strict=True):
+            self._record(st, active, mse, pred, samples, weight.sum(1) > 0)
             total += float(mse.sum())
             count += active.numel()
         value = self.trainer.check_finite(torch.tensor(total / count))
@@ -148,29 +157,45 @@ class ScalesTogetherTraining:
         }
         return value, metrics
 
+    def _samples(self) -> np.ndarray:
+        """This step's samples of every block (indices into b^D, sorted): a random sample_fraction."""
+        c = self.config
+        total = c.block_size**c.dims
+        if c.sample_fraction >= 1:
+            return np.arange(total)
+        count = max(1, round(total * c.sample_fraction))
+        return np.sort(torch.randperm(total, generator=self.trainer.generator)[:count].numpy())
+
     def _fit_and_step(
-        self, rows: torch.Tensor, target: torch.Tensor, weight: torch.Tensor, lr: torch.Tensor
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        """One fused fit and one Adam step for weight rows (B,); returns their errors (B,) and outputs."""
+        self, rows: torch.Tensor, target: np.ndarray, weight: np.ndarray, lr: np.ndarray, samples: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """One fused fit and one Adam step for weight rows (B,) against targets (B, S, C) at block samples
+        `samples` (S,) with loss weights (B, S) at learning rates (B,); returns their errors (B,) and
+        outputs (B, S, C)."""
         field = self.field
         device = field.weights.device
-        mse, grad, pred = field.fit_blocks(
-            take_rows(field.weights.detach(), rows), target.to(device), weight.to(device)
-        )
+        target_t, weight_t = torch.from_numpy(target).to(device), torch.from_numpy(weight).to(device)
+        mse, grad, pred = field.fit_blocks(take_rows(field.weights.detach(), rows), target_t, weight_t, samples)
         if not all_finite(grad):
             raise TrainingError(f"step {self.trainer.step_count + 1}: a gradient is not finite")
         index = rows.to(device, torch.int32)
         state = (index, self.m, self.v, self.steps)
-        warp_call(kernels.adam_rows, field.weights.data, index, state[0], grad, *state[1:], lr.to(device), BETAS, EPS)
-        return mse.detach().cpu(), pred.detach().cpu()
+        lr_t = torch.from_numpy(lr).to(device)
+        warp_call(kernels.adam_rows, field.weights.data, index, state[0], grad, *state[1:], lr_t, BETAS, EPS)
+        return mse.detach().cpu().numpy(), pred.detach().cpu().numpy()
 
-    def _record(self, st: ScaleState, active: torch.Tensor, mse: torch.Tensor, pred: torch.Tensor) -> None:
-        """Store the blocks' errors and outputs; those at or under tau_j leave the active set."""
+    def _record(
+        self, st: ScaleState, active: torch.Tensor, mse: np.ndarray, pred: np.ndarray, samples: np.ndarray, seen: Any
+    ) -> None:
+        """Store the blocks' errors and outputs at the samples; those at or under tau_j (measured on
+        samples inside the signal, `seen`) leave the active set."""
         field = self.field
         ids = st.scale.first + st.block_ids[active]
-        field.error[ids] = mse.to(field.error.dtype)
-        field.status[ids[mse <= self.config.converged_mse(st.scale.scale)]] = CONVERGED
-        st.pred[st.block_ids[active]] = pred
+        mse_t = torch.from_numpy(mse)
+        field.error[ids] = mse_t.to(field.error.device, field.error.dtype)
+        done = (mse_t <= self.config.converged_mse(st.scale.scale)) & torch.from_numpy(seen)
+        field.status[ids[done]] = CONVERGED
+        st.pred[st.block_ids[active].numpy()[:, None], samples[None, :]] = pred
 
     def _end_pass(self, batch: list[tuple[ScaleState, torch.Tensor]]) -> None:
         """Count a pass for every scale that trained; end coarse scales; start the next finer one."""
@@ -198,15 +223,15 @@ class ScalesTogetherTraining:
     def _status(self, st: ScaleState) -> torch.Tensor:
         return self.field.status[st.scale.first + st.block_ids].cpu()
 
-    def _targets(self) -> list[torch.Tensor]:
+    def _targets(self) -> list[np.ndarray]:
         """Every started scale's targets (coarse to fine): its signal minus U2 of the reconstruction of
         the scale above (the coarser scales' last MLP outputs, upsampled scale by scale)."""
-        out: list[torch.Tensor] = []
+        out: list[np.ndarray] = []
         upper = None
         for st in self.states:
-            up = 0.0
+            up = np.float32(0.0)
             if upper is not None:
-                up = upsample2(upper, tuple(st.signal.shape[:-1]), sample_counts(self.config, st.scale.scale + 1))
+                up = upsample2(upper, st.signal.shape[:-1], sample_counts(self.config, st.scale.scale + 1))
             out.append(st.signal - up)
             upper = from_blocks(st.pred, st.signal.shape, self.config.block_size) + up
         return out
@@ -216,17 +241,17 @@ class ScalesTogetherTraining:
         other blocks MLPs (parents' weights / 2 from J-3 down)."""
         field, c = self.field, self.config
         scale = field.layout[j]
-        valid = torch.from_numpy(inside(scale, torch.arange(scale.count), c))
-        st = ScaleState(scale, self._signal(scale), valid / (valid.sum(1, keepdim=True) * c.out_dims), c.out_dims)
+        valid = inside(scale, torch.arange(scale.count), c)
+        st = ScaleState(scale, self._signal(scale), valid, c.out_dims)
         self.states.append(st)
         if fresh:
             target = to_blocks(self._targets()[-1], c.block_size)
-            energy = ((target**2).sum(-1) * st.loss_weight).sum(1)
+            energy = torch.from_numpy(((target**2).sum(-1) * st.loss_weight).sum(1))
             block_ids = torch.nonzero(energy > c.target_mse).squeeze(1)
             status = field.status[scale.first : scale.stop]
             status.fill_(PRUNED)
             status[block_ids] = ACTIVE
-            field.error[scale.first : scale.stop] = energy.to(field.error.dtype)
+            field.error[scale.first : scale.stop] = energy.to(field.error.device, field.error.dtype)
             rows = field.add_rows(j, block_ids, initial_rows(field, scale, block_ids, self.trainer.generator))
             self._weights_seen = field.weights
             self._grow_state(field.weights.shape[0])
@@ -236,17 +261,17 @@ class ScalesTogetherTraining:
         st.block_ids, st.rows = block_ids, rows.long()
         if not fresh and block_ids.numel():
             weights = take_rows(field.weights.detach(), st.rows)
-            zero = torch.zeros(block_ids.numel(), *st.pred.shape[1:])
-            _, _, pred = field.fit_blocks(weights, zero, torch.zeros(zero.shape[:2]))
-            st.pred[block_ids] = pred.cpu()
+            zero = torch.zeros(block_ids.numel(), *st.pred.shape[1:], device=weights.device)
+            _, _, pred = field.fit_blocks(weights, zero, zero[..., 0])
+            st.pred[block_ids.numpy()] = pred.cpu().numpy()
 
-    def _signal(self, scale: Scale) -> torch.Tensor:
+    def _signal(self, scale: Scale) -> np.ndarray:
         """The signal averaged down to the scale, padded to whole blocks (array order, channels last)."""
         c = self.config
         region = self.trainer.scene.read_region((0,) * c.dims, tuple(c.size))
         signal = torch.from_numpy(np.ascontiguousarray(region, dtype=np.float32))
         full = tuple(n * scale.extent for n in reversed(scale.blocks))
-        return pyramid.downsample(pyramid.pad_edges(signal, full), 1 << scale.scale)
+        return pyramid.downsample(pyramid.pad_edges(signal, full), 1 << scale.scale).numpy()
 
     def _grow_state(self, rows: int) -> None:
         """Adam moments and step counts for weight rows added since (new rows start from zero)."""
@@ -269,14 +294,3 @@ class ScalesTogetherTraining:
                 self._start(j, fresh=False)
         if self.states and self.states[-1].scale.scale == 0:
             self.finished = all(not bool((self._status(st) == ACTIVE).any()) for st in self.states)
-
-
-def from_blocks(blocks: torch.Tensor, shape: tuple[int, ...], b: int) -> torch.Tensor:
-    """The inverse of to_blocks: (blocks, b^D, C), blocks and samples x fastest -> shape (array order,
-    channels last, whole blocks)."""
-    spatial = shape[:-1]
-    dims = len(spatial)
-    counts = [n // b for n in spatial]
-    grid = blocks.reshape(*counts, *([b] * dims), shape[-1])
-    order = [a for pair in zip(range(dims), range(dims, 2 * dims), strict=True) for a in pair] + [2 * dims]
-    return grid.permute(order).reshape(shape)

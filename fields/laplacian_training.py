@@ -324,7 +324,7 @@ class ScaleByScaleTraining:
                 ]
                 pred = torch.cat(parts)
                 signal = signal - pred.detach().cpu().view(signal.shape)
-            yield band, to_blocks(signal, b)
+            yield band, torch.from_numpy(to_blocks(signal.numpy(), b))
 
 
 def checked_field(trainer: Any) -> LaplacianBlocksField:
@@ -423,7 +423,7 @@ def band_coordinates(scale: Scale, band: int, c: Any) -> torch.Tensor:
     return torch.stack([g.reshape(-1) for g in reversed(grids)], dim=-1).float()
 
 
-def to_blocks(signal: torch.Tensor, b: int) -> torch.Tensor:
+def to_blocks(signal: np.ndarray, b: int) -> np.ndarray:
     """A band (b, ..., n_0 * b, C) in array order -> (blocks, b^D, C): blocks x fastest, samples x fastest."""
     spatial = signal.shape[:-1]
     counts = [n // b for n in spatial]
@@ -433,4 +433,14 @@ def to_blocks(signal: torch.Tensor, b: int) -> torch.Tensor:
     blocks = signal.reshape(*split, signal.shape[-1])
     dims = len(spatial)
     order = [2 * a for a in range(dims)] + [2 * a + 1 for a in range(dims)] + [2 * dims]
-    return blocks.permute(order).reshape(math.prod(counts), b**dims, signal.shape[-1])
+    return blocks.transpose(order).reshape(math.prod(counts), b**dims, signal.shape[-1])
+
+
+def from_blocks(blocks: np.ndarray, shape: tuple[int, ...], b: int) -> np.ndarray:
+    """The inverse of to_blocks: (blocks, b^D, C) -> `shape` (array order, channels last, whole blocks)."""
+    spatial = shape[:-1]
+    dims = len(spatial)
+    counts = [n // b for n in spatial]
+    grid = blocks.reshape(*counts, *([b] * dims), shape[-1])
+    order = [a for pair in zip(range(dims), range(dims, 2 * dims), strict=True) for a in pair] + [2 * dims]
+    return grid.transpose(order).reshape(shape)
