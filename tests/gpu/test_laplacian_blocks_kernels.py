@@ -134,6 +134,17 @@ def test_fused_block_fit_matches_reference(case, device):
     torch_field = LaplacianBlocksField(config, impl="torch")
     sse_t, grad_t, _ = torch_field.fit_blocks(weights, targets, loss_weight)
     assert rel_err(sse_t, losses) <= 1e-5 and rel_err(grad_t, w64.grad) <= 2e-5
+    # a subset of every block's samples: the same as the reference on those samples
+    subset = torch.arange(1, samples, 3)
+    sse_s, grad_s, pred_s = field.fit_blocks(
+        weights.to(device), targets[:, subset].to(device), loss_weight[:, subset].to(device), subset.numpy()
+    )
+    w64.grad = None
+    pred = reference.siren_blocks(local[:, subset], w64, hidden, layers, config.omega)
+    losses = (((pred - targets[:, subset].double()) ** 2).sum(-1) * loss_weight[:, subset].double()).sum(1)
+    losses.sum().backward()
+    assert rel_err(sse_s.cpu(), losses) <= 1e-5 and rel_err(grad_s.cpu(), w64.grad) <= 2e-5
+    assert rel_err(pred_s.cpu(), pred) <= 1e-5
 
 
 def test_block_grid_and_field_agree_on_local_coordinates():
