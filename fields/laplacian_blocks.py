@@ -4,10 +4,13 @@ wrapper around the Warp kernels of gpu/laplacian_blocks.py, and the field module
 The signal (S_x x S_y [x S_z] samples) is a Laplacian pyramid of J scales; scale j (0 is the
 finest) is cut into blocks of b^D samples of that scale, i.e. b * 2^j finest samples per axis
 (the last block per axis may reach past the signal: padding). A block with an MLP owns one weight
-row; the field at x is the sum over scales of the MLP of the block that holds x, evaluated at the
-block-local coordinate in [-1, 1]^D (Eq. 5). Blocks without an MLP (pruned, or their scale not
-yet trained) read as zero. Levels (the level mask, the viewer's level of detail) run coarse to
-fine: level l is scale J-1-l, so levels 0..l on give the reconstruction at scale J-1-l.
+row. The reconstruction at scale j is its blocks' MLPs (each at the block-local coordinate in
+[-1, 1]^D, Eq. 5) plus the bilinear 2x upsampling U2 of the reconstruction at scale j+1 (Eq. 2-4;
+gpu/laplacian_blocks.py spells out the weights); the field at x is the reconstruction at the
+finest scale that is on. Blocks without an MLP (pruned, or their scale not yet trained) read as
+zero; a scale that is off adds nothing but passes the coarser ones on. Levels (the level mask,
+the viewer's level of detail) run coarse to fine: level l is scale J-1-l, so levels 0..l on give
+the reconstruction at scale J-1-l.
 
 Training (coarse to fine, pruning, convergence, parent weights) is fields/laplacian_training.py.
 """
@@ -31,6 +34,10 @@ from fieldscope.fields.warp_bridge import warp_call
 from fieldscope.gpu import laplacian_blocks as kernels
 
 IMPLEMENTATIONS = ("warp", "torch")
+#: "sequential": MINER's Algorithm 1, one scale after the other (fields/laplacian_training.py);
+#: "together": a finer scale starts once the one above is good enough and all started scales train
+#: in one launch per pass (fields/laplacian_together.py).
+SCHEDULES = ("sequential", "together")
 
 # Block states (the `status` buffer).
 NOT_STARTED, ACTIVE, CONVERGED, STOPPED, PRUNED = 0, 1, 2, 3, 4
@@ -48,12 +55,44 @@ DEFAULT_BLOCK = {2: 32, 3: 16}
 #: yet, the paper's.
 DEFAULTS: dict[str, dict[int, dict[str, Any]]] = {
     "paper": {
-        2: {"hidden_width": 20, "layers": 4, "learning_rate": 5e-4, "max_epochs": 500, "min_gain": 0.0},
-        3: {"hidden_width": 22, "layers": 3, "learning_rate": 1e-3, "max_epochs": 2000, "min_gain": 0.0},
+        2: {
+            "hidden_width": 20,
+            "layers": 4,
+            "learning_rate": 5e-4,
+            "max_epochs": 500,
+            "min_gain": 0.0,
+            "schedule": "sequential",
+            "sample_fraction": 1.0,
+        },
+        3: {
+            "hidden_width": 22,
+            "layers": 3,
+            "learning_rate": 1e-3,
+            "max_epochs": 2000,
+            "min_gain": 0.0,
+            "schedule": "sequential",
+            "sample_fraction": 1.0,
+        },
     },
     "tuned": {
-        2: {"hidden_width": 20, "layers": 4, "learning_rate": 2e-3, "max_epochs": 500, "min_gain": 0.2},
-        3: {"hidden_width": 22, "layers": 3, "learning_rate": 1e-3, "max_epochs": 2000, "min_gain": 0.0},
+        2: {
+            "hidden_width": 20,
+            "layers": 4,
+            "learning_rate": 2e-3,
+            "max_epochs": 500,
+            "min_gain": 0.2,
+            "schedule": "together",
+            "sample_fraction": 1.0,
+        },
+        3: {
+            "hidden_width": 22,
+            "layers": 3,
+            "learning_rate": 1e-3,
+            "max_epochs": 2000,
+            "min_gain": 0.0,
+            "schedule": "together",
+            "sample_fraction": 1.0,
+        },
     },
 }
 
@@ -66,8 +105,12 @@ class LaplacianBlocksConfig:
     block_size 0 means 32 in 2D and 16 in 3D. hidden_width, layers, learning_rate, max_epochs and
     min_gain left None take the values of `defaults` for the signal's dims: "paper" (MINER's image
     settings; its 3D section's for volumes) or "tuned" (faster here, measured with `fieldscope bench
-    fit`). Each step trains every active block of the scale in one launch (blocks_per_step > 0: at
-    most that many). target_mse is MINER's tau: a block whose residual mean squared error is at
+    fit`). schedule "sequential" (the paper's) trains one scale after the other, each step every
+    active block of the scale in one launch (blocks_per_step > 0: at most that many); "together"
+    starts a scale once the one above is good enough (see min_gain) and trains every active block
+    of every started scale in one launch per step, each on a random sample_fraction of its samples
+    (the same ones for every block of the step; 1: all, as the paper).
+    target_mse is MINER's tau: a block whose residual mean squared error is at
     most tau before its scale starts gets no MLP (pruned), and a training block of the finest scale
     that reaches it leaves the active set. On coarser scales a block leaves at tau * coarse_ratio
     (Algorithm 1's tau_j per scale), so that the residual it leaves to its children falls clearly
@@ -98,6 +141,8 @@ class LaplacianBlocksConfig:
     min_gain: float = None  # type: ignore[assignment]
     gain_window: int = 10
     blocks_per_step: int = 0
+    schedule: str = None  # type: ignore[assignment]
+    sample_fraction: float = None  # type: ignore[assignment]
 
     def __post_init__(self) -> None:
         check(self.kind == "laplacian_blocks", f"kind must be 'laplacian_blocks', not {self.kind!r}")
@@ -132,6 +177,8 @@ class LaplacianBlocksConfig:
         check(self.max_epochs >= 1, f"max epochs must be at least 1, not {self.max_epochs}")
         check(self.min_gain >= 0 and self.gain_window >= 1, "min_gain must be >= 0 and gain_window >= 1")
         check(self.blocks_per_step >= 0, f"blocks per step must be >= 0 (0: all), not {self.blocks_per_step}")
+        check(0 < self.sample_fraction <= 1, f"sample fraction must be in (0, 1], not {self.sample_fraction}")
+        check(self.schedule in SCHEDULES, f"schedule must be one of {', '.join(SCHEDULES)}, not {self.schedule!r}")
 
     @property
     def row_length(self) -> int:
@@ -194,6 +241,72 @@ def locate(x: torch.Tensor, scale: Scale, size: tuple[int, ...]) -> tuple[torch.
     return ids, local
 
 
+def sample_counts(config: LaplacianBlocksConfig, scale: int) -> tuple[int, ...]:
+    """Samples per axis of scale j inside the signal, ceil(S_d / 2^j)."""
+    return tuple(-(-n // (1 << scale)) for n in config.size)
+
+
+def upsample2(coarse: np.ndarray, fine_shape: tuple[int, ...], valid: tuple[int, ...]) -> np.ndarray:
+    """MINER's U2: the bilinear 2x upsampling of a scale's samples coarse (n_{D-1}, ..., n_0, C) (array
+    order, channels last) onto the next finer scale's grid of fine_shape (array order). Fine sample
+    m sits at (m + 1/2) / 2 - 1/2 coarse samples (torch's interpolate with align_corners=False),
+    clamped to the first `valid` coarse samples per axis (coordinate order; those past the signal
+    are padding) so that the edges repeat. numpy: it runs between Warp launches, where torch's
+    threads would compete with Warp's."""
+    out = coarse
+    dims = len(fine_shape)
+    for axis in range(dims):
+        n = valid[dims - 1 - axis]
+        s = np.clip((np.arange(fine_shape[axis]) + 0.5) * 0.5 - 0.5, 0.0, n - 1)
+        lo = np.floor(s).astype(np.int64)
+        f = (s - lo).astype(coarse.dtype).reshape(-1, *([1] * (out.ndim - axis - 1)))
+        hi = np.minimum(lo + 1, n - 1)
+        out = np.take(out, lo, axis) * (1 - f) + np.take(out, hi, axis) * f
+    return out
+
+
+def u2_windows(x: torch.Tensor, config: LaplacianBlocksConfig, top: int) -> Any:
+    """For each scale j under `top` (top+1 .. J-1): (j, base (N, D) int64, win (N, D, 3)), the composed
+    U2 weights of points x (N, D) over samples base + 0..2 of scale j per axis."""
+    cnt = torch.tensor(sample_counts(config, top + 1), dtype=x.dtype, device=x.device)
+    per_unit = torch.tensor([n / (1 << (top + 1)) for n in config.size], dtype=x.dtype, device=x.device)
+    s = torch.minimum((x.clamp(0.0, 1.0) * per_unit - 0.5).clamp_min(0.0), cnt - 1)
+    base = torch.floor(s).long()
+    f = s - base.to(x.dtype)
+    win = torch.stack([1 - f, f, torch.zeros_like(f)], dim=-1)
+    for j in range(top + 1, config.scales):
+        yield j, base, win
+        if j + 1 < config.scales:
+            base, win = _next_window(base, win, sample_counts(config, j + 1))
+
+
+def _next_window(base: torch.Tensor, win: torch.Tensor, counts: tuple[int, ...]) -> tuple[torch.Tensor, torch.Tensor]:
+    """U2 of the weights win (N, D, 3) over samples base + 0..2 onto the next coarser scale."""
+    limit = torch.tensor(counts, device=base.device) - 1
+    out = torch.zeros_like(win)
+    first = None
+    for e in range(3):
+        s = torch.minimum(((base + e).to(win.dtype) * 0.5 - 0.25).clamp_min(0.0), limit.to(win.dtype))
+        lo = torch.floor(s).long()
+        f = s - lo.to(win.dtype)
+        first = lo if first is None else first
+        hi = torch.minimum(lo + 1, limit)
+        out.scatter_add_(2, (lo - first)[..., None], (win[..., e] * (1 - f))[..., None])
+        out.scatter_add_(2, (hi - first)[..., None], (win[..., e] * f)[..., None])
+    return first, out
+
+
+def window_samples(base: torch.Tensor, win: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The window's nonzero entries: point index (E,), sample index per axis (E, D), weight (E,)."""
+    dims = base.shape[1]
+    offsets = torch.cartesian_prod(*([torch.arange(3)] * dims)).view(-1, dims).flip(1).to(base.device)
+    weight = torch.ones(base.shape[0], offsets.shape[0], dtype=win.dtype, device=win.device)
+    for d in range(dims):
+        weight = weight * win[:, d, offsets[:, d]]
+    point, entry = torch.nonzero(weight != 0, as_tuple=True)
+    return point, base[point] + offsets[entry], weight[point, entry]
+
+
 def block_grid(config: LaplacianBlocksConfig) -> torch.Tensor:
     """Local coordinates (b^D, D) of a block's samples (their centres), sample x fastest."""
     b = config.block_size
@@ -223,7 +336,7 @@ class _WarpBlocks(torch.autograd.Function):
         x = x.detach().float().contiguous()
         out = torch.empty(x.shape[0], blocks.config.out_dims, device=x.device)
         c = blocks.config
-        warp_call(kernels.forward, x, weights.detach(), blocks.arrays, c.mlp, c.omega, out)
+        warp_call(kernels.forward, x, weights.detach(), blocks.arrays, c.mlp, c.omega, out, c.block_size, blocks.top)
         ctx.save_for_backward(x, weights)
         ctx.blocks = blocks
         return out
@@ -237,21 +350,25 @@ class _WarpBlocks(torch.autograd.Function):
         if segments["row"].numel():
             c = blocks.config
             g = grad_out.float().contiguous()
-            warp_call(kernels.backward, x, weights.detach(), blocks.arrays, c.mlp, c.omega, segments, g, grad_w)
+            warp_call(kernels.backward, weights.detach(), c.mlp, c.omega, segments, g, grad_w)
         return None, grad_w, None
 
 
 class BlockGeometry:
     """Which weight row each block of the chosen scales uses, as the arrays the kernels read.
 
-    slots: (sum over all scales of blocks,) int32, -1 for no MLP; scales_on: scale j is evaluated.
+    slots: (sum over all scales of blocks,) int32, -1 for no MLP; scales_on: scale j adds its
+    residual; top: the scale whose reconstruction is evaluated (None: the finest that is on).
     """
 
-    def __init__(self, config: LaplacianBlocksConfig, slots: torch.Tensor, scales_on: tuple[bool, ...]) -> None:
+    def __init__(
+        self, config: LaplacianBlocksConfig, slots: torch.Tensor, scales_on: tuple[bool, ...], top: int | None = None
+    ) -> None:
         self.config = config
         self.layout = scale_layout(config)
         self.slots = slots
         self.scales_on = scales_on
+        self.top = top if top is not None else next((j for j, on in enumerate(scales_on) if on), config.scales - 1)
         device = slots.device
         self.arrays = {
             "slots": slots,
@@ -263,40 +380,71 @@ class BlockGeometry:
                 device=device,
             ),
             "mask": torch.tensor(scales_on, dtype=torch.int32, device=device),
+            "samples": torch.tensor(
+                [_vec3(sample_counts(config, j), 1) for j in range(config.scales)], dtype=torch.int32, device=device
+            ),
+            "sample_scale": torch.tensor(
+                [_vec3([n / (1 << j) for n in config.size], 1.0) for j in range(config.scales)],
+                dtype=torch.float32,
+                device=device,
+            ),
         }
 
     def entries(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Every (point, block with an MLP) pair of the scales on: point index, weight row, scale and
-        local coordinates (E, D) in x's dtype."""
-        points, rows, scales, local = [], [], [], []
-        for scale, on in zip(self.layout, self.scales_on, strict=True):
-            if not on:
-                continue
-            ids, loc = locate(x, scale, self.config.size)
-            row = self.slots[scale.first + ids].long()
+        """Every (point, block with an MLP) pair the evaluation at x (N, D) sums: point index, weight
+        row, local coordinates (E, D) and U2 weight (E,), both in x's dtype."""
+        c, top = self.config, self.top
+        points, rows, local, weights = [], [], [], []
+
+        def add(point: torch.Tensor, row: torch.Tensor, loc: torch.Tensor, weight: torch.Tensor) -> None:
             keep = torch.nonzero(row >= 0).squeeze(1)
-            points.append(keep)
+            points.append(point[keep])
             rows.append(row[keep])
-            scales.append(torch.full_like(keep, scale.scale))
             local.append(loc[keep])
+            weights.append(weight[keep])
+
+        if self.scales_on[top]:
+            ids, loc = locate(x, self.layout[top], c.size)
+            add(
+                torch.arange(x.shape[0], device=x.device),
+                self.slots[self.layout[top].first + ids].long(),
+                loc,
+                torch.ones(x.shape[0], dtype=x.dtype, device=x.device),
+            )
+        for j, base, win in u2_windows(x, c, top):
+            if self.scales_on[j]:
+                point, m, weight = window_samples(base, win)
+                ids, loc = sample_blocks(m, self.layout[j], c.block_size, x.dtype)
+                add(point, self.slots[self.layout[j].first + ids].long(), loc, weight)
         if not points:
             empty = torch.zeros(0, dtype=torch.long, device=x.device)
-            return empty, empty, empty, x.new_zeros(0, x.shape[1])
-        return torch.cat(points), torch.cat(rows), torch.cat(scales), torch.cat(local)
+            return empty, empty, x.new_zeros(0, x.shape[1]), x.new_zeros(0)
+        return torch.cat(points), torch.cat(rows), torch.cat(local), torch.cat(weights)
 
     def segments(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
-        """Point indices grouped by weight row, for the per-block gradient reduction (see
+        """The entries grouped by weight row, for the per-block gradient reduction (see
         gpu.laplacian_blocks.backward); on CUDA long segments are cut into pieces of 128."""
-        points, rows, scales, _ = self.entries(x)
+        points, rows, local, weight = self.entries(x)
         order = torch.argsort(rows, stable=True)
-        rows, points, scales = rows[order], points[order], scales[order]
+        rows, points = rows[order], points[order]
         starts = _segment_starts(rows, 128 if x.device.type == "cuda" else None)
         return {
             "order": points.to(torch.int32),
+            "local": local[order].float().contiguous(),
+            "weight": weight[order].float().contiguous(),
             "row": rows[starts[:-1]].to(torch.int32),
-            "scale": scales[starts[:-1]].to(torch.int32),
             "start": starts.to(torch.int32),
         }
+
+
+def sample_blocks(m: torch.Tensor, scale: Scale, side: int, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
+    """Samples m (E, D) of a scale (indices per axis) -> their block ids (E,) and local coordinates (E, D)."""
+    k = m // side
+    local = (2.0 * (m - k * side).to(dtype) + 1.0) / side - 1.0
+    ids = k[:, -1]
+    for d in range(m.shape[1] - 2, -1, -1):
+        ids = ids * scale.blocks[d] + k[:, d]
+    return ids, local
 
 
 def _vec3(values: Any, fill: Any) -> list[Any]:
@@ -319,15 +467,15 @@ def _segment_starts(sorted_rows: torch.Tensor, piece: int | None) -> torch.Tenso
 
 
 def torch_blocks(x: torch.Tensor, weights: torch.Tensor, blocks: BlockGeometry) -> torch.Tensor:
-    """The same evaluation in pure PyTorch (reference and benchmark baseline): points grouped by
-    block, padded to equal length, every block's MLP in one torch.bmm per layer."""
+    """The same evaluation in pure PyTorch (reference and benchmark baseline): the entries grouped by
+    block, padded to equal length, every block's MLP in one torch.bmm per layer, weighted by U2."""
     c = blocks.config
-    points, rows, _, local = blocks.entries(x.to(weights.dtype))
+    points, rows, local, weight = blocks.entries(x.to(weights.dtype))
     out = torch.zeros(x.shape[0], c.out_dims, dtype=weights.dtype, device=x.device)
     if rows.numel() == 0:
         return out
     order = torch.argsort(rows, stable=True)
-    rows, points, local = rows[order], points[order], local[order]
+    rows, points, local, weight = rows[order], points[order], local[order], weight[order]
     starts = _segment_starts(rows, None)
     lengths = starts[1:] - starts[:-1]
     segment = torch.repeat_interleave(torch.arange(lengths.numel(), device=x.device), lengths)
@@ -335,7 +483,7 @@ def torch_blocks(x: torch.Tensor, weights: torch.Tensor, blocks: BlockGeometry) 
     batch = local.new_zeros(lengths.numel(), int(lengths.max()), local.shape[1])
     batch[segment, position] = local
     values = reference.siren_blocks(batch, weights[rows[starts[:-1]]], c.hidden_width, c.layers, c.omega)
-    return out.index_add(0, points, values[segment, position])
+    return out.index_add(0, points, values[segment, position] * weight[:, None])
 
 
 class LaplacianBlocksField(FieldBase):
@@ -361,9 +509,10 @@ class LaplacianBlocksField(FieldBase):
         """x (N, D) in [0,1]^D -> (N, out_dims): the sum over the scales of the level mask."""
         return self.evaluate_scales(x, self.scales_of_mask())
 
-    def evaluate_scales(self, x: torch.Tensor, scales_on: tuple[bool, ...]) -> torch.Tensor:
-        """The sum over the given scales only (indexed by scale, 0 finest), whatever the level mask."""
-        return self.run(x, self.weights, BlockGeometry(self.config, self.slots, scales_on))
+    def evaluate_scales(self, x: torch.Tensor, scales_on: tuple[bool, ...], top: int | None = None) -> torch.Tensor:
+        """The reconstruction at scale `top` (None: the finest on) from the residuals of the given
+        scales only (indexed by scale, 0 finest), whatever the level mask."""
+        return self.run(x, self.weights, BlockGeometry(self.config, self.slots, scales_on, top))
 
     def run(self, x: torch.Tensor, weights: torch.Tensor, blocks: BlockGeometry) -> torch.Tensor:
         """Evaluate weight rows `weights` laid out by `blocks` at x (N, D) -> (N, C), differentiable
@@ -373,22 +522,25 @@ class LaplacianBlocksField(FieldBase):
         return _WarpBlocks.apply(x, weights, blocks)
 
     def fit_blocks(
-        self, weights: torch.Tensor, targets: torch.Tensor, loss_weight: torch.Tensor
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Training on whole blocks: weight rows (B, P) against targets (B, b^D, C) at every sample of
-        their block (sample x fastest). Returns each block's loss sum_s loss_weight[b, s] * |MLP_b - t|^2
-        (B,) and its gradient (B, P), in one fused Warp pass (impl="torch": torch.bmm and autograd)."""
+        self, weights: torch.Tensor, targets: torch.Tensor, loss_weight: torch.Tensor, samples: Any = None
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Training on whole blocks: weight rows (B, P) against targets (B, S, C) at every sample of
+        their block (S = b^D, sample x fastest), or at the block samples of index `samples` (S,) only.
+        Returns each block's loss sum_s loss_weight[b, s] * |MLP_b - t|^2 (B,), its gradient (B, P)
+        and the MLPs' outputs (B, S, C), in one fused Warp pass (impl="torch": torch.bmm and autograd)."""
         c = self.config
-        grid = block_grid(c).to(weights.device, weights.dtype)
+        grid = block_grid(c) if samples is None else block_grid(c)[torch.as_tensor(samples)]
+        grid = grid.to(weights.device, weights.dtype).contiguous()
         if self.impl == "torch":
             leaf = weights.detach().requires_grad_(True)
             local = grid[None].expand(weights.shape[0], -1, -1)
             pred = reference.siren_blocks(local, leaf, c.hidden_width, c.layers, c.omega)
             losses = (((pred - targets) ** 2).sum(-1) * loss_weight).sum(1)
             (grad,) = torch.autograd.grad(losses.sum(), leaf)
-            return losses.detach(), grad
+            return losses.detach(), grad, pred.detach()
         sse = torch.zeros(weights.shape[0], device=weights.device)
         grad = torch.zeros_like(weights)
+        pred = torch.empty(targets.shape, device=weights.device)
         warp_call(
             kernels.fit,
             weights.detach().contiguous(),
@@ -399,8 +551,9 @@ class LaplacianBlocksField(FieldBase):
             c.omega,
             grad,
             sse,
+            pred,
         )
-        return sse, grad
+        return sse, grad, pred
 
     # ---- levels
     @property
@@ -499,6 +652,10 @@ class LaplacianBlocksField(FieldBase):
         return [{"params": [self.weights], "lr": self.config.learning_rate}]
 
     def training_strategy(self, trainer: Any) -> Any:
+        if self.config.schedule == "together":
+            from fieldscope.fields.laplacian_together import ScalesTogetherTraining
+
+            return ScalesTogetherTraining(trainer)
         from fieldscope.fields.laplacian_training import ScaleByScaleTraining
 
         return ScaleByScaleTraining(trainer)

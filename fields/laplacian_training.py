@@ -129,17 +129,7 @@ class ScaleByScaleTraining:
     `finished` turns true once the finest scale is done; further steps only wait briefly."""
 
     def __init__(self, trainer: Any) -> None:
-        field = trainer.field
-        if not isinstance(field, LaplacianBlocksField):
-            raise ConfigError("coarse-to-fine training needs a laplacian_blocks field")
-        size = tuple(trainer.scene.describe().get("size", ()))
-        if size != tuple(field.config.size):
-            raise ConfigError(
-                f"the field was made for a {'x'.join(map(str, field.config.size))} signal, "
-                f"the scene has {'x'.join(map(str, size))} samples"
-            )
-        if not hasattr(trainer.scene, "read_region"):
-            raise ConfigError(f"a {trainer.scene.task} scene cannot train a laplacian_blocks field (no read_region)")
+        field = checked_field(trainer)
         self.trainer = trainer
         self.field: LaplacianBlocksField = field
         self.config = field.config
@@ -173,14 +163,15 @@ class ScaleByScaleTraining:
         valid = inside(run.scale, run.block_ids[batch], c)
         loss_weight = torch.from_numpy(valid / (valid.sum(1, keepdims=True) * c.out_dims)).to(device)
         targets = torch.from_numpy(run.store.read(batch.numpy())).to(device)
-        block_mse, grad = field.fit_blocks(take_rows(field.weights.detach(), run.rows[batch]), targets, loss_weight)
+        block_mse, grad, _ = field.fit_blocks(take_rows(field.weights.detach(), run.rows[batch]), targets, loss_weight)
         value = self.trainer.check_finite(block_mse.mean())
         if not all_finite(grad):
             raise TrainingError(f"step {self.trainer.step_count + 1}: a gradient is not finite")
         lr = self.trainer.optimizer.param_groups[0]["lr"] * c.lr_decay**run.epoch
         rows = run.rows[batch].to(device, torch.int32)
         state = (batch.to(device, torch.int32), run.m, run.v, run.steps)
-        warp_call(kernels.adam_rows, field.weights.data, rows, *state[:1], grad, *state[1:], lr, BETAS, EPS)
+        lrs = torch.full((batch.numel(),), lr, device=device)
+        warp_call(kernels.adam_rows, field.weights.data, rows, *state[:1], grad, *state[1:], lrs, BETAS, EPS)
         self._record(batch, block_mse.detach())
         active = int((field.status[run.scale.first + run.block_ids] == ACTIVE).sum())
         metrics = {
@@ -302,29 +293,12 @@ class ScaleByScaleTraining:
             status.fill_(PRUNED)
             status[block_ids] = ACTIVE
             field.error[scale.first : scale.stop] = energies
-            rows = field.add_rows(j, block_ids, self._initial_rows(scale, block_ids))
+            rows = field.add_rows(j, block_ids, initial_rows(field, scale, block_ids, self.trainer.generator))
             self._weights_seen = field.weights
         else:
             rows = rows_before[block_ids]
         self.run = ScaleRun(scale, block_ids, rows, store, c.row_length, field.weights.device)
         self._end_epoch()
-
-    def _initial_rows(self, scale: Scale, block_ids: torch.Tensor) -> torch.Tensor:
-        """Parent's weights / 2 (2D) or / sqrt(8) (3D) from scale J-3 down, else SIREN init."""
-        c, field = self.config, self.field
-        rows = siren_init(block_ids.numel(), c, self.trainer.generator)
-        if scale.scale > c.scales - 3 or block_ids.numel() == 0:
-            return rows
-        parent = field.layout[scale.scale + 1]
-        k = unravel(block_ids, scale.blocks) // 2
-        parent_ids = k[:, -1]
-        for d in range(c.dims - 2, -1, -1):
-            parent_ids = parent_ids * parent.blocks[d] + k[:, d]
-        parent_rows = field.slots[parent.first + parent_ids].long()
-        has = parent_rows >= 0
-        divisor = 2.0 if c.dims == 2 else math.sqrt(8.0)
-        rows[has] = field.weights.detach()[parent_rows[has]].cpu() / divisor
-        return rows
 
     def _residual_bands(self, scale: Scale) -> Any:
         """For each band of blocks along the last axis: (band, residuals (blocks in band, b^D, C)), the
@@ -344,10 +318,50 @@ class ScaleByScaleTraining:
             signal = pyramid.downsample(pyramid.pad_edges(region, (scale.extent, *full)), f)
             if any_coarser:
                 x = band_coordinates(scale, band, c).to(field.weights.device)
-                parts = [field.evaluate_scales(x[i : i + EVAL_CHUNK], coarser) for i in range(0, len(x), EVAL_CHUNK)]
+                parts = [
+                    field.evaluate_scales(x[i : i + EVAL_CHUNK], coarser, scale.scale)
+                    for i in range(0, len(x), EVAL_CHUNK)
+                ]
                 pred = torch.cat(parts)
                 signal = signal - pred.detach().cpu().view(signal.shape)
-            yield band, to_blocks(signal, b)
+            yield band, torch.from_numpy(to_blocks(signal.numpy(), b))
+
+
+def checked_field(trainer: Any) -> LaplacianBlocksField:
+    """The trainer's field, once it is a Laplacian-block field that fits the trainer's scene."""
+    field = trainer.field
+    if not isinstance(field, LaplacianBlocksField):
+        raise ConfigError("coarse-to-fine training needs a laplacian_blocks field")
+    size = tuple(trainer.scene.describe().get("size", ()))
+    if size != tuple(field.config.size):
+        raise ConfigError(
+            f"the field was made for a {'x'.join(map(str, field.config.size))} signal, "
+            f"the scene has {'x'.join(map(str, size))} samples"
+        )
+    if not hasattr(trainer.scene, "read_region"):
+        raise ConfigError(f"a {trainer.scene.task} scene cannot train a laplacian_blocks field (no read_region)")
+    return field
+
+
+def initial_rows(
+    field: LaplacianBlocksField, scale: Scale, block_ids: torch.Tensor, generator: torch.Generator
+) -> torch.Tensor:
+    """Weight rows (n, P) for new blocks of a scale: the parent's weights / 2 (2D) or / sqrt(8) (3D)
+    from scale J-3 down, else SIREN's initialisation."""
+    c = field.config
+    rows = siren_init(block_ids.numel(), c, generator)
+    if scale.scale > c.scales - 3 or block_ids.numel() == 0:
+        return rows
+    parent = field.layout[scale.scale + 1]
+    k = unravel(block_ids, scale.blocks) // 2
+    parent_ids = k[:, -1]
+    for d in range(c.dims - 2, -1, -1):
+        parent_ids = parent_ids * parent.blocks[d] + k[:, d]
+    parent_rows = field.slots[parent.first + parent_ids].long()
+    has = parent_rows >= 0
+    divisor = 2.0 if c.dims == 2 else math.sqrt(8.0)
+    rows[has] = field.weights.detach()[parent_rows[has]].cpu() / divisor
+    return rows
 
 
 def good_enough(scale_losses: list[float], c: Any) -> bool:
@@ -409,7 +423,7 @@ def band_coordinates(scale: Scale, band: int, c: Any) -> torch.Tensor:
     return torch.stack([g.reshape(-1) for g in reversed(grids)], dim=-1).float()
 
 
-def to_blocks(signal: torch.Tensor, b: int) -> torch.Tensor:
+def to_blocks(signal: np.ndarray, b: int) -> np.ndarray:
     """A band (b, ..., n_0 * b, C) in array order -> (blocks, b^D, C): blocks x fastest, samples x fastest."""
     spatial = signal.shape[:-1]
     counts = [n // b for n in spatial]
@@ -419,4 +433,14 @@ def to_blocks(signal: torch.Tensor, b: int) -> torch.Tensor:
     blocks = signal.reshape(*split, signal.shape[-1])
     dims = len(spatial)
     order = [2 * a for a in range(dims)] + [2 * a + 1 for a in range(dims)] + [2 * dims]
-    return blocks.permute(order).reshape(math.prod(counts), b**dims, signal.shape[-1])
+    return blocks.transpose(order).reshape(math.prod(counts), b**dims, signal.shape[-1])
+
+
+def from_blocks(blocks: np.ndarray, shape: tuple[int, ...], b: int) -> np.ndarray:
+    """The inverse of to_blocks: (blocks, b^D, C) -> `shape` (array order, channels last, whole blocks)."""
+    spatial = shape[:-1]
+    dims = len(spatial)
+    counts = [n // b for n in spatial]
+    grid = blocks.reshape(*counts, *([b] * dims), shape[-1])
+    order = [a for pair in zip(range(dims), range(dims, 2 * dims), strict=True) for a in pair] + [2 * dims]
+    return grid.transpose(order).reshape(shape)

@@ -10,9 +10,20 @@ Layout (shared with fields/laplacian_blocks.py):
 - geometry: slots (sum_j Q_j,) int32, the weight row of every block of every scale (scale j's
   blocks start at slot_offset[j]; block index kx + nx * (ky + ny * kz)), -1 where a block has no
   MLP (pruned or its scale not started); blocks (J, 3) int32 blocks per axis; inv_extent (J, 3)
-  float32, blocks per unit of coordinate; mask (J,) int32 (0 turns a scale off).
+  float32, blocks per unit of coordinate; mask (J,) int32 (0 turns a scale off); samples (J, 3)
+  int32, the scale's samples per axis inside the signal (ceil(S_d / 2^j)); sample_scale (J, 3)
+  float32, samples per unit of coordinate (S_d / 2^j); side: samples per block side.
 - Block of x at scale j: p = x_d * inv_extent[j, d], k_d = min(floor(p), blocks[j, d] - 1); local
   coordinate u_d = 2 * (p - k_d) - 1, in [-1, 1) inside the block.
+- MINER's Laplacian pyramid with U2 (Eq. 2-4): the reconstruction at scale j is the residual MLPs
+  of scale j plus the bilinear 2x upsampling U2 of the reconstruction at scale j+1 (sample m of
+  scale j sits at (m + 1/2) / 2 - 1/2 samples of scale j+1, as torch's interpolate with
+  align_corners=False; the edges repeat). The field at x is the reconstruction at the top scale
+  t (the finest that is on, or given): the MLP of x's block at scale t, plus, per coarser scale,
+  the MLPs at that scale's samples weighted by the composed U2 weights. Those weights factor
+  per axis and cover at most 2 samples at scale t+1 and 3 at the coarser ones (a window), so x
+  needs 1 + 2^D + 3^D (J - t - 2) MLP evaluations. A scale that is off adds no residual but its
+  U2 still passes the coarser ones on.
 
 The forward is sliced by points. The weight gradient is reduced per block: the caller sorts the
 (point, block) pairs by weight row into segments, and a thread walks one segment and adds into its
@@ -53,6 +64,59 @@ def sincos(x: float):
     sin_x = wp.where(q == 0, s, wp.where(q == 1, c, wp.where(q == 2, -s, -c)))
     cos_x = wp.where(q == 0, c, wp.where(q == 1, -s, wp.where(q == 2, -c, s)))
     return sin_x, cos_x
+
+
+@wp.func
+def first_window(x: wp.array2d(dtype=float), i: int, samples: Any, sample_scale: Any, j: int):
+    """U2 weights of point x[i] over the samples of scale j (the scale under the top one): per axis d
+    the first sample base[d] and the weights win[d, 0..2] of samples base[d] + 0..2."""
+    base = wp.vec3i(0)
+    win = wp.mat33(0.0)
+    for d in range(3):
+        win[d, 0] = 1.0
+    for d in range(x.shape[1]):
+        s = wp.clamp(wp.clamp(x[i, d], 0.0, 1.0) * sample_scale[j, d] - 0.5, 0.0, float(samples[j, d] - 1))
+        lo = int(wp.floor(s))
+        f = s - float(lo)
+        base[d] = lo
+        win[d, 0] = 1.0 - f
+        win[d, 1] = f
+    return base, win
+
+
+@wp.func
+def next_window(base: wp.vec3i, win: wp.mat33, samples: Any, j: int):
+    """The window one scale coarser (scale j): U2 applied to the weights of samples base + 0..2."""
+    out_base = wp.vec3i(0)
+    out = wp.mat33(0.0)
+    for d in range(3):
+        n = samples[j, d]
+        first = int(0)
+        for e in range(3):
+            s = wp.clamp(float(base[d] + e) * 0.5 - 0.25, 0.0, float(n - 1))
+            lo = int(wp.floor(s))
+            f = s - float(lo)
+            if e == 0:
+                first = lo
+            hi = wp.min(lo + 1, n - 1)
+            out[d, lo - first] = out[d, lo - first] + win[d, e] * (1.0 - f)
+            out[d, hi - first] = out[d, hi - first] + win[d, e] * f
+        out_base[d] = first
+    return out_base, out
+
+
+@wp.func
+def window_entry(base: wp.vec3i, win: wp.mat33, e: int):
+    """Entry e of the window's 3^D product (axis x fastest): the sample index and its weight."""
+    m = wp.vec3i(0)
+    weight = float(1.0)
+    rest = e
+    for d in range(3):
+        k = rest % 3
+        rest = rest // 3
+        m[d] = base[d] + k
+        weight *= win[d, k]
+    return m, weight
 
 
 @cache
@@ -130,6 +194,21 @@ def kernels(dims: int, hidden: int, layers: int, out_dims: int) -> SimpleNamespa
                 y[c] += w[row, out_w + k * out_dims + c] * ak
         return y
 
+    @wp.func
+    def sample_block(
+        m: wp.vec3i, j: int, side: int, slots: wp.array(dtype=int), slot_offset: wp.array(dtype=int), blocks: Any
+    ):
+        """Weight row of the block holding sample m of scale j, and the sample's local coordinates."""
+        block = int(0)
+        stride = int(1)
+        u = wp.vec3(0.0)
+        for d in range(wp.static(dims)):
+            k = m[d] // side
+            u[d] = (2.0 * float(m[d] - k * side) + 1.0) / float(side) - 1.0
+            block += k * stride
+            stride *= blocks[j, d]
+        return slots[slot_offset[j] + block], u
+
     @wp.kernel(enable_backward=False, module="unique")
     def blocks_forward(
         x: wp.array2d(dtype=float),
@@ -139,6 +218,10 @@ def kernels(dims: int, hidden: int, layers: int, out_dims: int) -> SimpleNamespa
         blocks: wp.array2d(dtype=int),
         inv_extent: wp.array2d(dtype=float),
         mask: wp.array(dtype=int),
+        samples: wp.array2d(dtype=int),
+        sample_scale: wp.array2d(dtype=float),
+        side: int,
+        top: int,
         omega: float,
         out: wp.array2d(dtype=float),
         slice_start: int,
@@ -147,14 +230,26 @@ def kernels(dims: int, hidden: int, layers: int, out_dims: int) -> SimpleNamespa
         q = wp.tid()
         first = (q * slice_stride + slice_start) * POINTS_PER_THREAD
         last = wp.min(first + POINTS_PER_THREAD, x.shape[0])
+        scales = mask.shape[0]
         for i in range(first, last):
             acc = wp.vector(0.0, length=wp.static(out_dims), dtype=float)
-            for j in range(mask.shape[0]):
-                if mask[j] != 0:
-                    block, u = locate(x, i, j, blocks, inv_extent)
-                    row = slots[slot_offset[j] + block]
-                    if row >= 0:
-                        acc += evaluate(w, row, u, omega)
+            if mask[top] != 0:
+                block, u = locate(x, i, top, blocks, inv_extent)
+                row = slots[slot_offset[top] + block]
+                if row >= 0:
+                    acc += evaluate(w, row, u, omega)
+            if top + 1 < scales:
+                base, win = first_window(x, i, samples, sample_scale, top + 1)
+                for j in range(top + 1, scales):
+                    if mask[j] != 0:
+                        for e in range(wp.static(3**dims)):
+                            m, weight = window_entry(base, win, e)
+                            if weight != 0.0:
+                                row, u = sample_block(m, j, side, slots, slot_offset, blocks)
+                                if row >= 0:
+                                    acc += weight * evaluate(w, row, u, omega)
+                    if j + 1 < scales:
+                        base, win = next_window(base, win, samples, j + 1)
             for c in range(wp.static(out_dims)):
                 out[i, c] = acc[c]
 
@@ -235,14 +330,12 @@ def kernels(dims: int, hidden: int, layers: int, out_dims: int) -> SimpleNamespa
 
     @wp.kernel(enable_backward=False, module="unique")
     def blocks_backward(
-        x: wp.array2d(dtype=float),
         w: wp.array2d(dtype=float),
-        blocks: wp.array2d(dtype=int),
-        inv_extent: wp.array2d(dtype=float),
         omega: float,
         order: wp.array(dtype=int),
+        local: wp.array2d(dtype=float),
+        weight: wp.array(dtype=float),
         seg_row: wp.array(dtype=int),
-        seg_scale: wp.array(dtype=int),
         seg_start: wp.array(dtype=int),
         grad_out: wp.array2d(dtype=float),
         grad_w: wp.array2d(dtype=float),
@@ -251,14 +344,15 @@ def kernels(dims: int, hidden: int, layers: int, out_dims: int) -> SimpleNamespa
     ):
         seg = wp.tid() * slice_stride + slice_start
         row = seg_row[seg]
-        j = seg_scale[seg]
         g = wp.vector(0.0, length=wp.static(out_dims), dtype=float)
         for e in range(seg_start[seg], seg_start[seg + 1]):
             i = order[e]
-            _block, u = locate(x, i, j, blocks, inv_extent)
+            u = wp.vec3(0.0)
+            for d in range(wp.static(dims)):
+                u[d] = local[e, d]
             act, slope, _y = forward_kept(w, row, u, omega)
             for c in range(wp.static(out_dims)):
-                g[c] = grad_out[i, c]
+                g[c] = weight[e] * grad_out[i, c]
             backprop(w, row, u, act, slope, g, grad_w, row)
 
     @wp.kernel(enable_backward=False, module="unique")
@@ -271,6 +365,7 @@ def kernels(dims: int, hidden: int, layers: int, out_dims: int) -> SimpleNamespa
         pieces: int,
         grad_w: wp.array2d(dtype=float),
         sse: wp.array(dtype=float),
+        pred: wp.array3d(dtype=float),
         slice_start: int,
         slice_stride: int,
     ):
@@ -288,6 +383,7 @@ def kernels(dims: int, hidden: int, layers: int, out_dims: int) -> SimpleNamespa
             act, slope, y = forward_kept(w, b, u, omega)
             k = weight[b, i]
             for c in range(wp.static(out_dims)):
+                pred[b, i, c] = y[c]
                 r = y[c] - target[b, i, c]
                 total += k * r * r
                 g[c] = 2.0 * k * r
@@ -298,71 +394,74 @@ def kernels(dims: int, hidden: int, layers: int, out_dims: int) -> SimpleNamespa
 
 
 def _geometry(g: dict[str, Any]) -> list[Any]:
-    return [g["slots"], g["slot_offset"], g["blocks"], g["inv_extent"], g["mask"]]
+    names = ("slots", "slot_offset", "blocks", "inv_extent", "mask", "samples", "sample_scale")
+    return [g[name] for name in names]
 
 
-def forward(x: Any, w: Any, geometry: dict[str, Any], mlp: tuple[int, int, int, int], omega: float, out: Any) -> None:
-    """Evaluate the field: x (N, D), weights (R, P) -> out (N, C), overwritten.
-
-    geometry: warp arrays named slots, slot_offset, blocks, inv_extent, mask (see the module doc);
-    mlp: (D, H, L, C).
-    """
-    kernel = kernels(*mlp).forward
-    device = str(x.device)
-    runtime.ensure_loaded(kernel, device)
-    threads = -(-x.shape[0] // POINTS_PER_THREAD)
-    inputs = [x, w, *_geometry(geometry), omega, out]
-    runtime.launch_sliced(kernel, (threads,), 0, inputs, device, min_threads=64)
-
-
-def backward(
+def forward(
     x: Any,
     w: Any,
     geometry: dict[str, Any],
     mlp: tuple[int, int, int, int],
     omega: float,
-    segments: dict[str, Any],
-    grad_out: Any,
-    grad_w: Any,
+    out: Any,
+    side: int,
+    top: int,
+) -> None:
+    """Evaluate the field: x (N, D), weights (R, P) -> out (N, C), overwritten: the reconstruction at
+    scale `top` (see the module doc).
+
+    geometry: warp arrays named slots, slot_offset, blocks, inv_extent, mask, samples, sample_scale;
+    mlp: (D, H, L, C); side: samples per block side.
+    """
+    kernel = kernels(*mlp).forward
+    device = str(x.device)
+    runtime.ensure_loaded(kernel, device)
+    threads = -(-x.shape[0] // POINTS_PER_THREAD)
+    inputs = [x, w, *_geometry(geometry), side, top, omega, out]
+    runtime.launch_sliced(kernel, (threads,), 0, inputs, device, min_threads=64)
+
+
+def backward(
+    w: Any, mlp: tuple[int, int, int, int], omega: float, segments: dict[str, Any], grad_out: Any, grad_w: Any
 ) -> None:
     """Add d loss / d weights (R, P) to grad_w from grad_out (N, C).
 
-    segments: warp arrays order (E,) point indices grouped by weight row, row (S,), scale (S,) and
-    start (S+1,) (segment s covers order[start[s]:start[s+1]]). On the CPU no two segments may
-    share a row; on CUDA they may (atomic adds).
+    segments: the forward's (point, block) entries grouped by weight row, as warp arrays: order (E,)
+    point indices, local (E, D) the block-local coordinates the MLP was evaluated at, weight (E,)
+    its U2 weight, row (S,) and start (S+1,) (segment s covers entries start[s]:start[s+1]). On the
+    CPU no two segments may share a row; on CUDA they may (atomic adds).
     """
     kernel = kernels(*mlp).backward
-    device = str(x.device)
+    device = str(w.device)
     runtime.ensure_loaded(kernel, device)
-    inputs = [
-        x,
-        w,
-        geometry["blocks"],
-        geometry["inv_extent"],
-        omega,
-        segments["order"],
-        segments["row"],
-        segments["scale"],
-        segments["start"],
-        grad_out,
-        grad_w,
-    ]
+    names = ("order", "local", "weight", "row", "start")
+    inputs = [w, omega, *(segments[name] for name in names), grad_out, grad_w]
     runtime.launch_sliced(kernel, (segments["row"].shape[0],), 0, inputs, device, interleave=True, min_threads=2)
 
 
 def fit(
-    w: Any, grid: Any, target: Any, weight: Any, mlp: tuple[int, int, int, int], omega: float, grad_w: Any, sse: Any
+    w: Any,
+    grid: Any,
+    target: Any,
+    weight: Any,
+    mlp: tuple[int, int, int, int],
+    omega: float,
+    grad_w: Any,
+    sse: Any,
+    pred: Any,
 ) -> None:
     """Training on whole blocks, forward and backward in one pass: block b (weight row b of w (B, P))
     at its samples' local coordinates grid (S, D), against target (B, S, C) with per-sample loss
-    weights weight (B, S). Adds d loss / d w to grad_w (B, P) and each block's loss to sse (B,), for
+    weights weight (B, S). Writes the MLPs' outputs to pred (B, S, C), adds d loss / d w to grad_w
+    (B, P) and each block's loss to sse (B,), for
     loss_b = sum_s weight[b, s] * |MLP_b(grid[s]) - target[b, s]|^2. Sliced by blocks on the CPU;
     on CUDA each block's samples are also cut into pieces (atomic adds)."""
     kernel = kernels(*mlp).fit
     device = str(w.device)
     runtime.ensure_loaded(kernel, device)
     pieces = 1 if device == "cpu" else 16
-    inputs = [w, grid, target, weight, omega, pieces, grad_w, sse]
+    inputs = [w, grid, target, weight, omega, pieces, grad_w, sse, pred]
     runtime.launch_sliced(kernel, (w.shape[0], pieces), 0, inputs, device, interleave=True, min_threads=2)
 
 
@@ -375,7 +474,7 @@ def _adam_rows(
     m: wp.array2d(dtype=float),
     v: wp.array2d(dtype=float),
     steps: wp.array(dtype=int),
-    lr: float,
+    lr: wp.array(dtype=float),
     beta1: float,
     beta2: float,
     eps: float,
@@ -395,7 +494,7 @@ def _adam_rows(
         vp = beta2 * v[k, p] + (1.0 - beta2) * g * g
         m[k, p] = mp
         v[k, p] = vp
-        w[row, p] = w[row, p] - lr * (mp / correct1) / (wp.sqrt(vp / correct2) + eps)
+        w[row, p] = w[row, p] - lr[b] * (mp / correct1) / (wp.sqrt(vp / correct2) + eps)
 
 
 def adam_rows(
@@ -406,12 +505,13 @@ def adam_rows(
     m: Any,
     v: Any,
     steps: Any,
-    lr: float,
+    lr: Any,
     betas: tuple[float, float],
     eps: float,
 ) -> None:
-    """Adam on some rows of w (R, P), each with its own moments and step count: row rows[b] gets
-    grad[b] (B, P) and uses moments m, v (M, P) and steps (M,) at state[b]. Bias-corrected as in
+    """Adam on some rows of w (R, P), each with its own moments, step count and learning rate: row
+    rows[b] gets grad[b] (B, P) at learning rate lr[b] (B,) and uses moments m, v (M, P) and steps
+    (M,) at state[b]. Bias-corrected as in
     PyTorch's Adam. Sliced by rows (the caller passes distinct rows and states)."""
     device = str(w.device)
     runtime.ensure_loaded(_adam_rows, device)

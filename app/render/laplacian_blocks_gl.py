@@ -18,7 +18,7 @@ from fieldscope.app.render import field_gl
 from fieldscope.app.render.hashgrid_gl import TABLE_UNIT, float_texture, include, table_image
 from fieldscope.fields import reference
 from fieldscope.fields.errors import ConfigError
-from fieldscope.fields.laplacian_blocks import scale_layout
+from fieldscope.fields.laplacian_blocks import sample_counts, scale_layout
 
 SLOTS_BINDING = 1  # storage buffer binding of the block table in laplacian_blocks.glsl
 WEIGHTS_UNIT = TABLE_UNIT  # texture unit of the weights (this kind has no hash table)
@@ -66,6 +66,17 @@ def scale_tables(config: Any, mask: tuple[bool, ...]) -> tuple[np.ndarray, np.nd
     return blocks, inv
 
 
+def sample_tables(config: Any) -> tuple[np.ndarray, np.ndarray]:
+    """Per scale (0 finest): samples per axis inside the signal (x, y, z, 0) int32 (J, 4) and samples
+    per unit of coordinate (x, y, z, 0) float32 (J, 4), as the kernels' tables."""
+    samples = np.ones((config.scales, 4), np.int32)
+    per_unit = np.ones((config.scales, 4), np.float32)
+    for j in range(config.scales):
+        samples[j, : config.dims] = sample_counts(config, j)
+        per_unit[j, : config.dims] = [np.float32(n / (1 << j)) for n in config.size]
+    return samples, per_unit
+
+
 def storage_buffer(ctx: Any, data: np.ndarray, what: str) -> Any:
     """A storage buffer of `data`; ConfigError if this OpenGL cannot bind one that large."""
     limit = ctx.info.get("GL_MAX_SHADER_STORAGE_BLOCK_SIZE", 1 << 27)
@@ -89,11 +100,18 @@ class LaplacianBlocksBuffers:
 
     def set_level_mask(self, mask: tuple[bool, ...]) -> None:
         self.blocks, self.inv_extent = scale_tables(self.config, mask)
+        self.samples, self.sample_scale = sample_tables(self.config)
 
     def bind(self, program: Any) -> None:
         self.weights.use(location=WEIGHTS_UNIT)
         self.slots.bind_to_storage_buffer(SLOTS_BINDING)
-        for name, value in (("lb_blocks", self.blocks), ("lb_inv_extent", self.inv_extent)):
+        tables = {
+            "lb_blocks": self.blocks,
+            "lb_inv_extent": self.inv_extent,
+            "lb_samples": self.samples,
+            "lb_sample_scale": self.sample_scale,
+        }
+        for name, value in tables.items():
             if name in program:
                 program[name].write(value.tobytes())
         if "lb_weights" in program:
@@ -115,6 +133,7 @@ class LaplacianBlocksGL:
             "LB_HIDDEN": config.hidden_width,
             "LB_LAYERS": config.layers,
             "LB_ROW4": row_vec4s(config),
+            "LB_SIDE": config.block_size,
         }
         return include(defines, "laplacian_blocks.glsl")
 

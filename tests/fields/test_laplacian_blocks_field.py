@@ -152,7 +152,7 @@ def test_new_blocks_start_from_their_parents_weights_halved(trained_half_flat):
     copy.load_state({**copy.state(), "weights": field.weights.detach().numpy()[:first_new]})
     other = Trainer(copy, strategy.trainer.scene, TrainConfig(batch_size=1 << 14))
     other.strategy._resume()
-    other.strategy._open_scale(0, fresh=True)
+    other.strategy._start(0)  # the together schedule (the default)
     rows = copy.block_rows(0)
     parents = copy.block_rows(1)
     checked = 0
@@ -263,7 +263,7 @@ def test_three_dimensional_volumes_train_and_prune():
     assert trainer.strategy.run is None or trainer.strategy.run.scale.scale == 0
     status = statuses(field, 0)  # (z, y, x) blocks: 4 x 4 x 8
     assert status.shape == (4, 4, 8)
-    assert (status[:, :, :4] == PRUNED).mean() > 0.9  # the flat half
+    assert (status[:, :, :3] == PRUNED).mean() > 0.9  # the flat half (U2 carries the edge one block in)
     assert np.isin(status[:, :, 4:], HAS_MLP).mean() > 0.9  # the detailed half
     assert scene.evaluate(field)["psnr"] > before + 6.0
 
@@ -328,12 +328,48 @@ def test_training_every_block_in_one_launch_equals_training_them_in_batches():
     (blocks_per_step=0) and passes cut into batches of 5 blocks give the same field, bit for bit."""
     scene = ImageScene(half_flat_image(64, 32))
     common = {"size": (64, 32), "scales": 2, "block_size": 8, "omega": 7.5, **QUICK, "max_epochs": 12}
+    common["schedule"] = "sequential"  # batches of blocks are the sequential schedule's
     one, one_trainer = train(LaplacianBlocksConfig(**common), scene, steps=400)
     batched, batched_trainer = train(LaplacianBlocksConfig(**common, blocks_per_step=5), scene, steps=4000)
     assert one_trainer.strategy.finished and batched_trainer.strategy.finished
     assert batched_trainer.step_count > 3 * one_trainer.step_count  # the batches did split the passes
     assert torch.equal(one.slots, batched.slots) and torch.equal(one.status, batched.status)
     assert torch.equal(one.weights, batched.weights) and torch.equal(one.error, batched.error)
+
+
+def test_scales_trained_together_in_one_launch_equal_one_launch_per_scale():
+    """The together schedule's one fused launch over every started scale's blocks gives the same field,
+    bit for bit, as one launch per scale; finer scales start while coarser ones still train."""
+    scene = ImageScene(half_flat_image(64, 32))
+    config = LaplacianBlocksConfig(
+        size=(64, 32), scales=3, block_size=8, omega=7.5, **QUICK, schedule="together", min_gain=0.3, gain_window=3
+    )
+    fields = []
+    for per_scale in (False, True):
+        torch.manual_seed(0)
+        field = configs.build_field(config)
+        trainer = Trainer(field, scene, TrainConfig())
+        trainer.strategy.per_scale_launches = per_scale
+        overlap = 0
+        for _ in range(60):
+            trainer.step()
+            training = [
+                st.scale.scale for st in trainer.strategy.states if bool((trainer.strategy._status(st) == ACTIVE).any())
+            ]
+            overlap = max(overlap, len(training))
+        assert overlap >= 2  # two scales trained in the same pass
+        fields.append(field)
+    one, per_scale = fields
+    assert torch.equal(one.slots, per_scale.slots) and torch.equal(one.status, per_scale.status)
+    assert torch.equal(one.weights, per_scale.weights) and torch.equal(one.error, per_scale.error)
+
+
+def test_scales_trained_together_fit_the_image():
+    scene = ImageScene(half_flat_image(64, 32))
+    config = LaplacianBlocksConfig(size=(64, 32), scales=3, block_size=8, omega=7.5, **QUICK, schedule="together")
+    field, trainer = train(config, scene, steps=400)
+    assert trainer.strategy.finished
+    assert scene.evaluate_full(field)["psnr"] > 30.0
 
 
 def test_defaults_come_from_the_paper_or_our_tuning_unless_set():

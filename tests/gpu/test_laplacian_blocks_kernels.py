@@ -18,6 +18,7 @@ from fieldscope.fields.laplacian_blocks import (
     block_grid,
     siren_init,
     torch_blocks,
+    upsample2,
 )
 from fieldscope.gpu import laplacian_blocks as kernels
 from fieldscope.gpu import runtime
@@ -120,8 +121,8 @@ def test_fused_block_fit_matches_reference(case, device):
     targets = torch.randn(blocks, samples, out_dims, generator=gen)
     loss_weight = torch.rand(blocks, samples, generator=gen)
     loss_weight[0, samples // 2 :] = 0.0  # padding samples do not count
-    sse, grad = field.fit_blocks(weights.to(device), targets.to(device), loss_weight.to(device))
-    sse, grad = sse.cpu(), grad.cpu()
+    sse, grad, fitted = field.fit_blocks(weights.to(device), targets.to(device), loss_weight.to(device))
+    sse, grad, fitted = sse.cpu(), grad.cpu(), fitted.cpu()
     w64 = weights.double().requires_grad_(True)
     local = block_grid(config).double()[None].expand(blocks, -1, -1)
     pred = reference.siren_blocks(local, w64, hidden, layers, config.omega)
@@ -129,9 +130,21 @@ def test_fused_block_fit_matches_reference(case, device):
     losses.sum().backward()
     assert rel_err(sse, losses) <= 1e-5
     assert rel_err(grad, w64.grad) <= 2e-5
+    assert rel_err(fitted, pred) <= 1e-5
     torch_field = LaplacianBlocksField(config, impl="torch")
-    sse_t, grad_t = torch_field.fit_blocks(weights, targets, loss_weight)
+    sse_t, grad_t, _ = torch_field.fit_blocks(weights, targets, loss_weight)
     assert rel_err(sse_t, losses) <= 1e-5 and rel_err(grad_t, w64.grad) <= 2e-5
+    # a subset of every block's samples: the same as the reference on those samples
+    subset = torch.arange(1, samples, 3)
+    sse_s, grad_s, pred_s = field.fit_blocks(
+        weights.to(device), targets[:, subset].to(device), loss_weight[:, subset].to(device), subset.numpy()
+    )
+    w64.grad = None
+    pred = reference.siren_blocks(local[:, subset], w64, hidden, layers, config.omega)
+    losses = (((pred - targets[:, subset].double()) ** 2).sum(-1) * loss_weight[:, subset].double()).sum(1)
+    losses.sum().backward()
+    assert rel_err(sse_s.cpu(), losses) <= 1e-5 and rel_err(grad_s.cpu(), w64.grad) <= 2e-5
+    assert rel_err(pred_s.cpu(), pred) <= 1e-5
 
 
 def test_block_grid_and_field_agree_on_local_coordinates():
@@ -150,8 +163,55 @@ def test_block_grid_and_field_agree_on_local_coordinates():
     only = (False, True)
     y = field.evaluate_scales(x, only)
     target = torch.zeros(1, grid.shape[0], 2)
-    sse, _ = field.fit_blocks(field.weights.detach()[row : row + 1], target, torch.ones(1, grid.shape[0]))
+    sse, _, _ = field.fit_blocks(field.weights.detach()[row : row + 1], target, torch.ones(1, grid.shape[0]))
     assert float(sse[0]) == pytest.approx(float((y.detach() ** 2).sum()), rel=1e-5)
+
+
+def centres(config, scale):
+    """Coordinates (N, D) of scale j's samples, array order (x fastest), and their grid shape."""
+    counts = [-(-n // (1 << scale)) for n in config.size]
+    axes = [
+        (torch.arange(n, dtype=torch.float64) + 0.5) * (1 << scale) / size
+        for n, size in zip(counts, config.size, strict=True)
+    ]
+    grids = torch.meshgrid(*reversed(axes), indexing="ij")
+    return torch.stack([g.reshape(-1) for g in reversed(grids)], dim=-1), tuple(reversed(counts))
+
+
+@pytest.mark.parametrize("impl", ["torch", "warp"])
+@pytest.mark.parametrize("dims,size", [(2, (64, 48)), (3, (16, 8, 16))])
+def test_each_scale_is_its_residual_plus_the_bilinear_upsampling_of_the_coarser_one(impl, dims, size):
+    """MINER's Eq. 2: I_j = R_j + U2(I_{j+1}) at scale j's samples, U2 being torch's interpolate
+    (bilinear / trilinear, align_corners=False), for every scale j."""
+    field = make_field(dims, size, 3, 4, 8, 3, 2, 30.0, seed=4, impl=impl)
+    field.weights.data = field.weights.data.double() if impl == "torch" else field.weights.data
+    mode = "bilinear" if dims == 2 else "trilinear"
+    upper = None
+    for j in range(2, -1, -1):
+        x, shape = centres(field.config, j)
+        x = x if impl == "torch" else x.float()
+        only_j = tuple(k == j for k in range(3))
+        residual = field.evaluate_scales(x, only_j, top=j).detach().double().reshape(*shape, 2)
+        expected = residual
+        if upper is not None:
+            grid = upper.permute(dims, *range(dims))[None]
+            up = torch.nn.functional.interpolate(grid, scale_factor=2, mode=mode, align_corners=False)
+            expected = residual + up[0].permute(*range(1, dims + 1), 0)
+        got = field.evaluate_scales(x, (True,) * 3, top=j).detach().double().reshape(*shape, 2)
+        assert rel_err(got, expected) <= (1e-12 if impl == "torch" else 1e-5), f"scale {j}"
+        upper = expected
+    assert not torch.allclose(upper, residual)  # the coarser scales do contribute
+
+
+def test_upsample2_is_interpolate_and_repeats_the_last_valid_sample():
+    coarse = torch.randn(6, 8, 3, dtype=torch.float64, generator=torch.Generator().manual_seed(2))
+    up = upsample2(coarse.numpy(), (12, 16), (8, 6))
+    ref = torch.nn.functional.interpolate(coarse.permute(2, 0, 1)[None], scale_factor=2, mode="bilinear")
+    assert np.allclose(up, ref[0].permute(1, 2, 0).numpy(), atol=1e-12)
+    # only the first 5 columns are signal (the 6th... 8th are padding): the edge repeats column 4
+    edge = upsample2(coarse.numpy(), (12, 16), (5, 6))
+    assert np.allclose(edge[:, 9:], np.broadcast_to(edge[:, 9:10], edge[:, 9:].shape))
+    assert np.allclose(edge[:, :9], up[:, :9])
 
 
 def test_finite_differences_of_the_warp_kernels():
@@ -181,7 +241,7 @@ def test_finite_differences_of_the_warp_kernels():
     target = torch.randn(2, 16, 2, generator=gen)
     weight = torch.ones(2, 16) / 32
     rows = base[:2].clone()
-    _, grad_fit = field.fit_blocks(rows, target, weight)
+    _, grad_fit, _ = field.fit_blocks(rows, target, weight)
     for r, p in [(0, 0), (0, 7), (1, 13), (1, rows.shape[1] - 1)]:
         plus, minus = rows.clone(), rows.clone()
         plus[r, p] += eps
@@ -227,7 +287,9 @@ def test_adam_rows_matches_torch_adam():
 
     for _ in range(3):
         grad = torch.randn(3, 10, generator=gen)
-        warp_call(kernels.adam_rows, w, rows, state, grad, m, v, steps, 1e-2, (0.9, 0.999), 1e-8)
+        warp_call(
+            kernels.adam_rows, w, rows, state, grad, m, v, steps, torch.full((rows.shape[0],), 1e-2), (0.9, 0.999), 1e-8
+        )
         for p, g in zip(params, grad, strict=True):
             p.grad = g.clone()
         opt.step()
