@@ -40,7 +40,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     setup = time.perf_counter() - started
     if not args.json:
         print(
-            f"{scene.name} ({facts['task']}): set up in {setup:.1f} s; {field.param_count():,} parameters", flush=True
+            f"{scene.name} ({facts['task']}): set up in {setup:.1f} s; {field.param_count():,} parameters at the start",
+            flush=True,
         )
     rows = []
     for checkpoint in checkpoints:
@@ -48,10 +49,13 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             trainer.step()
         scored = time.perf_counter()
         metrics = {k: v for k, v in trainer.evaluate(full=True).items() if k in ("psnr", "iou", "chamfer")}
-        rows.append({"seconds": trainer.elapsed, "steps": trainer.step_count, **metrics})
+        # a Laplacian-block field's parameters grow as its finer scales start
+        params = field.param_count()
+        rows.append({"seconds": trainer.elapsed, "steps": trainer.step_count, "params": params, **metrics})
         if not args.json:
             print(
-                f"{trainer.elapsed:7.1f} s  {trainer.step_count:6d} steps  {metric_summary(metrics)}"
+                f"{trainer.elapsed:7.1f} s  {trainer.step_count:6d} steps  {params:>11,} parameters  "
+                f"{metric_summary(metrics)}"
                 f"  (scored in {time.perf_counter() - scored:.1f} s)",
                 flush=True,
             )

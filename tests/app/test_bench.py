@@ -53,6 +53,7 @@ def test_bench_curve_scores_each_checkpoint(astronaut_path, capsys):
     for row, checkpoint in zip(rows, (0.05, 0.1), strict=True):
         assert row["seconds"] >= checkpoint and row["steps"] >= 1 and positive(row["psnr"])
     assert rows[1]["steps"] >= rows[0]["steps"] and rows[1]["seconds"] >= rows[0]["seconds"]
+    assert rows[-1]["params"] == report["params"]  # a hash grid's count does not change
 
 
 def test_bench_collisions_table_has_shares_per_level(capsys):
