@@ -150,8 +150,9 @@ vec4 volume(vec3 o, vec3 d, vec2 span) {
 }
 
 #ifdef NERF_HEAD
-//: Transmittance under which a ray stops (fields/volume_rendering.py TERMINATION).
-const float NERF_TERMINATION = 1e-4;
+//: Transmittance under which a ray stops (fields/volume_rendering.py TERMINATION; live pictures:
+//: app/render/nerf_head_gl.py LIVE_TERMINATION).
+uniform float u_nerf_termination;
 //: Sample weight under which the colour head is not run (it would add under 1e-6 per sample).
 const float NERF_NEGLIGIBLE = 1e-6;
 
@@ -172,14 +173,14 @@ float cell_exit(vec3 o, vec3 d, ivec3 cell, int res) {
 // Volume rendering of a NeRF's colour as its scene renders views (fields/volume_rendering.py
 // render_rays, gpu/volume_render.py): samples on the lattice t_k = (k + 1/2) dt of distances from the
 // eye, inside the cube and in occupied cells (empty ones are jumped over), sigma = exp(output 0),
-// composited until the transmittance is under NERF_TERMINATION, over the scene's background.
+// composited until the transmittance is under u_nerf_termination, over the scene's background.
 vec4 nerf_volume(vec3 o, vec3 d, vec2 span) {
     float dt = u_nerf_dt;
     int res = u_has_occupancy ? textureSize(u_occupancy, 0).x : 1;
     vec3 colour = vec3(0.0);
     float transmittance = 1.0;
     int k = int(ceil(span.x / dt - 0.5));
-    for (int i = 0; i < 8192 && transmittance >= NERF_TERMINATION; ++i) {
+    for (int i = 0; i < 8192 && transmittance >= u_nerf_termination; ++i) {
         float t = (float(k) + 0.5) * dt;
         if (t >= span.y) break;
         vec3 p = o + t * d;

@@ -33,7 +33,7 @@ from fieldscope.fields.cameras import camera_rays, pixel_rays, transform_rays
 from fieldscope.fields.config import check
 from fieldscope.fields.scenes.base import Batch, Scene, psnr_from_mse
 from fieldscope.fields.scenes.nerf_data import NerfData, Views, load_nerf
-from fieldscope.fields.volume_rendering import OccupancyGrid, Rendered, distortion_loss, render_rays
+from fieldscope.fields.volume_rendering import TERMINATION, OccupancyGrid, Rendered, distortion_loss, render_rays
 
 BACKGROUNDS = {"white": (1.0, 1.0, 1.0), "black": (0.0, 0.0, 0.0)}
 #: Rays rendered at once when evaluating (bounds the memory of a render).
@@ -85,16 +85,24 @@ def default_steps(width: int, height: int) -> int:
 
 @torch.no_grad()
 def render_camera(
-    field: Any, head: NerfHead, camera: Any, unit_from_world: Any, background: torch.Tensor, dt: float
+    field: Any,
+    head: NerfHead,
+    camera: Any,
+    unit_from_world: Any,
+    background: torch.Tensor,
+    dt: float,
+    threshold: float = TERMINATION,
 ) -> torch.Tensor:
-    """A whole view (H, W, 3) of a camera given in world coordinates (unit_from_world maps them)."""
+    """A whole view (H, W, 3) of a camera given in world coordinates (unit_from_world maps them);
+    rays stop where their transmittance falls under `threshold`."""
     device = background.device
     parts = []
     rows = max(1, RAY_CHUNK // camera.width)
     for start in range(0, camera.height, rows):
         origins, directions = camera_rays(camera, slice(start, start + rows))
         origins, directions = transform_rays(origins.to(device), directions.to(device), unit_from_world)
-        parts.append(render_rays(field, head, origins, directions, background, head.grid.occupied, dt).color)
+        occupied = head.grid.occupied
+        parts.append(render_rays(field, head, origins, directions, background, occupied, dt, threshold=threshold).color)
     return torch.cat(parts).reshape(camera.height, camera.width, 3)
 
 

@@ -16,6 +16,7 @@ import torch
 from fieldscope.app.bench.scenes import write_dataset
 from fieldscope.app.render.camera import Camera3D
 from fieldscope.app.render.camera import test_view_camera as view_camera
+from fieldscope.app.render.nerf_head_gl import LIVE_TERMINATION
 from fieldscope.app.render.renderer import ViewOptions
 from fieldscope.fields.cameras import Camera
 from fieldscope.fields.run import FieldOptions, TrainOptions, build_run
@@ -65,6 +66,31 @@ def test_the_glsl_nerf_picture_is_the_torch_renderers(renderer: Any, ball: Any) 
     assert np.ptp(picture) > 0.2  # a picture, not a flat background
     white = picture[0, 0]  # the top-left corner misses the ball's occupied half: the scene's white
     assert np.allclose(white, 1.0, atol=1e-3)
+
+
+def test_a_live_picture_is_the_torch_render_with_farther_samples_and_an_earlier_stop(renderer: Any, ball: Any) -> None:
+    """A reduced live picture (sample_spacing 3) marches the lattice of 3 dt and stops rays at
+    LIVE_TERMINATION: the torch render with those settings, not with the scene's."""
+    scene, trainer = ball
+    with torch.no_grad():
+        trainer.field.decoder.layers[-1].bias[0] += 1.0
+    try:
+        trainer.publish("paused")
+        snapshot = trainer.latest()
+        camera = Camera3D(distance=1.6, azimuth=-40.0, elevation=10.0, fov=45.0)
+        options = ViewOptions(width=36, height=28, mode="rgb", legend=False, sample_spacing=3.0)
+        picture = renderer.draw(snapshot, camera, options)[..., :3]
+        pinhole = torch_camera(camera, 36, 28)
+        live = render_camera(
+            trainer.field, scene.head, pinhole, None, scene.background, 3 * scene.dt, threshold=LIVE_TERMINATION
+        )
+        full = render_camera(trainer.field, scene.head, pinhole, None, scene.background, scene.dt)
+        # equal to float32 rounding (1e-7 measured); with the scene's stop instead, 2e-3 apart
+        assert np.abs(picture - live.numpy()).max() < 2e-4
+        assert np.abs(picture - full.numpy()).max() > 1e-2  # the settings show
+    finally:
+        with torch.no_grad():
+            trainer.field.decoder.layers[-1].bias[0] -= 1.0
 
 
 def test_without_a_colour_head_the_rgb_mode_shows_the_density(renderer: Any, ball: Any) -> None:
