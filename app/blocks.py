@@ -10,7 +10,8 @@ from typing import Any
 
 import numpy as np
 
-from fieldscope.fields.laplacian_blocks import ACTIVE, STATUS_NAMES, scale_layout
+from fieldscope.fields.laplacian_blocks import ACTIVE, STATUS_NAMES
+from fieldscope.fields.laplacian_layout import scale_layout
 
 #: RGBA per block state (index = state): not started (clear), active (orange), converged (green),
 #: stopped at the epoch limit (blue), pruned (grey: no MLP, the residual was small already).

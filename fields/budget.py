@@ -29,7 +29,7 @@ Tier = tuple[dict[str, Any], str, list[int]]
 def budget_params(config: Any) -> int:
     """Parameters of `config`'s field, fully grown (see the module docstring)."""
     if config.capabilities.blocks:
-        from fieldscope.fields.laplacian_blocks import scale_layout
+        from fieldscope.fields.laplacian_layout import scale_layout
 
         return sum(s.count for s in scale_layout(config)) * config.row_length
     with torch.device("meta"):

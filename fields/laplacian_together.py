@@ -23,17 +23,8 @@ import torch
 
 from fieldscope.fields import pyramid
 from fieldscope.fields.errors import ConfigError
-from fieldscope.fields.laplacian_blocks import (
-    ACTIVE,
-    CONVERGED,
-    NOT_STARTED,
-    PRUNED,
-    STOPPED,
-    LaplacianBlocksField,
-    Scale,
-    sample_counts,
-    upsample2,
-)
+from fieldscope.fields.laplacian_blocks import ACTIVE, CONVERGED, NOT_STARTED, PRUNED, STOPPED, LaplacianBlocksField
+from fieldscope.fields.laplacian_layout import Scale, sample_counts, upsample2
 from fieldscope.fields.laplacian_training import (
     BETAS,
     EPS,

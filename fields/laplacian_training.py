@@ -37,9 +37,9 @@ from fieldscope.fields.laplacian_blocks import (
     PRUNED,
     STOPPED,
     LaplacianBlocksField,
-    Scale,
     siren_init,
 )
+from fieldscope.fields.laplacian_layout import Scale
 from fieldscope.fields.scenes.base import psnr_from_mse
 from fieldscope.fields.train import TrainingError
 from fieldscope.fields.warp_bridge import warp_call

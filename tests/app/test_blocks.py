@@ -15,7 +15,8 @@ from fieldscope.app import blocks
 from fieldscope.app.render import Camera2D, Camera3D, ViewOptions
 from fieldscope.app.render.renderer import image_size
 from fieldscope.fields import config as configs
-from fieldscope.fields.laplacian_blocks import ACTIVE, CONVERGED, PRUNED, STATUS_NAMES, LaplacianBlocksConfig, locate
+from fieldscope.fields.laplacian_blocks import ACTIVE, CONVERGED, PRUNED, STATUS_NAMES, LaplacianBlocksConfig
+from fieldscope.fields.laplacian_layout import locate
 from fieldscope.fields.scenes.image import ImageScene
 from tests.app.test_renderer import snapshot_of
 from tests.fields.test_laplacian_blocks_field import QUICK, half_flat_image, train

@@ -39,7 +39,7 @@ def test_counts_are_the_built_fields(scenes, kind: str) -> None:
 
 
 def test_laplacian_blocks_count_every_block_grown(scenes) -> None:
-    from fieldscope.fields.laplacian_blocks import scale_layout
+    from fieldscope.fields.laplacian_layout import scale_layout
 
     config = fit_budget(scenes["2d"], "laplacian_blocks", 60_000)
     field = configs.build_field(config)

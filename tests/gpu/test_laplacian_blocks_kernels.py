@@ -15,11 +15,10 @@ from fieldscope.fields.laplacian_blocks import (
     BlockGeometry,
     LaplacianBlocksConfig,
     LaplacianBlocksField,
-    block_grid,
     siren_init,
     torch_blocks,
-    upsample2,
 )
+from fieldscope.fields.laplacian_layout import block_grid, upsample2
 from fieldscope.gpu import laplacian_blocks as kernels
 from fieldscope.gpu import runtime
 

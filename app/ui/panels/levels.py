@@ -69,7 +69,7 @@ def _level_info(snapshot: Any) -> list[str]:
     """'N=..., dense|hashed' per level for grid-based configs; for Laplacian blocks (a level is a
     scale, coarse to fine) the scale, its block grid and block side in samples."""
     if snapshot.config.capabilities.blocks:
-        from fieldscope.fields.laplacian_blocks import scale_layout
+        from fieldscope.fields.laplacian_layout import scale_layout
 
         scales = reversed(scale_layout(snapshot.config))
         return [f"scale {s.scale}: {'x'.join(map(str, s.blocks))} blocks of {s.extent}" for s in scales]
