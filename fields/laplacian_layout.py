@@ -7,13 +7,24 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import numpy as np
 import torch
 
-if TYPE_CHECKING:
-    from fieldscope.fields.laplacian_blocks import LaplacianBlocksConfig
+
+class PyramidShape(Protocol):
+    """What the layout reads of a LaplacianBlocksConfig (fields/laplacian_blocks.py, which imports
+    this module)."""
+
+    @property
+    def size(self) -> tuple[int, ...]: ...
+    @property
+    def scales(self) -> int: ...
+    @property
+    def block_size(self) -> int: ...
+    @property
+    def dims(self) -> int: ...
 
 
 @dataclass(frozen=True)
@@ -34,7 +45,7 @@ class Scale:
         return self.first + self.count
 
 
-def scale_layout(config: LaplacianBlocksConfig) -> tuple[Scale, ...]:
+def scale_layout(config: PyramidShape) -> tuple[Scale, ...]:
     """Every scale's blocks, indexed by scale (0 finest); block ids of scale j are first..stop-1 in
     the field's per-block buffers."""
     out, first = [], 0
@@ -63,7 +74,7 @@ def locate(x: torch.Tensor, scale: Scale, size: tuple[int, ...]) -> tuple[torch.
     return ids, local
 
 
-def sample_counts(config: LaplacianBlocksConfig, scale: int) -> tuple[int, ...]:
+def sample_counts(config: PyramidShape, scale: int) -> tuple[int, ...]:
     """Samples per axis of scale j inside the signal, ceil(S_d / 2^j)."""
     return tuple(-(-n // (1 << scale)) for n in config.size)
 
@@ -87,7 +98,7 @@ def upsample2(coarse: np.ndarray, fine_shape: tuple[int, ...], valid: tuple[int,
     return out
 
 
-def u2_windows(x: torch.Tensor, config: LaplacianBlocksConfig, top: int) -> Any:
+def u2_windows(x: torch.Tensor, config: PyramidShape, top: int) -> Any:
     """For each scale j under `top` (top+1 .. J-1): (j, base (N, D) int64, win (N, D, 3)), the composed
     U2 weights of points x (N, D) over samples base + 0..2 of scale j per axis."""
     cnt = torch.tensor(sample_counts(config, top + 1), dtype=x.dtype, device=x.device)
@@ -129,7 +140,7 @@ def window_samples(base: torch.Tensor, win: torch.Tensor) -> tuple[torch.Tensor,
     return point, base[point] + offsets[entry], weight[point, entry]
 
 
-def block_grid(config: LaplacianBlocksConfig) -> torch.Tensor:
+def block_grid(config: PyramidShape) -> torch.Tensor:
     """Local coordinates (b^D, D) of a block's samples (their centres), sample x fastest."""
     b = config.block_size
     centres = (torch.arange(b, dtype=torch.float64) + 0.5) * (2.0 / b) - 1.0
