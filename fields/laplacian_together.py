@@ -87,6 +87,8 @@ class ScalesTogetherTraining:
         self.per_scale_launches = False
         self.finished = False
         self._weights_seen: Any = None
+        self._order = np.zeros(0, np.int64)
+        self._cursor = 0
         self._last: tuple[float, dict[str, float]] = (math.nan, {})
 
     @property
@@ -149,13 +151,20 @@ class ScalesTogetherTraining:
         return value, metrics
 
     def _samples(self) -> np.ndarray:
-        """This step's samples of every block (indices into b^D, sorted): a random sample_fraction."""
+        """This step's samples of every block (indices into b^D, sorted): the next sample_fraction of a
+        random order of all b^D, so that every sample is trained (and its stored output refreshed:
+        finer scales' targets are built from it) once per round of 1/sample_fraction steps."""
         c = self.config
         total = c.block_size**c.dims
         if c.sample_fraction >= 1:
             return np.arange(total)
         count = max(1, round(total * c.sample_fraction))
-        return np.sort(torch.randperm(total, generator=self.trainer.generator)[:count].numpy())
+        if self._cursor + count > self._order.size:
+            self._order = torch.randperm(total, generator=self.trainer.generator).numpy()
+            self._cursor = 0
+        chosen = self._order[self._cursor : self._cursor + count]
+        self._cursor += count
+        return np.sort(chosen)
 
     def _fit_and_step(
         self, rows: torch.Tensor, target: np.ndarray, weight: np.ndarray, lr: np.ndarray, samples: np.ndarray

@@ -394,3 +394,33 @@ def test_a_coarse_scale_is_good_enough_once_its_error_stops_falling():
     assert not good_enough([1.0, 0.5, 0.25, 0.2], config)  # fell by 80% over 3 passes
     assert good_enough([1.0, 0.5, 0.25, 0.2, 0.2, 0.199, 0.198], config)  # 1% over the last 3
     assert not good_enough([1.0, 0.5, 0.25, 0.2, 0.2, 0.199, 0.198], LaplacianBlocksConfig(min_gain=0.0))
+
+
+def test_a_sample_fraction_trains_every_sample_once_per_round_and_keeps_outputs_fresh():
+    """With sample_fraction 1/4, four steps train disjoint quarters of every block's samples, so the
+    stored outputs (which finer scales' targets are built from) are at most a round old: after a round,
+    they equal the MLPs' outputs of at most 3 steps ago everywhere, never the zeros they started as."""
+    scene = ImageScene(half_flat_image(64, 32))
+    config = LaplacianBlocksConfig(size=(64, 32), scales=1, block_size=8, omega=7.5, **QUICK, sample_fraction=0.25)
+    torch.manual_seed(0)
+    trainer = Trainer(configs.build_field(config), scene, TrainConfig())
+    strategy = trainer.strategy
+    seen = []
+    real = strategy._samples
+
+    def recording():
+        chosen = real()
+        seen.append(chosen)
+        return chosen
+
+    strategy._samples = recording
+    for _ in range(8):
+        trainer.step()
+    for first in (0, 4):
+        round_ = np.concatenate(seen[first : first + 4])
+        assert all(len(s) == 16 for s in seen[first : first + 4])
+        assert np.array_equal(np.sort(round_), np.arange(64))  # every sample exactly once
+    assert not np.array_equal(seen[0], seen[4])  # a new random order each round
+    run = strategy.run
+    active = run.pred[strategy.run.block_ids.numpy()]
+    assert np.all(np.abs(active).sum(-1) > 0)  # no sample still holds its initial zero
