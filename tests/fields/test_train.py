@@ -141,3 +141,27 @@ def test_a_short_fit_of_the_bundled_image_learns(astronaut_path):
     psnr = trainer.evaluate()["psnr"]
     assert start < 12.0
     assert psnr > 27.0, f"PSNR {psnr:.2f} dB after 120 steps"
+
+
+def test_a_slow_evaluation_takes_at_most_its_share_of_the_trainers_time():
+    """A scene whose live metrics take 0.1 s (a NeRF's take ~1 s) is evaluated about every
+    0.1 / eval_share seconds, not every eval_interval: the metrics must not starve training."""
+    trainer = small_trainer(eval_interval=0.05, eval_share=0.1)
+    slow = trainer.scene.evaluate
+    calls = []
+
+    def evaluate(field):
+        calls.append(time.perf_counter())
+        time.sleep(0.1)
+        return slow(field)
+
+    trainer.scene.evaluate = evaluate
+    thread = trainer.start()
+    time.sleep(3.0)
+    trainer.send(Stop())
+    thread.join(10)
+    gaps = np.diff(calls[:-1])  # the last call is the one at the stop
+    assert len(calls) >= 3 and "psnr" in trainer.latest().metrics
+    assert gaps.min() >= 0.9 * (0.1 / 0.1)  # every eval_interval (0.05 s) would make them 0.15 s apart
+    with pytest.raises(Exception, match="eval share"):
+        TrainConfig(eval_share=0.0)
