@@ -38,8 +38,10 @@ class TrainConfig:
     publish_interval: float = 0.25
     eval_interval: float = 2.0
     #: The live metrics take at most this share of the trainer's time: a scene whose evaluation is
-    #: slow (a NeRF renders 8192 test rays: ~1 s on 2 cores) is evaluated less often than eval_interval.
+    #: slow (a NeRF renders 8192 test rays: ~1 s on 2 cores) is evaluated less often than eval_interval,
+    #: but at least every eval_most seconds (an untrained NeRF's first one is slow: nothing skipped yet).
     eval_share: float = 0.1
+    eval_most: float = 20.0
 
     def __post_init__(self) -> None:
         check(self.lr > 0, f"learning rate must be positive, not {self.lr}")
@@ -326,7 +328,8 @@ class Trainer:
                 if now - last_eval >= eval_gap or self._paused:
                     self._evaluate_safely()
                     last_eval = time.perf_counter()
-                    eval_gap = max(self.config.eval_interval, (last_eval - now) / self.config.eval_share)
+                    spent = (last_eval - now) / self.config.eval_share
+                    eval_gap = min(self.config.eval_most, max(self.config.eval_interval, spent))
                 self.publish(self._state())
                 last_publish = time.perf_counter()
         self._evaluate_safely()

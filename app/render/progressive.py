@@ -118,14 +118,17 @@ class ProgressiveView:
         scale = math.ceil(math.sqrt(options.width * options.height * per_pixel / self.live_cost))
         return max(1, min(max_scale(options), scale))
 
-    def update(self, snapshot: Any, camera: Any, options: ViewOptions, moving: bool = False) -> bool:
-        """Draw what fits in the time budget; True when `image` changed."""
+    def update(
+        self, snapshot: Any, camera: Any, options: ViewOptions, moving: bool = False, budget: float | None = None
+    ) -> bool:
+        """Draw what fits in the time budget (seconds; None: the view's `budget`); True when `image`
+        changed."""
         if self.image.shape[:2] != (options.height, options.width):
             self.image = np.zeros((options.height, options.width, 4), np.float32)
             self.image[..., 3] = 1.0
             self.job = None
         self._plan(snapshot, camera, options, moving)
-        return self._work(time.perf_counter() + self.budget)
+        return self._work(self.budget if budget is None else budget)
 
     def _plan(self, snapshot: Any, camera: Any, options: ViewOptions, moving: bool) -> None:
         job = self.job
@@ -162,7 +165,8 @@ class ProgressiveView:
         self.job = job
         self._job_started = time.perf_counter()
 
-    def _work(self, deadline: float) -> bool:
+    def _work(self, budget: float) -> bool:
+        deadline = time.perf_counter() + budget
         job = self.job
         assert job is not None
         if job.done:
@@ -188,7 +192,7 @@ class ProgressiveView:
             spent = max(time.perf_counter() - started, 1e-4)
             job.cost += spent
             # aim at tiles of about half the budget
-            job.rows_per_tile = max(1, min(512, int((bottom - top) * 0.5 * self.budget / spent)))
+            job.rows_per_tile = max(1, min(512, int((bottom - top) * 0.5 * budget / spent)))
             if job.in_place:
                 self._show_rows(job, top, bottom)
                 changed = True

@@ -42,6 +42,11 @@ from fieldscope.fields.train import Pause, Resume, SetBatchSize, SetLearningRate
 JOB_BUDGET = 0.03
 #: Least seconds per frame of the main loop, while something happens and when idle.
 ACTIVE_PERIOD, IDLE_PERIOD = 1 / 30, 1 / 5
+#: Seconds of drawing per frame when idle: a picture of a newer snapshot is finished in a frame or
+#: two (at the active pace's 0.05 s a frame, a 0.3 s live picture took 6-8 frames, 1.2-1.6 s, which
+#: made the refresh gaps wait on the drawing). Waiting on the shading releases the GIL, and the
+#: share of time the view spends drawing is ProgressiveView's to keep (MAX_DRAW_SHARE).
+IDLE_DRAW_BUDGET = 0.15
 
 
 class App:
@@ -514,6 +519,7 @@ class App:
     def frame(self) -> None:
         """One UI frame: open what arrived, follow the trainer, draw a little, render the window."""
         started = time.perf_counter()
+        budget = IDLE_DRAW_BUDGET if self.idle() else None
         self._poll_opening()
         snapshot = self.snapshot()
         if snapshot is not None:
@@ -524,7 +530,11 @@ class App:
             self.view_state.set_size(self.fixed_view_size or self.window.view_size())
             try:
                 changed = self.shown_view().update(
-                    self._view_subject(snapshot), self.view_state.camera, self.view_options(), self.view_state.moving
+                    self._view_subject(snapshot),
+                    self.view_state.camera,
+                    self.view_options(),
+                    self.view_state.moving,
+                    budget,
                 )
             except FieldscopeError as error:  # e.g. a kind the view cannot draw: say so, keep running
                 changed = False

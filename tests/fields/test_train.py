@@ -165,3 +165,22 @@ def test_a_slow_evaluation_takes_at_most_its_share_of_the_trainers_time():
     assert gaps.min() >= 0.9 * (0.1 / 0.1)  # every eval_interval (0.05 s) would make them 0.15 s apart
     with pytest.raises(Exception, match="eval share"):
         TrainConfig(eval_share=0.0)
+
+
+def test_a_very_slow_evaluation_still_runs_every_eval_most_seconds():
+    trainer = small_trainer(eval_interval=0.05, eval_share=0.01, eval_most=0.5)
+    slow = trainer.scene.evaluate
+    calls = []
+
+    def evaluate(field):
+        calls.append(time.perf_counter())
+        time.sleep(0.05)  # 0.05 / 0.01 = 5 s, capped at 0.5 s
+        return slow(field)
+
+    trainer.scene.evaluate = evaluate
+    thread = trainer.start()
+    time.sleep(2.5)
+    trainer.send(Stop())
+    thread.join(10)
+    gaps = np.diff(calls[:-1])
+    assert len(gaps) >= 2 and gaps.max() < 1.5
