@@ -38,7 +38,7 @@ class TrainConfig:
     publish_interval: float = 0.25
     eval_interval: float = 2.0
     #: The live metrics take at most this share of the trainer's time: a scene whose evaluation is
-    #: slow (a NeRF renders 8192 test rays: ~1 s on 2 cores) is evaluated less often than eval_interval,
+    #: slow (a NeRF renders 4096 test rays: 0.2-1 s on 2 cores) is evaluated less often than eval_interval,
     #: but at least every eval_most seconds (an untrained NeRF's first one is slow: nothing skipped yet).
     eval_share: float = 0.1
     eval_most: float = 20.0
@@ -325,12 +325,14 @@ class Trainer:
                     self._paused = True
             now = time.perf_counter()
             if self._paused or now - last_publish >= self.config.publish_interval:
+                self.publish(self._state())  # before a slow evaluation: the view draws this step meanwhile
                 if now - last_eval >= eval_gap or self._paused:
                     self._evaluate_safely()
                     last_eval = time.perf_counter()
                     spent = (last_eval - now) / self.config.eval_share
                     eval_gap = min(self.config.eval_most, max(self.config.eval_interval, spent))
-                self.publish(self._state())
+                    if self._paused:  # the snapshot a pause leaves carries its metrics
+                        self.publish(self._state())
                 last_publish = time.perf_counter()
         self._evaluate_safely()
         self.publish("stopped")

@@ -22,7 +22,7 @@ from fieldscope.app.render.renderer import Frame, Renderer, ViewOptions
 MIN_LIVE_SIDE = 16
 #: Live pictures take at most this share of the time (a picture that costs more than planned,
 #: at the coarsest scale, is refreshed less often): the trainer comes first.
-MAX_DRAW_SHARE = 0.25
+MAX_DRAW_SHARE = 0.3
 #: Reduced 3D pictures march fewer steps along each ray too (steps / scale, at least this many).
 MIN_STEPS = 24
 #: ... and a NeRF's samples lie up to this many times farther apart than in its scene's renders.
@@ -70,7 +70,7 @@ class ProgressiveView:
         reduce_3d: int = 32,
         budget: float = 0.05,
         refresh_interval: float = 1.0,
-        live_cost: float = 0.3,
+        live_cost: float = 0.4,
     ) -> None:
         """reduce_2d, reduce_3d: the live pictures' scale until one has been timed; budget: seconds
         of drawing per update; refresh_interval: least seconds between the starts of two pictures of
@@ -144,7 +144,9 @@ class ProgressiveView:
         elif not job.done:
             if live and job.scale < scale and not job.in_place:  # a refinement, but training resumed
                 self._start(_Job(snapshot, camera, options, scale, in_place=False))
-        elif self._newer_picture_due(snapshot, live, self._cost(snapshot, options, scale)) or job.scale > scale:
+        elif self._newer_picture_due(snapshot, live, self._cost(snapshot, options, scale)) or (
+            job.scale > scale and not live
+        ):  # (while training, a finer live scale waits for the next refresh too)
             self._start(_Job(snapshot, camera, options, scale, in_place=False))  # (or refine: at rest)
 
     def _newer_picture_due(self, snapshot: Any, live: bool, cost: float) -> bool:

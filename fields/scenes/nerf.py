@@ -129,7 +129,7 @@ class NerfScene(Scene):
         train_background: str = "random",
         distortion_weight: float = 1e-3,
         huber_delta: float = 0.1,
-        quick_pixels: int = 1 << 13,
+        quick_pixels: int = 1 << 12,
         seed: int = 0,
         device: str = "cpu",
     ) -> None:

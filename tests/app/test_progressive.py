@@ -104,3 +104,22 @@ def test_enlarge_is_bilinear_between_block_centres() -> None:
     wide = enlarge(picture, 4, 4, 8)[0, :, 0]
     # block centres at 1.5 and 5.5: constant outside them, linear between
     assert np.allclose(wide, [0, 0, 0.125, 0.375, 0.625, 0.875, 1, 1])
+
+
+def test_while_training_a_finer_live_scale_waits_for_the_next_refresh() -> None:
+    """A live picture's measured cost may allow a finer scale; while training, that picture starts at
+    the next refresh (a newer snapshot, an interval later), not at once: it would skip the interval
+    and take more than the view's share of the time. At rest it starts at once (refinement)."""
+    options = ViewOptions(width=60, height=40)
+    view = ProgressiveView(SlowRenderer(), budget=0.01, refresh_interval=10.0, live_cost=0.005)  # type: ignore[arg-type]
+    running = Snapshot(5)
+    until(view, running, lambda: view.shown is not None, options)
+    started = view._job_started
+    view._pixel_cost[(2, "field")] /= 100.0  # pictures turn out cheaper: the live scale is finer now
+    assert view.live_scale(running, options) < view.job.scale
+    for _ in range(20):
+        view.update(running, "camera", options)
+    assert view._job_started == started  # no new picture of the same snapshot before the interval
+    paused = Snapshot(5, state="paused")
+    view.update(paused, "camera", options)
+    assert view._job_started > started
