@@ -126,7 +126,10 @@ def live_view(app: Any, path: Path, seconds: float) -> dict[str, float]:
 
 
 def run_tasks(args: argparse.Namespace) -> dict[str, Any]:
-    """Per task: its scene's trainer headless, then the same scene opened in the window."""
+    """Per task: its scene's trainer headless, the same scene opened in the window, and headless
+    again; the window's rate is compared with the mean of the two headless ones (this VM's speed
+    drifts by up to a quarter over minutes: one headless run long before the window skewed the
+    ratio). While a headless run measures, the window's trainer is paused and no frame is drawn."""
     from fieldscope.app.bench.scenes import write_scene
     from fieldscope.app.render.context import gl_info
     from fieldscope.app.ui.app import App
@@ -138,20 +141,21 @@ def run_tasks(args: argparse.Namespace) -> dict[str, Any]:
     results = []
     with tempfile.TemporaryDirectory(prefix="fieldscope-bench-ui-") as folder:
         paths = [Path(p) for p in args.path] or [write_scene(t, Path(folder) / t) for t in tasks]
-        # every headless run first: in the window, a task's scene trains on until the next one opens
-        headless_rates = [
-            steps_headless(open_scene(path, task), None, args.seconds, args.warmup)
-            for task, path in zip(tasks, paths, strict=True)
-        ]
         app = App(view_size=(800, 600))
         try:
-            for task, path, headless in zip(tasks, paths, headless_rates, strict=True):
+            for task, path in zip(tasks, paths, strict=True):
+                before = steps_headless(open_scene(path, task), None, args.seconds, args.warmup)
                 live = live_view(app, path, args.seconds)
-                results.append({"task": task, "headless_steps_per_s": headless, **live})
+                app.pause()
+                after = steps_headless(open_scene(path, task), None, args.seconds, args.warmup)
+                headless = 0.5 * (before + after)
+                runs = {"headless_runs": [before, after]}
+                results.append({"task": task, "headless_steps_per_s": headless, **live, **runs})
                 _say(
                     args,
                     f"{task}: trainer {live['window_steps_per_s']:.2f} steps/s in the window, {headless:.2f} "
-                    f"headless ({live['window_steps_per_s'] / max(headless, 1e-9):.0%}); first picture "
+                    f"headless ({before:.2f} before, {after:.2f} after; "
+                    f"{live['window_steps_per_s'] / max(headless, 1e-9):.0%}); first picture "
                     f"{live['first_picture_s']:.2f} s after ready, refresh p95 {live['refresh_p95_s']:.2f} s; "
                     f"frame p50/p95 {live['frame_p50_ms']:.0f}/{live['frame_p95_ms']:.0f} ms",
                 )

@@ -99,6 +99,17 @@ def test_bench_ui_reports_frame_times_and_training_rates(display):
     assert math.isfinite(ratio) and ratio >= 0
 
 
+def test_bench_ui_per_task_measures_the_live_view_between_two_headless_runs(display):
+    report = bench_json("ui", "--task", "image", "--seconds", "1", "--warmup", "0.5")
+    (result,) = report["results"]
+    assert result["task"] == "image"
+    before, after = result["headless_runs"]
+    assert positive(before) and positive(after)
+    assert math.isclose(result["headless_steps_per_s"], 0.5 * (before + after))
+    assert positive(result["window_steps_per_s"]) and 0 <= result["first_picture_s"] < 60
+    assert positive(result["refresh_p95_s"]) and result["frame_p95_ms"] >= result["frame_p50_ms"] > 0
+
+
 def test_bench_flow_picks_the_dense_crop_with_texture_in_both_directions() -> None:
     import numpy as np
 
