@@ -304,8 +304,8 @@ class Trainer:
 
     def run(self, stop_event: threading.Event | None = None) -> None:
         """The loop: drain commands, step unless paused, publish every publish_interval seconds."""
-        last_publish = last_eval = time.perf_counter()
-        eval_gap = self.config.eval_interval
+        last_publish = last_eval = last_full = time.perf_counter()
+        eval_gap, full_gap = self.config.eval_interval, self.config.eval_most
         self.publish(self._state())
         while not self._stopped and not (stop_event is not None and stop_event.is_set()):
             self._drain(block=self._paused and self._steps_left is None)
@@ -327,10 +327,16 @@ class Trainer:
             if self._paused or now - last_publish >= self.config.publish_interval:
                 self.publish(self._state())  # before a slow evaluation: the view draws this step meanwhile
                 if now - last_eval >= eval_gap or self._paused:
-                    self._evaluate_safely()
+                    # a shape's Chamfer distance (its full evaluation) now and then: first after
+                    # eval_most seconds (an untrained field's noisy surface takes ~3x longer)
+                    full = getattr(self.scene, "live_full_metrics", False) and now - last_full >= full_gap
+                    self._evaluate_safely(full)
                     last_eval = time.perf_counter()
                     spent = (last_eval - now) / self.config.eval_share
-                    eval_gap = min(self.config.eval_most, max(self.config.eval_interval, spent))
+                    if full:
+                        last_full, full_gap = last_eval, max(self.config.eval_most, spent)
+                    else:
+                        eval_gap = min(self.config.eval_most, max(self.config.eval_interval, spent))
                     if self._paused:  # the snapshot a pause leaves carries its metrics
                         self.publish(self._state())
                 last_publish = time.perf_counter()
@@ -380,9 +386,9 @@ class Trainer:
             group["lr"] = group["base_lr"] * scale
         self.learning_rate = lr
 
-    def _evaluate_safely(self) -> None:
+    def _evaluate_safely(self, full: bool = False) -> None:
         try:
-            self.evaluate()
+            self.evaluate(full)
         except Exception as error:
             self._fail(error)
 

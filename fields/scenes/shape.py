@@ -122,6 +122,10 @@ class MeshScene(Scene):
         """IoU on an eval_resolution^3 grid of cell centres (quick, for live training)."""
         return {"iou": self.grid_iou(field, self.eval_resolution)}
 
+    #: The trainer's loop runs evaluate_full now and then (within its share of the time), so that the
+    #: window plots the Chamfer distance while the shape trains.
+    live_full_metrics = True
+
     @torch.no_grad()
     def evaluate_full(self, field: Any) -> dict[str, float]:
         """IoU at iou_resolution^3 and the Chamfer distance of the surface extracted by marching cubes

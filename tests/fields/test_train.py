@@ -184,3 +184,42 @@ def test_a_very_slow_evaluation_still_runs_every_eval_most_seconds():
     thread.join(10)
     gaps = np.diff(calls[:-1])
     assert len(gaps) >= 2 and gaps.max() < 1.5
+
+
+def test_a_scene_with_live_full_metrics_gets_them_now_and_then():
+    """A shape's full evaluation (Chamfer) runs in the loop, first after eval_most seconds, then
+    spaced by its duration / eval_share; the quick ones go on in between. Other scenes never get one."""
+    trainer = small_trainer(eval_interval=0.05, eval_share=0.1, eval_most=0.4)
+    calls = []
+    quick = trainer.scene.evaluate
+
+    def evaluate_full(field):
+        calls.append(("full", time.perf_counter()))
+        time.sleep(0.06)  # 0.6 s apart (0.06 / 0.1)
+        return {**quick(field), "chamfer": 0.5}
+
+    def evaluate(field):
+        calls.append(("quick", time.perf_counter()))
+        return quick(field)
+
+    trainer.scene.evaluate, trainer.scene.evaluate_full = evaluate, evaluate_full
+    trainer.scene.live_full_metrics = True
+    started = time.perf_counter()
+    thread = trainer.start()
+    time.sleep(2.5)
+    snapshot = trainer.latest()
+    trainer.send(Stop())
+    thread.join(10)
+    full = [t for kind, t in calls if kind == "full"]
+    assert snapshot.metrics.get("chamfer") == 0.5
+    assert 2 <= len(full) <= 4 and full[0] - started >= 0.4
+    assert np.diff(full).min() >= 0.55
+    assert sum(kind == "quick" for kind, _ in calls) > 5
+    plain = small_trainer(eval_interval=0.05, eval_most=0.2)
+    fulls = []
+    plain.scene.evaluate_full = lambda field: fulls.append(1) or {}
+    thread = plain.start()
+    time.sleep(0.6)
+    plain.send(Stop())
+    thread.join(10)
+    assert not fulls
