@@ -20,10 +20,11 @@ from fieldscope.app.render.renderer import Frame, Renderer, ViewOptions
 #: The coarsest live picture has this many pixels on its short side (an untrained NeRF costs
 #: about 0.5 ms a pixel on llvmpipe: its 800x600 live picture is 32 times reduced).
 MIN_LIVE_SIDE = 16
-#: Shading seconds a live picture aims at, by the field's dims: a 3D view (a NeRF above all) needs
-#: the resolution (lego, 180 s in the window, test view 0: 20.3 dB at 0.3 s, 22.8 dB at 0.4 s); a 2D
-#: picture of an image is near full resolution at 0.25 s (coffee.png after 20 s: 28.0 dB).
-LIVE_COST = {2: 0.25, 3: 0.4}
+#: Shading seconds a live picture aims at, by the field's dims, and for a NeRF's volume-rendered colour
+#: (view mode "rgb"), which needs the resolution most (lego, 180 s in the window, test view 0: 20.3 dB
+#: at 0.3 s, 22.8 dB at 0.4 s). A 2D picture of an image is near full resolution at 0.25 s (coffee.png
+#: after 20 s: 28.0 dB); an SDF's trainer kept 0.60-0.69 of its headless steps/s at 0.4 s.
+LIVE_COST = {2: 0.25, 3: 0.3, "rgb": 0.4}
 #: Live pictures take at most this share of the time (a picture that costs more than planned,
 #: at the coarsest scale, is refreshed less often): the trainer comes first.
 MAX_DRAW_SHARE = 0.3
@@ -119,7 +120,7 @@ class ProgressiveView:
         per_pixel = self._pixel_cost.get((dims, options.mode))
         if per_pixel is None:
             return self.reduce.get(dims, 4)
-        cost = self.live_cost if self.live_cost is not None else LIVE_COST[dims]
+        cost = self.live_cost if self.live_cost is not None else LIVE_COST.get(options.mode, LIVE_COST[dims])
         scale = math.ceil(math.sqrt(options.width * options.height * per_pixel / cost))
         return max(1, min(max_scale(options), scale))
 
