@@ -4,12 +4,14 @@ strategy.
 A finer scale starts as soon as the scale above it is good enough for it (its blocks' mean error
 fell by less than the fraction min_gain over the last gain_window passes, or none of its blocks is
 still training), not at that scale's plateau; the coarser scales go on training meanwhile, each
-until its own end (tau_j, max_epochs or the plateau). Each step is one pass: one Adam step for every
-active block of every started scale, in one fused launch (`per_scale_launches` cuts it into one
-launch per scale, the same arithmetic). Because the coarser reconstruction keeps changing, every
-scale's targets are taken anew each step: its signal (kept in memory, padded to whole blocks)
-minus U2 of the reconstruction of the scale above, built from every started scale's MLP outputs
-at its samples as of the previous pass. New blocks are pruned and initialised as in Algorithm 1.
+until its own end (tau_j, max_epochs or the plateau), or stop then (config.stop_coarser). Each step
+is one pass: one Adam step for every active block of every started scale, in one fused launch
+(`per_scale_launches` cuts it into one launch per scale, the same arithmetic), on a sample_fraction
+of each block's samples (a round of steps covers them all). Because the coarser reconstruction
+keeps changing, every scale's targets are taken anew each step: its signal (kept in memory, padded
+to whole blocks) minus U2 of the reconstruction of the scale above, built from every started
+scale's MLP outputs at its samples as of their last pass (a block that stops has its outputs taken
+anew at all samples). New blocks are pruned and initialised as in Algorithm 1.
 """
 
 from __future__ import annotations
@@ -196,6 +198,8 @@ class ScalesTogetherTraining:
         done = (mse_t <= self.config.converged_mse(st.scale.scale)) & torch.from_numpy(seen)
         field.status[ids[done]] = CONVERGED
         st.pred[st.block_ids[active].numpy()[:, None], samples[None, :]] = pred
+        if self.config.sample_fraction < 1 and bool(done.any()):
+            self._refresh_outputs(st, active[done])
 
     def _end_pass(self, batch: list[tuple[ScaleState, torch.Tensor]]) -> None:
         """Count a pass for every scale that trained; end coarse scales; start the next finer one."""
@@ -210,11 +214,12 @@ class ScalesTogetherTraining:
             st.epoch += 1
             st.scale_losses.append(float(field.error[ids].mean()))
             if st.scale.scale > 0 and (st.epoch >= c.max_epochs or plateau):
-                still = ids[self._status(st) == ACTIVE]
-                field.status[still] = STOPPED
+                self._stop_training([st])
         finest = self.states[-1]
         idle = not bool((self._status(finest) == ACTIVE).any())
         if finest.scale.scale > 0 and (idle or good_enough(finest.scale_losses, c)):
+            if c.stop_coarser:
+                self._stop_training(self.states)
             self._start(finest.scale.scale - 1)
         elif finest.scale.scale == 0 and all(not bool((self._status(st) == ACTIVE).any()) for st in self.states):
             self.finished = True
@@ -259,11 +264,28 @@ class ScalesTogetherTraining:
             block_ids = torch.nonzero(field.block_rows(j).cpu() >= 0).squeeze(1)
             rows = field.block_rows(j).cpu()[block_ids]
         st.block_ids, st.rows = block_ids, rows.long()
-        if not fresh and block_ids.numel():
-            weights = take_rows(field.weights.detach(), st.rows)
-            zero = torch.zeros(block_ids.numel(), *st.pred.shape[1:], device=weights.device)
-            _, _, pred = field.fit_blocks(weights, zero, zero[..., 0])
-            st.pred[block_ids.numpy()] = pred.cpu().numpy()
+        if not fresh:
+            self._refresh_outputs(st, torch.arange(block_ids.numel()))
+
+    def _stop_training(self, states: list[ScaleState]) -> None:
+        """The active blocks of these scales stop (STOPPED), their outputs taken at all samples."""
+        for st in states:
+            still = torch.nonzero(self._status(st) == ACTIVE).squeeze(1)
+            self.field.status[st.scale.first + st.block_ids[still]] = STOPPED
+            if self.config.sample_fraction < 1:
+                self._refresh_outputs(st, still)
+
+    def _refresh_outputs(self, st: ScaleState, local: torch.Tensor) -> None:
+        """Store the MLP outputs of blocks `local` (indices into st.block_ids) at all their samples.
+        Blocks that leave the active set need it when a step trains only some samples: finer scales'
+        targets are built from these outputs, and stale ones (a round old) would stay so for good
+        (1 MP photo, 4 scales, 1/8 of the samples a step: stuck at 19 dB without, 29.9 dB at 30 s with)."""
+        if not local.numel():
+            return
+        weights = take_rows(self.field.weights.detach(), st.rows[local])
+        zero = torch.zeros(local.numel(), *st.pred.shape[1:], device=weights.device)
+        _, _, pred = self.field.fit_blocks(weights, zero, zero[..., 0])
+        st.pred[st.block_ids[local].numpy()] = pred.cpu().numpy()
 
     def _signal(self, scale: Scale) -> np.ndarray:
         """The signal averaged down to the scale, padded to whole blocks (array order, channels last)."""

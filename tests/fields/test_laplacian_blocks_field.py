@@ -383,7 +383,7 @@ def test_defaults_come_from_the_paper_or_our_tuning_unless_set():
     assert LaplacianBlocksConfig(min_gain=0.0).min_gain == 0.0  # 0 is a setting, not "unset"
     assert configs.from_dict(configs.to_dict(volume)) == volume
     with pytest.raises(ConfigError, match="defaults must be one of paper, tuned"):
-        LaplacianBlocksConfig(defaults="fast")
+        LaplacianBlocksConfig(defaults="quickest")
 
 
 def test_a_coarse_scale_is_good_enough_once_its_error_stops_falling():
@@ -424,3 +424,40 @@ def test_a_sample_fraction_trains_every_sample_once_per_round_and_keeps_outputs_
     run = strategy.run
     active = run.pred[strategy.run.block_ids.numpy()]
     assert np.all(np.abs(active).sum(-1) > 0)  # no sample still holds its initial zero
+
+
+def test_coarser_scales_stop_when_a_finer_one_starts_with_their_outputs_taken_at_every_sample():
+    """stop_coarser: when a finer scale starts, the coarser ones stop training, and (training on a
+    fraction of the samples) their stored outputs, which the finer targets are built from, are their
+    MLPs' outputs at every sample, not a round old."""
+    scene = ImageScene(half_flat_image(64, 32))
+    config = LaplacianBlocksConfig(
+        size=(64, 32), scales=3, block_size=8, omega=7.5, **QUICK, schedule="together", min_gain=0.3,
+        gain_window=3, sample_fraction=0.25, stop_coarser=True,
+    )  # fmt: skip
+    torch.manual_seed(0)
+    field = configs.build_field(config)
+    trainer = Trainer(field, scene, TrainConfig())
+    strategy = trainer.strategy
+    while len(strategy.states) < 3:
+        trainer.step()
+    for st in strategy.states[:-1]:
+        status = strategy._status(st)
+        assert not bool((status == ACTIVE).any())  # nothing coarser trains once the finest started
+        weights = field.weights.detach()[st.rows]
+        zero = torch.zeros(st.block_ids.numel(), *st.pred.shape[1:])
+        _, _, outputs = field.fit_blocks(weights, zero, zero[..., 0])
+        assert np.allclose(st.pred[st.block_ids.numpy()], outputs.numpy(), atol=1e-6)
+    for _ in range(5):
+        trainer.step()
+    finest = strategy.states[-1]
+    assert bool((strategy._status(finest) == ACTIVE).any())
+
+
+def test_the_fast_preset_trains_an_eighth_of_the_samples_with_coarser_scales_stopping():
+    fast, tuned = LaplacianBlocksConfig(defaults="fast"), LaplacianBlocksConfig()
+    assert fast.sample_fraction == 0.125 and fast.stop_coarser and fast.schedule == "together"
+    assert fast.learning_rate == tuned.learning_rate and fast.min_gain == tuned.min_gain
+    assert tuned.sample_fraction == 1.0 and not tuned.stop_coarser
+    paper = LaplacianBlocksConfig(defaults="paper")
+    assert paper.sample_fraction == 1.0 and not paper.stop_coarser and paper.schedule == "sequential"
