@@ -189,6 +189,34 @@ def split_params(arrays: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, A
     return field_arrays, head_arrays
 
 
+class EvaluationClock:
+    """When the training loop evaluates. Quick metrics: every eval_interval seconds, or less often
+    when they are slow (at most eval_share of the time), but at least every eval_most seconds. Full
+    ones (a scene with `live_full_metrics`, e.g. a shape's Chamfer distance): first after eval_most
+    seconds (an untrained field's noisy surface is slow to mesh), then spaced by their own cost."""
+
+    def __init__(self, config: TrainConfig, full_wanted: bool, now: float) -> None:
+        self.config, self.full_wanted = config, full_wanted
+        self.last = self.last_full = now
+        self.gap, self.full_gap = config.eval_interval, config.eval_most
+
+    def due(self, now: float) -> bool:
+        return now - self.last >= self.gap
+
+    def full_due(self, now: float) -> bool:
+        return self.full_wanted and now - self.last_full >= self.full_gap
+
+    def done(self, started: float, ended: float, full: bool) -> None:
+        """An evaluation (full or quick) ran from `started` to `ended`: space the next of its kind."""
+        c = self.config
+        spaced = (ended - started) / c.eval_share
+        self.last = ended
+        if full:
+            self.last_full, self.full_gap = ended, max(c.eval_most, spaced)
+        else:
+            self.gap = min(c.eval_most, max(c.eval_interval, spaced))
+
+
 class Trainer:
     """Trains `field` on `scene` with the field's strategy (`field.training_strategy(trainer)`, e.g.
     MINER's scale by scale) or GradientSteps, over the field's `param_groups(lr)` (per-group
@@ -304,8 +332,8 @@ class Trainer:
 
     def run(self, stop_event: threading.Event | None = None) -> None:
         """The loop: drain commands, step unless paused, publish every publish_interval seconds."""
-        last_publish = last_eval = last_full = time.perf_counter()
-        eval_gap, full_gap = self.config.eval_interval, self.config.eval_most
+        last_publish = time.perf_counter()
+        clock = EvaluationClock(self.config, getattr(self.scene, "live_full_metrics", False), last_publish)
         self.publish(self._state())
         while not self._stopped and not (stop_event is not None and stop_event.is_set()):
             self._drain(block=self._paused and self._steps_left is None)
@@ -326,17 +354,10 @@ class Trainer:
             now = time.perf_counter()
             if self._paused or now - last_publish >= self.config.publish_interval:
                 self.publish(self._state())  # before a slow evaluation: the view draws this step meanwhile
-                if now - last_eval >= eval_gap or self._paused:
-                    # a shape's Chamfer distance (its full evaluation) now and then: first after
-                    # eval_most seconds (an untrained field's noisy surface takes ~3x longer)
-                    full = getattr(self.scene, "live_full_metrics", False) and now - last_full >= full_gap
+                if clock.due(now) or self._paused:
+                    full = clock.full_due(now)
                     self._evaluate_safely(full)
-                    last_eval = time.perf_counter()
-                    spent = (last_eval - now) / self.config.eval_share
-                    if full:
-                        last_full, full_gap = last_eval, max(self.config.eval_most, spent)
-                    else:
-                        eval_gap = min(self.config.eval_most, max(self.config.eval_interval, spent))
+                    clock.done(now, time.perf_counter(), full)
                     if self._paused:  # the snapshot a pause leaves carries its metrics
                         self.publish(self._state())
                 last_publish = time.perf_counter()

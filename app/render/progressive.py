@@ -85,7 +85,7 @@ class ProgressiveView:
         self.reduce = {2: reduce_2d, 3: reduce_3d}
         self.budget = budget
         self.refresh_interval = refresh_interval
-        self.live_cost = live_cost  # None: LIVE_COST by the field's dims
+        self.live_cost = live_cost  # None: LIVE_COST by view mode, else by the field's dims
         self._pixel_cost: dict[tuple[int, str], float] = {}  # (dims, mode) -> shading s per pixel (mean)
         self._job_started = 0.0
         self.image = np.zeros((1, 1, 4), np.float32)
