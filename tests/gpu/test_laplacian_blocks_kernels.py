@@ -295,3 +295,18 @@ def test_adam_rows_matches_torch_adam():
     for r, p in zip(rows.tolist(), params, strict=True):
         assert torch.allclose(w[r], p.detach(), atol=1e-6)
     assert steps.tolist() == [3, 3, 3]
+
+
+def test_torch_evaluation_in_small_padded_batches_equals_one_batch(monkeypatch):
+    """torch_blocks evaluates blocks in batches of bounded padded size; the result does not depend on
+    the batching (a budget of 64 entries here cuts the blocks into many batches, some alone)."""
+    from fieldscope.fields import laplacian_blocks as module
+
+    field = make_field(2, (37, 29), 3, 8, 20, 4, 3, 30.0, impl="torch")
+    x = sample_points(2000, 2)
+    weights = field.weights.detach().double()
+    whole = reference_output(field, x, weights, (True, True, True))
+    monkeypatch.setattr(module, "PADDED_BATCH", 64)
+    batches = module._padded_batches(torch.tensor([5, 100, 3, 40, 64, 1]), 64)
+    assert [b.tolist() for b in batches] == [[5, 2, 0], [3], [4], [1]]
+    assert torch.allclose(reference_output(field, x, weights, (True, True, True)), whole, rtol=1e-12, atol=1e-12)
