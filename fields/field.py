@@ -66,6 +66,11 @@ class FieldBase(nn.Module):
     def set_run_plan(self, plan: Any, elapsed: Callable[[], float]) -> None:
         """How long the run will train (fields.train.RunPlan), for schedules that end with the run."""
 
+    def pixel_grid(self, height: int, width: int) -> torch.Tensor | None:
+        """The field at every pixel centre of a height x width image, (H, W, C), when the field has a
+        faster way than evaluating the points; None: evaluate the points."""
+        return None
+
     def state(self) -> dict[str, np.ndarray]:
         """Copies of every parameter and persistent buffer, by name."""
         return {k: v.detach().cpu().numpy().copy() for k, v in self.state_dict().items()}

@@ -146,3 +146,42 @@ def block_grid(config: PyramidShape) -> torch.Tensor:
     centres = (torch.arange(b, dtype=torch.float64) + 0.5) * (2.0 / b) - 1.0
     grids = torch.meshgrid(*([centres] * config.dims), indexing="ij")
     return torch.stack([g.reshape(-1) for g in reversed(grids)], dim=-1).float()
+
+
+def to_blocks(signal: np.ndarray, b: int) -> np.ndarray:
+    """A band (b, ..., n_0 * b, C) in array order -> (blocks, b^D, C): blocks x fastest, samples x fastest."""
+    spatial = signal.shape[:-1]
+    counts = [n // b for n in spatial]
+    split: list[int] = []
+    for n in counts:
+        split += [n, b]
+    blocks = signal.reshape(*split, signal.shape[-1])
+    dims = len(spatial)
+    order = [2 * a for a in range(dims)] + [2 * a + 1 for a in range(dims)] + [2 * dims]
+    return blocks.transpose(order).reshape(math.prod(counts), b**dims, signal.shape[-1])
+
+
+def from_blocks(blocks: np.ndarray, shape: tuple[int, ...], b: int) -> np.ndarray:
+    """The inverse of to_blocks: (blocks, b^D, C) -> `shape` (array order, channels last, whole blocks)."""
+    spatial = shape[:-1]
+    dims = len(spatial)
+    counts = [n // b for n in spatial]
+    grid = blocks.reshape(*counts, *([b] * dims), shape[-1])
+    order = [a for pair in zip(range(dims), range(dims, 2 * dims), strict=True) for a in pair] + [2 * dims]
+    return grid.transpose(order).reshape(shape)
+
+
+#: Padded entries (blocks x longest) evaluated together by torch_blocks.
+PADDED_BATCH = 1 << 18
+
+
+def padded_batches(lengths: torch.Tensor, budget: int) -> list[torch.Tensor]:
+    """Segment indices (of lengths (S,)) in batches of similar length, each of at most `budget`
+    padded entries (count x its longest; a segment longer than the budget goes alone)."""
+    sizes = lengths.tolist()
+    batches: list[list[int]] = [[]]
+    for s in torch.argsort(lengths, stable=True).tolist():
+        if batches[-1] and (len(batches[-1]) + 1) * sizes[s] > budget:
+            batches.append([])
+        batches[-1].append(s)
+    return [torch.tensor(b, dtype=torch.long) for b in batches]

@@ -26,18 +26,16 @@ import torch
 from fieldscope.fields import pyramid
 from fieldscope.fields.errors import ConfigError
 from fieldscope.fields.laplacian_blocks import ACTIVE, CONVERGED, NOT_STARTED, PRUNED, STOPPED, LaplacianBlocksField
-from fieldscope.fields.laplacian_layout import Scale, sample_counts, upsample2
+from fieldscope.fields.laplacian_layout import Scale, from_blocks, sample_counts, to_blocks, upsample2
 from fieldscope.fields.laplacian_training import (
     BETAS,
     EPS,
     all_finite,
     checked_field,
-    from_blocks,
     good_enough,
     initial_rows,
     inside,
     take_rows,
-    to_blocks,
 )
 from fieldscope.fields.scenes.base import psnr_from_mse
 from fieldscope.fields.train import TrainingError

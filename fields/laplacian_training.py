@@ -39,7 +39,7 @@ from fieldscope.fields.laplacian_blocks import (
     LaplacianBlocksField,
     siren_init,
 )
-from fieldscope.fields.laplacian_layout import Scale
+from fieldscope.fields.laplacian_layout import Scale, to_blocks
 from fieldscope.fields.scenes.base import psnr_from_mse
 from fieldscope.fields.train import TrainingError
 from fieldscope.fields.warp_bridge import warp_call
@@ -421,26 +421,3 @@ def band_coordinates(scale: Scale, band: int, c: Any) -> torch.Tensor:
         axes.append((torch.arange(start, start + count, dtype=torch.float64) + 0.5) * f / c.size[d])
     grids = torch.meshgrid(*reversed(axes), indexing="ij")
     return torch.stack([g.reshape(-1) for g in reversed(grids)], dim=-1).float()
-
-
-def to_blocks(signal: np.ndarray, b: int) -> np.ndarray:
-    """A band (b, ..., n_0 * b, C) in array order -> (blocks, b^D, C): blocks x fastest, samples x fastest."""
-    spatial = signal.shape[:-1]
-    counts = [n // b for n in spatial]
-    split: list[int] = []
-    for n in counts:
-        split += [n, b]
-    blocks = signal.reshape(*split, signal.shape[-1])
-    dims = len(spatial)
-    order = [2 * a for a in range(dims)] + [2 * a + 1 for a in range(dims)] + [2 * dims]
-    return blocks.transpose(order).reshape(math.prod(counts), b**dims, signal.shape[-1])
-
-
-def from_blocks(blocks: np.ndarray, shape: tuple[int, ...], b: int) -> np.ndarray:
-    """The inverse of to_blocks: (blocks, b^D, C) -> `shape` (array order, channels last, whole blocks)."""
-    spatial = shape[:-1]
-    dims = len(spatial)
-    counts = [n // b for n in spatial]
-    grid = blocks.reshape(*counts, *([b] * dims), shape[-1])
-    order = [a for pair in zip(range(dims), range(dims, 2 * dims), strict=True) for a in pair] + [2 * dims]
-    return grid.transpose(order).reshape(shape)

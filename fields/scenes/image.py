@@ -294,6 +294,11 @@ class ImageScene(Scene):
         above EXACT_EVAL_PIXELS: over a fixed sample of whole tiles, with psnr_pixels saying how many)."""
         if self.stream is not None and self.height * self.width > EXACT_EVAL_PIXELS:
             return self._evaluate_tiles(field, chunk)
+        grid = field.pixel_grid(self.height, self.width) if self.stream is None else None
+        if grid is not None:
+            assert self.pixels is not None
+            mse = float(torch.mean((grid.to(self.pixels.device) - self.pixels).double() ** 2))
+            return {"psnr": psnr_from_mse(mse), "mse": mse}
         total = 0.0
         for rows in row_chunks(self.height, self.width, chunk):
             pred = field(pixel_centers(self.height, self.width, rows).to(self.device))
@@ -351,6 +356,11 @@ def render_image(field: Any, width: int, height: int, chunk: int = 1 << 16) -> n
 @torch.no_grad()
 def render_bands(field: Any, width: int, height: int, chunk: int = 1 << 16) -> Iterator[np.ndarray]:
     """The same, as float32 bands of whole rows (rows, W, C), top to bottom (memory: one band)."""
+    grid = field.pixel_grid(height, width)
+    if grid is not None:
+        for rows in row_chunks(height, width, chunk):
+            yield grid[rows].float().cpu().numpy()
+        return
     device = next(field.parameters()).device
     for rows in row_chunks(height, width, chunk):
         values = field(pixel_centers(height, width, rows).to(device)).float().cpu()

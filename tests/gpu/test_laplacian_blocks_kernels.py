@@ -301,12 +301,40 @@ def test_torch_evaluation_in_small_padded_batches_equals_one_batch(monkeypatch):
     """torch_blocks evaluates blocks in batches of bounded padded size; the result does not depend on
     the batching (a budget of 64 entries here cuts the blocks into many batches, some alone)."""
     from fieldscope.fields import laplacian_blocks as module
+    from fieldscope.fields.laplacian_layout import padded_batches
 
     field = make_field(2, (37, 29), 3, 8, 20, 4, 3, 30.0, impl="torch")
     x = sample_points(2000, 2)
     weights = field.weights.detach().double()
     whole = reference_output(field, x, weights, (True, True, True))
     monkeypatch.setattr(module, "PADDED_BATCH", 64)
-    batches = module._padded_batches(torch.tensor([5, 100, 3, 40, 64, 1]), 64)
+    batches = padded_batches(torch.tensor([5, 100, 3, 40, 64, 1]), 64)
     assert [b.tolist() for b in batches] == [[5, 2, 0], [3], [4], [1]]
     assert torch.allclose(reference_output(field, x, weights, (True, True, True)), whole, rtol=1e-12, atol=1e-12)
+
+
+def test_pixel_grid_is_the_forward_at_the_pixel_centres_and_scores_the_same():
+    """Each scale's MLPs at its samples plus U2, coarse to fine, equals the field's forward at every
+    pixel centre (size not a multiple of the block, blocks without MLPs, a middle scale off); it is
+    declined where it does not apply; an image scene's PSNR from it is the points' PSNR."""
+    from fieldscope.fields.scenes.image import ImageScene, pixel_centers, render_image
+
+    field = make_field(2, (37, 29), 3, 8, 20, 4, 3, 30.0)
+    centres = pixel_centers(29, 37)
+    for mask in [(True, True, True), (True, False, True)]:
+        field.set_level_mask(mask)
+        grid = field.pixel_grid(29, 37)
+        assert grid is not None and grid.shape == (29, 37, 3)
+        with torch.no_grad():
+            points = field(centres).reshape(29, 37, 3)
+        assert rel_err(grid, points.double()) <= 2e-5
+    field.set_level_mask((True, True, False))  # the finest scale off: the points' way
+    assert field.pixel_grid(29, 37) is None
+    field.set_level_mask((True, True, True))
+    assert field.pixel_grid(37, 29) is None and field.pixel_grid(58, 74) is None
+    target = np.random.default_rng(0).random((29, 37, 3)).astype(np.float32)
+    scene = ImageScene(target)
+    with torch.no_grad():
+        mse = float(torch.mean((field(centres) - torch.from_numpy(target).reshape(-1, 3)).double() ** 2))
+    assert scene.evaluate(field)["mse"] == pytest.approx(mse, rel=1e-5)
+    assert np.allclose(render_image(field, 37, 29), field.pixel_grid(29, 37).numpy())
