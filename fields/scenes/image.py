@@ -14,6 +14,7 @@ import numpy as np
 import torch
 
 from fieldscope.fields.errors import InputError
+from fieldscope.fields.field import FieldBase
 from fieldscope.fields.scenes.base import Batch, Scene, psnr_from_mse
 from fieldscope.fields.scenes.files import existing_file
 from fieldscope.fields.scenes.tiles import TileCache
@@ -294,7 +295,7 @@ class ImageScene(Scene):
         above EXACT_EVAL_PIXELS: over a fixed sample of whole tiles, with psnr_pixels saying how many)."""
         if self.stream is not None and self.height * self.width > EXACT_EVAL_PIXELS:
             return self._evaluate_tiles(field, chunk)
-        grid = field.pixel_grid(self.height, self.width) if self.stream is None else None
+        grid = pixel_grid(field, self.height, self.width) if self.stream is None else None
         if grid is not None:
             assert self.pixels is not None
             mse = float(torch.mean((grid.to(self.pixels.device) - self.pixels).double() ** 2))
@@ -347,6 +348,12 @@ class ImageScene(Scene):
         return facts
 
 
+def pixel_grid(field: Any, height: int, width: int) -> torch.Tensor | None:
+    """The field's own whole-image evaluation (H, W, C) where it has one (FieldBase.pixel_grid); None
+    for any other module (a plain callable evaluates its points)."""
+    return field.pixel_grid(height, width) if isinstance(field, FieldBase) else None
+
+
 @torch.no_grad()
 def render_image(field: Any, width: int, height: int, chunk: int = 1 << 16) -> np.ndarray:
     """Evaluate a 2D field at the pixel centers of a width x height grid -> float32 (H, W, C)."""
@@ -356,7 +363,7 @@ def render_image(field: Any, width: int, height: int, chunk: int = 1 << 16) -> n
 @torch.no_grad()
 def render_bands(field: Any, width: int, height: int, chunk: int = 1 << 16) -> Iterator[np.ndarray]:
     """The same, as float32 bands of whole rows (rows, W, C), top to bottom (memory: one band)."""
-    grid = field.pixel_grid(height, width)
+    grid = pixel_grid(field, height, width)
     if grid is not None:
         for rows in row_chunks(height, width, chunk):
             yield grid[rows].float().cpu().numpy()

@@ -193,6 +193,8 @@ MEMORY_SCRIPT = textwrap.dedent(
         for _ in range(3):
             warm.step()
         warm.evaluate()
+        with torch.no_grad():  # the forward at points (evaluate may take a faster way on a small image)
+            warm.field(torch.rand(1 << 14, 2))
     baseline = peak()
 
     scene = ImageScene.from_file(path, memory_budget=cap)
