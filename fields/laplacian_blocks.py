@@ -68,9 +68,8 @@ DEFAULT_BLOCK = {2: 32, 3: 16}
 #: 31.1 dB (30 dB at 53 s; 50%: 31.3 dB, 55 s; at most 40 passes: 31.0 dB, 56 s). Then on a 1024x1024
 #: photo (PSNR at 10/30 s): scales trained together on all samples 21.7/25.4 dB; on 1/8 of each block's
 #: samples a step, coarser scales training on 17.9/21.9 (each finer scale chases them); 1/8 with the
-#: coarser scales stopping when a finer one starts 25.2/29.9; then, with the CPU's tiled fit kernel and
-#: targets built only when a coarser scale changed, "fast" 29.9/34.7 dB and "tuned" 25.2/31.1 dB.
-#: 3D: not measured yet, the paper's.
+#: coarser scales stopping when a finer one starts 25.2/29.9; with the CPU's tiled fit kernel and targets
+#: built only on change, "fast" 29.9/34.7 and "tuned" 25.2/31.1. 3D: not measured yet, the paper's.
 _PAPER_2D: dict[str, Any] = {
     "hidden_width": 20,
     "layers": 4,
@@ -380,8 +379,8 @@ def torch_blocks(x: torch.Tensor, weights: torch.Tensor, blocks: BlockGeometry) 
     return out
 
 
-#: Pixels up to which pixel_grid builds whole images (its scales take ~40 bytes a pixel).
-GRID_PIXELS = 1 << 26
+#: Pixels up to which pixel_grid builds whole images (its scales take ~40 bytes a pixel: 4096^2, ~0.7 GB).
+GRID_PIXELS = 1 << 24
 
 
 class LaplacianBlocksField(FieldBase):
@@ -426,33 +425,38 @@ class LaplacianBlocksField(FieldBase):
         samples, then U2 from coarse to fine (with 4 scales, 1/17 of the MLP evaluations of the
         forward at the same points: 23 a pixel). None otherwise."""
         c = self.config
-        if c.dims != 2 or tuple(c.size) != (width, height) or not self.scales_of_mask()[0]:
+        grid = c.dims == 2 and tuple(c.size) == (width, height) and height * width <= GRID_PIXELS
+        if not grid or not self.scales_of_mask()[0]:
             return None
-        if height * width > GRID_PIXELS:
-            return None
-        upper = None
+        upper: Any = None
         for scale in reversed(self.layout):
             shape = (*(n * c.block_size for n in reversed(scale.blocks)), c.out_dims)
             recon = from_blocks(self._outputs_at_samples(scale.scale), shape, c.block_size)
             if upper is not None:
                 recon += upsample2(upper, shape[:-1], sample_counts(c, scale.scale + 1))
             upper = recon
-        assert upper is not None
         return torch.from_numpy(np.ascontiguousarray(upper[:height, :width])).to(self.weights.device)
 
-    def _outputs_at_samples(self, scale: int, chunk: int = 4096) -> np.ndarray:
+    def _outputs_at_samples(self, scale: int) -> np.ndarray:
         """(count, b^D, C) the MLP outputs of the scale's blocks at their samples (0: no MLP or off)."""
         c = self.config
         rows = self.block_rows(scale).cpu()
         out = np.zeros((rows.numel(), c.block_size**c.dims, c.out_dims), np.float32)
-        if not self.scales_of_mask()[scale]:
-            return out
-        have = torch.nonzero(rows >= 0).squeeze(1)
-        for start in range(0, have.numel(), chunk):
-            ids = have[start : start + chunk]
-            zero = torch.zeros(ids.numel(), out.shape[1], c.out_dims, device=self.weights.device)
-            _, _, pred = self.fit_blocks(self.weights.detach()[rows[ids].to(self.weights.device)], zero, zero[..., 0])
-            out[ids.numpy()] = pred.cpu().numpy()
+        if self.scales_of_mask()[scale]:
+            have = torch.nonzero(rows >= 0).squeeze(1)
+            out[have.numpy()] = self.block_outputs(rows[have])
+        return out
+
+    def block_outputs(self, rows: torch.Tensor, chunk: int = 4096) -> np.ndarray:
+        """The MLPs of weight rows `rows` (n,) at all their block's samples -> (n, b^D, C), float32
+        numpy (through the fused fit pass, `chunk` blocks at a time)."""
+        c = self.config
+        out = np.zeros((rows.numel(), c.block_size**c.dims, c.out_dims), np.float32)
+        for start in range(0, rows.numel(), chunk):
+            part = rows[start : start + chunk].to(self.weights.device)
+            zero = torch.zeros(part.numel(), out.shape[1], c.out_dims, device=self.weights.device)
+            _, _, pred = self.fit_blocks(self.weights.detach()[part], zero, zero[..., 0])
+            out[start : start + part.numel()] = pred.cpu()
         return out
 
     def fit_blocks(

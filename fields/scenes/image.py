@@ -362,7 +362,8 @@ def render_image(field: Any, width: int, height: int, chunk: int = 1 << 16) -> n
 
 @torch.no_grad()
 def render_bands(field: Any, width: int, height: int, chunk: int = 1 << 16) -> Iterator[np.ndarray]:
-    """The same, as float32 bands of whole rows (rows, W, C), top to bottom (memory: one band)."""
+    """The same, as float32 bands of whole rows (rows, W, C), top to bottom (memory: one band; a field
+    with its own whole-image evaluation, FieldBase.pixel_grid, builds the whole image first)."""
     grid = pixel_grid(field, height, width)
     if grid is not None:
         for rows in row_chunks(height, width, chunk):
