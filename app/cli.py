@@ -34,8 +34,8 @@ def cmd_fit(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from fieldscope.fields import snapshot as snapshots
-    from fieldscope.fields.run import build_run
     from fieldscope.fields.scenes import open_scene
+    from fieldscope.fields.training.run import build_run
 
     if args.steps is None and args.time_budget is None:
         args.steps = 1000
@@ -156,8 +156,8 @@ def cmd_view(args: argparse.Namespace) -> int:
 def render_3d(args: argparse.Namespace, snapshot: Any) -> int:
     """Render a 3D model from an orbit camera (unit-cube coordinates) or one of its test views."""
     from fieldscope.fields import snapshot as snapshots
-    from fieldscope.fields.cameras import Camera, orbit_camera
-    from fieldscope.fields.render3d import RenderOptions, render_field
+    from fieldscope.fields.render.cameras import Camera, orbit_camera
+    from fieldscope.fields.render.render3d import RenderOptions, render_field
 
     out = Path(args.out)
     check_image_output(out)
@@ -194,7 +194,7 @@ def render_3d(args: argparse.Namespace, snapshot: Any) -> int:
 def cmd_export_mesh(args: argparse.Namespace) -> int:
     """Marching cubes of a 3D model's level set -> .ply / .obj (world coordinates of the scene)."""
     from fieldscope.fields import snapshot as snapshots
-    from fieldscope.fields.mesh_export import (
+    from fieldscope.fields.render.mesh_export import (
         MESH_OUTPUTS,
         check_resolution,
         extract_mesh,
@@ -236,7 +236,7 @@ def write_render(handle: Any, field: Any, width: int, height: int, suffix: str) 
     """Evaluate the field on a width x height grid, band by band, into an image file."""
     import numpy as np
 
-    from fieldscope.app.bigimage import write_png
+    from fieldscope.app.commands.bigimage import write_png
     from fieldscope.fields.pixels import to_uint8
     from fieldscope.fields.scenes.image import render_bands
 
@@ -248,7 +248,7 @@ def write_render(handle: Any, field: Any, width: int, height: int, suffix: str) 
 
 
 def cmd_make_test_image(args: argparse.Namespace) -> int:
-    from fieldscope.app.bigimage import make_test_image
+    from fieldscope.app.commands.bigimage import make_test_image
 
     started = time.perf_counter()
     width, height = make_test_image(args.out, args.megapixels)
@@ -326,7 +326,8 @@ def build_parser() -> argparse.ArgumentParser:
     test_image.add_argument("--megapixels", type=float, default=1000.0, help="size in millions of pixels")
     test_image.set_defaults(run=cmd_make_test_image)
 
-    from fieldscope.app import bench, compare, flow_cli, ntk
+    from fieldscope.app.commands import bench, compare, ntk
+    from fieldscope.app.commands import flow as flow_cli
 
     bench.add_parser(sub)
     compare.add_parser(sub)

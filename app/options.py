@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from fieldscope.fields.errors import ConfigError
-from fieldscope.fields.run import FieldOptions, TrainOptions
+from fieldscope.fields.training.run import FieldOptions, TrainOptions
 
 #: The bundled scene the window opens with no path (package data: a real file in an installed package).
 DEFAULT_IMAGE = Path(str(resources.files("fieldscope.assets") / "astronaut.png"))

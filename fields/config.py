@@ -88,4 +88,4 @@ def check(condition: bool, message: str) -> None:
 
 def _load_kinds() -> None:
     # Importing a kind's module registers it; done lazily so that configs stay cheap to import.
-    from fieldscope.fields import fourier, gaussian_buckets, hashgrid, laplacian_blocks, mlp  # noqa: F401  # noqa: F401  (the baselines of `compare`, after the grid kinds)
+    from fieldscope.fields.kinds import fourier, gaussian_buckets, hashgrid, mlp  # noqa: F401  # noqa: F401  (the baselines of `compare`, after the grid kinds)

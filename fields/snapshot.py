@@ -25,7 +25,7 @@ from safetensors.numpy import save as st_save
 from fieldscope.fields import config as configs
 from fieldscope.fields.errors import FieldscopeError, SnapshotError
 from fieldscope.fields.paths import path_problem, plain_file_mode
-from fieldscope.fields.train import Snapshot, TrainConfig, frozen_arrays, split_params
+from fieldscope.fields.training.trainer import Snapshot, TrainConfig, frozen_arrays, split_params
 
 FORMAT = "fieldscope-snapshot"
 FORMAT_VERSION = 1

@@ -1,6 +1,6 @@
 """Warp kernels of the multiresolution hash encoding (Instant-NGP), D=2 and D=3.
 
-Layout (shared with the callers in fields/hashgrid.py):
+Layout (shared with the callers in fields/kinds/hashgrid.py):
 - x: (N, D) float32 points in [0,1]^D.
 - table: (R, F) float32; level l owns rows offset[l] .. offset[l] + size[l] - 1.
 - resolution, offset, hashed, mask: (L,) int32 per level; hashed=1 means spatial hash into

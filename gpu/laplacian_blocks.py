@@ -1,7 +1,7 @@
 """Warp kernels of the Laplacian-block field (MINER): every block of every scale that has an MLP owns a
 tiny SIREN (sine activations) evaluated on block-local coordinates; the field is the sum over scales.
 
-Layout (shared with fields/laplacian_blocks.py):
+Layout (shared with fields/kinds/laplacian_blocks/field.py):
 - x: (N, D) float32 points in [0,1]^D (clamped).
 - weights: (R, P) float32, one row per block that has an MLP. A row packs the L linear layers in
   order, each as W (fan_in x fan_out, row-major, as MINER's bmm layout: y = a W + b) then b

@@ -1,7 +1,7 @@
 """Warp kernels of NeRF volume rendering (Instant-NGP style): marching rays through an occupancy grid,
 compositing density and colour along each ray, its backward, and the mip-NeRF 360 distortion loss.
 
-Layout (shared with fields/volume_rendering.py):
+Layout (shared with fields/render/volume_rendering.py):
 - rays: origins (R, 3) and unit directions (R, 3) in the unit cube's coordinates, jitter (R,) in
   [0, 1). Ray r's samples sit on the lattice t_k = (k + jitter_r) * dt of distances from its
   origin, inside [0,1]^3 and in occupied cells only. Skipping an empty cell jumps to the first

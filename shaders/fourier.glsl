@@ -1,4 +1,4 @@
-// Random Fourier features (fields/fourier.py), evaluated for display: e = [cos(2 pi B x), sin(2 pi B x)]
+// Random Fourier features (fields/kinds/fourier.py), evaluated for display: e = [cos(2 pi B x), sin(2 pi B x)]
 // for x clamped to [0,1]^D, then mlp.glsl's decoder (weights in a texture).
 // Defines: FIELD_DIMS, FIELD_OUT, FF_FREQS (m) and mlp.glsl's.
 

@@ -1,5 +1,5 @@
 // Gaussian-bucket field (Lagrangian Hashing), evaluated for display: the same math as
-// gpu/gaussian_buckets.py and fields/gaussian_buckets.py.
+// gpu/gaussian_buckets.py and fields/kinds/gaussian_buckets.py.
 //
 // Levels 0 .. GB_COARSE-1 are hash-grid levels (grid_levels.glsl, table hg_table). Levels GB_COARSE
 // .. FIELD_LEVELS-1 are Lagrangian: their cell corners pick buckets exactly as a grid level does

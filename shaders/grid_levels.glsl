@@ -1,5 +1,5 @@
 // Grid levels of the multiresolution encodings, for display: the same math as gpu/hashing.py,
-// fields/hashgrid.py and fields/field.py. Shared by hashgrid.glsl (every level) and
+// fields/kinds/hashgrid.py and fields/field.py. Shared by hashgrid.glsl (every level) and
 // gaussian_buckets.glsl (its coarse levels, and the cells and buckets of its Lagrangian levels).
 //
 // A level of resolution N has vertices 0..N per axis; x in [0,1]^D (clamped) sits at N*x, in cell

@@ -1,5 +1,5 @@
 // Laplacian-block field (MINER), evaluated for display: the same math as gpu/laplacian_blocks.py and
-// fields/laplacian_blocks.py.
+// fields/kinds/laplacian_blocks/field.py.
 //
 // MINER's Laplacian pyramid with U2: the reconstruction at scale j is the SIRENs of its blocks plus the
 // bilinear 2x upsampling of the reconstruction at scale j+1 (sample m of scale j sits at (m + 1/2) / 2

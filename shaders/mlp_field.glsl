@@ -1,4 +1,4 @@
-// The plain coordinate MLP (fields/mlp.py), evaluated for display: x clamped to [0,1]^D and centred
+// The plain coordinate MLP (fields/kinds/mlp.py), evaluated for display: x clamped to [0,1]^D and centred
 // to [-1,1]^D, straight into mlp.glsl's decoder (weights in a texture; MLP_SINE for a SIREN).
 // Defines: FIELD_DIMS, FIELD_OUT and mlp.glsl's.
 

@@ -1,4 +1,4 @@
-// A NeRF's colour head for display (fields/appearance.py AppearanceHead): the field's outputs (all
+// A NeRF's colour head for display (fields/scenes/appearance.py AppearanceHead): the field's outputs (all
 // FIELD_OUT of them, the geometry features) and the view direction in real spherical harmonics of
 // degree HEAD_SH -> an MLP (ReLU hidden layers, linear output) -> sigmoid -> RGB.
 //
@@ -12,7 +12,7 @@ layout(std140, binding = 2) uniform NerfHead { vec4 head_w[HEAD_VEC4S]; };
 
 #define HEAD_HID4 ((HEAD_HIDDEN + 3) / 4)
 
-// Real spherical harmonics of a unit direction up to degree HEAD_SH (fields/appearance.py sh_encode).
+// Real spherical harmonics of a unit direction up to degree HEAD_SH (fields/scenes/appearance.py sh_encode).
 void head_sh(vec3 d, out float sh[16]) {
     float x = d.x, y = d.y, z = d.z;
     float xy = x * y, xz = x * z, yz = y * z, x2 = x * x, y2 = y * y, z2 = z * z;

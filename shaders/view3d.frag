@@ -150,7 +150,7 @@ vec4 volume(vec3 o, vec3 d, vec2 span) {
 }
 
 #ifdef NERF_HEAD
-//: Transmittance under which a ray stops (fields/volume_rendering.py TERMINATION; live pictures:
+//: Transmittance under which a ray stops (fields/render/volume_rendering.py TERMINATION; live pictures:
 //: app/render/nerf_head_gl.py LIVE_TERMINATION).
 uniform float u_nerf_termination;
 //: Sample weight under which the colour head is not run (it would add under 1e-6 per sample).
@@ -170,7 +170,7 @@ float cell_exit(vec3 o, vec3 d, ivec3 cell, int res) {
     return t;
 }
 
-// Volume rendering of a NeRF's colour as its scene renders views (fields/volume_rendering.py
+// Volume rendering of a NeRF's colour as its scene renders views (fields/render/volume_rendering.py
 // render_rays, gpu/volume_render.py): samples on the lattice t_k = (k + 1/2) dt of distances from the
 // eye, inside the cube and in occupied cells (empty ones are jumped over), sigma = exp(output 0),
 // composited until the transmittance is under u_nerf_termination, over the scene's background.

@@ -19,8 +19,8 @@ from fieldscope.app.render.hashgrid_gl import (
     level_table,
     table_image,
 )
-from fieldscope.fields.gaussian_buckets import split_layout
-from fieldscope.fields.hashgrid import layout_of
+from fieldscope.fields.kinds.gaussian_buckets import split_layout
+from fieldscope.fields.kinds.hashgrid import layout_of
 
 MEANS_UNIT, VALUES_UNIT = 2, 3  # texture units (0: ground truth, 1: the coarse table)
 

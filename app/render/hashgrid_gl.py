@@ -12,7 +12,7 @@ import numpy as np
 
 from fieldscope.app.render import decoder_gl, field_gl
 from fieldscope.fields.errors import ConfigError
-from fieldscope.fields.hashgrid import layout_of
+from fieldscope.fields.kinds.hashgrid import layout_of
 from fieldscope.gpu.hashing import PRIMES
 
 TABLE_WIDTH = 4096  # HG_WIDTH in grid_levels.glsl

@@ -8,8 +8,8 @@ from typing import Any
 
 import numpy as np
 
-from fieldscope.app import collisions
 from fieldscope.app.render.hashgrid_gl import table_image
+from fieldscope.app.state import collisions
 
 #: Heatmap names, in the order of u_heat's values (0 none, 1, 2, 3).
 HEATMAPS = ("none", "collisions", "contribution", "points_per_vertex")

@@ -18,7 +18,7 @@ from fieldscope.app.render import field_gl
 from fieldscope.app.render.hashgrid_gl import TABLE_UNIT, float_texture, include, table_image
 from fieldscope.fields import reference
 from fieldscope.fields.errors import ConfigError
-from fieldscope.fields.laplacian_layout import sample_counts, scale_layout
+from fieldscope.fields.kinds.laplacian_blocks.layout import sample_counts, scale_layout
 
 SLOTS_BINDING = 1  # storage buffer binding of the block table in laplacian_blocks.glsl
 WEIGHTS_UNIT = TABLE_UNIT  # texture unit of the weights (this kind has no hash table)

@@ -177,8 +177,8 @@ def blocks_key(
     draw: ImageDraw.ImageDraw, title: str, counts: tuple[tuple[str, int], ...], size: int, margin: int
 ) -> None:
     """Top left: the title, then a swatch of each block state's colour with its block count."""
-    from fieldscope.app.blocks import STATE_COLOURS
-    from fieldscope.fields.laplacian_blocks import STATUS_NAMES
+    from fieldscope.app.state.blocks import STATE_COLOURS
+    from fieldscope.fields.kinds.laplacian_blocks.field import STATUS_NAMES
 
     f = font(size)
     texts = [f"{name.replace('_', ' ')}: {count:,}" for name, count in counts]

@@ -11,9 +11,9 @@ import numpy as np
 
 from fieldscope.app.render import decoder_gl
 from fieldscope.fields.errors import ConfigError
-from fieldscope.fields.volume_rendering import TERMINATION
+from fieldscope.fields.render.volume_rendering import TERMINATION
 
-#: Where a snapshot keeps the colour MLP (fields/train.py HEAD_PREFIX + NerfHead.colour.mlp).
+#: Where a snapshot keeps the colour MLP (fields/training/trainer.py HEAD_PREFIX + NerfHead.colour.mlp).
 PREFIX = "head.colour.mlp."
 HEAD_BINDING = 2  # uniform block binding (0: the field decoder, 1: the grid levels)
 #: The lattice a NeRF scene renders on when its facts do not say (fields/scenes/nerf.py default_steps).

@@ -10,12 +10,12 @@ from typing import Any
 import moderngl
 import numpy as np
 
-from fieldscope.app import blocks as block_grid
 from fieldscope.app.render import field_gl, heatmaps, legend, nerf_head_gl, overlays, shaders
 from fieldscope.app.render.camera import Camera2D, Camera3D
 from fieldscope.app.render.context import finish_drawing
-from fieldscope.fields.hashgrid import level_resolution
-from fieldscope.fields.render3d import NORMAL_CELLS
+from fieldscope.app.state import blocks as block_grid
+from fieldscope.fields.kinds.hashgrid import level_resolution
+from fieldscope.fields.render.render3d import NORMAL_CELLS
 
 MODES_2D = ("field", "truth", "error", "raw", "heat_raw", "gradient", "gradient_raw")
 GRADIENT_MODES = ("gradient", "gradient_raw")

@@ -21,22 +21,22 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from fieldscope.app import blocks, collisions, export, inside, recent
-from fieldscope.app.compare_view import TileSet, TilesRenderer
-from fieldscope.app.jobs import Jobs
-from fieldscope.app.levels import LevelState
 from fieldscope.app.render import Renderer
 from fieldscope.app.render.context import gl_description
 from fieldscope.app.render.progressive import ProgressiveView
-from fieldscope.app.session import Session, new_session, open_path
+from fieldscope.app.state import blocks, collisions, export, inside, recent
+from fieldscope.app.state.compare import TileSet, TilesRenderer
+from fieldscope.app.state.jobs import Jobs
+from fieldscope.app.state.levels import LevelState
+from fieldscope.app.state.session import Session, new_session, open_path
+from fieldscope.app.state.view import ViewState
 from fieldscope.app.ui.history import History
 from fieldscope.app.ui.status import Status
-from fieldscope.app.view_state import ViewState
 from fieldscope.fields import config as configs
 from fieldscope.fields import devices
 from fieldscope.fields.errors import FieldscopeError
-from fieldscope.fields.run import TrainOptions
-from fieldscope.fields.train import Pause, Resume, SetBatchSize, SetLearningRate, SetLevelMask, Step
+from fieldscope.fields.training.run import TrainOptions
+from fieldscope.fields.training.trainer import Pause, Resume, SetBatchSize, SetLearningRate, SetLevelMask, Step
 
 #: Seconds of each UI frame given to export jobs.
 JOB_BUDGET = 0.03
@@ -59,7 +59,7 @@ class App:
         self.renderer = Renderer(ctx if ctx is not None else create_context())  # before the viewport
         self.view = ProgressiveView(self.renderer)
         self.tiles = ProgressiveView(TilesRenderer(self.renderer))  # a comparison's fields, when shown
-        self.compare: Any = None  # the CompareSession the view shows as tiles (app/compare_view.py)
+        self.compare: Any = None  # the CompareSession the view shows as tiles (app/state/compare.py)
         self._tile_set: TileSet | None = None
         self.status = Status()
         self.jobs = Jobs(self.status.say)
@@ -75,7 +75,7 @@ class App:
         self._opening: Future | None = None
         self._opening_path: Path | None = None
         self._drops: queue.SimpleQueue[tuple[list[str], bool]] = queue.SimpleQueue()
-        self.flow: Any = None  # the FlowJob (app/flow_view.py) of the Flow window, if any
+        self.flow: Any = None  # the FlowJob (app/state/flow.py) of the Flow window, if any
         self._pool = ThreadPoolExecutor(1, thread_name_prefix="fieldscope-open")
         self._retired: list[Session] = []  # stopped sessions whose threads may still finish a step
         self.hovered: str | None = None
@@ -452,8 +452,8 @@ class App:
         """Optimise the flow from the current field's image to the image at `path` in the background
         (the Flow window shows it; `settings`: other FlowOptions); bad input is one line in the
         status bar and stops nothing."""
-        from fieldscope.app.flow_view import FlowJob, check_pair
-        from fieldscope.fields.flow import FlowOptions
+        from fieldscope.app.state.flow import FlowJob, check_pair
+        from fieldscope.fields.analysis.flow import FlowOptions
         from fieldscope.fields.scenes.image import load_image
 
         snapshot = self.snapshot()

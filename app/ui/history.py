@@ -9,7 +9,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
-from fieldscope.app import blocks
+from fieldscope.app.state import blocks
 
 #: The quality metrics a task's plot shows, first the one on its axis: PSNR for pictures, IoU (and
 #: Chamfer once a full evaluation knows it) for shapes.

@@ -76,7 +76,7 @@ def set_camera(app: Any, choice: Any) -> None:
 
 def save_view_picture(app: Any, path: Path) -> None:
     """The picture the view last displayed (2D: the scene's part) as an image file, written atomically."""
-    from fieldscope.app import export
+    from fieldscope.app.state import export
     from fieldscope.fields.pixels import write_image
 
     if app.view.shown is None:

@@ -108,7 +108,7 @@ class Window:
 
     def label_tiles(self, labels: list[str]) -> None:
         """Write `labels` over the view's tiles (compare_view.tile_grid), one each; [] hides them."""
-        from fieldscope.app.compare_view import MOST_TILES, tile_grid
+        from fieldscope.app.state.compare import MOST_TILES, tile_grid
 
         if not self.tile_labels:
             self.tile_labels = [dpg.add_text("", parent=self.view_area, show=False) for _ in range(MOST_TILES)]

@@ -12,7 +12,7 @@ from typing import Any
 import torch
 
 from fieldscope.fields.config import check
-from fieldscope.fields.hashgrid import level_resolution
+from fieldscope.fields.kinds.hashgrid import level_resolution
 
 #: The numerical-gradient step of fields that tell nothing about their resolution.
 DEFAULT_STEP = 1.0 / 512.0

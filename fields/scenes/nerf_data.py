@@ -19,8 +19,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from fieldscope.fields.cameras import Camera, rigid_problem
 from fieldscope.fields.errors import InputError
+from fieldscope.fields.render.cameras import Camera, rigid_problem
 from fieldscope.fields.scenes.image import load_image
 
 TRAIN_FILES = ("transforms_train.json", "transforms.json")

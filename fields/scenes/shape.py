@@ -13,7 +13,7 @@ import torch
 
 from fieldscope.fields.config import check
 from fieldscope.fields.errors import ConfigError
-from fieldscope.fields.mesh_export import field_grid, grid_points, marching_cubes
+from fieldscope.fields.render.mesh_export import field_grid, grid_points, marching_cubes
 from fieldscope.fields.scenes.base import Scene
 from fieldscope.fields.scenes.mesh import MeshOracle, SamplePool, load_mesh, normalise
 

@@ -16,9 +16,9 @@ import pytest
 import torch
 
 from fieldscope.fields import config as configs
-from fieldscope.fields.hashgrid import HashGridConfig
+from fieldscope.fields.kinds.hashgrid import HashGridConfig
 from fieldscope.fields.scenes.sphere import SphereScene
-from fieldscope.fields.train import TrainConfig, Trainer
+from fieldscope.fields.training.trainer import TrainConfig, Trainer
 
 
 def start_xvfb() -> tuple[subprocess.Popen, str]:

@@ -113,7 +113,7 @@ def test_bench_ui_per_task_measures_the_live_view_between_two_headless_runs(disp
 def test_bench_flow_picks_the_dense_crop_with_texture_in_both_directions() -> None:
     import numpy as np
 
-    from fieldscope.app.bench.flow import structure, textured_crop
+    from fieldscope.app.commands.bench.flow import structure, textured_crop
 
     yy, xx = np.meshgrid(np.arange(40.0), np.arange(40.0), indexing="ij")
     edge = np.repeat(np.sin((xx + yy) / 3.0)[..., None], 3, axis=2)  # one direction: the aperture problem

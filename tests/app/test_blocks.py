@@ -11,12 +11,18 @@ import numpy as np
 import pytest
 import torch
 
-from fieldscope.app import blocks
 from fieldscope.app.render import Camera2D, Camera3D, ViewOptions
 from fieldscope.app.render.renderer import image_size
+from fieldscope.app.state import blocks
 from fieldscope.fields import config as configs
-from fieldscope.fields.laplacian_blocks import ACTIVE, CONVERGED, PRUNED, STATUS_NAMES, LaplacianBlocksConfig
-from fieldscope.fields.laplacian_layout import locate
+from fieldscope.fields.kinds.laplacian_blocks.field import (
+    ACTIVE,
+    CONVERGED,
+    PRUNED,
+    STATUS_NAMES,
+    LaplacianBlocksConfig,
+)
+from fieldscope.fields.kinds.laplacian_blocks.layout import locate
 from fieldscope.fields.scenes.image import ImageScene
 from tests.app.test_renderer import snapshot_of
 from tests.fields.test_laplacian_blocks_field import QUICK, half_flat_image, train
@@ -135,7 +141,7 @@ def test_3d_blocks_are_drawn_on_the_slice_plane_by_state(renderer: Any) -> None:
 
 def test_the_slice_point_under_the_mouse_is_the_one_the_view_draws(renderer: Any) -> None:
     """3D hover: the slice plane's point under a pixel (numpy) equals the renderer's slice_points."""
-    from fieldscope.fields.hashgrid import HashGridConfig
+    from fieldscope.fields.kinds.hashgrid import HashGridConfig
     from tests.app.test_renderer import random_snapshot
 
     snapshot = random_snapshot(HashGridConfig(dims=3, out_dims=1, levels=2, log2_table_size=10), seed=0)

@@ -12,10 +12,10 @@ import pytest
 
 from fieldscope.app.render import Camera3D, ViewOptions
 from fieldscope.fields import snapshot as snapshots
-from fieldscope.fields.cameras import camera_rays, orbit_camera
-from fieldscope.fields.render3d import render_field
-from fieldscope.fields.run import FieldOptions, TrainOptions, build_run
+from fieldscope.fields.render.cameras import camera_rays, orbit_camera
+from fieldscope.fields.render.render3d import render_field
 from fieldscope.fields.scenes.sphere import SphereScene
+from fieldscope.fields.training.run import FieldOptions, TrainOptions, build_run
 
 SIZE = 128
 CAMERA = orbit_camera(35.0, 25.0, 2.4, SIZE, SIZE, fov=40.0)

@@ -12,7 +12,7 @@ import trimesh
 
 from fieldscope.app.cli import main
 from fieldscope.fields import snapshot as snapshots
-from fieldscope.fields.mesh_export import area_and_volume, read_mesh_bytes
+from fieldscope.fields.render.mesh_export import area_and_volume, read_mesh_bytes
 from tests.fields.nerf_synthetic import write_dataset
 
 SMALL = ["--levels", "6", "--log2-table-size", "14", "--base-resolution", "4", "--max-resolution", "64", "--quiet"]

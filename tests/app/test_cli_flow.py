@@ -71,8 +71,8 @@ def test_a_saved_model_of_a_is_used_and_reread_with_lagrange(pair, tmp_path, cap
 
     from fieldscope.fields import config as configs
     from fieldscope.fields import snapshot as snapshots
-    from fieldscope.fields.hashgrid import HashGridConfig
-    from fieldscope.fields.train import Snapshot, TrainConfig, frozen_arrays
+    from fieldscope.fields.kinds.hashgrid import HashGridConfig
+    from fieldscope.fields.training.trainer import Snapshot, TrainConfig, frozen_arrays
 
     torch.manual_seed(0)
     field = configs.build_field(HashGridConfig(dims=2, out_dims=3, levels=4, log2_table_size=12, base_resolution=4))

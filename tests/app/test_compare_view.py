@@ -1,4 +1,4 @@
-"""The comparison lab's view (app/compare_view.py) under Xvfb: three fields train side by side in
+"""The comparison lab's view (app/state/compare.py) under Xvfb: three fields train side by side in
 one thread, every tile shows its own field (the renderer's picture of that field's snapshot), the
 one camera moves all tiles, and the NTK job and plots work from the session's snapshots."""
 
@@ -10,10 +10,10 @@ from typing import Any
 import numpy as np
 import pytest
 
-from fieldscope.app.compare_view import CompareSession, NtkJob, draw_tiles, tile_grid
 from fieldscope.app.render import Camera2D, ViewOptions
+from fieldscope.app.state.compare import CompareSession, NtkJob, draw_tiles, tile_grid
 from fieldscope.fields.errors import ConfigError
-from fieldscope.fields.run import TrainOptions
+from fieldscope.fields.training.run import TrainOptions
 
 KINDS = ["hashgrid", "fourier", "mlp"]
 
@@ -79,7 +79,7 @@ def test_at_most_four_and_at_least_two(astronaut_path: Any) -> None:
 
 
 def test_ntk_job_and_plots(session: Any) -> None:
-    from fieldscope.app.compare import plot_curves, plot_spectra
+    from fieldscope.app.commands.compare import plot_curves, plot_spectra
 
     job = NtkJob(session.snapshots(), points=24)
     job.thread.join(120)

@@ -11,8 +11,8 @@ from typing import Any
 import dearpygui.dearpygui as dpg
 import numpy as np
 
-from fieldscope.app.compare_view import tile_grid, tile_options
 from fieldscope.app.render import Camera2D
+from fieldscope.app.state.compare import tile_grid, tile_options
 from fieldscope.app.ui.panels.compare import ComparePanel
 
 KINDS = ["hashgrid", "fourier", "mlp"]

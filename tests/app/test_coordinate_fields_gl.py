@@ -12,8 +12,8 @@ import torch
 
 from fieldscope.app.render import Camera2D, Camera3D, ViewOptions
 from fieldscope.fields import config as configs
-from fieldscope.fields.fourier import FourierConfig
-from fieldscope.fields.mlp import MlpConfig
+from fieldscope.fields.kinds.fourier import FourierConfig
+from fieldscope.fields.kinds.mlp import MlpConfig
 from tests.app.test_renderer import check_2d, snapshot_of, torch_eval
 
 CONFIGS_2D = [

@@ -6,10 +6,10 @@ import pytest
 
 from fieldscope.app.ui.panels.field import summary
 from fieldscope.fields import config as configs
-from fieldscope.fields.gaussian_buckets import GaussianBucketsConfig
-from fieldscope.fields.laplacian_blocks import LaplacianBlocksConfig
+from fieldscope.fields.kinds.gaussian_buckets import GaussianBucketsConfig
+from fieldscope.fields.kinds.laplacian_blocks.field import LaplacianBlocksConfig
 from fieldscope.fields.scenes.image import ImageScene
-from fieldscope.fields.train import TrainConfig, Trainer
+from fieldscope.fields.training.trainer import TrainConfig, Trainer
 
 
 def stripes(width: int = 64, height: int = 32) -> np.ndarray:

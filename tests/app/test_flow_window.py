@@ -13,11 +13,11 @@ import imageio.v3 as iio
 import numpy as np
 import torch
 
-from fieldscope.app.flow_view import to_rgba
+from fieldscope.app.state.flow import to_rgba
 from fieldscope.app.ui.panels.flow import FlowPanel
 from fieldscope.app.ui.panels.scene import ScenePanel
-from fieldscope.fields import flow
 from fieldscope.fields import snapshot as snapshots
+from fieldscope.fields.analysis import flow
 from fieldscope.fields.scenes.image import load_image
 
 SHIFT = (2.6, -1.8)  # pixels, B(x) = A(x + SHIFT)

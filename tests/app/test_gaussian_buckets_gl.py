@@ -12,9 +12,9 @@ import torch
 
 from fieldscope.app.render import Camera2D, Camera3D, ViewOptions
 from fieldscope.fields import config as configs
-from fieldscope.fields.gaussian_buckets import GaussianBucketsConfig
-from fieldscope.fields.hashgrid import layout_of
-from fieldscope.fields.train import Snapshot, TrainConfig, Trainer
+from fieldscope.fields.kinds.gaussian_buckets import GaussianBucketsConfig
+from fieldscope.fields.kinds.hashgrid import layout_of
+from fieldscope.fields.training.trainer import Snapshot, TrainConfig, Trainer
 from tests.app.test_renderer import check_2d, snapshot_of, torch_eval
 
 

@@ -15,7 +15,7 @@ from fieldscope.app.render import Camera2D, ViewOptions
 from fieldscope.app.render.colormaps import inferno
 from fieldscope.fields import config as configs
 from fieldscope.fields import snapshot as snapshots
-from fieldscope.fields.hashgrid import HashGridConfig
+from fieldscope.fields.kinds.hashgrid import HashGridConfig
 from tests.app.test_renderer import random_snapshot, snapshot_of
 
 STEP = ViewOptions().gradient_step

@@ -15,8 +15,8 @@ from scipy import ndimage
 from fieldscope.app.render import Camera2D, Camera3D, ViewOptions
 from fieldscope.app.render.colormaps import inferno
 from fieldscope.fields import config as configs
-from fieldscope.fields.gaussian_buckets import GaussianBucketsConfig
-from fieldscope.fields.hashgrid import HashGridConfig, layout_of
+from fieldscope.fields.kinds.gaussian_buckets import GaussianBucketsConfig
+from fieldscope.fields.kinds.hashgrid import HashGridConfig, layout_of
 from fieldscope.fields.reference import PRIMES
 from tests.app.test_renderer import random_snapshot, snapshot_of, torch_eval
 

@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from fieldscope.app import collisions, inside
-from fieldscope.app.levels import LevelState
-from fieldscope.fields.gaussian_buckets import GaussianBucketsConfig
-from fieldscope.fields.hashgrid import HashGridConfig
+from fieldscope.app.state import collisions, inside
+from fieldscope.app.state.levels import LevelState
+from fieldscope.fields.kinds.gaussian_buckets import GaussianBucketsConfig
+from fieldscope.fields.kinds.hashgrid import HashGridConfig
 from tests.app.test_inside import brute_force_counts, lattice_snapshot
 
 

@@ -14,14 +14,14 @@ import dearpygui.dearpygui as dpg
 import imageio.v3 as iio
 import numpy as np
 
-from fieldscope.app import collisions
 from fieldscope.app.render.colormaps import inferno, level_colour
 from fieldscope.app.render.renderer import image_size
+from fieldscope.app.state import collisions
 from fieldscope.app.ui.panels.export import ExportPanel
 from fieldscope.app.ui.panels.inside import InsidePanel
-from fieldscope.fields.hashgrid import layout_of
+from fieldscope.fields.kinds.hashgrid import layout_of
 from fieldscope.fields.pixels import to_uint8
-from fieldscope.fields.run import FieldOptions, field_config
+from fieldscope.fields.training.run import FieldOptions, field_config
 from tests.app.conftest import pause_and_settle
 from tests.app.test_inside import brute_force_counts, cell_corner_rows
 
@@ -208,7 +208,7 @@ def test_lagrangian_points_turn_on_at_the_projected_means_and_off(
 def test_laplacian_blocks_turn_on_with_their_states_hover_and_turn_off(
     image_app: Any, astronaut_path: Path, tmp_path: Path
 ) -> None:
-    from fieldscope.app import blocks
+    from fieldscope.app.state import blocks
     from fieldscope.fields import snapshot as snapshots
 
     app = image_app

@@ -13,11 +13,11 @@ import numpy as np
 import pytest
 import torch
 
-from fieldscope.app.bench.scenes import write_image, write_volume
+from fieldscope.app.commands.bench.scenes import write_image, write_volume
 from fieldscope.app.render.camera import Camera3D
 from fieldscope.app.render.progressive import ProgressiveView
 from fieldscope.app.render.renderer import ViewOptions
-from fieldscope.app.view_state import ViewState
+from fieldscope.app.state.view import ViewState
 from fieldscope.fields.errors import ConfigError
 
 
@@ -32,9 +32,9 @@ def psnr(a: np.ndarray, b: np.ndarray) -> float:
 def test_the_windows_trainer_gets_fits_settings(task: str, kind: str, tmp_path: Path) -> None:
     from fieldscope.app.cli import build_parser
     from fieldscope.app.options import field_options, train_options
-    from fieldscope.app.session import open_path
-    from fieldscope.fields.run import build_run
+    from fieldscope.app.state.session import open_path
     from fieldscope.fields.scenes import open_scene
+    from fieldscope.fields.training.run import build_run
 
     path = write_image(tmp_path / "waves.png", 96) if task == "image" else write_volume(tmp_path / "v.npy", 24)
     window = open_path(path, kind=kind).trainer
@@ -207,7 +207,7 @@ def test_a_malformed_camera_is_one_line_and_exit_2(capsys: pytest.CaptureFixture
 
 
 def test_a_test_view_becomes_the_orbit_camera_that_sees_as_it_does() -> None:
-    from fieldscope.app.bench.scenes import ANGLE_X, camera_positions, look_at_origin
+    from fieldscope.app.commands.bench.scenes import ANGLE_X, camera_positions, look_at_origin
     from fieldscope.app.render.camera import test_view_camera
 
     # unit_from_world: Instant-NGP's axis cycle (world z up -> unit y), a scale and an offset

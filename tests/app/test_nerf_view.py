@@ -13,16 +13,16 @@ import numpy as np
 import pytest
 import torch
 
-from fieldscope.app.bench.scenes import write_dataset
+from fieldscope.app.commands.bench.scenes import write_dataset
 from fieldscope.app.render.camera import Camera3D
 from fieldscope.app.render.camera import test_view_camera as view_camera
 from fieldscope.app.render.nerf_head_gl import LIVE_TERMINATION
 from fieldscope.app.render.renderer import ViewOptions
-from fieldscope.fields.cameras import Camera
-from fieldscope.fields.run import FieldOptions, TrainOptions, build_run
+from fieldscope.fields.render.cameras import Camera
 from fieldscope.fields.scenes import open_scene
 from fieldscope.fields.scenes.base import psnr_from_mse
 from fieldscope.fields.scenes.nerf import render_camera
+from fieldscope.fields.training.run import FieldOptions, TrainOptions, build_run
 
 SMALL_SCENE = {"grid_resolution": 16, "render_steps": 96}
 SMALL_FIELD = FieldOptions(settings={"levels": 6, "log2_table_size": 14})
@@ -30,7 +30,7 @@ SMALL_FIELD = FieldOptions(settings={"levels": 6, "log2_table_size": 14})
 
 @pytest.fixture(scope="module")
 def ball(tmp_path_factory: pytest.TempPathFactory) -> Any:
-    """The analytic coloured ball (app/bench/scenes.py) and a fresh run on it."""
+    """The analytic coloured ball (app/commands/bench/scenes.py) and a fresh run on it."""
     scene = open_scene(write_dataset(tmp_path_factory.mktemp("ball"), train=24, test=2, size=32), **SMALL_SCENE)
     return scene, build_run(scene, SMALL_FIELD, TrainOptions(batch_size=4096))
 

@@ -15,7 +15,7 @@ import imageio.v3 as iio
 import numpy as np
 import trimesh
 
-from fieldscope.app.session import open_path
+from fieldscope.app.state.session import open_path
 from fieldscope.fields.errors import FieldscopeError
 
 SUFFIXES = (".png", ".jpg", ".webp", ".tif", ".exr", ".npy", ".nii", ".nii.gz", ".obj", ".ply", ".off", ".stl",

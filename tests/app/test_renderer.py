@@ -11,8 +11,8 @@ import torch
 
 from fieldscope.app.render import Camera2D, Camera3D, ViewOptions
 from fieldscope.fields import snapshot as snapshots
-from fieldscope.fields.hashgrid import HashGridConfig
-from fieldscope.fields.train import Snapshot
+from fieldscope.fields.kinds.hashgrid import HashGridConfig
+from fieldscope.fields.training.trainer import Snapshot
 
 
 def torch_eval(snapshot: Any, points: np.ndarray, mask: tuple[bool, ...] | None = None) -> np.ndarray:
@@ -39,7 +39,7 @@ def random_snapshot(config: HashGridConfig, seed: int) -> Snapshot:
 
 def snapshot_of(field: Any, size: tuple[int, ...] = (300, 200)) -> Snapshot:
     """A snapshot of a field's current parameters, of an image (2D) or SDF (3D) scene."""
-    from fieldscope.fields.train import TrainConfig, frozen_arrays
+    from fieldscope.fields.training.trainer import TrainConfig, frozen_arrays
 
     config = field.config
     return Snapshot(

@@ -6,8 +6,8 @@ from __future__ import annotations
 import threading
 import time
 
-from fieldscope.app import session as sessions
-from fieldscope.app.session import Session
+from fieldscope.app.state import session as sessions
+from fieldscope.app.state.session import Session
 
 
 class SlowTrainer:

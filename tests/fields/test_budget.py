@@ -1,4 +1,4 @@
-"""The budget fitter (fields/budget.py): every kind lands within 10% of a budget on 2D and 3D
+"""The budget fitter (fields/training/budget.py): every kind lands within 10% of a budget on 2D and 3D
 scenes, the counts are the built fields' own, and budgets no config meets say so."""
 
 from __future__ import annotations
@@ -7,10 +7,10 @@ import pytest
 import torch
 
 from fieldscope.fields import config as configs
-from fieldscope.fields.budget import TIERS, TOLERANCE, budget_params, fit_budget
 from fieldscope.fields.errors import ConfigError
 from fieldscope.fields.scenes import open_scene
 from fieldscope.fields.scenes.sphere import SphereScene
+from fieldscope.fields.training.budget import TIERS, TOLERANCE, budget_params, fit_budget
 
 
 @pytest.fixture(scope="module")
@@ -39,7 +39,7 @@ def test_counts_are_the_built_fields(scenes, kind: str) -> None:
 
 
 def test_laplacian_blocks_count_every_block_grown(scenes) -> None:
-    from fieldscope.fields.laplacian_layout import scale_layout
+    from fieldscope.fields.kinds.laplacian_blocks.layout import scale_layout
 
     config = fit_budget(scenes["2d"], "laplacian_blocks", 60_000)
     field = configs.build_field(config)

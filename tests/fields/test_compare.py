@@ -1,4 +1,4 @@
-"""The comparison lab, headless (fields/compare.py, `fieldscope compare`): step-interleaved runs give
+"""The comparison lab, headless (fields/training/compare.py, `fieldscope compare`): step-interleaved runs give
 every field the same number of steps, the report has its documented shape, bad input is one line."""
 
 from __future__ import annotations
@@ -7,11 +7,11 @@ import json
 
 import pytest
 
-from fieldscope.fields.budget import TOLERANCE
-from fieldscope.fields.compare import compare, parse_kinds
 from fieldscope.fields.errors import ConfigError
-from fieldscope.fields.run import TrainOptions
 from fieldscope.fields.scenes import open_scene
+from fieldscope.fields.training.budget import TOLERANCE
+from fieldscope.fields.training.compare import compare, parse_kinds
+from fieldscope.fields.training.run import TrainOptions
 
 KINDS = ["hashgrid", "fourier", "mlp"]
 #: Curve and final PSNR on a few fixed pixels (the whole image takes seconds per field here).

@@ -1,4 +1,4 @@
-"""The baseline kinds (fields/fourier.py, fields/mlp.py): forward and gradients against float64
+"""The baseline kinds (fields/kinds/fourier.py, fields/kinds/mlp.py): forward and gradients against float64
 references written out from the papers' formulas, snapshots, training on a scene."""
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ import torch
 from fieldscope.fields import config as configs
 from fieldscope.fields import snapshot as snapshots
 from fieldscope.fields.errors import ConfigError
-from fieldscope.fields.fourier import FourierConfig
-from fieldscope.fields.mlp import MlpConfig, decoder_params
+from fieldscope.fields.kinds.fourier import FourierConfig
+from fieldscope.fields.kinds.mlp import MlpConfig, decoder_params
 
 
 def mlp_reference(h: torch.Tensor, weights: list[tuple[torch.Tensor, torch.Tensor]], act: str, omega: float):
@@ -129,8 +129,8 @@ def test_snapshot_round_trip(tmp_path, config) -> None:
 
 @pytest.mark.parametrize("kind", ["fourier", "mlp"])
 def test_trains_on_the_bundled_image(astronaut_path, kind: str) -> None:
-    from fieldscope.fields.run import FieldOptions, TrainOptions, build_run
     from fieldscope.fields.scenes import open_scene
+    from fieldscope.fields.training.run import FieldOptions, TrainOptions, build_run
 
     scene = open_scene(astronaut_path)
     settings = {"hidden_width": 32, "hidden_layers": 2, **({"frequencies": 32} if kind == "fourier" else {})}

@@ -67,8 +67,8 @@ def test_a_model_trained_on_cuda_opens_on_the_cpu(tmp_path: Path) -> None:
     if not torch.cuda.is_available():
         pytest.skip("no CUDA device on this machine: a CUDA-trained snapshot cannot be made here")
     from fieldscope.fields import snapshot as snapshots
-    from fieldscope.fields.run import build_run
     from fieldscope.fields.scenes.sphere import SphereScene
+    from fieldscope.fields.training.run import build_run
 
     trainer = build_run(SphereScene(device="cuda"), device="cuda")
     trainer.step()

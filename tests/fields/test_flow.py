@@ -1,4 +1,4 @@
-"""Optical flow through a field's coordinate gradient (fields/flow.py) on synthetic pairs with a known
+"""Optical flow through a field's coordinate gradient (fields/analysis/flow.py) on synthetic pairs with a known
 motion: a sub-pixel translation, a large one, and a smooth warp."""
 
 import math
@@ -8,9 +8,9 @@ import pytest
 import torch
 
 from fieldscope.fields import config as configs
-from fieldscope.fields import flow
+from fieldscope.fields.analysis import flow
 from fieldscope.fields.errors import ConfigError
-from fieldscope.fields.hashgrid import HashGridConfig
+from fieldscope.fields.kinds.hashgrid import HashGridConfig
 
 SIZE = 64
 

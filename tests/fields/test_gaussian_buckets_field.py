@@ -9,10 +9,10 @@ import torch
 from fieldscope.fields import config as configs
 from fieldscope.fields import snapshot as snapshots
 from fieldscope.fields.errors import ConfigError, SnapshotError
-from fieldscope.fields.gaussian_buckets import GaussianBucketsConfig, GaussianBucketsField
-from fieldscope.fields.hashgrid import HashGridConfig
+from fieldscope.fields.kinds.gaussian_buckets import GaussianBucketsConfig, GaussianBucketsField
+from fieldscope.fields.kinds.hashgrid import HashGridConfig
 from fieldscope.fields.scenes.image import ImageScene
-from fieldscope.fields.train import RunPlan, SetLevelMask, TrainConfig, Trainer
+from fieldscope.fields.training.trainer import RunPlan, SetLevelMask, TrainConfig, Trainer
 
 SMALL = {"levels": 6, "log2_table_size": 10, "base_resolution": 8, "growth": 2.0}
 

@@ -9,7 +9,7 @@ import torch
 
 from fieldscope.fields import config as configs
 from fieldscope.fields.errors import ConfigError
-from fieldscope.fields.hashgrid import HashGridConfig, growth_for, layout_of, occupancy
+from fieldscope.fields.kinds.hashgrid import HashGridConfig, growth_for, layout_of, occupancy
 
 
 def test_config_round_trips_through_json():

@@ -176,10 +176,10 @@ MEMORY_SCRIPT = textwrap.dedent(
     import json, resource, sys
     import numpy as np, torch
     from fieldscope.fields import config as configs
-    from fieldscope.fields.hashgrid import HashGridConfig
-    from fieldscope.fields.laplacian_blocks import LaplacianBlocksConfig
+    from fieldscope.fields.kinds.hashgrid import HashGridConfig
+    from fieldscope.fields.kinds.laplacian_blocks.field import LaplacianBlocksConfig
     from fieldscope.fields.scenes.image import ImageScene
-    from fieldscope.fields.train import TrainConfig, Trainer
+    from fieldscope.fields.training.trainer import TrainConfig, Trainer
 
     path, cap = sys.argv[1], int(sys.argv[2])
     grid = HashGridConfig(levels=8, log2_table_size=14, base_resolution=16, growth=2.0)
@@ -220,7 +220,7 @@ def test_an_image_larger_than_the_memory_cap_trains_under_the_cap(tmp_path):
 
     glibc's malloc raises its mmap threshold as large blocks are freed and then keeps freed memory
     in its heaps; the fixed threshold below makes resident memory show what the program holds."""
-    from fieldscope.app.bigimage import make_test_image
+    from fieldscope.app.commands.bigimage import make_test_image
 
     path = tmp_path / "big.tif"
     width, height = make_test_image(path, 3)

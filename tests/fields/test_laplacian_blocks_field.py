@@ -6,10 +6,10 @@ import pytest
 import torch
 
 from fieldscope.fields import config as configs
-from fieldscope.fields import pyramid
 from fieldscope.fields import snapshot as snapshots
 from fieldscope.fields.errors import ConfigError
-from fieldscope.fields.laplacian_blocks import (
+from fieldscope.fields.kinds.laplacian_blocks import pyramid
+from fieldscope.fields.kinds.laplacian_blocks.field import (
     ACTIVE,
     CONVERGED,
     NOT_STARTED,
@@ -20,7 +20,7 @@ from fieldscope.fields.laplacian_blocks import (
 )
 from fieldscope.fields.scenes.base import Scene, psnr_from_mse
 from fieldscope.fields.scenes.image import ImageScene
-from fieldscope.fields.train import SetLearningRate, TrainConfig, Trainer
+from fieldscope.fields.training.trainer import SetLearningRate, TrainConfig, Trainer
 
 HAS_MLP = (ACTIVE, CONVERGED, STOPPED)
 #: Small blocks and quick schedules for the tests. omega scales with the block side: MINER's 30 is
@@ -292,7 +292,7 @@ def test_a_scene_of_another_size_is_refused():
 
 
 def test_residuals_of_large_scales_stay_on_disk(monkeypatch):
-    from fieldscope.fields import laplacian_training
+    from fieldscope.fields.kinds.laplacian_blocks import training as laplacian_training
 
     rows = np.random.default_rng(0).random((10, 16, 3), dtype=np.float32)
     memory = laplacian_training.ResidualStore(16, 3, expected_rows=10)
@@ -387,7 +387,7 @@ def test_defaults_come_from_the_paper_or_our_tuning_unless_set():
 
 
 def test_a_coarse_scale_is_good_enough_once_its_error_stops_falling():
-    from fieldscope.fields.laplacian_training import good_enough
+    from fieldscope.fields.kinds.laplacian_blocks.training import good_enough
 
     config = LaplacianBlocksConfig(min_gain=0.05, gain_window=3)
     assert not good_enough([1.0, 0.5, 0.25], config)  # too few passes to tell

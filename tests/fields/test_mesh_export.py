@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from fieldscope.fields.errors import ConfigError
-from fieldscope.fields.mesh_export import (
+from fieldscope.fields.render.mesh_export import (
     area_and_volume,
     extract_mesh,
     field_grid,

@@ -8,14 +8,14 @@ import trimesh
 
 from fieldscope.fields import config as configs
 from fieldscope.fields.errors import InputError
-from fieldscope.fields.hashgrid import HashGridConfig
+from fieldscope.fields.kinds.hashgrid import HashGridConfig
 from fieldscope.fields.scenes import detect_task, open_scene
 from fieldscope.fields.scenes.base import Batch
 from fieldscope.fields.scenes.levels import CoarseToFine, finest_active_step, numerical_gradient
 from fieldscope.fields.scenes.mesh import load_mesh
 from fieldscope.fields.scenes.occupancy import OccupancyScene
 from fieldscope.fields.scenes.sdf import SdfScene
-from fieldscope.fields.train import TrainConfig, Trainer
+from fieldscope.fields.training.trainer import TrainConfig, Trainer
 
 SMALL_SCENE = {
     "pool_size": 1 << 14,

@@ -10,14 +10,14 @@ import torch
 
 from fieldscope.fields import config as configs
 from fieldscope.fields import snapshot as snapshots
-from fieldscope.fields.cameras import Camera, camera_rays, distort, transform_rays, undistort
 from fieldscope.fields.errors import InputError
-from fieldscope.fields.hashgrid import HashGridConfig, growth_for
+from fieldscope.fields.kinds.hashgrid import HashGridConfig, growth_for
+from fieldscope.fields.render.cameras import Camera, camera_rays, distort, transform_rays, undistort
 from fieldscope.fields.scenes import detect_task, open_scene
 from fieldscope.fields.scenes.base import psnr_from_mse
 from fieldscope.fields.scenes.nerf import head_from, render_camera
 from fieldscope.fields.scenes.nerf_data import load_nerf
-from fieldscope.fields.train import TrainConfig, Trainer
+from fieldscope.fields.training.trainer import TrainConfig, Trainer
 from tests.fields.nerf_synthetic import RADIUS, write_dataset
 
 SMALL = {"grid_resolution": 32, "render_steps": 128}

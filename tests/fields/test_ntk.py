@@ -1,4 +1,4 @@
-"""The empirical NTK (fields/ntk.py): the chunked Jacobian's kernel equals a brute-force one, the
+"""The empirical NTK (fields/analysis/ntk.py): the chunked Jacobian's kernel equals a brute-force one, the
 kernel is symmetric positive semi-definite, a linear model's NTK is X X^T, and the command's JSON."""
 
 from __future__ import annotations
@@ -11,9 +11,9 @@ from torch import nn
 from torch.func import functional_call, jacrev
 
 from fieldscope.fields import config as configs
-from fieldscope.fields.hashgrid import HashGridConfig
-from fieldscope.fields.mlp import MlpConfig
-from fieldscope.fields.ntk import ntk_matrix, sample_points, spectrum
+from fieldscope.fields.analysis.ntk import ntk_matrix, sample_points, spectrum
+from fieldscope.fields.kinds.hashgrid import HashGridConfig
+from fieldscope.fields.kinds.mlp import MlpConfig
 
 
 def brute_force_ntk(model: nn.Module, x: torch.Tensor) -> torch.Tensor:

@@ -3,8 +3,8 @@
 import pytest
 import torch
 
-from fieldscope.fields import pyramid
 from fieldscope.fields.errors import ConfigError
+from fieldscope.fields.kinds.laplacian_blocks import pyramid
 
 
 def signal(shape, channels, seed=0, dtype=torch.float32):

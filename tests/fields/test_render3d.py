@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 import torch
 
-from fieldscope.fields.cameras import camera_rays, orbit_camera
-from fieldscope.fields.render3d import RenderOptions, first_crossing, max_intensity, render_field, sphere_trace
+from fieldscope.fields.render.cameras import camera_rays, orbit_camera
+from fieldscope.fields.render.render3d import RenderOptions, first_crossing, max_intensity, render_field, sphere_trace
 
 CENTRE, RADIUS = torch.tensor([0.5, 0.45, 0.55]), 0.3
 

@@ -11,9 +11,9 @@ import torch
 from fieldscope.fields import config as configs
 from fieldscope.fields import snapshot as snapshots
 from fieldscope.fields.errors import SnapshotError
-from fieldscope.fields.hashgrid import HashGridConfig
+from fieldscope.fields.kinds.hashgrid import HashGridConfig
 from fieldscope.fields.scenes.image import ImageScene
-from fieldscope.fields.train import Trainer
+from fieldscope.fields.training.trainer import Trainer
 
 
 @pytest.fixture

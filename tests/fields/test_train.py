@@ -8,9 +8,9 @@ import pytest
 import torch
 
 from fieldscope.fields import config as configs
-from fieldscope.fields.hashgrid import HashGridConfig, growth_for
+from fieldscope.fields.kinds.hashgrid import HashGridConfig, growth_for
 from fieldscope.fields.scenes.image import ImageScene
-from fieldscope.fields.train import (
+from fieldscope.fields.training.trainer import (
     Pause,
     Resume,
     SetBatchSize,

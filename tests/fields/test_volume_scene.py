@@ -7,11 +7,11 @@ import torch
 
 from fieldscope.fields import config as configs
 from fieldscope.fields.errors import InputError
-from fieldscope.fields.hashgrid import HashGridConfig
+from fieldscope.fields.kinds.hashgrid import HashGridConfig
 from fieldscope.fields.scenes import detect_task, open_scene
 from fieldscope.fields.scenes.base import Batch
 from fieldscope.fields.scenes.volume import VolumeScene, load_volume, voxel_coords
-from fieldscope.fields.train import TrainConfig, Trainer
+from fieldscope.fields.training.trainer import TrainConfig, Trainer
 
 
 def smooth_volume(shape=(20, 24, 16)):

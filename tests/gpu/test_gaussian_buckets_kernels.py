@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from fieldscope.fields import reference
-from fieldscope.fields.gaussian_buckets import GaussianBucketsConfig, GaussianBucketsField
+from fieldscope.fields.kinds.gaussian_buckets import GaussianBucketsConfig, GaussianBucketsField
 
 # (dims, levels, L~, features, K, log2 T, base, growth, interpolation)
 CASES = [

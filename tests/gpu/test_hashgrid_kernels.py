@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from fieldscope.fields import reference
-from fieldscope.fields.hashgrid import HashGridEncoding, level_layout
+from fieldscope.fields.kinds.hashgrid import HashGridEncoding, level_layout
 from fieldscope.gpu import runtime
 
 # Seeded sweep: (dims, levels, features, log2 T, base, growth, smooth); every case has dense and hashed levels.

@@ -10,8 +10,8 @@ import pytest
 import torch
 
 from fieldscope.fields import reference
-from fieldscope.fields.gaussian_buckets import GaussianBucketsConfig, GaussianBucketsField
-from fieldscope.fields.hashgrid import HashGridEncoding, level_layout
+from fieldscope.fields.kinds.gaussian_buckets import GaussianBucketsConfig, GaussianBucketsField
+from fieldscope.fields.kinds.hashgrid import HashGridEncoding, level_layout
 from fieldscope.gpu import runtime
 
 # (dims, levels, features, log2 T, base, growth): every case mixes dense and hashed levels
@@ -231,7 +231,7 @@ def test_gaussian_buckets_forward_gradients_and_guidance_match_float64_reference
 
 def test_settings_are_checked():
     from fieldscope.fields.errors import ConfigError
-    from fieldscope.fields.hashgrid import HashGridConfig
+    from fieldscope.fields.kinds.hashgrid import HashGridConfig
 
     with pytest.raises(ConfigError, match="lagrange_k must be one of"):
         HashGridConfig(interpolation="lagrange", lagrange_k=3)

@@ -11,14 +11,14 @@ import torch
 import warp as wp
 
 from fieldscope.fields import reference
-from fieldscope.fields.laplacian_blocks import (
+from fieldscope.fields.kinds.laplacian_blocks.field import (
     BlockGeometry,
     LaplacianBlocksConfig,
     LaplacianBlocksField,
     siren_init,
     torch_blocks,
 )
-from fieldscope.fields.laplacian_layout import block_grid, upsample2
+from fieldscope.fields.kinds.laplacian_blocks.layout import block_grid, upsample2
 from fieldscope.gpu import laplacian_blocks as kernels
 from fieldscope.gpu import runtime
 
@@ -300,8 +300,8 @@ def test_adam_rows_matches_torch_adam():
 def test_torch_evaluation_in_small_padded_batches_equals_one_batch(monkeypatch):
     """torch_blocks evaluates blocks in batches of bounded padded size; the result does not depend on
     the batching (a budget of 64 entries here cuts the blocks into many batches, some alone)."""
-    from fieldscope.fields import laplacian_blocks as module
-    from fieldscope.fields.laplacian_layout import padded_batches
+    from fieldscope.fields.kinds.laplacian_blocks import field as module
+    from fieldscope.fields.kinds.laplacian_blocks.layout import padded_batches
 
     field = make_field(2, (37, 29), 3, 8, 20, 4, 3, 30.0, impl="torch")
     x = sample_points(2000, 2)

@@ -7,8 +7,8 @@ import pytest
 import torch
 import warp as wp
 
-from fieldscope.fields.laplacian_blocks import LaplacianBlocksConfig, siren_init
-from fieldscope.fields.laplacian_layout import block_grid
+from fieldscope.fields.kinds.laplacian_blocks.field import LaplacianBlocksConfig, siren_init
+from fieldscope.fields.kinds.laplacian_blocks.layout import block_grid
 from fieldscope.gpu import laplacian_blocks, laplacian_tiles, runtime
 
 

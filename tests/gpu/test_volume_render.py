@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from fieldscope.fields.reference import composite_reference, distortion_reference
-from fieldscope.fields.volume_rendering import (
+from fieldscope.fields.render.volume_rendering import (
     OccupancyGrid,
     Samples,
     composite,

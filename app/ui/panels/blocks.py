@@ -9,7 +9,7 @@ from typing import Any
 
 import dearpygui.dearpygui as dpg
 
-from fieldscope.app import blocks
+from fieldscope.app.state import blocks
 from fieldscope.app.ui.panels import Panel
 from fieldscope.app.ui.panels.inside import WRAP, export_name
 

@@ -1,6 +1,6 @@
 """Compare panel: 2-4 field kinds on the current scene at an equal parameter budget (configs from
 the budget fitter, exact counts shown), trained together in one thread that interleaves their
-steps (app/compare_view.py says why). The view splits into a grid of their live pictures under its
+steps (app/state/compare.py says why). The view splits into a grid of their live pictures under its
 camera (pan, zoom and orbit move every tile; the inside overlays draw in every tile whose field
 has them), each tile labelled with kind, parameters, steps and PSNR; the panel plots the
 metric against seconds for all of them, the table, and their NTK spectra on log axes, computed in
@@ -12,7 +12,7 @@ from typing import Any
 
 import dearpygui.dearpygui as dpg
 
-from fieldscope.app.compare_view import MOST_TILES, CompareSession, NtkJob
+from fieldscope.app.state.compare import MOST_TILES, CompareSession, NtkJob
 from fieldscope.app.ui.panels import Panel
 from fieldscope.app.ui.panels.inside import WRAP
 from fieldscope.fields import config as configs
@@ -137,7 +137,7 @@ class ComparePanel(Panel):
             self._show_table()
 
     def _show_table(self) -> None:
-        from fieldscope.app.compare import markdown_table
+        from fieldscope.app.commands.compare import markdown_table
 
         if self.session is not None:
             dpg.set_value(self.table_text, markdown_table(self.session.report()))

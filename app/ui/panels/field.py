@@ -7,7 +7,7 @@ from typing import Any
 
 import dearpygui.dearpygui as dpg
 
-from fieldscope.app.session import memory_bytes
+from fieldscope.app.state.session import memory_bytes
 from fieldscope.app.ui.panels import Panel
 from fieldscope.fields import config as configs
 

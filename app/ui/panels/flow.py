@@ -1,5 +1,5 @@
 """The Flow window: the flow from the scene's image (A) to a second image (B) while it is optimised
-in the background (app/flow_view.py): A's field with the flow as arrows, the flow's colour wheel,
+in the background (app/state/flow.py): A's field with the flow as arrows, the flow's colour wheel,
 A warped by the flow beside B, and a line of progress. Image B comes from the Scene panel's path box
 or a file dropped on the view with Shift held (App.start_flow)."""
 
@@ -10,7 +10,7 @@ from typing import Any
 import dearpygui.dearpygui as dpg
 import numpy as np
 
-from fieldscope.app.flow_view import PREVIEW_SIDE, flow_tiles
+from fieldscope.app.state.flow import PREVIEW_SIDE, flow_tiles
 from fieldscope.app.ui.panels import Panel
 from fieldscope.app.ui.panels.inside import WRAP
 

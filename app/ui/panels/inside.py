@@ -14,8 +14,8 @@ from typing import Any
 import dearpygui.dearpygui as dpg
 import numpy as np
 
-from fieldscope.app import inside
 from fieldscope.app.render.heatmaps import HEATMAPS
+from fieldscope.app.state import inside
 from fieldscope.app.ui.panels import Panel
 
 LABELS = {

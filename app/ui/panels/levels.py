@@ -69,12 +69,12 @@ def _level_info(snapshot: Any) -> list[str]:
     """'N=..., dense|hashed' per level for grid-based configs; for Laplacian blocks (a level is a
     scale, coarse to fine) the scale, its block grid and block side in samples."""
     if snapshot.config.capabilities.blocks:
-        from fieldscope.fields.laplacian_layout import scale_layout
+        from fieldscope.fields.kinds.laplacian_blocks.layout import scale_layout
 
         scales = reversed(scale_layout(snapshot.config))
         return [f"scale {s.scale}: {'x'.join(map(str, s.blocks))} blocks of {s.extent}" for s in scales]
     try:
-        from fieldscope.fields.hashgrid import layout_of
+        from fieldscope.fields.kinds.hashgrid import layout_of
 
         layout = layout_of(snapshot.config)
     except (AttributeError, TypeError):

@@ -7,9 +7,9 @@ from typing import Any
 
 import dearpygui.dearpygui as dpg
 
-from fieldscope.app.session import describe_scene
+from fieldscope.app.state.session import describe_scene
 from fieldscope.app.ui.panels import Panel
-from fieldscope.fields.flow import MODES as FLOW_MODES
+from fieldscope.fields.analysis.flow import MODES as FLOW_MODES
 from fieldscope.fields.scenes import TASKS
 
 AUTO = "detect"

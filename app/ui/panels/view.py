@@ -11,8 +11,8 @@ from typing import Any
 import dearpygui.dearpygui as dpg
 
 from fieldscope.app.render.camera import MAX_ZOOM, Camera2D, Camera3D
+from fieldscope.app.state.view import USER_MODES
 from fieldscope.app.ui.panels import Panel
-from fieldscope.app.view_state import USER_MODES
 
 
 class ViewPanel(Panel):

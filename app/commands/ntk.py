@@ -1,0 +1,112 @@
+"""`fieldscope ntk`: the empirical NTK spectrum of field kinds at an equal parameter budget
+(fields/analysis/ntk.py), at initialisation, after training them on a scene (--scene, --steps: the same
+step-interleaved run as `compare`), or of saved fields (--snapshot)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any
+
+from fieldscope.fields.errors import ConfigError
+
+#: The NTK paper's figures (Audia et al., 2D image regression, tuned encodings, end of training).
+PAPER = {
+    "source": "ntk-multigrid-encodings.txt",
+    "min_eigenvalue_multigrid_over_fourier": "about 1e2 (2 orders of magnitude)",
+    "min_eigenvalue_multigrid_over_mlp": "about 1e8 (8 orders of magnitude)",
+    "note": "measured in the middle and at the end of training; at initialisation the spectra are similar; "
+    "in 3D (occupancy) the minimum eigenvalues of Fourier and multigrid are similar, both far above the MLP",
+}
+
+
+def add_parser(sub: Any) -> None:
+    ntk = sub.add_parser("ntk", help="NTK eigenvalue spectra of field kinds at equal parameters")
+    ntk.add_argument("--fields", default="hashgrid,fourier,mlp", help="comma-separated kinds")
+    ntk.add_argument("--dims", type=int, choices=(2, 3), default=2, help="input dimensions without --scene")
+    ntk.add_argument("--points", type=int, default=1024, help="sample points n (K is n x n; default 1024)")
+    ntk.add_argument("--params", type=int, default=100_000, help="parameter budget per field (default 100000)")
+    ntk.add_argument("--scene", help="train the fields on this scene first and sample its points")
+    ntk.add_argument("--steps", type=int, default=0, help="training steps on --scene before the NTK (default 0)")
+    ntk.add_argument("--batch-size", type=int, help="samples per training step (default: the scene's)")
+    ntk.add_argument("--snapshot", action="append", default=[], help="a saved field (instead of --fields)")
+    ntk.add_argument("--seed", type=int, default=0)
+    ntk.add_argument("--json", action="store_true", help="print the report as one JSON object")
+    ntk.set_defaults(run=cmd_ntk)
+
+
+def cmd_ntk(args: argparse.Namespace) -> int:
+    import torch
+
+    if not 2 <= args.points <= 8192:
+        raise ConfigError(f"--points must be between 2 and 8192, not {args.points}")
+    if args.steps and not args.scene:
+        raise ConfigError("--steps trains on a scene: give --scene PATH")
+    torch.manual_seed(args.seed)
+    fields, points, where = fields_and_points(args)
+    results = [result_of(label, model, points) for label, model in fields]
+    report = {"dims": points.shape[1], "points": points.shape[0], "where": where, "results": results, "paper": PAPER}
+    if args.json:
+        print(json.dumps(report))
+    else:
+        print(table(report))
+    return 0
+
+
+def fields_and_points(args: argparse.Namespace) -> tuple[list[tuple[str, Any]], Any, str]:
+    """[(label, field)], the points (n, D) and a few words on where the fields stand."""
+    from fieldscope.fields import snapshot as snapshots
+    from fieldscope.fields.analysis.ntk import UnitScene, sample_points
+    from fieldscope.fields.training.compare import Probe, build_runs, interleave, parse_kinds
+    from fieldscope.fields.training.run import TrainOptions
+
+    if args.snapshot:
+        loaded = [(path, snapshots.field_from(snapshots.load(path))) for path in args.snapshot]
+        dims = {model.config.dims for _, model in loaded}
+        if len(dims) > 1:
+            raise ConfigError("the snapshots have different input dimensions")
+        return loaded, sample_points(dims.pop(), args.points, args.seed), "saved fields"
+    kinds = parse_kinds(args.fields)
+    from fieldscope.fields import config as configs
+
+    growing = [k for k in kinds if configs.config_class(k).capabilities.grows_while_training]
+    if growing and not args.steps:
+        raise ConfigError(f"{growing[0]} fields have no parameters before they train: give --scene PATH --steps N")
+    if not args.scene:
+        scene = UnitScene(args.dims)
+        runs = build_runs(scene, kinds, args.params)
+        return [(run.kind, run.trainer.field) for run in runs], sample_points(args.dims, args.points, args.seed), "init"
+    from fieldscope.fields.scenes import open_scene
+
+    scene = open_scene(args.scene)
+    runs = build_runs(scene, kinds, args.params, TrainOptions(batch_size=args.batch_size, seed=args.seed))
+    if args.steps:
+        interleave(runs, Probe(scene, 1024), None, args.steps)
+    # uniform points of the scene's domain: distinct (sampled pixels can repeat, which makes K singular)
+    points = sample_points(scene.dims, args.points, args.seed)
+    return [(run.kind, run.trainer.field) for run in runs], points, f"after {args.steps} steps on {scene.name}"
+
+
+def result_of(label: str, model: Any, points: Any) -> dict[str, Any]:
+    from fieldscope.fields.analysis.ntk import ntk_matrix, param_total, spectrum
+
+    params = param_total(model)
+    if params == 0:
+        raise ConfigError(f"{label}: the field has no parameters yet (Laplacian blocks get theirs as they train)")
+    return {"field": getattr(model.config, "kind", label), "source": label, "params": params} | spectrum(
+        ntk_matrix(model, points)
+    )
+
+
+def table(report: dict[str, Any]) -> str:
+    lines = [
+        f"NTK on {report['points']} points in {report['dims']}D ({report['where']})",
+        "| field | parameters | min eigenvalue | min / mean eigenvalue | max eigenvalue | condition number |",
+        "| --- | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for row in report["results"]:
+        lines.append(
+            f"| {row['field']} | {row['params']:,} | {row['min_eigenvalue']:.3e} | "
+            f"{row['min_eigenvalue_relative']:.3e} | {row['max_eigenvalue']:.3e} | {row['condition_number']:.3e} |"
+        )
+    return "\n".join(lines)

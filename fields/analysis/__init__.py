@@ -1,0 +1,1 @@
+"""Experiments on trained fields: optical flow through coordinates, the empirical NTK."""

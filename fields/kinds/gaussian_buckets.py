@@ -1,0 +1,341 @@
+"""The Gaussian-bucket field (Lagrangian Hashing, Govindarajan et al. 2024): a hash grid whose last
+L~ levels store, in each bucket, K moving Gaussian points (a mean and a feature each), pulled
+where the signal needs them by the guidance loss (eq. 8)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import Any, ClassVar
+
+import torch
+from torch import nn
+
+from fieldscope.fields import config as configs
+from fieldscope.fields import reference
+from fieldscope.fields.config import Capabilities, check
+from fieldscope.fields.field import Field
+from fieldscope.fields.kinds.hashgrid import (
+    GridConfig,
+    HashGridEncoding,
+    LevelLayout,
+    interpolation_code,
+    layout_of,
+    occupancy,
+)
+from fieldscope.fields.training.trainer import RunPlan
+from fieldscope.fields.warp_bridge import warp_call
+from fieldscope.gpu import gaussian_buckets as kernels
+
+#: Over what the sigma schedule decays: the planned run, or a fixed number of steps.
+SIGMA_SCHEDULES = ("run", "steps")
+
+
+@dataclass(frozen=True)
+class GaussianBucketsConfig(GridConfig):
+    """Hash-grid settings plus the Lagrangian ones (defaults from the paper).
+
+    sigma_l = scale * cell size of level l, the scale decaying exponentially from sigma_start to
+    sigma_end over the run (sigma_schedule "run": over the steps or seconds the trainer's run plan
+    says, or over sigma_decay_steps when a run has no plan, e.g. in the window) or over a fixed
+    sigma_decay_steps (sigma_schedule "steps"); the guidance weight ramps up linearly over guidance_warmup
+    steps; the means train with their own learning rate.
+    """
+
+    capabilities: ClassVar[Capabilities] = Capabilities(hash_table=True, lagrangian_points=True)
+
+    kind: str = "gaussian_buckets"
+    lagrangian_levels: int = 2
+    points_per_bucket: int = 4
+    sigma_start: float = 50.0
+    sigma_end: float = 5.0
+    sigma_schedule: str = "run"
+    sigma_decay_steps: int = 2000
+    guidance_weight: float = 0.1
+    guidance_warmup: int = 200
+    means_lr: float = 1e-3
+
+    def __post_init__(self) -> None:
+        check(self.kind == "gaussian_buckets", f"kind must be 'gaussian_buckets', not {self.kind!r}")
+        super().__post_init__()
+        check(self.points_per_bucket >= 1, f"points per bucket (K) must be at least 1, not {self.points_per_bucket}")
+        check(
+            1 <= self.lagrangian_levels <= self.levels,
+            f"Lagrangian levels (L~={self.lagrangian_levels}) must be between 1 and the levels (L={self.levels})",
+        )
+        check(self.sigma_end > 0, f"sigma_end must be positive, not {self.sigma_end}")
+        check(
+            self.sigma_start >= self.sigma_end,
+            f"the sigma schedule must not grow: sigma_start ({self.sigma_start}) < sigma_end ({self.sigma_end})",
+        )
+        check(self.sigma_decay_steps >= 1, "sigma_decay_steps must be at least 1")
+        check(
+            self.sigma_schedule in SIGMA_SCHEDULES,
+            f"sigma_schedule must be one of {', '.join(SIGMA_SCHEDULES)}, not {self.sigma_schedule!r}",
+        )
+        check(self.guidance_weight >= 0 and self.guidance_warmup >= 0, "guidance weight and warm-up must be >= 0")
+        check(self.means_lr > 0, f"means_lr must be positive, not {self.means_lr}")
+
+    def sigma_at(self, progress: float) -> float:
+        """sigma in cell sizes once a fraction `progress` of the decay is done (exponential decay
+        from sigma_start to sigma_end)."""
+        t = min(1.0, max(0.0, progress))
+        return self.sigma_start * (self.sigma_end / self.sigma_start) ** t
+
+    def sigma_scale(self, step: int) -> float:
+        """sigma in cell sizes after `step` steps of the fixed-steps schedule."""
+        return self.sigma_at(step / self.sigma_decay_steps)
+
+    def guidance_at(self, step: int) -> float:
+        """The guidance loss weight after `step` steps (linear warm-up)."""
+        if self.guidance_warmup == 0:
+            return self.guidance_weight
+        return self.guidance_weight * min(1.0, step / self.guidance_warmup)
+
+
+def split_layout(layout: LevelLayout, count: int) -> tuple[LevelLayout, LevelLayout]:
+    """The first `count` levels and the rest, each with row offsets starting at 0."""
+    fine_start = layout.offset[count] if count < len(layout.resolution) else layout.total_rows
+
+    def part(sl: slice, base: int) -> LevelLayout:
+        offsets = tuple(o - base for o in layout.offset[sl])
+        return replace(
+            layout, resolution=layout.resolution[sl], rows=layout.rows[sl], offset=offsets, hashed=layout.hashed[sl]
+        )
+
+    return part(slice(0, count), 0), part(slice(count, None), fine_start)
+
+
+def initial_means(count: int, dims: int) -> torch.Tensor:
+    """(count, D) means: uniform in [0,1]^2 for images; uniform in the ball of radius 0.75 of the
+    paper's [-1,1]^3, i.e. radius 0.375 around the centre of our [0,1]^3, in 3D."""
+    if dims == 2:
+        return torch.rand(count, 2)
+    direction = torch.nn.functional.normalize(torch.randn(count, 3), dim=1)
+    radius = 0.375 * torch.rand(count, 1) ** (1.0 / 3.0)
+    return 0.5 + direction * radius
+
+
+class _WarpLagrangian(torch.autograd.Function):
+    """x (N, D), means (R*K, D), values (R*K, F) -> (N, L~*F); backward to all three."""
+
+    @staticmethod
+    def forward(ctx: Any, x: torch.Tensor, means: torch.Tensor, values: torch.Tensor, enc: LagrangianLevels) -> Any:
+        x = x.detach().float().contiguous()
+        out = torch.empty(x.shape[0], enc.out_dims, device=x.device)
+        warp_call(kernels.forward, x, means.detach(), values.detach(), enc.grid(), out)
+        ctx.save_for_backward(x, means, values)
+        ctx.enc = enc
+        return out
+
+    @staticmethod
+    def backward(ctx: Any, grad_out: torch.Tensor) -> tuple[Any, ...]:
+        x, means, values = ctx.saved_tensors
+        grid, grad_out = ctx.enc.grid(), grad_out.float().contiguous()
+        grad_x = grad_means = grad_values = None
+        if ctx.needs_input_grad[1] or ctx.needs_input_grad[2]:
+            grad_means, grad_values = torch.zeros_like(means), torch.zeros_like(values)
+            warp_call(
+                kernels.backward_params, x, means.detach(), values.detach(), grid, grad_out, grad_means, grad_values
+            )
+        if ctx.needs_input_grad[0]:
+            grad_x = torch.zeros_like(x)
+            warp_call(kernels.backward_points, x, means.detach(), values.detach(), grid, grad_out, grad_x)
+        return grad_x, grad_means, grad_values, None
+
+
+class _WarpGuidance(torch.autograd.Function):
+    """x (N, D), means -> guidance costs (N, L~); backward to the means through each argmin."""
+
+    @staticmethod
+    def forward(ctx: Any, x: torch.Tensor, means: torch.Tensor, enc: LagrangianLevels) -> torch.Tensor:
+        x = x.detach().float().contiguous()
+        value = torch.empty(x.shape[0], enc.num_levels, device=x.device)
+        nearest = torch.empty(x.shape[0], enc.num_levels, dtype=torch.int32, device=x.device)
+        warp_call(kernels.guidance, x, means.detach(), enc.grid(), value, nearest)
+        ctx.save_for_backward(x, means, nearest)
+        ctx.enc = enc
+        return value
+
+    @staticmethod
+    def backward(ctx: Any, grad_value: torch.Tensor) -> tuple[Any, ...]:
+        x, means, nearest = ctx.saved_tensors
+        grad_means = torch.zeros_like(means)
+        warp_call(
+            kernels.guidance_backward,
+            x,
+            means.detach(),
+            ctx.enc.grid(),
+            nearest,
+            grad_value.float().contiguous(),
+            grad_means,
+        )
+        return None, grad_means, None
+
+
+class LagrangianLevels(nn.Module):
+    """The Lagrangian levels alone: (N, D) -> (N, L~*F), and their guidance costs (N, L~)."""
+
+    def __init__(self, layout: LevelLayout, config: GaussianBucketsConfig, impl: str) -> None:
+        super().__init__()
+        self.layout, self.impl = layout, impl
+        self.points = config.points_per_bucket
+        self.smooth = interpolation_code(config.interpolation, config.lagrange_k)
+        self.num_levels = len(layout.resolution)
+        self.out_dims = self.num_levels * config.features
+        count = layout.total_rows * self.points
+        self.means = nn.Parameter(initial_means(count, config.dims))
+        self.values = nn.Parameter(torch.randn(count, config.features) * 1e-3)
+        for name in ("resolution", "offset", "hashed"):
+            self.register_buffer(name, torch.tensor(getattr(layout, name), dtype=torch.int32), persistent=False)
+        self.register_buffer("mask", torch.ones(self.num_levels, dtype=torch.int32), persistent=False)
+        self.register_buffer("cell", 1.0 / torch.tensor(layout.resolution, dtype=torch.float32), persistent=False)
+        self.register_buffer("sigma_scale", torch.tensor([config.sigma_start], dtype=torch.float32))
+
+    def sigma(self) -> torch.Tensor:
+        """(L~,) current standard deviations in coordinate units."""
+        return self.sigma_scale * self.cell
+
+    def grid(self) -> dict[str, Any]:
+        names = ("resolution", "offset", "hashed", "mask")
+        return {
+            **{n: getattr(self, n) for n in names},
+            "sigma": self.sigma(),
+            "table_size": self.layout.table_size,
+            "smooth": self.smooth,
+            "points": self.points,
+        }
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """x (N, D) -> (N, L~*F) float32."""
+        if self.impl == "torch":
+            return torch.cat([self._reference_level(x, lvl) for lvl in range(self.num_levels)], dim=1)
+        return _WarpLagrangian.apply(x, self.means, self.values, self)
+
+    def guidance(self, x: torch.Tensor) -> torch.Tensor:
+        """Guidance costs (N, L~) (eq. 8 without W); zero for levels that are off."""
+        if self.impl == "torch":
+            sigma = self.sigma().tolist()
+            costs = [
+                reference.guidance_level(x, self.means, self.layout, lvl, sigma[lvl], self.points, self.smooth)
+                for lvl in range(self.num_levels)
+            ]
+            return torch.stack(costs, dim=1) * self.mask.to(x.dtype)
+        return _WarpGuidance.apply(x, self.means, self)
+
+    def _reference_level(self, x: torch.Tensor, level: int) -> torch.Tensor:
+        if not self.mask[level]:
+            return torch.zeros(x.shape[0], self.values.shape[1], device=x.device)
+        sigma = float(self.sigma()[level])
+        return reference.gaussian_level_features(
+            x, self.means, self.values, self.layout, level, sigma, self.points, self.smooth
+        )
+
+
+class GaussianBucketsEncoding(nn.Module):
+    """Hash-grid levels (coarse) followed by Lagrangian levels (fine): (N, D) -> (N, L*F)."""
+
+    def __init__(self, config: GaussianBucketsConfig, impl: str = "warp") -> None:
+        super().__init__()
+        coarse_count = config.levels - config.lagrangian_levels
+        coarse, fine = split_layout(layout_of(config), coarse_count)
+        self.coarse = (
+            HashGridEncoding(coarse, config.features, config.interpolation, impl, config.lagrange_k)
+            if coarse_count
+            else None
+        )
+        if self.coarse is not None:
+            with torch.no_grad():  # the paper initialises every feature with N(0, 1e-3)
+                self.coarse.table.normal_(0.0, 1e-3)
+        self.lagrangian = LagrangianLevels(fine, config, impl)
+        self.coarse_count = coarse_count
+        self.num_levels = config.levels
+        self.out_dims = config.levels * config.features
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        fine = self.lagrangian(x)
+        return fine if self.coarse is None else torch.cat([self.coarse(x), fine], dim=1)
+
+    def set_mask(self, mask: tuple[bool, ...]) -> None:
+        if self.coarse is not None:
+            self.coarse.set_mask(mask[: self.coarse_count])
+        self.lagrangian.mask.copy_(torch.tensor(mask[self.coarse_count :], dtype=torch.int32))
+
+    def level_info(self) -> list[dict[str, Any]]:
+        info = self.coarse.level_info() if self.coarse is not None else []
+        lag = self.lagrangian
+        sigma = lag.sigma().tolist()
+        for i, (n, hashed, rows) in enumerate(
+            zip(lag.layout.resolution, lag.layout.hashed, lag.layout.rows, strict=True)
+        ):
+            info.append(
+                {
+                    "level": self.coarse_count + i,
+                    "resolution": n,
+                    "hashed": hashed,
+                    "rows": rows,
+                    "occupancy": occupancy(n, lag.layout.dims, rows) if hashed else 1.0,
+                    "lagrangian": True,
+                    "points": rows * lag.points,
+                    "sigma": sigma[i],
+                }
+            )
+        return info
+
+
+class GaussianBucketsField(Field):
+    """Gaussian-bucket encoding + MLP decoder, with the guidance loss and sigma schedule."""
+
+    uses_guidance = True
+
+    def __init__(self, config: GaussianBucketsConfig, impl: str = "warp") -> None:
+        super().__init__(config, GaussianBucketsEncoding(config, impl))
+        self.run_plan: RunPlan | None = None
+        self._elapsed: Callable[[], float] = lambda: 0.0
+
+    def set_run_plan(self, plan: RunPlan, elapsed: Callable[[], float]) -> None:
+        """The trainer's hook: the run's planned length, and its training time so far."""
+        self.run_plan, self._elapsed = plan, elapsed
+
+    def sigma_progress(self, step: int) -> float:
+        """Fraction of the sigma decay done after `step` steps."""
+        if self.config.sigma_schedule == "run" and self.run_plan is not None:
+            return self.run_plan.progress(step, self._elapsed())
+        return step / self.config.sigma_decay_steps
+
+    def param_groups(self, lr: float) -> list[dict[str, Any]]:
+        means = self.encoding.lagrangian.means
+        others = [p for p in self.parameters() if p is not means]
+        return [{"params": others, "lr": lr}, {"params": [means], "lr": self.config.means_lr}]
+
+    def extra_loss(self, batch: Any, step: int) -> tuple[torch.Tensor, dict[str, float]]:
+        """lambda(step) * mean over the batch of W(x) * sum over Lagrangian levels of the guidance cost."""
+        weight = self.config.guidance_at(step)
+        if weight == 0.0 or batch.weights is None:
+            return torch.zeros((), device=batch.coords.device), {}
+        cost = self.encoding.lagrangian.guidance(batch.coords)
+        loss = weight * (batch.weights[:, None] * cost).sum(dim=1).mean()
+        return loss, {"guidance": float(loss.detach())}
+
+    def after_step(self, step: int) -> None:
+        self.encoding.lagrangian.sigma_scale.fill_(self.config.sigma_at(self.sigma_progress(step)))
+
+    def inspect(self) -> dict[str, Any]:
+        """Adds the point positions of every Lagrangian level (what the viewer draws)."""
+        info = super().inspect()
+        lag = self.encoding.lagrangian
+        means = lag.means.detach().cpu().numpy()
+        sigma = lag.sigma().tolist()
+        info["points"] = [
+            {
+                "level": self.encoding.coarse_count + i,
+                "means": means[o * lag.points : (o + r) * lag.points],
+                "sigma": sigma[i],
+            }
+            for i, (o, r) in enumerate(zip(lag.layout.offset, lag.layout.rows, strict=True))
+        ]
+        info["sigma_scale"] = float(lag.sigma_scale)
+        return info
+
+
+configs.register("gaussian_buckets", GaussianBucketsConfig, GaussianBucketsField)
