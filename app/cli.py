@@ -19,6 +19,7 @@ from fieldscope.app.options import (
     add_scene_options,
     add_train_options,
     field_options,
+    kind_help,
     metric_summary,
     scene_options,
     scene_summary,
@@ -29,6 +30,7 @@ from fieldscope.fields.pixels import encode_image, write_image
 
 # Before torch loads OpenMP: spinning waiters make small ops 10-20x slower on shared cores.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
 
 def cmd_fit(args: argparse.Namespace) -> int:
     from tqdm import tqdm
@@ -297,7 +299,7 @@ def build_parser() -> argparse.ArgumentParser:
     view = sub.add_parser("view", help="open the window on a scene (image, data folder) or a saved model (.fsnap)")
     view.add_argument("path", nargs="?", default=str(DEFAULT_IMAGE), help="default: the bundled astronaut")
     view.add_argument("--task", help="scene task (default: detected from the path)")
-    view.add_argument("--field", default="hashgrid", help="field kind trained on a scene (default hashgrid)")
+    view.add_argument("--field", default="hashgrid", help=kind_help("field kind trained on a scene"))
     view.add_argument("--seconds", type=float, help="close the window after this long")
     view.add_argument("--screenshot", metavar="PNG", help="save the window as a PNG when closing")
     view.add_argument("--view-size", metavar="WxH", help="fixed view size in pixels (default: follow the window)")

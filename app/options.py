@@ -9,6 +9,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from fieldscope.fields import config as configs
 from fieldscope.fields.errors import ConfigError
 from fieldscope.fields.training.run import FieldOptions, TrainOptions
 
@@ -31,10 +32,15 @@ FIELD_FLAGS = (
 )
 
 
+def kind_help(what: str) -> str:
+    """A --field help text: `what`, then the registered kinds and the default."""
+    return f"{what}: {', '.join(configs.kinds())} (default hashgrid)"
+
+
 def add_field_options(parser: argparse.ArgumentParser) -> None:
     """Options that build a field config (any kind); unset ones keep the kind's defaults."""
     group = parser.add_argument_group("field")
-    group.add_argument("--field", default="hashgrid", help="field kind (default hashgrid)")
+    group.add_argument("--field", default="hashgrid", help=kind_help("field kind"))
     group.add_argument("--levels", type=int, help="number of levels L")
     group.add_argument("--features", type=int, help="features per level F (1, 2, 4, 8)")
     group.add_argument("--log2-table-size", type=int, help="hash table size T = 2^K")
@@ -85,8 +91,6 @@ def field_options(args: argparse.Namespace, kind: str | None = None) -> FieldOpt
     have are left out when `kind` is given (one command line for several kinds), and
     --option KIND.KEY=VALUE applies to that kind only."""
     import dataclasses
-
-    from fieldscope.fields import config as configs
 
     names = None if kind is None else {f.name for f in dataclasses.fields(configs.config_class(kind))}
     kind = kind or args.field

@@ -1,16 +1,16 @@
-"""Field configs: frozen dataclasses with a `kind`, round-tripping through JSON, and the registry
-that maps a kind to its config class and module (one file per kind registers itself)."""
+"""Field configs: frozen dataclasses with a `kind`, round-tripping through JSON, and the registry of
+kinds (fields/kinds/__init__.py: KINDS, one registration a kind) that maps a kind to its config
+class and field builder."""
 
 from __future__ import annotations
 
 import dataclasses
-import importlib
 import json
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from fieldscope.fields.errors import ConfigError
+from fieldscope.fields.kinds import KINDS, FieldKind
 
 
 @dataclass(frozen=True)
@@ -19,6 +19,9 @@ class Capabilities:
 
     #: grid levels with a hash table (collision counts, level heatmaps)
     hash_table: bool = False
+    #: grid levels whose resolutions grow geometrically: the config has `levels`, `base_resolution`
+    #: and `growth` (level l has base_resolution * growth^l cells; fields/scenes/levels.py)
+    growth_levels: bool = False
     #: Lagrangian Gaussian points in its finest levels
     lagrangian_points: bool = False
     #: Laplacian blocks (block grid, states)
@@ -27,27 +30,29 @@ class Capabilities:
     grows_while_training: bool = False
 
 
-_CONFIGS: dict[str, type] = {}
-_BUILDERS: dict[str, Callable[[Any], Any]] = {}
-
-
-def register(kind: str, config_class: type, build: Callable[[Any], Any]) -> None:
-    """Make `kind` known: its config dataclass and the function that builds its Field."""
-    _CONFIGS[kind] = config_class
-    _BUILDERS[kind] = build
+_BY_NAME: dict[str, FieldKind] = {kind.name: kind for kind in KINDS}
 
 
 def kinds() -> list[str]:
-    """Registered field kinds, in registration order."""
-    _load_kinds()
-    return list(_CONFIGS)
+    """The registered field kinds, in their declared order (fields/kinds/__init__.py); imports none."""
+    return list(_BY_NAME)
+
+
+def registration(kind: str) -> FieldKind:
+    """A kind's registration; ConfigError naming the known kinds for an unknown one."""
+    if kind not in _BY_NAME:
+        raise ConfigError(f"unknown field kind {kind!r} (known: {', '.join(_BY_NAME)})")
+    return _BY_NAME[kind]
 
 
 def config_class(kind: str) -> type:
-    _load_kinds()
-    if kind not in _CONFIGS:
-        raise ConfigError(f"unknown field kind {kind!r} (known: {', '.join(_CONFIGS)})")
-    return _CONFIGS[kind]
+    """The config dataclass of a kind (imports the kind's module)."""
+    return registration(kind).load("config")
+
+
+def implementations(kind: str) -> tuple[str, ...]:
+    """The `impl=` values a kind's field can be built with, the default first."""
+    return registration(kind).impls or ("torch",)
 
 
 def to_dict(config: Any) -> dict[str, Any]:
@@ -76,25 +81,20 @@ def from_json(text: str) -> Any:
 
 
 def build_field(config: Any, **options: Any) -> Any:
-    """The Field module for a config of any registered kind (options go to its constructor)."""
-    _load_kinds()
-    return _BUILDERS[config.kind](config, **options)
+    """The Field module for a config of any registered kind (options go to its builder); an `impl`
+    the kind does not have raises ConfigError (plain-torch kinds take impl="torch" and drop it)."""
+    kind = registration(config.kind)
+    impl = options.pop("impl", None)
+    if impl is not None:
+        if impl not in implementations(config.kind):
+            have = ", ".join(implementations(config.kind))
+            raise ConfigError(f"the {config.kind} field has no {impl!r} implementation (it has: {have})")
+        if kind.impls:
+            options["impl"] = impl
+    return kind.load("field")(config, **options)
 
 
 def check(condition: bool, message: str) -> None:
     """Raise ConfigError(message) unless condition holds (for __post_init__ validation)."""
     if not condition:
         raise ConfigError(message)
-
-
-def _load_kinds() -> None:
-    # Importing a kind's module registers it; done lazily so that configs stay cheap to import.
-    for module in _KIND_MODULES:
-        importlib.import_module(module)
-
-
-#: The kinds' modules: the grid kinds first, the baselines of `compare` last.
-_KIND_MODULES = tuple(
-    f"fieldscope.fields.kinds.{name}"
-    for name in ("hashgrid", "gaussian_buckets", "laplacian_blocks.field", "fourier", "mlp")
-)

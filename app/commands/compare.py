@@ -14,6 +14,8 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageDraw
 
+from fieldscope.fields import config as configs
+
 #: Line colours of the curves, one per field (at most five kinds are registered today).
 COLOURS = [(31, 119, 180), (214, 39, 40), (44, 160, 44), (148, 103, 189), (255, 127, 14), (23, 190, 207)]
 PICTURE_SIDE = 256
@@ -26,7 +28,7 @@ def add_parser(sub: Any) -> None:
     compare.add_argument("path", help="the scene (image, mesh, volume, NeRF folder)")
     compare.add_argument("--task", help="what to fit (default: from the path)")
     compare.add_argument(
-        "--fields", default="hashgrid,gaussian_buckets,laplacian_blocks,fourier,mlp", help="comma-separated kinds"
+        "--fields", default=",".join(configs.kinds()), help="comma-separated kinds (default: every registered kind)"
     )
     compare.add_argument("--params", type=int, default=300_000, help="parameter budget per field (default 300000)")
     compare.add_argument(

@@ -1,7 +1,7 @@
 """Field kinds on the GPU: for each kind, the GLSL include that evaluates it, its compile-time
-defines and the buffers made from a snapshot's parameters. One module per kind registers itself
-(app/render/hashgrid_gl.py, app/render/gaussian_buckets_gl.py,
-app/render/laplacian_blocks_gl.py); the renderer only talks to this interface."""
+defines and the buffers made from a snapshot's parameters. Each kind's registration
+(fields/kinds/__init__.py) names its GL program, a class in app/render/<kind>_gl.py; the renderer
+only talks to this interface."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from fieldscope.fields.errors import ConfigError
+from fieldscope.fields import config as configs
 
 
 class GpuField(Protocol):
@@ -34,24 +34,17 @@ class FieldGL(Protocol):
     def upload(self, ctx: Any, config: Any, params: Mapping[str, np.ndarray], mask: tuple[bool, ...]) -> GpuField: ...
 
 
-_KINDS: dict[str, FieldGL] = {}
+_PROGRAMS: dict[str, FieldGL] = {}
 
 
-def register(kind: str, field_gl: FieldGL) -> None:
-    _KINDS[kind] = field_gl
+def for_kind(kind: str) -> FieldGL:
+    """The GPU side of a registered kind (its registration's `gl`, loaded once); ConfigError for an
+    unknown kind."""
+    if kind not in _PROGRAMS:
+        _PROGRAMS[kind] = configs.registration(kind).load("gl")()
+    return _PROGRAMS[kind]
 
 
 def for_config(config: Any) -> FieldGL:
-    """The GPU side of a field config's kind; ConfigError for a kind the view cannot draw yet."""
-    _load_kinds()
-    if config.kind not in _KINDS:
-        raise ConfigError(f"the view cannot draw {config.kind} fields yet (it draws: {', '.join(_KINDS)})")
-    return _KINDS[config.kind]
-
-
-def _load_kinds() -> None:
-    import fieldscope.app.render.fourier_gl
-    import fieldscope.app.render.gaussian_buckets_gl
-    import fieldscope.app.render.hashgrid_gl
-    import fieldscope.app.render.laplacian_blocks_gl
-    import fieldscope.app.render.mlp_gl  # noqa: F401
+    """The GPU side of a field config's kind."""
+    return for_kind(config.kind)

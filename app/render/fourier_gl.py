@@ -8,8 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from fieldscope.app.render import field_gl
-from fieldscope.app.render.hashgrid_gl import include
+from fieldscope.app.render.gl_util import include
 from fieldscope.app.render.mlp_gl import DecoderTexture, coordinate_defines
 
 B_BINDING = 1  # uniform block binding of FourierB in fourier.glsl
@@ -41,6 +40,3 @@ class FourierGL:
 
     def upload(self, ctx: Any, config: Any, params: Mapping[str, np.ndarray], mask: tuple[bool, ...]) -> Any:
         return FourierBuffers(ctx, config, params, mask)
-
-
-field_gl.register("fourier", FourierGL())

@@ -10,15 +10,8 @@ from typing import Any
 
 import numpy as np
 
-from fieldscope.app.render import field_gl
-from fieldscope.app.render.hashgrid_gl import (
-    GridBuffers,
-    float_texture,
-    grid_defines,
-    include,
-    level_table,
-    table_image,
-)
+from fieldscope.app.render.gl_util import float_texture, include, table_image
+from fieldscope.app.render.hashgrid_gl import GridBuffers, grid_defines, level_table
 from fieldscope.fields.kinds.gaussian_buckets import split_layout
 from fieldscope.fields.kinds.hashgrid import layout_of
 
@@ -100,6 +93,3 @@ class GaussianBucketsGL:
         self, ctx: Any, config: Any, params: Mapping[str, np.ndarray], mask: tuple[bool, ...]
     ) -> GaussianBucketsBuffers:
         return GaussianBucketsBuffers(ctx, config, params, mask)
-
-
-field_gl.register("gaussian_buckets", GaussianBucketsGL())

@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from fieldscope.app.render.hashgrid_gl import table_image
+from fieldscope.app.render.gl_util import table_image
 from fieldscope.app.state import collisions
 
 #: Heatmap names, in the order of u_heat's values (0 none, 1, 2, 3).

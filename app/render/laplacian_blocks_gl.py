@@ -14,8 +14,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from fieldscope.app.render import field_gl
-from fieldscope.app.render.hashgrid_gl import TABLE_UNIT, float_texture, include, table_image
+from fieldscope.app.render.gl_util import TABLE_UNIT, float_texture, include, table_image
 from fieldscope.fields import reference
 from fieldscope.fields.errors import ConfigError
 from fieldscope.fields.kinds.laplacian_blocks.layout import sample_counts, scale_layout
@@ -141,6 +140,3 @@ class LaplacianBlocksGL:
         self, ctx: Any, config: Any, params: Mapping[str, np.ndarray], mask: tuple[bool, ...]
     ) -> LaplacianBlocksBuffers:
         return LaplacianBlocksBuffers(ctx, config, params, mask)
-
-
-field_gl.register("laplacian_blocks", LaplacianBlocksGL())

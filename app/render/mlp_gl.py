@@ -11,8 +11,8 @@ from typing import Any
 
 import numpy as np
 
-from fieldscope.app.render import decoder_gl, field_gl
-from fieldscope.app.render.hashgrid_gl import TABLE_UNIT, float_texture, include, table_image
+from fieldscope.app.render import decoder_gl
+from fieldscope.app.render.gl_util import TABLE_UNIT, float_texture, include, table_image
 
 DECODER_UNIT = TABLE_UNIT  # texture unit of the weights (these kinds have no hash table)
 
@@ -69,6 +69,3 @@ class MlpGL:
 
     def upload(self, ctx: Any, config: Any, params: Mapping[str, np.ndarray], mask: tuple[bool, ...]) -> Any:
         return DecoderTexture(ctx, config, params, mask)
-
-
-field_gl.register("mlp", MlpGL())

@@ -14,8 +14,8 @@ from fieldscope.app.render import field_gl, heatmaps, legend, nerf_head_gl, over
 from fieldscope.app.render.camera import Camera2D, Camera3D
 from fieldscope.app.render.context import finish_drawing
 from fieldscope.app.state import blocks as block_grid
-from fieldscope.fields.kinds.hashgrid import level_resolution
 from fieldscope.fields.render.render3d import NORMAL_CELLS
+from fieldscope.fields.scenes.levels import finest_active_resolution
 
 MODES_2D = ("field", "truth", "error", "raw", "heat_raw", "gradient", "gradient_raw")
 GRADIENT_MODES = ("gradient", "gradient_raw")
@@ -419,7 +419,7 @@ class Renderer:
             "u_slice_pos": float(options.slice_position),
             "u_slice_scale": float(options.slice_scale),
             "u_steps": int(options.steps),
-            "u_normal_eps": NORMAL_CELLS / finest_resolution(snapshot.config, mask),
+            "u_normal_eps": NORMAL_CELLS / finest_active_resolution(snapshot.config, mask),
             "u_density_scale": float(options.density_scale),
             "u_sdf_beta": 0.01,
             "u_level": float(snapshot.scene.get("level", 0.5)),
@@ -460,15 +460,6 @@ def upload_snapshot(ctx: Any, snapshot: Any, mask: tuple[bool, ...]) -> Uploaded
         if nerf_head_gl.has_head(snapshot):
             head = nerf_head_gl.HeadBuffer(ctx, snapshot.params)
     return Uploaded(snapshot, gpu, head, mask, code)
-
-
-def finest_resolution(config: Any, mask: tuple[bool, ...]) -> float:
-    """The grid resolution of a config's finest level the mask leaves on (for normal steps tied to
-    the finest level); 256 for kinds without hash-grid levels."""
-    if not config.capabilities.hash_table:
-        return 256.0
-    active = [level for level in range(config.levels) if level >= len(mask) or mask[level]] or [0]
-    return float(level_resolution(config.base_resolution, config.growth, max(active)))
 
 
 def _set(program: Any, name: str, value: Any) -> None:

@@ -11,10 +11,9 @@ from typing import Any, ClassVar
 
 import torch
 
-from fieldscope.fields import config as configs
 from fieldscope.fields.config import Capabilities, check
 from fieldscope.fields.field import Field
-from fieldscope.fields.kinds.mlp import IMPLEMENTATIONS, CoordinateEncoding, check_decoder_settings, param_groups
+from fieldscope.fields.kinds.mlp import CoordinateEncoding, check_decoder_settings, param_groups
 
 #: The view keeps B in a uniform block of vec4s (16 KiB guaranteed).
 MAX_FREQUENCIES = 1024
@@ -60,14 +59,10 @@ class FourierFeatures(CoordinateEncoding):
 
 
 class FourierField(Field):
-    """Random Fourier features + MLP decoder."""
+    """Random Fourier features + MLP decoder; plain torch, like MlpField (no `impl`)."""
 
-    def __init__(self, config: FourierConfig, impl: str = "warp") -> None:
-        check(impl in IMPLEMENTATIONS, f"implementation must be one of {IMPLEMENTATIONS}")
+    def __init__(self, config: FourierConfig) -> None:
         super().__init__(config, FourierFeatures(config.dims, config.frequencies, config.sigma))
 
     def param_groups(self, lr: float) -> list[dict[str, Any]]:
         return param_groups(self, lr)
-
-
-configs.register("fourier", FourierConfig, FourierField)

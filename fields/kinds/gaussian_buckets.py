@@ -11,7 +11,6 @@ from typing import Any, ClassVar
 import torch
 from torch import nn
 
-from fieldscope.fields import config as configs
 from fieldscope.fields import reference
 from fieldscope.fields.config import Capabilities, check
 from fieldscope.fields.field import Field
@@ -42,7 +41,7 @@ class GaussianBucketsConfig(GridConfig):
     steps; the means train with their own learning rate.
     """
 
-    capabilities: ClassVar[Capabilities] = Capabilities(hash_table=True, lagrangian_points=True)
+    capabilities: ClassVar[Capabilities] = Capabilities(hash_table=True, growth_levels=True, lagrangian_points=True)
 
     kind: str = "gaussian_buckets"
     lagrangian_levels: int = 2
@@ -336,6 +335,3 @@ class GaussianBucketsField(Field):
         ]
         info["sigma_scale"] = float(lag.sigma_scale)
         return info
-
-
-configs.register("gaussian_buckets", GaussianBucketsConfig, GaussianBucketsField)

@@ -12,7 +12,6 @@ import numpy as np
 import torch
 from torch import nn
 
-from fieldscope.fields import config as configs
 from fieldscope.fields import reference
 from fieldscope.fields.config import Capabilities, check
 from fieldscope.fields.field import Field
@@ -43,7 +42,7 @@ class GridConfig:
     lagrange_k: int = 2
     hidden_width: int = 64
     hidden_layers: int = 1
-    capabilities: ClassVar[Capabilities] = Capabilities(hash_table=True)
+    capabilities: ClassVar[Capabilities] = Capabilities(hash_table=True, growth_levels=True)
 
     def __post_init__(self) -> None:
         check_grid_settings(self)
@@ -247,6 +246,3 @@ class HashGridField(Field):
     def __init__(self, config: HashGridConfig, impl: str = "warp") -> None:
         encoding = HashGridEncoding(layout_of(config), config.features, config.interpolation, impl, config.lagrange_k)
         super().__init__(config, encoding)
-
-
-configs.register("hashgrid", HashGridConfig, HashGridField)

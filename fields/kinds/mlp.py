@@ -13,14 +13,10 @@ from typing import Any, ClassVar
 import torch
 from torch import nn
 
-from fieldscope.fields import config as configs
 from fieldscope.fields.config import Capabilities, check
 from fieldscope.fields.field import Decoder, Field
 
 ACTIVATIONS = ("relu", "sine")
-#: Accepted for the other kinds' sake (tests and the view build fields with impl="torch"); both
-#: are the same torch code here.
-IMPLEMENTATIONS = ("warp", "torch")
 
 
 def param_groups(field: nn.Module, lr: float) -> list[dict[str, Any]]:
@@ -124,10 +120,10 @@ class SineDecoder(Decoder):
 
 
 class MlpField(Field):
-    """Centred coordinates + MLP (ReLU or SIREN)."""
+    """Centred coordinates + MLP (ReLU or SIREN); plain torch, with no `impl` to choose (its
+    registration has none: build_field takes impl="torch" and refuses "warp")."""
 
-    def __init__(self, config: MlpConfig, impl: str = "warp") -> None:
-        check(impl in IMPLEMENTATIONS, f"implementation must be one of {IMPLEMENTATIONS}")
+    def __init__(self, config: MlpConfig) -> None:
         super().__init__(config, CentredCoordinates(config.dims))
         if config.activation == "sine":
             self.decoder = SineDecoder(
@@ -136,6 +132,3 @@ class MlpField(Field):
 
     def param_groups(self, lr: float) -> list[dict[str, Any]]:
         return param_groups(self, lr)
-
-
-configs.register("mlp", MlpConfig, MlpField)

@@ -2,7 +2,8 @@
 follows the finest active level, and coarse-to-fine activation of levels through the level mask.
 
 A field exposes `num_levels`, `level_mask` and `set_level_mask`; level resolutions come from the
-config of a grid kind (capabilities.hash_table). Other fields get a fixed step.
+config of a kind with growing grid levels (capabilities.growth_levels). Other fields get a fixed
+step. The finest active level's rule is finest_active_resolution, which the GL view uses too.
 """
 
 from __future__ import annotations
@@ -14,26 +15,40 @@ import torch
 from fieldscope.fields.config import check
 from fieldscope.fields.kinds.hashgrid import level_resolution
 
-#: The numerical-gradient step of fields that tell nothing about their resolution.
-DEFAULT_STEP = 1.0 / 512.0
+#: The resolution assumed for fields that tell nothing about theirs (kinds without growing grid
+#: levels, analytic functions): its cell is their numerical-gradient step.
+DEFAULT_RESOLUTION = 512.0
+DEFAULT_STEP = 1.0 / DEFAULT_RESOLUTION
 
 
-def level_resolutions(field: Any) -> list[float] | None:
-    """Grid resolution of each level of a field, coarse to fine, or None if it has no levels."""
-    config = getattr(field, "config", None)  # analytic functions have none
-    if config is None or not config.capabilities.hash_table:
+def config_level_resolutions(config: Any) -> list[float] | None:
+    """Grid resolution of each level of a config, coarse to fine, or None if its kind has no
+    growing grid levels (or there is no config)."""
+    if config is None or not config.capabilities.growth_levels:
         return None
     return [float(level_resolution(config.base_resolution, config.growth, lvl)) for lvl in range(config.levels)]
 
 
+def level_resolutions(field: Any) -> list[float] | None:
+    """Grid resolution of each level of a field, coarse to fine, or None if it has no levels."""
+    return config_level_resolutions(getattr(field, "config", None))  # analytic functions have none
+
+
+def finest_active_resolution(config: Any, mask: tuple[bool, ...] | None = None) -> float:
+    """The grid resolution N of the finest level of `config` that `mask` leaves on (a level past the
+    mask's end is on; the coarsest if none is), or DEFAULT_RESOLUTION for kinds without levels."""
+    resolutions = config_level_resolutions(config)
+    if not resolutions:
+        return DEFAULT_RESOLUTION
+    mask = mask or ()
+    active = [n for level, n in enumerate(resolutions) if level >= len(mask) or mask[level]] or resolutions[:1]
+    return max(active)
+
+
 def finest_active_step(field: Any) -> float:
     """The cell size 1/N of the finest level that the level mask leaves on (Neuralangelo's epsilon)."""
-    resolutions = level_resolutions(field)
-    if not resolutions:
-        return DEFAULT_STEP
-    mask = tuple(getattr(field, "level_mask", (True,) * len(resolutions)))
-    active = [n for n, on in zip(resolutions, mask, strict=False) if on] or resolutions[:1]
-    return 1.0 / max(active)
+    mask = getattr(field, "level_mask", None)
+    return 1.0 / finest_active_resolution(getattr(field, "config", None), None if mask is None else tuple(mask))
 
 
 def numerical_gradient(field: Any, x: torch.Tensor, step: float | torch.Tensor, channel: int = 0) -> torch.Tensor:

@@ -2,7 +2,8 @@
 scene: its dims, outputs, size and extent) whose parameter count is within a tolerance (10%) of
 the budget. Each kind has its knobs in an order of preference (keep the papers' defaults, move
 the size knob first); among the configs of the first preference tier that meets the budget the
-closest one wins.
+closest one wins. A kind's tiers are the function its registration names (fields/kinds/__init__.py);
+the grid kinds share grid_tiers, and the others' are here too.
 
 Counts are exact: the field is built on the meta device (shapes only, no memory). A kind whose
 count grows while it trains (Laplacian blocks get their MLPs as scales start) is counted fully
@@ -11,7 +12,7 @@ grown: every block of every scale with an MLP, the most it can have."""
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import torch
@@ -72,27 +73,16 @@ def mlp_tiers(scene: Any) -> Iterator[Tier]:
         yield {"hidden_layers": layers}, "hidden_width", list(range(1, 4097))
 
 
-TIERS: dict[str, Callable[[Any], Iterator[Tier]]] = {
-    "hashgrid": grid_tiers,
-    "gaussian_buckets": grid_tiers,
-    "laplacian_blocks": blocks_tiers,
-    "fourier": fourier_tiers,
-    "mlp": mlp_tiers,
-}
-
-
 def fit_budget(scene: Any, kind: str, budget: int, settings: dict[str, Any] | None = None) -> Any:
     """The config of `kind` for `scene` whose budget_params is within TOLERANCE of `budget`;
     `settings` are kept as given (the knobs are chosen around them). ConfigError naming the kind
     when no config of it can meet the budget."""
-    configs.config_class(kind)  # unknown kinds: ConfigError naming the known ones
-    if kind not in TIERS:
-        raise ConfigError(f"the budget fitter does not know the {kind} field's knobs")
+    tiers = configs.registration(kind).load("tiers")  # unknown kinds: ConfigError naming the known ones
     if budget < 1:
         raise ConfigError(f"a parameter budget must be positive, not {budget}")
     fixed = dict(settings or {})
     closest: tuple[float, Any] | None = None
-    for base, knob, values in TIERS[kind](scene):
+    for base, knob, values in tiers(scene):
         if knob in fixed or any(fixed.get(k, v) != v for k, v in base.items()):
             continue
         found = bisect_knob(scene, kind, {**base, **fixed}, knob, values, budget)

@@ -3,6 +3,8 @@ scenes, the counts are the built fields' own, and budgets no config meets say so
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 import torch
 
@@ -10,7 +12,7 @@ from fieldscope.fields import config as configs
 from fieldscope.fields.errors import ConfigError
 from fieldscope.fields.scenes import open_scene
 from fieldscope.fields.scenes.sphere import SphereScene
-from fieldscope.fields.training.budget import TIERS, TOLERANCE, budget_params, fit_budget
+from fieldscope.fields.training.budget import TOLERANCE, budget_params, fit_budget
 
 
 @pytest.fixture(scope="module")
@@ -18,13 +20,16 @@ def scenes(astronaut_path):
     return {"2d": open_scene(astronaut_path), "3d": SphereScene()}
 
 
-def test_every_registered_kind_has_knobs() -> None:
-    assert set(configs.kinds()) <= set(TIERS)
+@pytest.mark.parametrize("kind", configs.kinds())
+def test_every_registered_kind_has_knobs(scenes, kind: str) -> None:
+    base, knob, values = next(iter(configs.registration(kind).load("tiers")(scenes["2d"])))
+    names = {f.name for f in dataclasses.fields(configs.config_class(kind))}
+    assert knob in names and set(base) <= names and len(values) > 1
 
 
 @pytest.mark.parametrize("dims", ["2d", "3d"])
 @pytest.mark.parametrize("budget", [60_000, 300_000])
-@pytest.mark.parametrize("kind", ["hashgrid", "gaussian_buckets", "laplacian_blocks", "fourier", "mlp"])
+@pytest.mark.parametrize("kind", configs.kinds())
 def test_fitted_config_is_within_ten_percent(scenes, dims: str, budget: int, kind: str) -> None:
     scene = scenes[dims]
     config = fit_budget(scene, kind, budget)
@@ -32,7 +37,11 @@ def test_fitted_config_is_within_ten_percent(scenes, dims: str, budget: int, kin
     assert abs(budget_params(config) - budget) <= TOLERANCE * budget
 
 
-@pytest.mark.parametrize("kind", ["hashgrid", "gaussian_buckets", "fourier", "mlp"])
+#: Kinds whose count does not grow while they train (the others are counted fully grown).
+FIXED_SIZE = [k for k in configs.kinds() if not configs.config_class(k).capabilities.grows_while_training]
+
+
+@pytest.mark.parametrize("kind", FIXED_SIZE)
 def test_counts_are_the_built_fields(scenes, kind: str) -> None:
     config = fit_budget(scenes["2d"], kind, 60_000)
     assert budget_params(config) == configs.build_field(config).param_count()

@@ -9,12 +9,14 @@ from typing import Any
 
 
 def add_parser(which: Any) -> None:
-    from fieldscope.app.options import add_device_option
+    from fieldscope.app.options import add_device_option, kind_help
 
     fit = which.add_parser("fit", help="seconds to reach PSNR targets: Warp field vs pure-PyTorch field")
     fit.add_argument("--json", action="store_true")
     fit.add_argument("--image", help="image to fit (default: the bundled one)")
-    fit.add_argument("--field", default="hashgrid", help="field kind, or several separated by commas (run in turn)")
+    fit.add_argument(
+        "--field", default="hashgrid", help=kind_help("field kind, or several separated by commas (run in turn)")
+    )
     fit.add_argument(
         "--match-params",
         action="store_true",
@@ -22,7 +24,7 @@ def add_parser(which: Any) -> None:
     )
     fit.add_argument("--targets", default="30,35", help="PSNR targets in dB (default 30,35)")
     fit.add_argument("--time-budget", type=float, default=180.0, help="seconds of training per run")
-    fit.add_argument("--impl", action="append", choices=("warp", "torch"), help="default: both")
+    fit.add_argument("--impl", action="append", choices=("warp", "torch"), help="default: each the kind has")
     fit.add_argument(
         "--option", action="append", default=[], metavar="[KIND.]KEY=VALUE", help="a setting (of one kind only)"
     )
@@ -85,7 +87,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         config = field_config(scene, field_options(args, kind))
         if args.match_params and results and config.capabilities.hash_table and args.log2_table_size is None:
             config = dataclasses.replace(config, log2_table_size=matching_table_size(config, results[0]["params"]))
-        for impl in args.impl or ["warp", "torch"]:
+        for impl in args.impl or configs.implementations(kind):
             trainer = build_run(scene, None, train_options(args), args.device, config=config, impl=impl)
             field = trainer.field
             outcome = fit_until(trainer, targets, args.time_budget, args.eval_every)

@@ -26,7 +26,6 @@ import numpy as np
 import torch
 from torch import nn
 
-from fieldscope.fields import config as configs
 from fieldscope.fields import reference
 from fieldscope.fields.config import Capabilities, check
 from fieldscope.fields.errors import ConfigError
@@ -597,6 +596,3 @@ class LaplacianBlocksField(FieldBase):
         from fieldscope.fields.kinds.laplacian_blocks.training import ScaleByScaleTraining
 
         return ScaleByScaleTraining(trainer)
-
-
-configs.register("laplacian_blocks", LaplacianBlocksConfig, LaplacianBlocksField)
