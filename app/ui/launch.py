@@ -5,10 +5,16 @@ from __future__ import annotations
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from fieldscope.app.render.context import NoDisplayError, create_context, has_display
+from fieldscope.app.state import export
+from fieldscope.app.ui.start_camera import CameraChoice, parse_camera, start_camera
 from fieldscope.fields.errors import FieldscopeError
+from fieldscope.fields.pixels import write_image
+
+if TYPE_CHECKING:  # the window (DearPyGui) loads only when one opens: `fieldscope --help` stays quick
+    from fieldscope.app.ui.app import App
 
 HEADLESS_HINT = (
     "the window needs a display; train and render headless instead with "
@@ -31,8 +37,6 @@ def launch(
     view's camera (start_camera.parse_camera), set once the scene is open; `view_screenshot`: save
     the picture the view last displayed when the window closes. Without a display, or with a camera
     the scene cannot take: one line saying so, exit code 2."""
-    from fieldscope.app.ui.start_camera import parse_camera
-
     choice = parse_camera(camera) if camera is not None else None  # malformed: before any window
     if not has_display():
         print(f"fieldscope: no display (DISPLAY is not set): {HEADLESS_HINT}", file=sys.stderr)
@@ -42,7 +46,7 @@ def launch(
     except NoDisplayError as error:
         print(f"fieldscope: {error}: {HEADLESS_HINT}", file=sys.stderr)
         return 2
-    from fieldscope.app.ui.app import App
+    from fieldscope.app.ui.app import App  # lazy: DearPyGui and the panels load only when a window opens
 
     app = App(ctx, view_size=view_size, device=device)
     started = time.perf_counter()
@@ -65,22 +69,17 @@ def launch(
     return 0
 
 
-def set_camera(app: Any, choice: Any) -> None:
+def set_camera(app: App, choice: CameraChoice) -> None:
     """Wait for the scene to open, then start the view at `choice`'s camera (FieldscopeError if it cannot)."""
-    from fieldscope.app.ui.start_camera import start_camera
-
     if not app.wait_for_scene():
         raise FieldscopeError(app.status.message or "the scene did not open")
     app.view_state.set_camera(start_camera(choice, app.snapshot()))
 
 
-def save_view_picture(app: Any, path: Path) -> None:
+def save_view_picture(app: App, path: Path) -> None:
     """The picture the view last displayed (2D: the scene's part) as an image file, written atomically."""
-    from fieldscope.app.state import export
-    from fieldscope.fields.pixels import write_image
-
     if app.view.shown is None:
         print(f"fieldscope: {path} not written: the view had displayed no picture yet", file=sys.stderr)
         return
-    write_image(export.check_target(path, export.IMAGE_SUFFIXES), app.view_picture())
+    write_image(export.check_target(path, export.IMAGE_SUFFIXES), app.views.picture())
     print(f"view picture -> {path}")

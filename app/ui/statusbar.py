@@ -2,26 +2,27 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import dearpygui.dearpygui as dpg
+
+from fieldscope.app.state.jobs import Jobs
+from fieldscope.app.state.status import Status
 
 ERROR_COLOUR = (255, 110, 100)
 TEXT_COLOUR = (220, 220, 220)
 
 
 class StatusBar:
-    def __init__(self, app: Any) -> None:
-        self.app = app
+    def __init__(self, status: Status, jobs: Jobs) -> None:
+        self.status, self.jobs = status, jobs
 
     def build(self) -> None:
         with dpg.group(horizontal=True):
             self.progress = dpg.add_progress_bar(width=180, show=False)
-            self.cancel = dpg.add_button(label="cancel", show=False, callback=lambda *_: self.app.cancel_job())
+            self.cancel = dpg.add_button(label="cancel", show=False, callback=lambda *_: self.jobs.cancel())
             self.text = dpg.add_text("starting")
 
-    def refresh(self, snapshot: Any) -> None:
-        status, job = self.app.status, self.app.jobs.current
+    def refresh(self) -> None:
+        status, job = self.status, self.jobs.current
         dpg.set_value(self.text, status.message)
         dpg.configure_item(self.text, color=ERROR_COLOUR if status.is_error else TEXT_COLOUR)
         dpg.configure_item(self.progress, show=job is not None)

@@ -4,15 +4,20 @@ Mouse gestures on the view move the camera; files dropped on the window open as 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import dearpygui.dearpygui as dpg
 import numpy as np
 
+from fieldscope.app.state.block_overlay import BlockOverlay
+from fieldscope.app.state.compare import MOST_TILES, tile_grid
+from fieldscope.app.state.session import Session
+from fieldscope.app.state.shown import Views
 from fieldscope.app.ui import drop
-from fieldscope.app.ui.panels import blocks, compare, export, field, flow, inside, levels, scene, training, view
+from fieldscope.app.ui.panels import Panel
 from fieldscope.app.ui.statusbar import StatusBar
+from fieldscope.fields.training.trainer import Snapshot
 
 TITLE = "fieldscope"
 PANEL_WIDTH = 370
@@ -21,8 +26,21 @@ VIEWPORT = (1280, 800)
 
 
 class Window:
-    def __init__(self, app: Any, show: bool = True) -> None:
-        self.app = app
+    """Lays out `panels` and `status_bar` (built here), shows `views`' picture, moves the view's
+    camera with the mouse, tells `blocks` what the mouse is over and `on_drop(paths, shift)` what
+    is dropped; `frame()` runs one frame of the app (screenshots wait on frames)."""
+
+    def __init__(
+        self,
+        panels: list[Panel],
+        status_bar: StatusBar,
+        views: Views,
+        blocks: BlockOverlay,
+        on_drop: Callable[[list[str], bool], None],
+        frame: Callable[[], None],
+        show: bool = True,
+    ) -> None:
+        self.panels, self.status_bar, self.views, self.blocks, self.frame = panels, status_bar, views, blocks, frame
         dpg.create_context()
         dpg.configure_app(manual_callback_management=True)
         dpg.create_viewport(title=TITLE, width=VIEWPORT[0], height=VIEWPORT[1], vsync=False)
@@ -30,25 +48,12 @@ class Window:
         self.texture_size = (0, 0)
         self._pixels = np.zeros(4, np.float32)
         self._registry = dpg.add_texture_registry()
-        self.panels = [
-            scene.ScenePanel(app),
-            field.FieldPanel(app),
-            training.TrainingPanel(app),
-            levels.LevelsPanel(app),
-            view.ViewPanel(app),
-            inside.InsidePanel(app),
-            blocks.BlocksPanel(app),
-            export.ExportPanel(app),
-            compare.ComparePanel(app),
-            flow.FlowPanel(app),
-        ]
         with dpg.window(tag="main", no_scrollbar=True):
             with dpg.group(horizontal=True):
                 with dpg.child_window(width=PANEL_WIDTH, height=-STATUS_HEIGHT):
                     for panel in self.panels:
                         panel.build()
                 self.view_area = dpg.add_child_window(width=-1, height=-STATUS_HEIGHT, no_scrollbar=True)
-            self.status_bar = StatusBar(app)
             self.status_bar.build()
         dpg.set_primary_window("main", True)
         self._drag: tuple[int, tuple[float, float]] | None = None
@@ -59,11 +64,12 @@ class Window:
             dpg.add_mouse_wheel_handler(callback=self._on_wheel)
         self.image: int | None = None
         self.tile_labels: list[int] = []  # texts over a comparison's tiles
+        self._labelled = False
         self._last_refresh = 0.0
         self._open = True
         if show:
             dpg.show_viewport()
-            self.drop_hook = drop.install(app.drop)  # needs the viewport's GLFW window
+            self.drop_hook = drop.install(on_drop)  # needs the viewport's GLFW window
         else:
             self.drop_hook = False
 
@@ -92,8 +98,13 @@ class Window:
         x, y = dpg.get_item_rect_min(self.image)
         return int(x), int(y), *self.texture_size
 
-    def refresh(self, snapshot: Any, picture_changed: bool) -> None:
-        picture = self.app.shown_view().image
+    def refresh(self, snapshot: Snapshot | None, picture_changed: bool) -> None:
+        """Show the view's new picture (if it changed), the status bar, and a few times a second
+        the panels and a comparison's tile labels. Before any scene (`snapshot` None): the status bar only."""
+        if snapshot is None:
+            self.status_bar.refresh()
+            return
+        picture = self.views.shown().image
         height, width = picture.shape[:2]
         self._ensure_texture(width, height)
         if picture_changed:
@@ -104,12 +115,15 @@ class Window:
             self._last_refresh = now
             for panel in self.panels:
                 panel.refresh(snapshot)
-        self.status_bar.refresh(snapshot)
+            compare = self.views.compare
+            self.label_tiles(compare.labels() if compare is not None else [])
+        elif self.views.compare is None and self._labelled:
+            self.label_tiles([])  # the comparison closed: its labels go at once
+        self.status_bar.refresh()
 
     def label_tiles(self, labels: list[str]) -> None:
-        """Write `labels` over the view's tiles (compare_view.tile_grid), one each; [] hides them."""
-        from fieldscope.app.state.compare import MOST_TILES, tile_grid
-
+        """Write `labels` over the view's tiles (app/state/compare.py tile_grid), one each; [] hides them."""
+        self._labelled = bool(labels)
         if not self.tile_labels:
             self.tile_labels = [dpg.add_text("", parent=self.view_area, show=False) for _ in range(MOST_TILES)]
         tiles = tile_grid(len(labels), *self.texture_size) if labels else []
@@ -121,13 +135,13 @@ class Window:
             else:
                 dpg.configure_item(item, show=False)
 
-    def on_session(self, session: Any) -> None:
+    def on_session(self, session: Session) -> None:
         dpg.set_viewport_title(f"{TITLE} — {session.name}")
         for panel in self.panels:
             panel.on_session(session)
 
     # ---- input
-    def _on_wheel(self, sender: Any, delta: float) -> None:
+    def _on_wheel(self, sender: int, delta: float) -> None:
         self._wheel += float(delta)
 
     def _view_pointer(self) -> tuple[float, float] | None:
@@ -138,7 +152,7 @@ class Window:
         return mx - x, my - y
 
     def poll_input(self) -> None:
-        snapshot = self.app.snapshot()
+        snapshot, state = self.views.current.snapshot(), self.views.view_state
         mouse = tuple(dpg.get_mouse_pos(local=False))
         if mouse != self._mouse or self._wheel or any(dpg.is_mouse_button_down(b) for b in (0, 1, 2)):
             self.last_input, self._mouse = time.perf_counter(), mouse
@@ -146,9 +160,9 @@ class Window:
         wheel, self._wheel = self._wheel, 0.0
         if snapshot is None:
             return
-        self.app.hover(pointer)
+        self.blocks.hover(pointer)
         if wheel and pointer is not None:
-            self.app.view_state.wheel(snapshot, wheel, pointer)
+            state.wheel(snapshot, wheel, pointer)
         if self._drag is not None:
             button, last = self._drag
             if not dpg.is_mouse_button_down(button):
@@ -156,7 +170,7 @@ class Window:
                 return
             now = tuple(dpg.get_mouse_pos(local=False))
             if now != last:
-                self.app.view_state.drag(snapshot, now[0] - last[0], now[1] - last[1], button)
+                state.drag(snapshot, now[0] - last[0], now[1] - last[1], button)
                 self._drag = (button, now)
         elif pointer is not None:
             for button in (0, 1, 2):
@@ -179,13 +193,13 @@ class Window:
         path = Path(path)
         path.unlink(missing_ok=True)
         for _ in range(2):  # texture updates reach the screen a frame later
-            self.app.frame()
+            self.frame()
         dpg.output_frame_buffer(file=str(path))
         for _ in range(frames):
-            self.app.frame()
+            self.frame()
             if path.exists() and path.stat().st_size > 0:
                 time.sleep(0.05)
-                self.app.frame()
+                self.frame()
                 break
         return path
 

@@ -121,22 +121,22 @@ def image_app(app: Any, astronaut_path: Path) -> Any:
     if app.session is None or app.session.name != ASTRONAUT:
         app.open(astronaut_path)
         assert app.run_until(lambda: app.session.name == ASTRONAUT, 120), app.status.message
-    app.set_view_mode("field")
+    app.views.set_mode("field")
     app.view_state.reset_camera()
-    app.set_schedule(False)
-    app.set_lod(app.levels.levels - 1)
-    for level in range(app.levels.levels):
-        app.set_level(level, True)
-    app.set_heatmap("none")
-    app.show_points(False)
-    app.set_level_strip(True)
-    app.set_legend(True)
-    app.resume()
+    app.levels.set_schedule(False)
+    app.levels.set_lod(app.levels.state.levels - 1)
+    for level in range(app.levels.state.levels):
+        app.levels.set_level(level, True)
+    app.overlays.set_heatmap("none")
+    app.overlays.show_points(False)
+    app.overlays.set_level_strip(True)
+    app.overlays.set_legend(True)
+    app.training.resume()
     return app
 
 
 def pause_and_settle(app: Any) -> Any:
-    app.pause()
+    app.training.pause()
     assert app.run_until(lambda: app.snapshot().state == "paused" and app.settled(), 120)
     return app.snapshot()
 

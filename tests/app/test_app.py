@@ -41,7 +41,7 @@ def screen_shows_the_renderer(app: Any, snapshot: Any, tmp_path: Path) -> np.nda
     shot = iio.imread(app.window.screenshot(tmp_path / "window.png"))[..., :3]
     x, y, w, h = app.window.view_rect()
     on_screen = shot[y : y + h, x : x + w].astype(int)
-    offscreen = to_uint8(app.renderer.draw(snapshot, app.view_state.camera, app.view_options())[..., :3]).astype(int)
+    offscreen = to_uint8(app.renderer.draw(snapshot, app.view_state.camera, app.views.options())[..., :3]).astype(int)
     assert on_screen.shape == offscreen.shape == (240, 320, 3)
     difference = np.abs(on_screen - offscreen)
     assert difference.mean() < 1.0 and np.percentile(difference, 99) <= 3
@@ -72,14 +72,14 @@ def test_level_toggles_and_lod_change_the_view_as_torch_predicts(image_app: Any)
     app.run_until(lambda: app.snapshot().step >= 3, 120)
     snapshot = pause_and_settle(app)
     before = app.view.image.copy()
-    levels = app.levels.levels
-    app.set_level_strip(False)  # the strip would cover part of the picture compared with torch
+    levels = app.levels.state.levels
+    app.overlays.set_level_strip(False)  # the strip would cover part of the picture compared with torch
     for change, expected_mask in [
-        (lambda: app.set_level(2, False), tuple(level != 2 for level in range(levels))),
-        (lambda: app.set_lod(4), tuple(level <= 4 and level != 2 for level in range(levels))),
+        (lambda: app.levels.set_level(2, False), tuple(level != 2 for level in range(levels))),
+        (lambda: app.levels.set_lod(4), tuple(level <= 4 and level != 2 for level in range(levels))),
     ]:
         change()
-        assert app.view_mask() == expected_mask
+        assert app.levels.mask() == expected_mask
         assert app.run_until(lambda m=expected_mask: app.snapshot().level_mask == m and app.settled(), 60)
         snapshot = app.snapshot()
         expected, inside = torch_view(app, snapshot, expected_mask)
@@ -91,14 +91,14 @@ def test_level_toggles_and_lod_change_the_view_as_torch_predicts(image_app: Any)
 
 def test_coarse_to_fine_schedule_adds_levels_as_training_goes(image_app: Any) -> None:
     app = image_app
-    app.set_schedule(True, every=2)
+    app.levels.set_schedule(True, every=2)
     start = app.snapshot().step
-    assert sum(app.view_mask()) == 2
+    assert sum(app.levels.mask()) == 2
     assert app.run_until(lambda: app.snapshot().step >= start + 4, 120)
     app.run_until(lambda: sum(app.snapshot().level_mask) >= 4, 30)
     assert sum(app.snapshot().level_mask) >= 4  # the trainer got the schedule's masks
-    app.set_schedule(False)
-    assert all(app.view_mask())
+    app.levels.set_schedule(False)
+    assert all(app.levels.mask())
 
 
 def write_gradient(path: Path) -> Path:
@@ -187,19 +187,19 @@ def test_bad_input_keeps_the_current_scene_training(
 def test_exports_write_valid_files(image_app: Any, tmp_path: Path) -> None:
     app = image_app
     snapshot = pause_and_settle(app)
-    assert app.export_screenshot(tmp_path / "view.png")
+    assert app.exports.screenshot(tmp_path / "view.png")
     app.jobs.run_to_end()
     assert iio.imread(tmp_path / "view.png").shape == (240, 320, 3)
-    assert app.export_render(tmp_path / "render.png", scale=0.5)
+    assert app.exports.render(tmp_path / "render.png", scale=0.5)
     app.jobs.run_to_end()
     render = iio.imread(tmp_path / "render.png")
     assert render.shape == (256, 256, 3)
-    assert app.export_video(tmp_path / "zoom.mp4", frames=6, fps=6)
+    assert app.exports.video(tmp_path / "zoom.mp4", frames=6, fps=6)
     app.jobs.run_to_end()
     frames = video_frames(tmp_path / "zoom.mp4")
     assert len(frames) == 6 and frames[0].shape == (240, 320, 3)
     assert np.abs(frames[0].astype(int) - frames[-1].astype(int)).mean() > 5  # it zooms
-    assert app.save_snapshot(tmp_path / "model.fsnap")
+    assert app.exports.snapshot(tmp_path / "model.fsnap")
     app.jobs.run_to_end()
     saved = snapshots.load(tmp_path / "model.fsnap")
     assert saved.step == snapshot.step and all(
@@ -211,10 +211,10 @@ def test_exports_write_valid_files(image_app: Any, tmp_path: Path) -> None:
 def test_a_cancelled_export_leaves_nothing_behind(image_app: Any, tmp_path: Path) -> None:
     app = image_app
     pause_and_settle(app)
-    assert app.export_video(tmp_path / "long.mp4", frames=200)
+    assert app.exports.video(tmp_path / "long.mp4", frames=200)
     app.frame()
     assert app.jobs.busy and app.jobs.current.progress < 1.0
-    app.cancel_job()
+    app.jobs.cancel()
     assert not app.jobs.busy and "cancelled" in app.status.message
     assert list(tmp_path.iterdir()) == []
 
@@ -237,9 +237,9 @@ def test_a_saved_3d_model_shows_in_3d_and_exports_a_mesh(app: Any, sphere_snapsh
     assert not app.session.can_train and app.view_state.dims == 3
     pictures = {}
     for mode in ("shaded", "normals"):
-        app.set_view_mode(mode)
+        app.views.set_mode(mode)
         assert app.run_until(app.settled, 120)
-        offscreen = app.renderer.draw(app.snapshot(), app.view_state.camera, app.view_options())
+        offscreen = app.renderer.draw(app.snapshot(), app.view_state.camera, app.views.options())
         assert np.allclose(app.view.image, offscreen, atol=1e-6)
         h, w = offscreen.shape[:2]
         assert np.abs(offscreen[h // 2, w // 2, :3] - offscreen[2, 2, :3]).max() > 0.1  # the sphere is there
@@ -250,7 +250,7 @@ def test_a_saved_3d_model_shows_in_3d_and_exports_a_mesh(app: Any, sphere_snapsh
     app.view_state.set_camera(camera.orbit(120.0, 0.0))  # normals are in world space: colours move
     assert app.run_until(app.settled, 120)
     assert np.abs(app.view.image - pictures["normals"]).max() > 0.1
-    assert app.export_mesh(tmp_path / "sphere.ply", resolution=32)
+    assert app.exports.mesh(tmp_path / "sphere.ply", resolution=32)
     app.jobs.run_to_end()
     header = (tmp_path / "sphere.ply").read_bytes()[:300].decode("latin-1")
     vertices = int(header.split("element vertex ")[1].split()[0])

@@ -31,8 +31,8 @@ def blocks_app(app: Any, astronaut_path: Path) -> Iterator[Any]:
         app.open(astronaut_path)
         assert app.run_until(lambda: app.session.name == astronaut_path.name, 120), app.status.message
     app.view_state.reset_camera()
-    app.set_view_mode("field")
-    app.set_schedule(False)
+    app.views.set_mode("field")
+    app.levels.set_schedule(False)
     fields = panel(app, FieldPanel)
     dpg.set_value(fields.kind, "laplacian_blocks")
     fields.restart()
@@ -52,7 +52,7 @@ def test_trains_a_laplacian_block_field_and_the_screen_shows_it(
     app = blocks_app
     config = app.snapshot().config
     assert config.size == (512, 512)
-    assert app.levels.levels == config.scales == 4
+    assert app.levels.state.levels == config.scales == 4
     labels = [dpg.get_item_label(box) for box in panel(app, LevelsPanel).boxes]
     assert "scale 3: 2x2 blocks of 256" in labels[0] and "scale 0: 16x16 blocks of 32" in labels[3]
     assert app.run_until(lambda: app.snapshot().metrics.get("psnr", 0.0) > 20.0, 240), app.snapshot().metrics
@@ -70,21 +70,21 @@ def test_trains_a_laplacian_block_field_and_the_screen_shows_it(
 
 def test_the_level_of_detail_slider_shows_coarser_scales(blocks_app: Any) -> None:
     app = blocks_app
-    app.resume()
+    app.training.resume()
     # finer scales have started (the coarsest one has 4 blocks)
     assert app.run_until(lambda: (app.snapshot().params["slots"] >= 0).sum() > 4, 240), app.snapshot().metrics
     pause_and_settle(app)
     before = app.view.image.copy()
-    app.set_level_strip(False)  # the strip (shown once a level is off) would cover part of the view
-    app.set_lod(0)  # the coarsest scale only
+    app.overlays.set_level_strip(False)  # the strip (shown once a level is off) would cover part of the view
+    app.levels.set_lod(0)  # the coarsest scale only
     mask = (True, False, False, False)
-    assert app.view_mask() == mask
+    assert app.levels.mask() == mask
     assert app.run_until(lambda: app.snapshot().level_mask == mask and app.settled(), 60)
     expected, inside = torch_view(app, app.snapshot(), mask)
     shown = app.view.image[..., :3]
     assert np.abs(shown[inside] - expected[inside]).max() <= 1e-3
     assert np.abs(shown - before[..., :3]).max() > 0.05  # the cut is visible
-    app.set_lod(3)
+    app.levels.set_lod(3)
 
 
 def test_the_blocks_take_the_size_of_the_scene(blocks_app: Any, tmp_path: Path) -> None:
@@ -92,7 +92,7 @@ def test_the_blocks_take_the_size_of_the_scene(blocks_app: Any, tmp_path: Path) 
     app.open(write_gradient(tmp_path / "gradient.png"))
     assert app.run_until(lambda: app.session.name == "gradient.png", 120), app.status.message
     assert app.snapshot().config.kind == "hashgrid"  # opening a scene trains the default kind
-    assert app.restart_field({"kind": "laplacian_blocks"}), app.status.message
+    assert app.training.restart_field({"kind": "laplacian_blocks"}), app.status.message
     config = app.snapshot().config
     assert config.size == (64, 48)  # (x, y) samples of the image, not the config's default
     assert app.run_until(lambda: app.snapshot().step >= 2, 120), app.status.message

@@ -27,10 +27,10 @@ def train_side_by_side(app: Any, kinds: list[str], params: int) -> list[Any]:
     panel = panel_of(app)
     panel.choose(kinds, params)
     assert panel.start(), app.status.message
-    assert app.compare is panel.session and app.shown_view() is app.tiles
-    assert app.run_until(lambda: min(s.step for s in panel.session.snapshots()) >= 3, timeout=180)
+    assert app.views.compare is panel.comparison.session and app.views.shown() is app.tiles
+    assert app.run_until(lambda: min(s.step for s in panel.comparison.session.snapshots()) >= 3, timeout=180)
     panel.stop()
-    return panel.session.snapshots()
+    return panel.comparison.session.snapshots()
 
 
 def settled_tiles(app: Any, snapshots: list[Any], camera: Any) -> np.ndarray:
@@ -49,7 +49,7 @@ def assert_tiles_are_their_fields(app: Any, snapshots: list[Any], camera: Any, p
     height, width = picture.shape[:2]
     expected = []
     for snapshot, (x, y, w, h) in zip(snapshots, tile_grid(len(snapshots), width, height), strict=True):
-        expected.append(app.renderer.draw(snapshot, camera, tile_options(app.view_options(), w, h)))
+        expected.append(app.renderer.draw(snapshot, camera, tile_options(app.views.options(), w, h)))
         assert np.abs(picture[y : y + h, x : x + w] - expected[-1]).max() <= 1e-6
     return expected
 
@@ -58,7 +58,7 @@ def test_three_fields_side_by_side_in_the_view_under_one_camera(image_app: Any) 
     app, panel = image_app, panel_of(image_app)
     try:
         snapshots = train_side_by_side(app, KINDS, 5_000)  # small fields: llvmpipe shades every weight per pixel
-        kinds = panel.session.kinds  # in the kinds' registration order
+        kinds = panel.comparison.session.kinds  # in the kinds' registration order
         assert sorted(kinds) == sorted(KINDS) and [s.config.kind for s in snapshots] == kinds
         assert len({s.step for s in snapshots}) == 1  # equal steps
         pictures = []
@@ -70,7 +70,8 @@ def test_three_fields_side_by_side_in_the_view_under_one_camera(image_app: Any) 
         assert len(labels) == 3 and all(text.startswith(kind) for kind, text in zip(kinds, labels, strict=True))
     finally:
         panel.close()  # its tiles would cover the view in later tests' screenshots
-        assert not dpg.is_item_shown(panel.results) and app.shown_view() is app.view
+        assert not dpg.is_item_shown(panel.results) and app.views.shown() is app.view
+        app.frame()  # the window takes the labels off the view in its next frame
         assert not any(dpg.is_item_shown(item) for item in app.window.tile_labels)
         app.view_state.reset_camera()
 
@@ -79,19 +80,19 @@ def test_inside_overlays_draw_in_the_tiles_of_fields_that_have_them(image_app: A
     app, panel = image_app, panel_of(image_app)
     try:
         snapshots = train_side_by_side(app, ["hashgrid", "gaussian_buckets"], 40_000)
-        assert app.lagrangian_levels()  # the Gaussian tile's levels, though the scene's field has none
-        assert app.show_points(True) and app.set_heatmap("contribution", 3)
+        assert app.overlays.lagrangian_levels()  # the Gaussian tile's levels, though the scene's field has none
+        assert app.overlays.show_points(True) and app.overlays.set_heatmap("contribution", 3)
         camera = Camera2D()
         picture = settled_tiles(app, snapshots, camera)
         with_overlays = assert_tiles_are_their_fields(app, snapshots, camera, picture)
         height, width = picture.shape[:2]
         for snapshot, (_, _, w, h), shown in zip(snapshots, tile_grid(2, width, height), with_overlays, strict=True):
-            bare = replace(tile_options(app.view_options(), w, h), heatmap="none", points=())
+            bare = replace(tile_options(app.views.options(), w, h), heatmap="none", points=())
             plain = app.renderer.draw(snapshot, camera, bare)
             assert np.abs(shown - plain).max() > 0.1, snapshot.config.kind  # heatmap / points are in it
     finally:
-        app.show_points(False)
-        app.set_heatmap("none")
+        app.overlays.show_points(False)
+        app.overlays.set_heatmap("none")
         panel.close()
         app.view_state.reset_camera()
 

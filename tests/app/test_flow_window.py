@@ -41,14 +41,14 @@ def test_flow_from_the_path_box_shows_its_wheel_and_warped_a(
     app = image_app
     b = write_shifted(astronaut_path, tmp_path / "shifted.png")
     assert app.run_until(lambda: app.snapshot().step >= TRAINED, 300)  # A's field shows the image
-    app.pause()
+    app.training.pause()
     assert app.run_until(lambda: app.snapshot().state == "paused", 60)
     start = app.snapshot()
     scene, window = panel(app, ScenePanel), panel(app, FlowPanel)
     dpg.set_value(scene.flow_path, str(b))
     assert scene.start_flow(), app.status.message  # what Enter in the box and the button do
-    job = app.flow
-    app.resume()
+    job = app.flow.job
+    app.training.resume()
     step = start.step
     try:
         assert app.run_until(lambda: window.picture is not None and job.preview() is not None, 120)
@@ -91,12 +91,12 @@ def test_bad_image_b_is_one_line_and_stops_nothing(image_app: Any, tmp_path: Pat
     iio.imwrite(small, np.zeros((80, 100, 3), np.uint8))
     text = tmp_path / "notes.png"
     text.write_text("not an image")
-    before, step = app.flow, app.snapshot().step
+    before, step = app.flow.job, app.snapshot().step
     for path, words in ((small, "small.png is 100x80 but the scene's image is 512x512"), (text, "notes.png")):
-        assert not app.start_flow(path)
+        assert not app.flow.start(path)
         assert words in app.status.message and "\n" not in app.status.message and app.status.is_error
-        assert app.flow is before
-    assert not app.start_flow(small, "sideways")
+        assert app.flow.job is before
+    assert not app.flow.start(small, "sideways")
     assert "unknown flow mode 'sideways'" in app.status.message
     assert app.run_until(lambda: app.snapshot().step > step + 1, 60)  # the trainer goes on
 
@@ -121,7 +121,7 @@ def test_a_drop_with_shift_held_is_image_b(image_app: Any, drop_files: Any, astr
         done: dict[str, bool] = {}
         dropper = threading.Thread(target=lambda: done.setdefault("finished", drop_files(target, [b])))
         dropper.start()
-        started = app.run_until(lambda: app.flow is not None and app.flow.source == b, 60)
+        started = app.run_until(lambda: app.flow.job is not None and app.flow.job.source == b, 60)
         dropper.join(30)
     finally:
         xtest.fake_input(keys, X.KeyRelease, shift)
@@ -131,7 +131,7 @@ def test_a_drop_with_shift_held_is_image_b(image_app: Any, drop_files: Any, astr
     assert app.session is session  # not opened as a scene
     window = panel(app, FlowPanel)
     window.close()  # before the window's first refresh saw the job: it stays closed
-    assert not app.flow.running
+    assert not app.flow.job.running
     for _ in range(5):
         app.frame()
     assert not dpg.is_item_shown(window.window)

@@ -100,14 +100,14 @@ def test_the_window_shows_the_gradient_mode(image_app: Any, tmp_path: Any) -> No
     from tests.app.conftest import pause_and_settle
 
     app = image_app
-    app.set_view_mode("gradient")
+    app.views.set_mode("gradient")
     try:
         snapshot = pause_and_settle(app)
-        expected = app.renderer.draw(snapshot, app.view_state.camera, app.view_options())
+        expected = app.renderer.draw(snapshot, app.view_state.camera, app.views.options())
         assert np.abs(app.view.image - expected).max() < 1e-5  # the view shows the renderer's picture
-        inside = app.view_picture()[..., :3]
+        inside = app.views.picture()[..., :3]
         assert np.ptp(inside) > 0.3 and not app.status.is_error
         app.window.screenshot(tmp_path / "gradient_view.png")
     finally:
-        app.set_view_mode("field")
-        app.resume()
+        app.views.set_mode("field")
+        app.training.resume()

@@ -17,7 +17,6 @@ import numpy as np
 from fieldscope.app.render.colormaps import inferno, level_colour
 from fieldscope.app.render.renderer import image_size
 from fieldscope.app.state import collisions
-from fieldscope.app.ui.panels.export import ExportPanel
 from fieldscope.app.ui.panels.inside import InsidePanel
 from fieldscope.fields.kinds.hashgrid import layout_of
 from fieldscope.fields.pixels import to_uint8
@@ -36,7 +35,7 @@ def screen_view(app: Any, path: Path) -> np.ndarray:
 
 def offscreen(app: Any) -> np.ndarray:
     """What the renderer draws for the view's current options (int RGB)."""
-    picture = app.renderer.draw(app.snapshot(), app.view_state.camera, app.view_options())
+    picture = app.renderer.draw(app.snapshot(), app.view_state.camera, app.views.options())
     return to_uint8(picture[..., :3]).astype(int)
 
 
@@ -54,14 +53,14 @@ def trained_field(app: Any, settings: dict[str, Any], astronaut_path: Path) -> I
     """The app training another field on the bundled image (a few steps, then paused); afterwards
     the bundled scene with its default field again, and the inside views off."""
     try:
-        assert app.restart_field(settings)
+        assert app.training.restart_field(settings)
         assert app.run_until(lambda: app.snapshot().step >= 2, 120)
         yield pause_and_settle(app)
     finally:
-        app.set_heatmap("none")
-        app.show_points(False)
-        app.set_sigma_circles(True)
-        app.set_legend(True)
+        app.overlays.set_heatmap("none")
+        app.overlays.show_points(False)
+        app.overlays.set_sigma_circles(True)
+        app.overlays.set_legend(True)
         app.open(astronaut_path)  # the next tests expect the bundled scene with its default field
         assert app.run_until(lambda: app.snapshot().config == field_config(app.session.scene, FieldOptions()), 120)
 
@@ -79,9 +78,9 @@ def check_collision_view(app: Any, snapshot: Any, level: int, tmp_path: Path) ->
     config, layout = snapshot.config, layout_of(snapshot.config)
     assert layout.hashed[level] and collisions.level_key(config, level).interactive
     plain = screen_view(app, tmp_path / "plain.png")
-    app.set_legend(False)
-    app.set_heat_opacity(1.0)
-    assert app.set_heatmap("collisions", level)
+    app.overlays.set_legend(False)
+    app.overlays.set_heat_opacity(1.0)
+    assert app.overlays.set_heatmap("collisions", level)
     shown = screen_view(app, tmp_path / "collisions.png")
     # prediction: the most vertices sharing an entry with a corner of each pixel's cell, coloured
     # by inferno from 1 to the level's most, mixed over the field's picture
@@ -104,12 +103,11 @@ def check_collision_view(app: Any, snapshot: Any, level: int, tmp_path: Path) ->
     histogram = np.bincount(counts)
     assert list(np.round(heights).astype(int)) == list(histogram[1:]) and x[0] == 1
     # with its legend, on screen and as an exported PNG, as the renderer draws it
-    app.set_legend(True)
+    app.overlays.set_legend(True)
     with_legend = screen_view(app, tmp_path / "legend.png")
     assert np.percentile(np.abs(with_legend - offscreen(app)), 99) <= 3
     assert np.abs(with_legend - shown).max() > 100  # the colour bar is there
-    exports = next(p for p in app.window.panels if isinstance(p, ExportPanel))
-    dpg.set_value(exports.folder, str(tmp_path))
+    app.exports.folder = tmp_path  # what the Export panel's folder box sets
     assert panel(app).export()
     app.jobs.run_to_end()
     saved = Path(app.status.message.split(" -> ")[-1])
@@ -117,7 +115,7 @@ def check_collision_view(app: Any, snapshot: Any, level: int, tmp_path: Path) ->
     assert np.percentile(np.abs(iio.imread(saved)[..., :3].astype(int) - offscreen(app)), 99) <= 1
     assert [p.name for p in tmp_path.iterdir() if "astronaut" in p.name] == [saved.name]  # no temporary left
     # off again
-    app.set_heatmap("none")
+    app.overlays.set_heatmap("none")
     assert np.abs(screen_view(app, tmp_path / "off.png") - plain).max() <= 2
 
 
@@ -125,40 +123,41 @@ def test_level_strip_and_contribution_map_turn_on_and_off(image_app: Any, tmp_pa
     app = image_app
     pause_and_settle(app)
     plain = screen_view(app, tmp_path / "plain.png")
-    app.set_lod(3)  # levels 0..3 on, the rest past the cut: the strip shows in the bottom left
+    app.levels.set_lod(3)  # levels 0..3 on, the rest past the cut: the strip shows in the bottom left
     strip = screen_view(app, tmp_path / "strip.png")
     corner = strip[-60:, :160].reshape(-1, 3)
     for level in range(4):
         colour = np.round(255 * level_colour(level)).astype(int)
         assert (np.abs(corner - colour).max(axis=1) <= 2).sum() >= 16, level
-    assert f"4 of {app.levels.levels} levels on" in wait_for_text(app, panel(app).levels_text, "LOD cut after level 3")
-    app.set_level_strip(False)
+    caption = wait_for_text(app, panel(app).levels_text, "LOD cut after level 3")
+    assert f"4 of {app.levels.state.levels} levels on" in caption
+    app.overlays.set_level_strip(False)
     no_strip = screen_view(app, tmp_path / "no_strip.png")
     assert np.abs(no_strip[-60:, :160] - strip[-60:, :160]).max() > 100
     assert np.percentile(np.abs(no_strip - offscreen(app)), 99) <= 3
-    app.set_lod(app.levels.levels - 1)
-    app.set_level_strip(True)
+    app.levels.set_lod(app.levels.state.levels - 1)
+    app.overlays.set_level_strip(True)
     # a level's contribution: the renderer's heatmap (checked against torch in test_inside)
-    assert app.set_heatmap("contribution", 2)
+    assert app.overlays.set_heatmap("contribution", 2)
     shown = screen_view(app, tmp_path / "contribution.png")
     assert np.percentile(np.abs(shown - offscreen(app)), 99) <= 3 and np.abs(shown - plain).max() > 60
     dpg.set_value(panel(app).contrib_box, True)
-    assert app.run_until(lambda: len(dpg.get_value(panel(app).contrib)[1]) == app.levels.levels, 30)
+    assert app.run_until(lambda: len(dpg.get_value(panel(app).contrib)[1]) == app.levels.state.levels, 30)
     assert min(dpg.get_value(panel(app).contrib)[1]) > 0.0
     dpg.set_value(panel(app).contrib_box, False)
-    app.set_heatmap("none")
+    app.overlays.set_heatmap("none")
     assert np.abs(screen_view(app, tmp_path / "off.png") - plain).max() <= 2
 
 
 def test_views_a_field_cannot_show_say_why_in_the_status_bar(image_app: Any) -> None:
     app = image_app
-    assert not app.set_heatmap("points_per_vertex", 1)
+    assert not app.overlays.set_heatmap("points_per_vertex", 1)
     assert app.status.is_error and "no Lagrangian points" in app.status.message
-    assert not app.show_points(True)
+    assert not app.overlays.show_points(True)
     assert app.status.is_error and "hashgrid fields have no Lagrangian points" in app.status.message
-    assert not app.set_heatmap("voronoi")
+    assert not app.overlays.set_heatmap("voronoi")
     assert "unknown heatmap" in app.status.message
-    app.set_heatmap("none")
+    app.overlays.set_heatmap("none")
 
 
 def test_lagrangian_points_turn_on_at_the_projected_means_and_off(
@@ -168,11 +167,11 @@ def test_lagrangian_points_turn_on_at_the_projected_means_and_off(
     settings = {"kind": "gaussian_buckets", "levels": 4, "lagrangian_levels": 1, "points_per_bucket": 1}
     settings |= {"log2_table_size": 10, "base_resolution": 4, "growth": 2.0}  # level 3: 1024 points
     with trained_field(app, settings, astronaut_path) as snapshot:
-        assert app.lagrangian_levels() == [3]
+        assert app.overlays.lagrangian_levels() == [3]
         plain = screen_view(app, tmp_path / "plain.png")
-        app.set_sigma_circles(False)
-        app.set_legend(False)
-        assert app.show_points(True, 3)
+        app.overlays.set_sigma_circles(False)
+        app.overlays.set_legend(False)
+        assert app.overlays.show_points(True, 3)
         shown = screen_view(app, tmp_path / "points.png")
         # a dot of level 3's colour at each projected mean in view
         means = np.asarray(snapshot.params["encoding.lagrangian.means"])
@@ -195,13 +194,13 @@ def test_lagrangian_points_turn_on_at_the_projected_means_and_off(
         assert sum(density[1]) == 32**2
         assert sum(k * c for k, c in zip(density[0], density[1], strict=True)) == inside_domain.sum()
         # the sharing of colliding buckets, beside the collision heatmap of the Lagrangian level
-        assert app.set_heatmap("collisions", 3)
+        assert app.overlays.set_heatmap("collisions", 3)
         assert "of the points serve a vertex of their bucket" in wait_for_text(app, panel(app).heat_text, "serve")
-        assert app.set_heatmap("points_per_vertex", 3)
+        assert app.overlays.set_heatmap("points_per_vertex", 3)
         heat = screen_view(app, tmp_path / "points_per_vertex.png")
         assert np.percentile(np.abs(heat - offscreen(app)), 99) <= 3
-        app.set_heatmap("none")
-        app.show_points(False)
+        app.overlays.set_heatmap("none")
+        app.overlays.show_points(False)
         assert np.abs(screen_view(app, tmp_path / "off.png") - plain).max() <= 2
 
 
@@ -214,9 +213,9 @@ def test_laplacian_blocks_turn_on_with_their_states_hover_and_turn_off(
     app = image_app
     settings = {"kind": "laplacian_blocks", "scales": 3, "block_size": 32, "target_mse": 1e-3}
     with trained_field(app, settings, astronaut_path) as snapshot:
-        app.set_legend(False)
+        app.overlays.set_legend(False)
         plain = screen_view(app, tmp_path / "plain.png")
-        assert app.show_blocks(0)  # the coarsest level: 4 x 4 blocks of 128 pixels
+        assert app.blocks.show(0)  # the coarsest level: 4 x 4 blocks of 128 pixels
         shown = screen_view(app, tmp_path / "blocks.png")
         report = snapshots.field_from(snapshot).inspect()
         grid = report["blocks"][0]
@@ -234,17 +233,17 @@ def test_laplacian_blocks_turn_on_with_their_states_hover_and_turn_off(
         assert (grid["status"] != 0).any() and np.abs(shown - plain).max() > 60
         # hovering over a block says its state and residual error in the status bar
         (pointer, index) = centres[5]
-        app.hover(pointer)
+        app.blocks.hover(pointer)
         state = blocks.STATUS_NAMES[grid["status"][index[1], index[0]]]
         assert app.status.message.startswith(f"level 0 (scale 2) block ({index[0]}, {index[1]}): ")
         assert state.replace("_", " ") in app.status.message and not app.status.is_error
         error = grid["error"][index[1], index[0]]
         assert (f"{error:.3g}" in app.status.message) if error >= 0 else ("not measured" in app.status.message)
         # the panel's plot of active blocks against time, from every snapshot seen
-        assert app.history.active_blocks[-1] == tuple(line["active"] for line in report["levels"])
+        assert app.current.history.active_blocks[-1] == tuple(line["active"] for line in report["levels"])
         # with the key, and off again
-        app.set_legend(True)
+        app.overlays.set_legend(True)
         assert np.percentile(np.abs(screen_view(app, tmp_path / "key.png") - offscreen(app)), 99) <= 3
-        app.set_legend(False)
-        app.show_blocks(None)
+        app.overlays.set_legend(False)
+        app.blocks.show(None)
         assert np.abs(screen_view(app, tmp_path / "off.png") - plain).max() <= 2

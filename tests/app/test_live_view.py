@@ -127,7 +127,7 @@ def test_the_live_view_of_a_fitted_sphere_matches_its_analytic_picture(renderer:
 # ---- the window: an image opened or dropped shows within a few frames of being ready
 def scene_picture_psnr(app: Any, image: np.ndarray) -> float:
     """The view's last picture (the scene's part) against the image resized to it."""
-    picture = app.view_picture()[..., :3]
+    picture = app.views.picture()[..., :3]
     target = (
         torch.nn.functional.interpolate(
             torch.from_numpy(image).permute(2, 0, 1)[None].float(), size=picture.shape[:2], mode="area"
@@ -167,7 +167,7 @@ def test_an_opened_then_a_dropped_image_is_displayed_soon(image_app: Any, drop_f
     assert app.view_state.mode == "field"
     frames_to_picture_of(app, iio.imread(first)[..., :3] / 255.0, 18.0, 25)
     # --view-screenshot's picture: the displayed one, cut to the square image's part of the 320x240 view
-    picture = app.view_picture()
+    picture = app.views.picture()
     left, top, _, _ = app.view_state.camera.scene_rect(320, 240, (128, 128))
     assert picture.shape == (240, 240, 4) and np.array_equal(picture, app.view.image[top:, left : left + 240])
 

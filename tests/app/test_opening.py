@@ -27,13 +27,13 @@ def write_image(path: Path, size: int) -> Path:
 def test_a_drop_while_another_opens_replaces_it(
     image_app: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from fieldscope.app.ui import app as app_module
+    from fieldscope.app.state import opening as opening_module
 
     app = image_app
     first, second, third = (write_image(tmp_path / f"{name}.png", 24 + 8 * i) for i, name in
                             enumerate(("first", "second", "third")))  # fmt: skip
     release, started = threading.Event(), threading.Event()
-    real_open_path = app_module.open_path
+    real_open_path = opening_module.open_path
 
     def slow_first(path: Any, *args: Any) -> Any:
         if Path(path) == first:
@@ -41,18 +41,18 @@ def test_a_drop_while_another_opens_replaces_it(
             assert release.wait(60)
         return real_open_path(path, *args)
 
-    monkeypatch.setattr(app_module, "open_path", slow_first)
+    monkeypatch.setattr(opening_module, "open_path", slow_first)
     shown: list[str] = []
     real_switch = app.switch
     monkeypatch.setattr(app, "switch", lambda session, **kw: (shown.append(session.name), real_switch(session, **kw)))
     try:
-        app.drop([str(first)])
+        app.opening.drop([str(first)])
         app.frame()
         assert started.wait(30)  # first is opening (held), second waits behind it, third replaces second
-        app.drop([str(second)])
+        app.opening.drop([str(second)])
         app.frame()
         assert app.status.message.endswith(f"(replaces {first}, which was still opening)")
-        app.drop([str(third)])
+        app.opening.drop([str(third)])
         app.frame()
         assert app.status.message.endswith(f"(replaces {second}, which was still opening)")
         assert not app.status.is_error
@@ -60,7 +60,7 @@ def test_a_drop_while_another_opens_replaces_it(
         release.set()
     assert app.run_until(lambda: app.session.name == "third.png", 120), app.status.message
     assert shown == ["third.png"]  # neither replaced scene was ever switched to
-    assert app.recent[0] == str(third)
+    assert app.opening.recent[0] == str(third)
 
 
 def test_replaced_scenes_their_trainers_and_programs_are_freed(image_app: Any, tmp_path: Path) -> None:
@@ -76,7 +76,7 @@ def test_replaced_scenes_their_trainers_and_programs_are_freed(image_app: Any, t
         held += [weakref.ref(app.session.trainer), weakref.ref(app.session.scene), weakref.ref(app.session)]
     app.open(astronaut)
     assert app.run_until(lambda: app.session.name == ASTRONAUT, 120)
-    assert app.run_until(lambda: not app._retired, 60), "old trainer threads did not end"
+    assert app.run_until(lambda: not app.opening.retired, 60), "old trainer threads did not end"
     gc.collect()
     assert [ref for ref in held if ref() is not None] == []
     trainers = [t for t in threading.enumerate() if t.name == "fieldscope-trainer"]
@@ -91,7 +91,7 @@ def test_before_any_scene_the_status_bar_shows_why_an_open_failed(
 
     app = image_app
     os.mkfifo(tmp_path / "pipe.png")
-    monkeypatch.setattr(app, "session", None)  # a window opened on nothing (or on a bad path)
+    monkeypatch.setattr(app.current, "session", None)  # a window opened on nothing (or on a bad path)
     future = app.open(tmp_path / "pipe.png")
     assert dpg.get_value(app.window.status_bar.text).startswith(f"opening {tmp_path / 'pipe.png'}")
     assert app.run_until(lambda: future.done() and app.status.is_error, 60)

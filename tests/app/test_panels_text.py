@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 import trimesh
 
+from fieldscope.app.state.history import SMALLEST_POSITIVE, History, axis_limits
 from fieldscope.app.state.session import describe_scene
-from fieldscope.app.ui.history import SMALLEST_POSITIVE, History, axis_limits
 from fieldscope.fields import snapshot as snapshots
 from fieldscope.fields.scenes import open_scene
 from fieldscope.fields.training.trainer import Snapshot

@@ -146,7 +146,7 @@ def run_tasks(args: argparse.Namespace) -> dict[str, Any]:
             for task, path in zip(tasks, paths, strict=True):
                 before = steps_headless(open_scene(path, task), None, args.seconds, args.warmup)
                 live = live_view(app, path, args.seconds)
-                app.pause()
+                app.training.pause()
                 after = steps_headless(open_scene(path, task), None, args.seconds, args.warmup)
                 headless = 0.5 * (before + after)
                 runs = {"headless_runs": [before, after]}
@@ -207,7 +207,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         )
         app.switch(new_session(SphereScene(), config=config_3d))
         frames, rate = run_window(app, args.seconds, move=True)
-        reduced = [-(-s // app.view.live_scale(app.snapshot(), app.view_options())) for s in app.view_state.size]
+        reduced = [-(-s // app.view.live_scale(app.snapshot(), app.views.options())) for s in app.view_state.size]
         report["view_3d_moving"] = {**frames, "steps_per_s": rate, "resolution": reduced}
         _say(
             args,

@@ -1,21 +1,23 @@
-"""The window's panels: one module each; every callback calls an App method."""
+"""The window's panels: one module each. A panel is given the state objects it shows (app/state),
+paints them and sends the user's commands to them; it never reaches for the App."""
 
 from __future__ import annotations
 
-from typing import Any
+from fieldscope.app.state.session import Session
+from fieldscope.fields.training.trainer import Snapshot
+
+#: Wrap width of the panels' texts (pixels).
+WRAP = 340
 
 
 class Panel:
     """A collapsing section of the left column."""
 
-    def __init__(self, app: Any) -> None:
-        self.app = app
-
     def build(self) -> None:
         raise NotImplementedError
 
-    def refresh(self, snapshot: Any) -> None:
+    def refresh(self, snapshot: Snapshot) -> None:
         """Update shown values (a few times a second)."""
 
-    def on_session(self, session: Any) -> None:
+    def on_session(self, session: Session) -> None:
         """A new scene or field: rebuild what depends on it."""

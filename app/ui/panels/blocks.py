@@ -5,18 +5,22 @@ training time (recorded from every snapshot)."""
 
 from __future__ import annotations
 
-from typing import Any
-
 import dearpygui.dearpygui as dpg
 
 from fieldscope.app.state import blocks
-from fieldscope.app.ui.panels import Panel
-from fieldscope.app.ui.panels.inside import WRAP, export_name
+from fieldscope.app.state.block_overlay import BlockOverlay
+from fieldscope.app.state.current import Current
+from fieldscope.app.state.exports import Exports
+from fieldscope.app.state.session import Session
+from fieldscope.app.ui.panels import WRAP, Panel
+from fieldscope.fields.training.trainer import Snapshot
 
 
 class BlocksPanel(Panel):
+    def __init__(self, overlay: BlockOverlay, current: Current, exports: Exports) -> None:
+        self.overlay, self.current, self.exports = overlay, current, exports
+
     def build(self) -> None:
-        app = self.app
         with dpg.collapsing_header(label="Laplacian blocks", default_open=True) as self.header:
             with dpg.group(horizontal=True):
                 self.on = dpg.add_checkbox(label="block grid of level", callback=lambda *_: self._show())
@@ -29,16 +33,16 @@ class BlocksPanel(Panel):
                 self.axis = dpg.add_plot_axis(dpg.mvYAxis, label="active blocks", auto_fit=True)
             dpg.add_button(
                 label="Save this view with its legends (PNG)",
-                callback=lambda *_: app.export_screenshot(export_name(app), legend=True),
+                callback=lambda *_: self.exports.screenshot(self.exports.view_name(), legend=True),
             )
         self.series: list[int] = []
 
     def _show(self) -> None:
         level = dpg.get_value(self.level) if dpg.get_value(self.on) else None
-        if not self.app.show_blocks(level):
+        if not self.overlay.show(level):
             dpg.set_value(self.on, False)
 
-    def on_session(self, session: Any) -> None:
+    def on_session(self, session: Session) -> None:
         snapshot = session.latest()
         shown = blocks.has_blocks(snapshot)
         dpg.configure_item(self.header, show=shown)
@@ -49,20 +53,20 @@ class BlocksPanel(Panel):
             return
         levels = snapshot.config.scales
         dpg.configure_item(self.level, max_value=levels - 1)
-        state = self.app.view_state.settings
+        state = self.overlay.view_state.settings
         dpg.set_value(self.on, state.blocks >= 0)
         dpg.set_value(self.level, max(0, state.blocks))
         self.series = [dpg.add_line_series([], [], parent=self.axis, label=f"level {lvl}") for lvl in range(levels)]
 
-    def refresh(self, snapshot: Any) -> None:
+    def refresh(self, snapshot: Snapshot) -> None:
         if not self.series or not blocks.has_blocks(snapshot):
             return
         level = dpg.get_value(self.level)
         shown = blocks.block_levels(snapshot)[level]
         counts = ", ".join(f"{name.replace('_', ' ')} {n:,}" for name, n in shown.counts().items() if n)
         dpg.set_value(self.counts, f"level {level} (scale {shown.scale}, {'x'.join(map(str, shown.blocks))}): {counts}")
-        if self.app.hovered:
-            dpg.set_value(self.hovered, self.app.hovered)
-        history = self.app.history
+        if self.overlay.hovered:
+            dpg.set_value(self.hovered, self.overlay.hovered)
+        history = self.current.history
         for lvl, series in enumerate(self.series):
             dpg.set_value(series, [list(history.block_times), [a[lvl] for a in history.active_blocks]])

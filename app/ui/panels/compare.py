@@ -4,25 +4,30 @@ steps (app/state/compare.py says why). The view splits into a grid of their live
 camera (pan, zoom and orbit move every tile; the inside overlays draw in every tile whose field
 has them), each tile labelled with kind, parameters, steps and PSNR; the panel plots the
 metric against seconds for all of them, the table, and their NTK spectra on log axes, computed in
-the background. The scene's own trainer pauses meanwhile."""
+the background. The scene's own trainer pauses meanwhile (app/state/comparison.py)."""
 
 from __future__ import annotations
 
-from typing import Any
-
 import dearpygui.dearpygui as dpg
 
-from fieldscope.app.state.compare import MOST_TILES, CompareSession, NtkJob
-from fieldscope.app.ui.panels import Panel
-from fieldscope.app.ui.panels.inside import WRAP
+from fieldscope.app.commands.compare import markdown_table
+from fieldscope.app.state.compare import CompareSession
+from fieldscope.app.state.comparison import Comparison
+from fieldscope.app.state.session import Session
+from fieldscope.app.ui.panels import WRAP, Panel
 from fieldscope.fields import config as configs
-from fieldscope.fields.errors import FieldscopeError
+from fieldscope.fields.training.trainer import Snapshot
+
+#: The kinds ticked when the panel first lists them (the NTK paper's three).
+DEFAULT_KINDS = ("hashgrid", "fourier", "mlp")
 
 
 class ComparePanel(Panel):
+    def __init__(self, comparison: Comparison) -> None:
+        self.comparison = comparison
+        self._painted: CompareSession | None = None  # the comparison the plots' series belong to
+
     def build(self) -> None:
-        self.session: CompareSession | None = None
-        self.ntk: NtkJob | None = None
         with dpg.collapsing_header(label="Compare", default_open=False):
             self.kinds_group = dpg.add_group()  # a checkbox per kind once a scene is open (see on_session)
             self.boxes: dict[str, int] = {}
@@ -32,7 +37,7 @@ class ComparePanel(Panel):
                 dpg.add_button(label="Stop", callback=lambda *_: self.stop())
                 dpg.add_button(label="Close", callback=lambda *_: self.close())
                 dpg.add_button(label="NTK spectra", callback=lambda *_: self.start_ntk())
-            self.text = dpg.add_text("pick 2-4 kinds and a budget", wrap=WRAP)
+            self.text = dpg.add_text(self.comparison.message, wrap=WRAP)
             with dpg.group(show=False) as results:  # while a comparison is shown
                 self.results = results
                 self.labels = dpg.add_text("", wrap=WRAP)
@@ -59,87 +64,63 @@ class ComparePanel(Panel):
         dpg.set_value(self.budget, params)
 
     def start(self) -> bool:
-        """Fit the chosen kinds to the budget on the current scene and train them; False (and the
-        reason in the panel and the status bar) when that cannot be done."""
-        self.stop()
-        app = self.app
-        if app.session is None or app.session.scene is None:
-            return self._say("open a scene to compare fields on", error=True)
-        try:
-            session = CompareSession(app.session.scene, self.chosen(), int(dpg.get_value(self.budget)))
-        except FieldscopeError as error:
-            return self._say(str(error), error=True)
-        app.pause()  # the CPU goes to the compared fields
-        self.session, self.ntk = session, None
-        for series in self.curve_series + self.ntk_series:
-            dpg.delete_item(series)
-        self.curve_series = [dpg.add_line_series([], [], parent=self.curve_axis, label=k) for k in session.kinds]
-        self.ntk_series = []
-        counts = ", ".join(f"{k} {n:,}" for k, n in zip(session.kinds, session.counts(), strict=True))
-        session.start()
-        app.show_compare(session)
-        dpg.configure_item(self.results, show=True)
-        return self._say(f"training side by side (equal steps): {counts} parameters")
+        """Compare the ticked kinds at the budget in the box; False (and why, in the panel and the
+        status bar) when that cannot be done."""
+        started = self.comparison.start(self.chosen(), int(dpg.get_value(self.budget)))
+        self._follow()
+        return started
 
     def stop(self) -> None:
-        if self.session is not None:
-            self.session.stop()
-            self._show_table()
+        self.comparison.stop()
+        self._follow()
 
     def close(self) -> None:
         """Stop the comparison, hide its plots, show the scene's field in the view again."""
-        self.stop()
-        self.app.show_compare(None)
-        self.app.window.label_tiles([])
-        dpg.configure_item(self.results, show=False)
+        self.comparison.close()
+        self._follow()
 
     def start_ntk(self) -> bool:
-        if self.session is None:
-            return self._say("start a comparison first", error=True)
-        self.ntk = NtkJob(self.session.snapshots())
-        return self._say("computing NTK spectra in the background ...")
+        started = self.comparison.start_ntk()
+        self._follow()
+        return started
 
-    def _say(self, message: str, error: bool = False) -> bool:
-        dpg.set_value(self.text, message)
-        self.app.status.say(message, error)
-        return not error
+    # ---- painting
+    def _follow(self) -> None:
+        """The panel as the comparison is: its message, the plots' series, shown while it is in the view."""
+        comparison = self.comparison
+        dpg.set_value(self.text, comparison.message)
+        dpg.configure_item(self.results, show=comparison.shown)
+        session = comparison.session
+        if session is not self._painted:
+            for series in self.curve_series + self.ntk_series:
+                dpg.delete_item(series)
+            kinds = session.kinds if session is not None else []
+            self.curve_series = [dpg.add_line_series([], [], parent=self.curve_axis, label=k) for k in kinds]
+            self.ntk_series = []
+            self._painted = session
+        if session is not None and not session.running:
+            dpg.set_value(self.table_text, markdown_table(session.report()))
 
-    # ---- updates
-    def on_session(self, session: Any) -> None:
+    def on_session(self, session: Session) -> None:
         # One box a registered kind, in the registry's order; the NTK paper's three are ticked.
         for kind in configs.kinds():
             if kind not in self.boxes:
-                default = kind in ("hashgrid", "fourier", "mlp")
+                default = kind in DEFAULT_KINDS
                 self.boxes[kind] = dpg.add_checkbox(label=kind, default_value=default, parent=self.kinds_group)
-        if self.session is not None and self.session.scene is not getattr(session, "scene", None):
-            self.close()
-            self.session = None
+        self._follow()
 
-    def refresh(self, snapshot: Any) -> None:
-        session = self.session
+    def refresh(self, snapshot: Snapshot) -> None:
+        session = self.comparison.session
         if session is None:
             return
-        labels = session.labels()
-        self.app.window.label_tiles(labels)
-        dpg.set_value(self.labels, "\n".join(labels) + (f"\n{session.error}" if session.error else ""))
+        dpg.set_value(self.labels, "\n".join(session.labels()) + (f"\n{session.error}" if session.error else ""))
         for series, curve in zip(self.curve_series, session.curves(), strict=True):
             dpg.set_value(series, [[t for t, _ in curve], [v for _, v in curve]])
-        if self.ntk is not None and self.ntk.results() is not None and not self.ntk_series:
-            for row in self.ntk.results():
+        ntk = self.comparison.ntk
+        if ntk is not None and ntk.results() is not None and not self.ntk_series:
+            for row in ntk.results():
                 values = [v for v in row["eigenvalues"] if v > 0]
                 index = list(range(1, len(values) + 1))
                 self.ntk_series.append(dpg.add_line_series(index, values, parent=self.ntk_axis, label=row["field"]))
-            self._say(
-                "NTK spectra: " + ", ".join(f"{r['field']} min {r['min_eigenvalue']:.2e}" for r in self.ntk.results())
-            )
-        if not session.running:
-            self._show_table()
-
-    def _show_table(self) -> None:
-        from fieldscope.app.commands.compare import markdown_table
-
-        if self.session is not None:
-            dpg.set_value(self.table_text, markdown_table(self.session.report()))
-
-
-__all__ = ["MOST_TILES", "ComparePanel"]
+            self.comparison.say_ntk()
+        self._follow()

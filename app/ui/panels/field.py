@@ -7,14 +7,20 @@ from typing import Any
 
 import dearpygui.dearpygui as dpg
 
-from fieldscope.app.state.session import memory_bytes
+from fieldscope.app.state.current import Current
+from fieldscope.app.state.session import Session, memory_bytes
+from fieldscope.app.state.training import Training
 from fieldscope.app.ui.panels import Panel
 from fieldscope.fields import config as configs
+from fieldscope.fields.training.trainer import Snapshot
 
 FIXED = ("kind", "dims", "out_dims", "size")  # set by the scene
 
 
 class FieldPanel(Panel):
+    def __init__(self, training: Training, current: Current) -> None:
+        self.training, self.current = training, current
+
     def build(self) -> None:
         with dpg.collapsing_header(label="Field", default_open=False):
             self.kind = dpg.add_combo(configs.kinds(), default_value="hashgrid", label="kind", width=-60)
@@ -23,7 +29,7 @@ class FieldPanel(Panel):
             dpg.add_button(label="Restart with this config", callback=lambda *_: self.restart())
         self.inputs: dict[str, int] = {}
 
-    def on_session(self, session: Any) -> None:
+    def on_session(self, session: Session) -> None:
         config = session.latest().config
         dpg.set_value(self.kind, config.kind)
         dpg.delete_item(self.settings, children_only=True)
@@ -43,7 +49,8 @@ class FieldPanel(Panel):
             )
 
     def values(self) -> dict[str, Any]:
-        config = self.app.snapshot().config if self.app.session is not None else None
+        snapshot = self.current.snapshot()
+        config = snapshot.config if snapshot is not None else None
         values = {name: dpg.get_value(tag) for name, tag in self.inputs.items()}
         for name, value in values.items():
             if isinstance(getattr(config, name, None), tuple):
@@ -53,16 +60,17 @@ class FieldPanel(Panel):
     def restart(self) -> None:
         settings = self.values()
         kind = dpg.get_value(self.kind)
-        if self.app.session is not None and kind != self.app.snapshot().config.kind:
+        snapshot = self.current.snapshot()
+        if snapshot is not None and kind != snapshot.config.kind:
             names = {f.name for f in dataclasses.fields(configs.config_class(kind))}
             settings = {"kind": kind, **{k: v for k, v in settings.items() if k in names}}
-        self.app.restart_field(settings)
+        self.training.restart_field(settings)
 
-    def refresh(self, snapshot: Any) -> None:
+    def refresh(self, snapshot: Snapshot) -> None:
         dpg.set_value(self.summary, summary(snapshot))
 
 
-def summary(snapshot: Any) -> str:
+def summary(snapshot: Snapshot) -> str:
     """The field's parameter count (the trainer's param_count(): no buffers, no scene head) and memory."""
     memory = memory_bytes(snapshot.param_count)
     return (

@@ -1,29 +1,32 @@
 """The Flow window: the flow from the scene's image (A) to a second image (B) while it is optimised
 in the background (app/state/flow.py): A's field with the flow as arrows, the flow's colour wheel,
 A warped by the flow beside B, and a line of progress. Image B comes from the Scene panel's path box
-or a file dropped on the view with Shift held (App.start_flow)."""
+or a file dropped on the view with Shift held (app/state/flow_control.py)."""
 
 from __future__ import annotations
-
-from typing import Any
 
 import dearpygui.dearpygui as dpg
 import numpy as np
 
-from fieldscope.app.state.flow import PREVIEW_SIDE, flow_tiles
-from fieldscope.app.ui.panels import Panel
-from fieldscope.app.ui.panels.inside import WRAP
+from fieldscope.app.state.flow import PREVIEW_SIDE, FlowJob, Preview, flow_tiles
+from fieldscope.app.state.flow_control import Flow
+from fieldscope.app.state.status import Status
+from fieldscope.app.ui.panels import WRAP, Panel
+from fieldscope.fields.training.trainer import Snapshot
 
 CAPTION = "A's field + flow arrows | colour wheel\nA warped by the flow     | B"
 
 
 class FlowPanel(Panel):
+    def __init__(self, flow: Flow, status: Status) -> None:
+        self.flow, self.status = flow, status
+
     def build(self) -> None:
         side = 2 * PREVIEW_SIDE
         self._pixels = np.zeros(side * side * 4, np.float32)
-        self._shown: Any = None  # the job whose window was opened
-        self._preview: Any = None  # the preview drawn
-        self._reported: Any = None  # the job whose end the status bar told
+        self._shown: FlowJob | None = None  # the job whose window was opened
+        self._preview: Preview | None = None  # the preview drawn
+        self._reported: FlowJob | None = None  # the job whose end the status bar told
         self.magnified = 1.0
         self.picture: np.ndarray | None = None
         self.where: dict[str, tuple[int, int, int, int]] = {}
@@ -35,17 +38,17 @@ class FlowPanel(Panel):
             dpg.add_text(CAPTION)
             self.text = dpg.add_text("", wrap=WRAP)
             with dpg.group(horizontal=True):
-                dpg.add_button(label="Stop", callback=lambda *_: self.app.stop_flow())
+                dpg.add_button(label="Stop", callback=lambda *_: self.flow.stop())
                 dpg.add_button(label="Close", callback=lambda *_: self.close())
 
     def close(self) -> None:
         """Stop the flow and hide its window (for good: a refresh reopens it for a newer job only)."""
-        self.app.stop_flow()
-        self._shown = self.app.flow
+        self.flow.stop()
+        self._shown = self.flow.job
         dpg.configure_item(self.window, show=False)
 
-    def refresh(self, snapshot: Any) -> None:
-        job = self.app.flow
+    def refresh(self, snapshot: Snapshot) -> None:
+        job = self.flow.job
         if job is None:
             return
         preview = job.preview()
@@ -56,11 +59,11 @@ class FlowPanel(Panel):
         arrows = f"\narrows drawn {self.magnified:.3g}x the flow" if preview is not None else ""
         dpg.set_value(self.text, job.label() + arrows + (f"\n{job.error}" if job.error else ""))
         if not job.running and self._reported is not job:
-            self.app.status.say(job.label() + (f": {job.error}" if job.error else ""), bool(job.error))
+            self.status.say(job.label() + (f": {job.error}" if job.error else ""), bool(job.error))
             self._reported = job
         self._shown = job
 
-    def draw(self, job: Any) -> np.ndarray | None:
+    def draw(self, job: FlowJob) -> np.ndarray | None:
         """The job's latest preview as tiles, into the window's texture."""
         preview = job.preview()
         if preview is None:

@@ -8,15 +8,21 @@ from __future__ import annotations
 
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
-from pathlib import Path
-from typing import Any
 
 import dearpygui.dearpygui as dpg
 import numpy as np
 
 from fieldscope.app.render.heatmaps import HEATMAPS
+from fieldscope.app.render.renderer import Renderer, ViewOptions
 from fieldscope.app.state import inside
-from fieldscope.app.ui.panels import Panel
+from fieldscope.app.state.exports import Exports
+from fieldscope.app.state.level_mask import LevelMask
+from fieldscope.app.state.overlays import Overlays
+from fieldscope.app.state.session import Session
+from fieldscope.app.state.shown import Views
+from fieldscope.app.state.status import Status
+from fieldscope.app.ui.panels import WRAP, Panel
+from fieldscope.fields.training.trainer import Snapshot
 
 LABELS = {
     "none": "none",
@@ -24,7 +30,6 @@ LABELS = {
     "contribution": "level contribution",
     "points_per_vertex": "points per vertex",
 }
-WRAP = 340
 #: Seconds between updates of the statistics while training.
 STATS_PERIOD, CONTRIBUTION_PERIOD = 1.0, 2.0
 
@@ -38,11 +43,19 @@ def _plot(label_x: str, label_y: str) -> tuple[int, int]:
 
 
 class InsidePanel(Panel):
+    """Paints Overlays (the settings it sends the user's choices to) and statistics of the shown field."""
+
+    def __init__(
+        self, overlays: Overlays, views: Views, levels: LevelMask, renderer: Renderer, exports: Exports, status: Status
+    ) -> None:
+        self.overlays, self.views, self.levels = overlays, views, levels
+        self.renderer, self.exports, self.status = renderer, exports, status
+
     def build(self) -> None:
-        app = self.app
+        overlays = self.overlays
         self.pool = ThreadPoolExecutor(1, thread_name_prefix="fieldscope-inside")
         self.pending: Future | None = None
-        self.asked: tuple[Any, ...] | None = None
+        self.asked: tuple[object, str, int] | None = None  # (config, heatmap, level) of the statistics
         self.last_stats = self.last_contributions = 0.0
         with dpg.collapsing_header(label="Inside the field", default_open=True):
             self.heatmap = dpg.add_combo(
@@ -50,17 +63,17 @@ class InsidePanel(Panel):
                 default_value="none",
                 label="heatmap",
                 width=170,
-                callback=lambda s, label: app.set_heatmap(_name(label)),
+                callback=lambda s, label: overlays.set_heatmap(_name(label)),
             )
             self.level = dpg.add_slider_int(
-                label="level", max_value=15, width=170, callback=lambda s, v: app.set_heat_level(v)
+                label="level", max_value=15, width=170, callback=lambda s, v: overlays.set_heat_level(v)
             )
             self.opacity = dpg.add_slider_float(
                 label="opacity",
                 default_value=0.75,
                 max_value=1.0,
                 width=170,
-                callback=lambda s, v: app.set_heat_opacity(v),
+                callback=lambda s, v: overlays.set_heat_opacity(v),
             )
             self.scale = dpg.add_input_float(
                 label="contribution scale (0 auto)",
@@ -68,7 +81,7 @@ class InsidePanel(Panel):
                 step=0,
                 width=90,
                 on_enter=True,
-                callback=lambda s, v: app.set_heat_scale(v),
+                callback=lambda s, v: overlays.set_heat_scale(v),
             )
             self.heat_text = dpg.add_text("", wrap=WRAP)
             self.hist_axis, self.hist_plot = _plot("vertices per entry", "entries")
@@ -85,7 +98,7 @@ class InsidePanel(Panel):
                     label="Lagrangian points", callback=lambda s, on: self._all_points(on)
                 )
                 self.sigma = dpg.add_checkbox(
-                    label="sigma", default_value=True, callback=lambda s, on: app.set_sigma_circles(on)
+                    label="sigma", default_value=True, callback=lambda s, on: overlays.set_sigma_circles(on)
                 )
             self.point_toggles = dpg.add_group(horizontal=True)
             self.point_text = dpg.add_text("", wrap=WRAP)
@@ -93,10 +106,10 @@ class InsidePanel(Panel):
             dpg.add_separator()
             with dpg.group(horizontal=True):
                 self.strip = dpg.add_checkbox(
-                    label="level strip", default_value=True, callback=lambda s, on: app.set_level_strip(on)
+                    label="level strip", default_value=True, callback=lambda s, on: overlays.set_level_strip(on)
                 )
                 self.legend = dpg.add_checkbox(
-                    label="legends", default_value=True, callback=lambda s, on: app.set_legend(on)
+                    label="legends", default_value=True, callback=lambda s, on: overlays.set_legend(on)
                 )
             self.levels_text = dpg.add_text("", wrap=WRAP)
             dpg.add_button(label="Save this view with its legends (PNG)", callback=lambda *_: self.export())
@@ -104,33 +117,33 @@ class InsidePanel(Panel):
         self.density_series: list[int] = []
 
     def _all_points(self, on: bool) -> None:
-        if not self.app.show_points(on):
+        if not self.overlays.show_points(on):
             dpg.set_value(self.points_box, False)
-        for box, shown in zip(self.level_boxes, self.app.view_state.settings.points, strict=False):
+        for box, shown in zip(self.level_boxes, self.overlays.view_state.settings.points, strict=False):
             dpg.set_value(box, shown)
 
     def export(self) -> bool:
         """The view as shown, with its legends, into the Export panel's folder (written atomically;
         named after the scene, what the view shows and the step)."""
-        return self.app.export_screenshot(export_name(self.app), legend=True)
+        return self.exports.screenshot(self.exports.view_name(), legend=True)
 
-    def on_session(self, session: Any) -> None:
+    def on_session(self, session: Session) -> None:
         snapshot = session.latest()
-        state = self.app.view_state.settings
+        state = self.overlays.view_state.settings
         dpg.configure_item(self.level, max_value=max(1, len(snapshot.level_mask) - 1))
         dpg.set_value(self.level, state.heat_level)
         dpg.set_value(self.heatmap, LABELS[state.heatmap])
         dpg.delete_item(self.point_toggles, children_only=True)
         for series in self.density_series:
             dpg.delete_item(series)
-        levels = self.app.lagrangian_levels()
+        levels = self.overlays.lagrangian_levels()
         self.level_boxes = [
             dpg.add_checkbox(
                 label=f"level {level}",
                 parent=self.point_toggles,
                 default_value=on,
                 user_data=level,
-                callback=lambda s, on, level: self.app.show_points(on, level),
+                callback=lambda s, on, level: self.overlays.show_points(on, level),
             )
             for level, on in zip(levels, state.points, strict=False)
         ]
@@ -141,11 +154,11 @@ class InsidePanel(Panel):
             dpg.configure_item(item, show=bool(levels))
         self.asked = None
 
-    def refresh(self, snapshot: Any) -> None:
-        state = self.app.view_state.settings
+    def refresh(self, snapshot: Snapshot) -> None:
+        state = self.overlays.view_state.settings
         now = time.perf_counter()
         self._follow(state)
-        dpg.set_value(self.levels_text, self.app.levels.caption(snapshot.step))
+        dpg.set_value(self.levels_text, self.levels.state.caption(snapshot.step))
         dpg.configure_item(self.scale, show=state.heatmap == "contribution")
         self._collect()
         wanted = (snapshot.config, state.heatmap, state.heat_level)
@@ -157,20 +170,19 @@ class InsidePanel(Panel):
         dpg.configure_item(self.contrib_plot, show=show_contrib)
         if show_contrib and now - self.last_contributions >= CONTRIBUTION_PERIOD:
             self.last_contributions = now
-            values = inside.level_contributions(
-                self.app.renderer, snapshot, self.app.view_state.camera, self.app.view_options()
-            )
+            camera = self.overlays.view_state.camera
+            values = inside.level_contributions(self.renderer, snapshot, camera, self.views.options())
             dpg.set_value(self.contrib, [list(range(len(values))), values.tolist()])
 
-    def _follow(self, state: Any) -> None:
-        """Show the view's settings (changed by App methods, scripts or tests too) on the widgets
-        the user is not holding."""
+    def _follow(self, state: ViewOptions) -> None:
+        """Show the view's settings (changed through Overlays by scripts or tests too) on the
+        widgets the user is not holding."""
         shown = {
             self.heatmap: LABELS[state.heatmap],
             self.level: state.heat_level,
             self.opacity: state.heat_opacity,
             self.sigma: state.sigma_circles,
-            self.strip: self.app.view_state.level_strip,
+            self.strip: self.overlays.view_state.level_strip,
             self.legend: state.legend,
             self.points_box: bool(state.points) and all(state.points),
             **dict(zip(self.level_boxes, state.points, strict=False)),
@@ -188,13 +200,13 @@ class InsidePanel(Panel):
         except Exception as error:  # shown, and the window goes on
             message = f"inside statistics failed: {type(error).__name__}: {error}"
             dpg.set_value(self.heat_text, message)
-            self.app.status.say(message, True)
+            self.status.say(message, True)
             return
         self._show_collisions(report)
         self._show_points(points)
 
     def _show_collisions(self, report: inside.CollisionReport | None) -> None:
-        state = self.app.view_state.settings
+        state = self.overlays.view_state.settings
         has_hist = state.heatmap == "collisions" and report is not None
         dpg.configure_item(self.hist_plot, show=has_hist)
         dpg.configure_item(self.share_plot, show=has_hist and report.sharing is not None)
@@ -230,26 +242,13 @@ class InsidePanel(Panel):
         dpg.set_value(self.point_text, "\n".join(lines))
 
 
-def export_name(app: Any) -> Path:
-    """<folder of the Export panel>/<scene>-<heatmap>[-level<l>][-points]-step<step>.png"""
-    from fieldscope.app.ui.panels.export import ExportPanel
-
-    state = app.view_state.settings
-    words = [] if state.heatmap == "none" else [state.heatmap.replace("_", "-"), f"level{state.heat_level}"]
-    if any(state.points):
-        words.append("points")
-    if state.blocks >= 0:
-        words.append(f"blocks-level{state.blocks}")
-    tag = "-".join(words or ["view"])
-    panel = next(p for p in app.window.panels if isinstance(p, ExportPanel))
-    return panel.name("png", tag)
-
-
 def _name(label: str) -> str:
     return next(name for name, text in LABELS.items() if text == label)
 
 
-def _stats(snapshot: Any, heatmap: str, level: int) -> tuple[inside.CollisionReport | None, list[inside.PointStats]]:
+def _stats(
+    snapshot: Snapshot, heatmap: str, level: int
+) -> tuple[inside.CollisionReport | None, list[inside.PointStats]]:
     """Worker thread: the collision report when collisions are shown, and the points' statistics."""
     report = None
     if heatmap == "collisions" and inside.grid_level_count(snapshot.config):

@@ -3,16 +3,22 @@ show in the view at once and reach the trainer through its command queue."""
 
 from __future__ import annotations
 
-from typing import Any
-
 import dearpygui.dearpygui as dpg
 
+from fieldscope.app.state.level_mask import LevelMask
+from fieldscope.app.state.session import Session
 from fieldscope.app.ui.panels import Panel
+from fieldscope.fields.kinds.hashgrid import layout_of
+from fieldscope.fields.kinds.laplacian_blocks.layout import scale_layout
+from fieldscope.fields.training.trainer import Snapshot
 
 
 class LevelsPanel(Panel):
+    def __init__(self, levels: LevelMask) -> None:
+        self.levels = levels
+
     def build(self) -> None:
-        app = self.app
+        levels = self.levels
         with dpg.collapsing_header(label="Levels", default_open=True):
             self.lod = dpg.add_slider_int(
                 label="max level (LOD)",
@@ -20,26 +26,26 @@ class LevelsPanel(Panel):
                 max_value=15,
                 default_value=15,
                 width=180,
-                callback=lambda s, value: app.set_lod(value),
+                callback=lambda s, value: levels.set_lod(value),
             )
             with dpg.group(horizontal=True):
                 self.schedule = dpg.add_checkbox(
-                    label="coarse to fine, +1 level every", callback=lambda s, on: app.set_schedule(on)
+                    label="coarse to fine, +1 level every", callback=lambda s, on: levels.set_schedule(on)
                 )
                 self.every = dpg.add_input_int(
                     default_value=25,
                     width=70,
                     step=0,
                     on_enter=True,
-                    callback=lambda s, n: app.set_schedule(app.levels.schedule, max(1, n)),
+                    callback=lambda s, n: levels.set_schedule(levels.state.schedule, max(1, n)),
                 )
                 dpg.add_text("steps")
             self.toggles = dpg.add_group()
         self.boxes: list[int] = []
 
-    def on_session(self, session: Any) -> None:
+    def on_session(self, session: Session) -> None:
         snapshot = session.latest()
-        levels = self.app.levels
+        levels = self.levels.state
         dpg.configure_item(self.lod, max_value=levels.levels - 1)
         dpg.set_value(self.lod, levels.lod)
         dpg.set_value(self.schedule, levels.schedule)
@@ -54,28 +60,24 @@ class LevelsPanel(Panel):
                     default_value=on,
                     parent=self.toggles,
                     user_data=level,
-                    callback=lambda s, value, level: self.app.set_level(level, value),
+                    callback=lambda s, value, level: self.levels.set_level(level, value),
                 )
             )
 
-    def refresh(self, snapshot: Any) -> None:
-        mask = self.app.view_mask()
+    def refresh(self, snapshot: Snapshot) -> None:
+        mask = self.levels.mask()
         for level, box in enumerate(self.boxes):
             active = level < len(mask) and mask[level]
             dpg.configure_item(box, label=_relabel(dpg.get_item_label(box), active))
 
 
-def _level_info(snapshot: Any) -> list[str]:
+def _level_info(snapshot: Snapshot) -> list[str]:
     """'N=..., dense|hashed' per level for grid-based configs; for Laplacian blocks (a level is a
     scale, coarse to fine) the scale, its block grid and block side in samples."""
     if snapshot.config.capabilities.blocks:
-        from fieldscope.fields.kinds.laplacian_blocks.layout import scale_layout
-
         scales = reversed(scale_layout(snapshot.config))
         return [f"scale {s.scale}: {'x'.join(map(str, s.blocks))} blocks of {s.extent}" for s in scales]
     try:
-        from fieldscope.fields.kinds.hashgrid import layout_of
-
         layout = layout_of(snapshot.config)
     except (AttributeError, TypeError):
         return []

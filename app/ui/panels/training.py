@@ -4,24 +4,30 @@ axis)."""
 
 from __future__ import annotations
 
-from typing import Any
-
 import dearpygui.dearpygui as dpg
 
 from fieldscope.app.options import metric_summary
-from fieldscope.app.ui.history import METRIC_LABELS, SMALLEST_POSITIVE, Series, axis_limits, task_metrics
+from fieldscope.app.state.current import Current
+from fieldscope.app.state.history import METRIC_LABELS, SMALLEST_POSITIVE, Series, axis_limits, task_metrics
+from fieldscope.app.state.session import Session
+from fieldscope.app.state.training import Training
 from fieldscope.app.ui.panels import Panel
+from fieldscope.fields import devices
+from fieldscope.fields.training.trainer import Snapshot
 
 
 class TrainingPanel(Panel):
+    def __init__(self, training: Training, current: Current) -> None:
+        self.training, self.current = training, current
+
     def build(self) -> None:
-        app = self.app
+        training = self.training
         with dpg.collapsing_header(label="Training", default_open=True):
             with dpg.group(horizontal=True):
-                dpg.add_button(label="Start", callback=lambda *_: app.resume())
-                dpg.add_button(label="Pause", callback=lambda *_: app.pause())
-                dpg.add_button(label="Step", callback=lambda *_: app.step(1))
-                dpg.add_button(label="Reset", callback=lambda *_: app.reset())
+                dpg.add_button(label="Start", callback=lambda *_: training.resume())
+                dpg.add_button(label="Pause", callback=lambda *_: training.pause())
+                dpg.add_button(label="Step", callback=lambda *_: training.step(1))
+                dpg.add_button(label="Reset", callback=lambda *_: training.reset())
             self.lr = dpg.add_input_float(
                 label="learning rate",
                 default_value=1e-2,
@@ -29,7 +35,7 @@ class TrainingPanel(Panel):
                 step=0,
                 width=120,
                 on_enter=True,
-                callback=lambda s, value: app.set_learning_rate(value),
+                callback=lambda s, value: training.set_learning_rate(value),
             )
             self.batch = dpg.add_input_int(
                 label="batch size",
@@ -37,7 +43,7 @@ class TrainingPanel(Panel):
                 step=0,
                 width=120,
                 on_enter=True,
-                callback=lambda s, value: app.set_batch_size(value),
+                callback=lambda s, value: training.set_batch_size(value),
             )
             self.device = dpg.add_text("")
             self.stats = dpg.add_text("")
@@ -55,19 +61,17 @@ class TrainingPanel(Panel):
                     self.second = dpg.add_line_series([], [])
                     self.second_now = dpg.add_scatter_series([], [])
 
-    def on_session(self, session: Any) -> None:
-        from fieldscope.fields import devices
-
+    def on_session(self, session: Session) -> None:
         train = session.latest().train
         dpg.set_value(self.device, f"device: {devices.describe(session.device)}")
         dpg.set_value(self.lr, train.lr)
         dpg.set_value(self.batch, train.batch_size)
 
-    def refresh(self, snapshot: Any) -> None:
-        history = self.app.history
+    def refresh(self, snapshot: Snapshot) -> None:
+        history = self.current.history
         names = task_metrics(history.task)
         quality = metric_summary({k: v for k, v in snapshot.metrics.items() if k in names})
-        rate = f"{history.steps_per_second():.1f} steps/s" if self.app.session.can_train else "view only"
+        rate = f"{history.steps_per_second():.1f} steps/s" if self.current.session.can_train else "view only"
         dpg.set_value(
             self.stats,
             f"{snapshot.state}  step {snapshot.step}  {rate}\n"

@@ -6,22 +6,30 @@ wheel to zoom."""
 from __future__ import annotations
 
 import math
-from typing import Any
+from collections.abc import Callable
 
 import dearpygui.dearpygui as dpg
 
 from fieldscope.app.render.camera import MAX_ZOOM, Camera2D, Camera3D
+from fieldscope.app.render.renderer import image_size
+from fieldscope.app.state.current import Current
+from fieldscope.app.state.session import Session
+from fieldscope.app.state.shown import Views
 from fieldscope.app.state.view import USER_MODES
 from fieldscope.app.ui.panels import Panel
+from fieldscope.fields.training.trainer import Snapshot
 
 
 class ViewPanel(Panel):
+    def __init__(self, views: Views, current: Current) -> None:
+        self.views, self.current = views, current
+
     def build(self) -> None:
-        app, state = self.app, self.app.view_state
+        views, state = self.views, self.views.view_state
         with dpg.collapsing_header(label="View", default_open=True):
             with dpg.group() as self.group_2d:
                 self.mode_2d = dpg.add_radio_button(
-                    USER_MODES[2], horizontal=True, default_value="field", callback=lambda s, m: app.set_view_mode(m)
+                    USER_MODES[2], horizontal=True, default_value="field", callback=lambda s, m: views.set_mode(m)
                 )
                 self.zoom = dpg.add_slider_float(
                     label="zoom (log2)",
@@ -42,7 +50,7 @@ class ViewPanel(Panel):
                     )
             with dpg.group(show=False) as self.group_3d:
                 self.mode_3d = dpg.add_radio_button(
-                    USER_MODES[3], horizontal=True, default_value="shaded", callback=lambda s, m: app.set_view_mode(m)
+                    USER_MODES[3], horizontal=True, default_value="shaded", callback=lambda s, m: views.set_mode(m)
                 )
                 with dpg.group(horizontal=True):
                     for label, turn in (("<", (-15, 0)), (">", (15, 0)), ("^", (0, 10)), ("v", (0, -10))):
@@ -74,15 +82,13 @@ class ViewPanel(Panel):
                 )
 
     def _one_to_one(self) -> None:
-        state, snapshot = self.app.view_state, self.app.snapshot()
+        state, snapshot = self.views.view_state, self.current.snapshot()
         if snapshot is not None and isinstance(state.camera, Camera2D):
-            from fieldscope.app.render.renderer import image_size
-
             fit = Camera2D(state.camera.center, 1.0).pixel_scale(*state.size, image_size(snapshot))
             self._set_zoom(1.0 / fit)
 
     def _set_zoom(self, zoom: float) -> None:
-        state = self.app.view_state
+        state = self.views.view_state
         if isinstance(state.camera, Camera2D):
             state.set_camera(state.camera.with_zoom(zoom))
 
@@ -92,18 +98,18 @@ class ViewPanel(Panel):
     def _zoom3d(self, factor: float) -> None:
         self._move_3d(lambda camera: camera.zoom_by(factor))
 
-    def _move_3d(self, move: Any) -> None:
-        camera = self.app.view_state.camera
+    def _move_3d(self, move: Callable[[Camera3D], Camera3D]) -> None:
+        camera = self.views.view_state.camera
         if isinstance(camera, Camera3D):
-            self.app.view_state.set_camera(move(camera))
+            self.views.view_state.set_camera(move(camera))
 
-    def on_session(self, session: Any) -> None:
-        dims = self.app.view_state.dims
+    def on_session(self, session: Session) -> None:
+        dims = self.views.view_state.dims
         dpg.configure_item(self.group_2d, show=dims == 2)
         dpg.configure_item(self.group_3d, show=dims == 3)
-        dpg.set_value(self.mode_2d if dims == 2 else self.mode_3d, self.app.view_state.mode)
+        dpg.set_value(self.mode_2d if dims == 2 else self.mode_3d, self.views.view_state.mode)
 
-    def refresh(self, snapshot: Any) -> None:
-        camera = self.app.view_state.camera
+    def refresh(self, snapshot: Snapshot) -> None:
+        camera = self.views.view_state.camera
         if isinstance(camera, Camera2D) and not dpg.is_item_active(self.zoom):
             dpg.set_value(self.zoom, math.log2(camera.zoom))
