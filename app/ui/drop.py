@@ -17,7 +17,7 @@ SHIFT_MASK = 1  # X11's ShiftMask
 
 
 def _glfw() -> ctypes.CDLL:
-    import dearpygui._dearpygui as native
+    import dearpygui._dearpygui as native  # lazy: inside install's guard (no native module: no drops)
 
     lib = ctypes.CDLL(native.__file__)  # the already loaded library: the same GLFW state
     lib.glfwGetCurrentContext.restype = ctypes.c_void_p

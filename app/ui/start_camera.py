@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 
 from fieldscope.app.render.camera import Camera3D, test_view_camera
 from fieldscope.fields.errors import ConfigError
+from fieldscope.fields.training.trainer import Snapshot
 
 
 @dataclass(frozen=True)
@@ -42,7 +42,7 @@ def parse_camera(text: str) -> CameraChoice:
     raise ConfigError(f"--camera {text!r}: not a camera ({usage}; DIST > 0, N >= 0)")
 
 
-def start_camera(choice: CameraChoice, snapshot: Any) -> Camera3D:
+def start_camera(choice: CameraChoice, snapshot: Snapshot) -> Camera3D:
     """The view's camera for `choice` on the scene of `snapshot`; ConfigError for a 2D scene, a
     test view of a scene other than a NeRF, or an index out of range."""
     facts = snapshot.scene or {}

@@ -111,14 +111,16 @@ class Window:
             np.copyto(self._pixels, picture.reshape(-1))
             dpg.set_value(self.texture, self._pixels)
         now = time.perf_counter()
-        if now - self._last_refresh >= 0.2:  # panel texts and plots: a few times a second
+        due = now - self._last_refresh >= 0.2  # panel texts, plots and tile labels: a few times a second
+        if due:
             self._last_refresh = now
             for panel in self.panels:
                 panel.refresh(snapshot)
-            compare = self.views.compare
-            self.label_tiles(compare.labels() if compare is not None else [])
-        elif self.views.compare is None and self._labelled:
+        compare = self.views.compare
+        if compare is None and self._labelled:
             self.label_tiles([])  # the comparison closed: its labels go at once
+        elif compare is not None and due:
+            self.label_tiles(compare.labels())
         self.status_bar.refresh()
 
     def label_tiles(self, labels: list[str]) -> None:
