@@ -7,9 +7,9 @@ import math
 import time
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Any
 
 from fieldscope.app.state import blocks
+from fieldscope.fields.training.trainer import Snapshot
 
 #: The quality metrics a task's plot shows, first the one on its axis: PSNR for pictures, IoU (and
 #: Chamfer once a full evaluation knows it) for shapes.
@@ -48,10 +48,10 @@ class History:
     task: str | None = None
     block_times: list[float] = field(default_factory=list)
     active_blocks: list[tuple[int, ...]] = field(default_factory=list)  # per level, Laplacian blocks
-    _last: Any = None
+    _last: Snapshot | None = None
     _rate: deque = field(default_factory=lambda: deque(maxlen=64))  # (wall time, step)
 
-    def add(self, snapshot: Any) -> bool:
+    def add(self, snapshot: Snapshot) -> bool:
         """Record a snapshot the first time it is seen; True if it was new."""
         if snapshot is self._last:
             return False
