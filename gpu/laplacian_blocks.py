@@ -210,7 +210,7 @@ def kernels(dims: int, hidden: int, layers: int, out_dims: int) -> SimpleNamespa
         return slots[slot_offset[j] + block], u
 
     @wp.kernel(enable_backward=False, module="unique")
-    def blocks_forward(
+    def evaluate_blocks_forward(
         x: wp.array2d(dtype=float),
         w: wp.array2d(dtype=float),
         slots: wp.array(dtype=int),
@@ -329,7 +329,7 @@ def kernels(dims: int, hidden: int, layers: int, out_dims: int) -> SimpleNamespa
                 grad_w[grad_row, d * hidden + r] += u[d] * dz[r]
 
     @wp.kernel(enable_backward=False, module="unique")
-    def blocks_backward(
+    def evaluate_blocks_backward(
         w: wp.array2d(dtype=float),
         omega: float,
         order: wp.array(dtype=int),
@@ -356,7 +356,7 @@ def kernels(dims: int, hidden: int, layers: int, out_dims: int) -> SimpleNamespa
             backprop(w, row, u, act, slope, g, grad_w, row)
 
     @wp.kernel(enable_backward=False, module="unique")
-    def blocks_fit(
+    def fit_blocks(
         w: wp.array2d(dtype=float),
         grid: wp.array2d(dtype=float),
         target: wp.array3d(dtype=float),
@@ -390,7 +390,7 @@ def kernels(dims: int, hidden: int, layers: int, out_dims: int) -> SimpleNamespa
             backprop(w, b, u, act, slope, g, grad_w, b)
         wp.atomic_add(sse, b, total)
 
-    return SimpleNamespace(forward=blocks_forward, backward=blocks_backward, fit=blocks_fit)
+    return SimpleNamespace(forward=evaluate_blocks_forward, backward=evaluate_blocks_backward, fit=fit_blocks)
 
 
 def _geometry(g: dict[str, Any]) -> list[Any]:
@@ -470,7 +470,7 @@ def fit(
 
 
 @wp.kernel(enable_backward=False)
-def _adam_rows(
+def step_adam_rows(
     w: wp.array2d(dtype=float),
     rows: wp.array(dtype=int),
     state: wp.array(dtype=int),
@@ -518,6 +518,6 @@ def adam_rows(
     (M,) at state[b]. Bias-corrected as in
     PyTorch's Adam. Sliced by rows (the caller passes distinct rows and states)."""
     device = str(w.device)
-    runtime.ensure_loaded(_adam_rows, device)
+    runtime.ensure_loaded(step_adam_rows, device)
     inputs = [w, rows, state, grad, m, v, steps, lr, betas[0], betas[1], eps]
-    runtime.launch_sliced(_adam_rows, (rows.shape[0],), 0, inputs, device, min_threads=16)
+    runtime.launch_sliced(step_adam_rows, (rows.shape[0],), 0, inputs, device, min_threads=16)

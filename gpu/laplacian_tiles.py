@@ -142,7 +142,7 @@ def tiled_fit_kernel(dims: int, hidden: int, layers: int, out_dims: int) -> Any:
     # max_unroll 1: unrolled loops over the units (Warp unrolls up to 16) make a large hidden width
     # compile for minutes, and the vector operations inside them need no unrolling.
     @wp.kernel(enable_backward=False, module="unique", module_options={"max_unroll": 1})
-    def blocks_fit_tiled(
+    def fit_blocks_tiled(
         w: wp.array2d(dtype=float),
         grid: wp.array2d(dtype=float),
         target: wp.array3d(dtype=float),
@@ -178,7 +178,7 @@ def tiled_fit_kernel(dims: int, hidden: int, layers: int, out_dims: int) -> Any:
             tile_backprop(w, b, u, act, slope, g, grad_w)
         sse[b] = sse[b] + total
 
-    return blocks_fit_tiled
+    return fit_blocks_tiled
 
 
 def fit_tiled(

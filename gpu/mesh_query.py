@@ -46,7 +46,7 @@ def point_of(points: wp.array2d(dtype=float), i: int) -> wp.vec3:
 
 
 @wp.kernel(enable_backward=False)
-def signed_distance_kernel(
+def query_signed_distance(
     mesh: wp.uint64,
     points: wp.array2d(dtype=float),
     max_dist: float,
@@ -81,7 +81,7 @@ def signed_distance_kernel(
 
 
 @wp.kernel(enable_backward=False)
-def inside_kernel(
+def query_inside(
     mesh: wp.uint64,
     points: wp.array2d(dtype=float),
     sign_mode: int,
@@ -106,14 +106,14 @@ def signed_distance(
     """distance (N,) <- signed distance of points (N, 3) to the mesh (max_dist where no face is that
     close; negative inside), normal (N, 3) <- unit normal of the closest face (zero if none)."""
     device = str(points.device)
-    runtime.ensure_loaded(signed_distance_kernel, device)
+    runtime.ensure_loaded(query_signed_distance, device)
     inputs = [wp.uint64(mesh_id), points, float(max_dist), int(sign_mode), float(accuracy), distance, normal]
-    runtime.launch_sliced(signed_distance_kernel, (points.shape[0],), 0, inputs, device, interleave=True)
+    runtime.launch_sliced(query_signed_distance, (points.shape[0],), 0, inputs, device, interleave=True)
 
 
 def inside(mesh_id: int, points: Any, sign_mode: int, accuracy: float, out: Any) -> None:
     """out (N,) int32 <- 1 where points (N, 3) are inside the mesh, else 0 (WINDING or PARITY)."""
     device = str(points.device)
-    runtime.ensure_loaded(inside_kernel, device)
+    runtime.ensure_loaded(query_inside, device)
     inputs = [wp.uint64(mesh_id), points, int(sign_mode), float(accuracy), out]
-    runtime.launch_sliced(inside_kernel, (points.shape[0],), 0, inputs, device, interleave=True)
+    runtime.launch_sliced(query_inside, (points.shape[0],), 0, inputs, device, interleave=True)

@@ -58,7 +58,7 @@ def cell_exit(o: wp.vec3, d: wp.vec3, cell: wp.vec3i, res: int) -> float:
 
 
 @wp.kernel(enable_backward=False)
-def march_kernel(
+def march_rays(
     origins: wp.array2d(dtype=float),
     directions: wp.array2d(dtype=float),
     jitter: wp.array(dtype=float),
@@ -104,7 +104,7 @@ def march_kernel(
 
 
 @wp.kernel(enable_backward=False)
-def composite_forward_kernel(
+def composite_rays_forward(
     sigma: wp.array(dtype=float),
     rgb: wp.array2d(dtype=float),
     t: wp.array(dtype=float),
@@ -144,7 +144,7 @@ def composite_forward_kernel(
 
 
 @wp.kernel(enable_backward=False)
-def composite_backward_kernel(
+def composite_rays_backward(
     sigma: wp.array(dtype=float),
     rgb: wp.array2d(dtype=float),
     t: wp.array(dtype=float),
@@ -190,7 +190,7 @@ def composite_backward_kernel(
 
 
 @wp.kernel(enable_backward=False)
-def distortion_kernel(
+def measure_distortion(
     weights: wp.array(dtype=float),
     t: wp.array(dtype=float),
     dt: wp.array(dtype=float),
@@ -250,7 +250,7 @@ def march(
     """counts (R,) <- samples per ray; with write=True also t_out (S,) <- their distances at the
     rays' offsets (R + 1,) (the exclusive prefix sum of a counting pass's counts)."""
     inputs = [origins, directions, jitter, occupied, res, dt, near, max_samples, int(write), offsets, counts, t_out]
-    _launch(march_kernel, origins.shape[0], str(origins.device), inputs)
+    _launch(march_rays, origins.shape[0], str(origins.device), inputs)
 
 
 def composite_forward(
@@ -268,7 +268,7 @@ def composite_forward(
 ) -> None:
     """color (R, 3), opacity (R,), depth (R,), weights (S,), used (R,) (samples before termination)."""
     inputs = [sigma, rgb, t, dt, offsets, threshold, color, opacity, depth, weights, used]
-    _launch(composite_forward_kernel, offsets.shape[0] - 1, str(sigma.device), inputs)
+    _launch(composite_rays_forward, offsets.shape[0] - 1, str(sigma.device), inputs)
 
 
 def composite_backward(
@@ -288,16 +288,16 @@ def composite_backward(
 ) -> None:
     """grad_sigma (S,), grad_rgb (S, 3) <- from the gradients of the four forward outputs."""
     inputs = [sigma, rgb, t, dt, offsets, weights, used, grad_color, grad_opacity, grad_depth, grad_weights]
-    _launch(composite_backward_kernel, offsets.shape[0] - 1, str(sigma.device), [*inputs, grad_sigma, grad_rgb])
+    _launch(composite_rays_backward, offsets.shape[0] - 1, str(sigma.device), [*inputs, grad_sigma, grad_rgb])
 
 
 def distortion(weights: Any, t: Any, dt: Any, offsets: Any, loss: Any) -> None:
     """loss (R,) <- the distortion loss of each ray's weights."""
     inputs = [weights, t, dt, offsets, 0, loss, loss, weights]
-    _launch(distortion_kernel, offsets.shape[0] - 1, str(weights.device), inputs)
+    _launch(measure_distortion, offsets.shape[0] - 1, str(weights.device), inputs)
 
 
 def distortion_backward(weights: Any, t: Any, dt: Any, offsets: Any, grad_loss: Any, grad_weights: Any) -> None:
     """grad_weights (S,) <- d(sum_r grad_loss[r] * loss_r) / d weights."""
     inputs = [weights, t, dt, offsets, 1, grad_loss, grad_loss, grad_weights]
-    _launch(distortion_kernel, offsets.shape[0] - 1, str(weights.device), inputs)
+    _launch(measure_distortion, offsets.shape[0] - 1, str(weights.device), inputs)
