@@ -22,11 +22,6 @@ def cuda_count() -> int:
     return min(wp.get_cuda_device_count(), torch.cuda.device_count())
 
 
-def available() -> list[str]:
-    """Names of the devices here: 'cpu', then 'cuda:0', 'cuda:1', ..."""
-    return ["cpu", *(f"cuda:{i}" for i in range(cuda_count()))]
-
-
 def resolve(text: str = "auto", count: int | None = None) -> str:
     """'auto' | 'cpu' | 'cuda' | 'cuda:N' -> 'cpu' or 'cuda:N'; ConfigError naming the devices
     there are for one that is not here. `count`: CUDA devices (default: ask Warp and torch)."""

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 import numpy as np
 import torch
@@ -61,14 +61,10 @@ DEFAULT_BLOCK = {2: 32, 3: 16}
 
 #: Settings that None leaves to a preset, per preset and dims. "paper": MINER Sec. 4 for images (4 layers
 #: of 20, Adam 5e-4, 500 passes per scale) and its 3D occupancy section (2 hidden layers of 22, i.e. 3
-#: linear layers, Adam 1e-3, 2000 iterations per scale). "tuned", measured on the bundled 512x512
-#: image (2 shared cores, one process, 60 s each; PSNR after 60 s): paper 23.5 dB; lr 2e-3 27.1 dB;
-#: lr 4e-3 26.6 dB; lr 2e-3 with a coarse scale ending once its error falls by < 20% over 10 passes
-#: 31.1 dB (30 dB at 53 s; 50%: 31.3 dB, 55 s; at most 40 passes: 31.0 dB, 56 s). Then on a 1024x1024
-#: photo (PSNR at 10/30 s): scales trained together on all samples 21.7/25.4 dB; on 1/8 of each block's
-#: samples a step, coarser scales training on 17.9/21.9 (each finer scale chases them); 1/8 with the
-#: coarser scales stopping when a finer one starts 25.2/29.9; with the CPU's tiled fit kernel and targets
-#: built only on change, "fast" 29.9/34.7 and "tuned" 25.2/31.1. 3D: not measured yet, the paper's.
+#: linear layers, Adam 1e-3, 2000 iterations per scale). "tuned" (chosen with `fieldscope bench fit`): lr
+#: 2e-3, a coarse scale ends once its error falls by < 20% over 10 passes, scales train together; on the
+#: bundled 512x512 image 31.1 dB after 60 s against the paper's 23.5 dB (2 shared cores). 3D: the paper's
+#: settings with the together schedule (not measured yet).
 _PAPER_2D: dict[str, Any] = {
     "hidden_width": 20,
     "layers": 4,
@@ -94,6 +90,16 @@ DEFAULTS["fast"] = {
     2: {**DEFAULTS["tuned"][2], "sample_fraction": 0.125, "stop_coarser": True},
     3: DEFAULTS["tuned"][3],
 }
+
+
+T = TypeVar("T")
+
+
+def given(setting: T | None) -> T:
+    """A setting that None leaves to the preset, after LaplacianBlocksConfig.__post_init__ filled it in."""
+    if setting is None:
+        raise ConfigError("a Laplacian-block setting was read before its preset filled it in")
+    return setting
 
 
 @dataclass(frozen=True)
@@ -130,21 +136,21 @@ class LaplacianBlocksConfig:
     scales: int = 4
     block_size: int = 0
     defaults: str = "tuned"
-    hidden_width: int = None  # type: ignore[assignment]  # None: from `defaults`
-    layers: int = None  # type: ignore[assignment]
+    hidden_width: int | None = None  # None (this and the others so typed): from `defaults`
+    layers: int | None = None
     omega: float = 30.0
     target_mse: float = 1e-4
     coarse_ratio: float = 0.25
-    learning_rate: float = None  # type: ignore[assignment]
+    learning_rate: float | None = None
     lr_decay: float = 0.999
-    max_epochs: int = None  # type: ignore[assignment]
+    max_epochs: int | None = None
     plateau: float = 2e-7
-    min_gain: float = None  # type: ignore[assignment]
+    min_gain: float | None = None
     gain_window: int = 10
     blocks_per_step: int = 0
-    schedule: str = None  # type: ignore[assignment]
-    sample_fraction: float = None  # type: ignore[assignment]
-    stop_coarser: bool = None  # type: ignore[assignment]
+    schedule: str | None = None
+    sample_fraction: float | None = None
+    stop_coarser: bool | None = None
 
     def __post_init__(self) -> None:
         check(self.kind == "laplacian_blocks", f"kind must be 'laplacian_blocks', not {self.kind!r}")
@@ -169,23 +175,24 @@ class LaplacianBlocksConfig:
             f"scale would average {1 << (self.scales - 1)} samples per axis, more than the shortest side "
             f"({shortest}); use at most {most}",
         )
-        check(1 <= self.hidden_width <= 128, f"hidden width must be between 1 and 128, not {self.hidden_width}")
-        check(2 <= self.layers <= 8, f"layers must be between 2 and 8, not {self.layers}")
+        hidden_width, layers = given(self.hidden_width), given(self.layers)
+        check(1 <= hidden_width <= 128, f"hidden width must be between 1 and 128, not {hidden_width}")
+        check(2 <= layers <= 8, f"layers must be between 2 and 8, not {layers}")
         check(self.omega > 0, f"omega must be positive, not {self.omega}")
         check(self.target_mse >= 0, f"target MSE must be >= 0, not {self.target_mse}")
         check(0 < self.coarse_ratio <= 1, f"coarse ratio must be in (0, 1], not {self.coarse_ratio}")
-        check(self.learning_rate > 0, f"learning rate must be positive, not {self.learning_rate}")
+        check(given(self.learning_rate) > 0, f"learning rate must be positive, not {self.learning_rate}")
         check(0 < self.lr_decay <= 1, f"lr decay must be in (0, 1], not {self.lr_decay}")
-        check(self.max_epochs >= 1, f"max epochs must be at least 1, not {self.max_epochs}")
-        check(self.min_gain >= 0 and self.gain_window >= 1, "min_gain must be >= 0 and gain_window >= 1")
+        check(given(self.max_epochs) >= 1, f"max epochs must be at least 1, not {self.max_epochs}")
+        check(given(self.min_gain) >= 0 and self.gain_window >= 1, "min_gain must be >= 0 and gain_window >= 1")
         check(self.blocks_per_step >= 0, f"blocks per step must be >= 0 (0: all), not {self.blocks_per_step}")
-        check(0 < self.sample_fraction <= 1, f"sample fraction must be in (0, 1], not {self.sample_fraction}")
+        check(0 < given(self.sample_fraction) <= 1, f"sample fraction must be in (0, 1], not {self.sample_fraction}")
         check(self.schedule in SCHEDULES, f"schedule must be one of {', '.join(SCHEDULES)}, not {self.schedule!r}")
 
     @property
     def row_length(self) -> int:
         """Parameters of one block MLP."""
-        return kernels.row_length(self.dims, self.hidden_width, self.layers, self.out_dims)
+        return kernels.row_length(*self.mlp)
 
     def converged_mse(self, scale: int) -> float:
         """The error at which a block of `scale` leaves the active set (tau_j)."""
@@ -193,7 +200,8 @@ class LaplacianBlocksConfig:
 
     @property
     def mlp(self) -> tuple[int, int, int, int]:
-        return (self.dims, self.hidden_width, self.layers, self.out_dims)
+        """(dims, hidden_width, layers, out_dims) of every block's SIREN."""
+        return (self.dims, given(self.hidden_width), given(self.layers), self.out_dims)
 
 
 def siren_init(count: int, config: LaplacianBlocksConfig, generator: torch.Generator | None = None) -> torch.Tensor:
@@ -373,7 +381,7 @@ def torch_blocks(x: torch.Tensor, weights: torch.Tensor, blocks: BlockGeometry) 
         batch = local.new_zeros(batch_segments.numel(), int(lengths[batch_segments].max()), local.shape[1])
         batch[where, position[chosen]] = local[chosen]
         mlp_weights = weights[rows[starts[:-1][batch_segments]]]
-        values = reference.siren_blocks(batch, mlp_weights, c.hidden_width, c.layers, c.omega)
+        values = reference.siren_blocks(batch, mlp_weights, *c.mlp[1:3], c.omega)
         out = out.index_add(0, points[chosen], values[where, position[chosen]] * weight[chosen, None])
     return out
 
@@ -471,7 +479,7 @@ class LaplacianBlocksField(FieldBase):
         if self.impl == "torch":
             leaf = weights.detach().requires_grad_(True)
             local = grid[None].expand(weights.shape[0], -1, -1)
-            pred = reference.siren_blocks(local, leaf, c.hidden_width, c.layers, c.omega)
+            pred = reference.siren_blocks(local, leaf, *c.mlp[1:3], c.omega)
             losses = (((pred - targets) ** 2).sum(-1) * loss_weight).sum(1)
             (grad,) = torch.autograd.grad(losses.sum(), leaf)
             return losses.detach(), grad, pred.detach()

@@ -75,11 +75,3 @@ def build(signal: torch.Tensor, scales: int) -> list[torch.Tensor]:
         levels.insert(0, gaussian[j] - upsample(gaussian[j + 1], scale_shape(spatial, j)))
     return levels
 
-
-def reconstruct(levels: list[torch.Tensor], finest: int = 0) -> torch.Tensor:
-    """Sum the levels from the coarsest down to scale `finest`, upsampling on the way: the signal at
-    that scale (finest=0: the whole signal)."""
-    out = levels[-1]
-    for j in range(len(levels) - 2, finest - 1, -1):
-        out = levels[j] + upsample(out, tuple(levels[j].shape[:-1]))
-    return out

@@ -32,6 +32,7 @@ from fieldscope.fields.kinds.laplacian_blocks.field import (
     PRUNED,
     STOPPED,
     LaplacianBlocksField,
+    given,
 )
 from fieldscope.fields.kinds.laplacian_blocks.layout import Scale, from_blocks, sample_counts, to_blocks, upsample2
 from fieldscope.fields.kinds.laplacian_blocks.training import (
@@ -168,9 +169,10 @@ class ScalesTogetherTraining:
         finer scales' targets are built from it) once per round of 1/sample_fraction steps."""
         c = self.config
         total = c.block_size**c.dims
-        if c.sample_fraction >= 1:
+        fraction = given(c.sample_fraction)
+        if fraction >= 1:
             return np.arange(total)
-        count = max(1, round(total * c.sample_fraction))
+        count = max(1, round(total * fraction))
         if self._cursor + count > self._order.size:
             self._order = torch.randperm(total, generator=self.trainer.generator).numpy()
             self._cursor = 0
@@ -209,7 +211,7 @@ class ScalesTogetherTraining:
         field.status[ids[done]] = CONVERGED
         st.pred[st.block_ids[active].numpy()[:, None], samples[None, :]] = pred
         st.version += 1
-        if self.config.sample_fraction < 1 and bool(done.any()):
+        if given(self.config.sample_fraction) < 1 and bool(done.any()):
             self._refresh_outputs(st, active[done])
 
     def _end_pass(self, batch: list[tuple[ScaleState, torch.Tensor]]) -> None:
@@ -224,7 +226,7 @@ class ScalesTogetherTraining:
             st.last_loss = loss
             st.epoch += 1
             st.scale_losses.append(float(field.error[ids].mean()))
-            if st.scale.scale > 0 and (st.epoch >= c.max_epochs or plateau):
+            if st.scale.scale > 0 and (st.epoch >= given(c.max_epochs) or plateau):
                 self._stop_training([st])
         finest = self.states[-1]
         idle = not bool((self._status(finest) == ACTIVE).any())
@@ -288,7 +290,7 @@ class ScalesTogetherTraining:
         for st in states:
             still = torch.nonzero(self._status(st) == ACTIVE).squeeze(1)
             self.field.status[st.scale.first + st.block_ids[still]] = STOPPED
-            if self.config.sample_fraction < 1:
+            if given(self.config.sample_fraction) < 1:
                 self._refresh_outputs(st, still)
 
     def _refresh_outputs(self, st: ScaleState, local: torch.Tensor) -> None:

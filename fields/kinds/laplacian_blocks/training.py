@@ -36,7 +36,9 @@ from fieldscope.fields.kinds.laplacian_blocks.field import (
     NOT_STARTED,
     PRUNED,
     STOPPED,
+    LaplacianBlocksConfig,
     LaplacianBlocksField,
+    given,
     siren_init,
 )
 from fieldscope.fields.kinds.laplacian_blocks.layout import Scale, to_blocks
@@ -222,7 +224,7 @@ class ScaleByScaleTraining:
             run.epoch += 1
             run.scale_losses.append(float(field.error[run.scale.first + run.block_ids].mean()))
             coarse = run.scale.scale > 0
-            if coarse and (run.epoch >= c.max_epochs or plateau or good_enough(run.scale_losses, c)):
+            if coarse and (run.epoch >= given(c.max_epochs) or plateau or good_enough(run.scale_losses, c)):
                 field.status[run.scale.first + run.block_ids[active]] = STOPPED
                 active = active[:0]
         if active.numel() == 0:
@@ -364,13 +366,14 @@ def initial_rows(
     return rows
 
 
-def good_enough(scale_losses: list[float], c: Any) -> bool:
+def good_enough(scale_losses: list[float], c: LaplacianBlocksConfig) -> bool:
     """Whether a coarse scale has trained enough for its children to start: its blocks' mean error
     fell by less than the fraction c.min_gain over the last c.gain_window passes (min_gain 0: never)."""
-    if c.min_gain <= 0 or len(scale_losses) <= c.gain_window:
+    min_gain = given(c.min_gain)
+    if min_gain <= 0 or len(scale_losses) <= c.gain_window:
         return False
     before, now = scale_losses[-1 - c.gain_window], scale_losses[-1]
-    return now > (1.0 - c.min_gain) * before
+    return now > (1.0 - min_gain) * before
 
 
 def all_finite(tensor: torch.Tensor) -> bool:
