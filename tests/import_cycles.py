@@ -2,7 +2,8 @@
 
 Module-level imports (run when the module loads) and function-level ones (lazy, inside a def) are
 kept apart: a cycle of module-level imports breaks depending on which module loads first; a lazy
-import only runs after both modules have loaded. Run `python3 tests/import_cycles.py [ROOT]` for a
+import only runs after both modules have loaded. Imports under `if TYPE_CHECKING:` never run (they
+are for the type checker) and are not counted. Run `python3 tests/import_cycles.py [ROOT]` for a
 listing; the tests call `cycles()`.
 """
 
@@ -53,6 +54,16 @@ def _imported(node: ast.Import | ast.ImportFrom, module: str, is_package: bool, 
             yield name
 
 
+def _type_checking_only(node: ast.AST) -> bool:
+    """`if TYPE_CHECKING:` or `if typing.TYPE_CHECKING:` (its body runs only under a type checker)."""
+    if not isinstance(node, ast.If):
+        return False
+    test = node.test
+    return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
+        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING"
+    )
+
+
 def imports(root: Path = ROOT) -> tuple[dict[str, set[str]], dict[str, set[str]]]:
     """(module-level, function-level) import graphs: module -> the fieldscope modules it imports."""
     files = module_files(root)
@@ -62,6 +73,10 @@ def imports(root: Path = ROOT) -> tuple[dict[str, set[str]], dict[str, set[str]]
 
     def visit(node: ast.AST, module: str, is_package: bool, inside_function: bool) -> None:
         for child in ast.iter_child_nodes(node):
+            if _type_checking_only(child):
+                for rest in child.orelse:  # an `else:` branch does run
+                    visit(ast.Module(body=[rest], type_ignores=[]), module, is_package, inside_function)
+                continue
             if isinstance(child, ast.Import | ast.ImportFrom):
                 graph = lazy if inside_function else top
                 graph[module].update(m for m in _imported(child, module, is_package, known) if m != module)

@@ -26,3 +26,22 @@ def test_the_finder_sees_a_cycle(tmp_path):
     found = cycles(tmp_path)
     assert found["module"] == [["fieldscope.app.a", "fieldscope.app.b", "fieldscope.app.c"]]
     assert found["any"] == [["fieldscope.app.a", "fieldscope.app.b", "fieldscope.app.c", "fieldscope.gpu.d"]]
+
+
+def test_imports_for_the_type_checker_only_close_no_cycle(tmp_path):
+    for folder in ("app", "fields", "gpu"):
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / "__init__.py").write_text("")
+    (tmp_path / "fields" / "a.py").write_text("from fieldscope.fields import b\n")
+    (tmp_path / "fields" / "b.py").write_text(
+        "import typing\nfrom typing import TYPE_CHECKING\n\n"
+        "if TYPE_CHECKING:\n    from fieldscope.fields import a\n"
+        "if typing.TYPE_CHECKING:\n    import fieldscope.fields.a\nelse:\n    from fieldscope.gpu import c\n"
+    )
+    (tmp_path / "gpu" / "c.py").write_text("def f():\n    if TYPE_CHECKING:\n        import fieldscope.fields.b\n")
+    top, lazy = imports(tmp_path)
+    assert top["fieldscope.fields.b"] == {"fieldscope.gpu.c"}  # the else branch runs
+    assert lazy["fieldscope.gpu.c"] == set()
+    assert cycles(tmp_path) == {"module": [], "any": []}
+    (tmp_path / "fields" / "b.py").write_text("from fieldscope.fields import a\n")  # the same import, run
+    assert cycles(tmp_path)["module"] == [["fieldscope.fields.a", "fieldscope.fields.b"]]
