@@ -3,7 +3,10 @@ Warp and torch see one, else the CPU."""
 
 from __future__ import annotations
 
+import os
 import re
+
+import torch
 
 from fieldscope.fields.errors import ConfigError
 
@@ -12,11 +15,9 @@ _CUDA = re.compile(r"^cuda(?::(\d+))?$")
 
 def cuda_count() -> int:
     """CUDA devices usable here: seen by Warp (the kernels) and by torch (the tensors)."""
-    import torch
-
     if not torch.cuda.is_available():
         return 0
-    import warp as wp
+    import warp as wp  # lazy: Warp takes seconds to load, and only a machine with CUDA needs it here
 
     wp.init()
     return min(wp.get_cuda_device_count(), torch.cuda.device_count())
@@ -43,11 +44,7 @@ def resolve(text: str = "auto", count: int | None = None) -> str:
 
 def describe(device: str) -> str:
     """'cpu (2 cores)' or the GPU's name with its memory in use, for the Training panel."""
-    import torch
-
     if device == "cpu":
-        import os
-
         return f"CPU ({os.cpu_count()} cores)"
     index = torch.device(device).index or 0
     used = torch.cuda.memory_allocated(index) / 2**30

@@ -70,7 +70,7 @@ def grid_helpers(dims: int, smooth: int) -> SimpleNamespace:
     corner_weight, corner_grads, corner_weight_grad, corner_row, cell_corners; `corners` is how many vertices a
     point reads and no_weights() the zero of cell_corners' weights (Lagrange: gpu/lagrange.py)."""
     if smooth >= LAGRANGE:
-        from fieldscope.gpu.lagrange import stencil_helpers
+        from fieldscope.gpu.lagrange import stencil_helpers  # lazy: import cycle (lagrange builds on this module)
 
         return stencil_helpers(dims, lagrange_k(smooth))
     corners = 1 << dims

@@ -17,6 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import warp as wp
+from warp._src import context  # Warp keeps its runtime object here
 
 _lock = threading.Lock()
 _pool: ThreadPoolExecutor | None = None
@@ -62,8 +63,6 @@ def _native_stderr_filtered(drop: str) -> Iterator[None]:
 
 
 def _is_initialised() -> bool:
-    from warp._src import context  # Warp keeps its runtime object here
-
     return context.runtime is not None
 
 

@@ -27,7 +27,11 @@ import numpy as np
 import torch
 from torch import nn
 
+from fieldscope.fields import config as configs
 from fieldscope.fields.errors import ConfigError
+from fieldscope.fields.kinds.hashgrid import HashGridConfig, growth_for
+from fieldscope.fields.scenes.image import ImageScene
+from fieldscope.fields.training.run import build_run
 
 MODES = ("translation", "affine", "dense")
 
@@ -117,9 +121,6 @@ class Dense(nn.Module):
 
     def __init__(self, affine: Affine, size: tuple[int, int], levels: int) -> None:
         super().__init__()
-        from fieldscope.fields import config as configs
-        from fieldscope.fields.kinds.hashgrid import HashGridConfig, growth_for
-
         height, width = size
         top = max(8, min(max(height, width) // 4, 256))
         config = HashGridConfig(dims=2, out_dims=2, levels=levels, features=2, log2_table_size=14,
@@ -306,9 +307,6 @@ def finish(matcher: Matcher, motion: nn.Module, mode: str, seconds: float, chunk
 def fit_image(pixels: np.ndarray, field_options: Any, steps: int, train_options: Any = None, config: Any = None) -> Any:
     """A field fitted to an image (H, W, C) for `steps` steps through fields.run.build_run (field and
     training options as `fit`; `config` replaces the field options' config)."""
-    from fieldscope.fields.scenes.image import ImageScene
-    from fieldscope.fields.training.run import build_run
-
     trainer = build_run(ImageScene(pixels), field_options, train_options, config=config)
     for _ in range(steps):
         trainer.step()

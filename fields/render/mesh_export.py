@@ -12,6 +12,7 @@ import torch
 
 from fieldscope.fields.errors import ConfigError
 from fieldscope.fields.pixels import to_uint8
+from fieldscope.fields.snapshot import write_atomic
 
 MESH_OUTPUTS = (".ply", ".obj")
 #: Largest marching-cubes grid (its values are held in memory as float32: 4 GiB at 1024^3).
@@ -61,7 +62,7 @@ def marching_cubes(values: np.ndarray, level: float, inside_is_low: bool) -> tup
 
     Raises ConfigError when the level is not crossed anywhere (no surface).
     """
-    from skimage import measure
+    from skimage import measure  # lazy: scikit-image is heavy, and only mesh export needs it
 
     low, high = float(values.min()), float(values.max())
     if not low < level < high:
@@ -110,7 +111,7 @@ def transform_points(points: np.ndarray, matrix: Any | None) -> np.ndarray:
 
 def mesh_bytes(vertices: np.ndarray, faces: np.ndarray, suffix: str, colors: np.ndarray | None = None) -> bytes:
     """The mesh as a binary .ply or a text .obj file's bytes; colors (V, 3) in [0,1] as vertex colours."""
-    import trimesh
+    import trimesh  # lazy: trimesh takes seconds to load, and only mesh files need it
 
     suffix = suffix.lower()
     if suffix not in MESH_OUTPUTS:
@@ -125,15 +126,13 @@ def mesh_bytes(vertices: np.ndarray, faces: np.ndarray, suffix: str, colors: np.
 
 def write_mesh(path: str | Path, vertices: np.ndarray, faces: np.ndarray, colors: np.ndarray | None = None) -> None:
     """Write a mesh file atomically (.ply or .obj by the path's suffix)."""
-    from fieldscope.fields.snapshot import write_atomic
-
     path = Path(path)
     write_atomic(path, mesh_bytes(vertices, faces, path.suffix, colors))
 
 
 def read_mesh_bytes(data: bytes, suffix: str) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
     """Vertices, faces and vertex colours (or None) of a mesh file's bytes (for checks and tests)."""
-    import trimesh
+    import trimesh  # lazy: trimesh takes seconds to load, and only mesh files need it
 
     mesh = trimesh.load(io.BytesIO(data), file_type=suffix.lstrip("."), process=False, force="mesh")
     colors = None

@@ -25,7 +25,7 @@ import torch
 
 from fieldscope.fields.render.cameras import Camera, camera_rays, transform_rays
 from fieldscope.fields.render.mesh_export import field_grid
-from fieldscope.fields.render.volume_rendering import march_rays
+from fieldscope.fields.render.volume_rendering import march_rays, render_rays
 from fieldscope.fields.scenes.levels import finest_active_step, numerical_gradient
 
 ALBEDO = (0.82, 0.8, 0.76)
@@ -261,8 +261,6 @@ def nerf_image(
 ) -> torch.Tensor:
     """Volume rendering of a NeRF field and head over the scene's background (what its test PSNR
     measures): RGBA (R, 4), opaque."""
-    from fieldscope.fields.render.volume_rendering import render_rays
-
     dt = math.sqrt(3.0) / int(facts.get("render_steps", options.steps))
     background = torch.ones(3) if facts.get("background", "white") == "white" else torch.zeros(3)
     parts = []

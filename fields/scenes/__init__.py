@@ -21,26 +21,26 @@ NERF_FILES = ("transforms_train.json", "transforms.json")
 
 def _sdf(path: str | Path, **options: Any) -> Any:
     check_mesh_file(path)  # at once, before the mesh readers' slow imports
-    from fieldscope.fields.scenes.sdf import SdfScene
+    from fieldscope.fields.scenes.sdf import SdfScene  # lazy: loads Warp and trimesh (and mesh.py imports this package)
 
     return SdfScene.from_file(path, **options)
 
 
 def _occupancy(path: str | Path, **options: Any) -> Any:
     check_mesh_file(path)
-    from fieldscope.fields.scenes.occupancy import OccupancyScene
+    from fieldscope.fields.scenes.occupancy import OccupancyScene  # lazy: loads Warp and trimesh
 
     return OccupancyScene.from_file(path, **options)
 
 
 def _volume(path: str | Path, **options: Any) -> Any:
-    from fieldscope.fields.scenes.volume import VolumeScene
+    from fieldscope.fields.scenes.volume import VolumeScene  # lazy: NIfTI reading loads nibabel
 
     return VolumeScene.from_file(path, **options)
 
 
 def _nerf(path: str | Path, **options: Any) -> Any:
-    from fieldscope.fields.scenes.nerf import NerfScene
+    from fieldscope.fields.scenes.nerf import NerfScene  # lazy: loads Warp (the ray marcher)
 
     return NerfScene.from_path(path, **options)
 

@@ -17,6 +17,7 @@ from fieldscope.fields.errors import InputError
 from fieldscope.fields.field import FieldBase
 from fieldscope.fields.scenes.base import Batch, Scene, psnr_from_mse
 from fieldscope.fields.scenes.files import existing_file
+from fieldscope.fields.scenes.image_files import image_info, read_native
 from fieldscope.fields.scenes.tiles import TileCache
 
 #: Default memory for an image's pixels: images whose float32 pixels need more than half of it are
@@ -49,72 +50,6 @@ def load_image(path: str | Path, memory_budget: int = DEFAULT_MEMORY_BUDGET) -> 
     return _normalise(path, read_native(path))
 
 
-def image_info(path: Path) -> tuple[tuple[int, int, int], np.dtype]:
-    """(height, width, channels) and dtype of an image file, from its header where the format allows."""
-    if path.suffix.lower() == ".exr":
-        pixels = _read_exr(path)
-        return _three_axes(pixels.shape), pixels.dtype
-    import imageio.v3 as iio
-
-    try:
-        props = iio.improps(path)
-    except Exception as error:
-        raise InputError(f"{path}: not a readable image ({_reason(error)})") from None
-    return _three_axes(tuple(props.shape[1:] if props.is_batch else props.shape)), np.dtype(props.dtype)
-
-
-def _three_axes(shape: tuple[int, ...]) -> tuple[int, int, int]:
-    return tuple(int(n) for n in shape) if len(shape) == 3 else (*(int(n) for n in shape), 1)  # type: ignore[return-value]
-
-
-def read_native(path: Path) -> np.ndarray:
-    """The decoded pixels in the file's own dtype, (H, W, C)."""
-    pixels = _read_exr(path) if path.suffix.lower() == ".exr" else _read_imageio(path)
-    return pixels if pixels.ndim != 2 else pixels[:, :, None]
-
-
-def _read_imageio(path: Path) -> np.ndarray:
-    import imageio.v3 as iio
-
-    try:
-        pixels = iio.imread(path, **_sixteen_bit_png_reader(path))
-    except Exception as error:
-        raise InputError(f"{path}: not a readable image ({_reason(error)})") from None
-    return pixels[0] if pixels.ndim == 4 else pixels
-
-
-def _sixteen_bit_png_reader(path: Path) -> dict[str, Any]:
-    """imageio's default PNG reader (Pillow) drops 16-bit colour to 8 bits; its OpenCV plugin keeps them."""
-    with open(path, "rb") as handle:
-        head = handle.read(26)
-    if head[:8] != b"\x89PNG\r\n\x1a\n" or len(head) < 26 or head[24] != 16:
-        return {}
-    import cv2
-
-    return {"plugin": "opencv", "flags": cv2.IMREAD_UNCHANGED}
-
-
-def _read_exr(path: Path) -> np.ndarray:
-    # imageio reads EXR only through FreeImage, a binary it downloads at run time; OpenEXR's own
-    # Python binding needs no download.
-    import OpenEXR
-
-    try:
-        with OpenEXR.File(str(path)) as exr:
-            channels = {name: np.array(channel.pixels) for name, channel in exr.channels().items()}
-    except Exception as error:
-        raise InputError(f"{path}: not a readable EXR image ({_reason(error)})") from None
-    for group in ("RGBA", "RGB"):
-        if group in channels:
-            return channels[group]
-    planes = [channels[name] for name in ("R", "G", "B", "A", "Y") if name in channels]
-    if not planes:
-        if not channels:
-            raise InputError(f"{path}: the EXR image has no channels")
-        planes = [next(iter(channels.values()))]
-    return np.stack(planes, axis=-1) if planes[0].ndim == 2 else planes[0]
-
-
 def _normalise(path: Path, pixels: np.ndarray) -> np.ndarray:
     if pixels.ndim == 2:
         pixels = pixels[:, :, None]
@@ -129,11 +64,6 @@ def _normalise(path: Path, pixels: np.ndarray) -> np.ndarray:
         if not np.isfinite(out).all():
             raise InputError(f"{path}: the image holds NaN or infinite values")
     return np.ascontiguousarray(out)
-
-
-def _reason(error: Exception) -> str:
-    text = str(error).strip().splitlines()
-    return text[0] if text else type(error).__name__
 
 
 def gradient_norm(pixels: torch.Tensor) -> torch.Tensor:

@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 import torch
+import warp as wp
 
 from fieldscope.fields.errors import ConfigError, InputError
 from fieldscope.fields.scenes import MESH_SUFFIXES
@@ -32,7 +33,7 @@ def load_mesh(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
     suffix = path.suffix.lower()
     if suffix not in MESH_SUFFIXES:
         raise InputError(f"{path}: not a mesh type fieldscope reads (supported: {', '.join(MESH_SUFFIXES)})")
-    import trimesh
+    import trimesh  # lazy: trimesh takes seconds to load, and only mesh files need it
 
     try:
         loaded = trimesh.load(str(path), file_type=suffix[1:], force="mesh")
@@ -74,7 +75,7 @@ def normalise(vertices: np.ndarray, faces: np.ndarray, margin: float) -> tuple[n
 
 def is_watertight(vertices: np.ndarray, faces: np.ndarray) -> bool:
     """Every edge shared by exactly two triangles (after merging duplicate vertices)."""
-    import trimesh
+    import trimesh  # lazy: trimesh takes seconds to load, and only mesh files need it
 
     return bool(trimesh.Trimesh(vertices, faces, process=True).is_watertight)
 
@@ -93,8 +94,6 @@ class MeshOracle:
             sign = "parity" if is_watertight(vertices, faces) else "winding"
         if sign not in SIGN_MODES:
             raise ConfigError(f"sign must be one of auto, {', '.join(SIGN_MODES)}; not {sign!r}")
-        import warp as wp
-
         runtime.init()
         self.sign = sign
         self.accuracy = float(accuracy)

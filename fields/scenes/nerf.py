@@ -29,11 +29,13 @@ import torch.nn.functional as nnf
 from torch import nn
 
 from fieldscope.fields.config import check
+from fieldscope.fields.errors import SnapshotError
 from fieldscope.fields.render.cameras import camera_rays, pixel_rays, transform_rays
 from fieldscope.fields.render.volume_rendering import TERMINATION, OccupancyGrid, Rendered, distortion_loss, render_rays
 from fieldscope.fields.scenes.appearance import AppearanceConfig, AppearanceHead
 from fieldscope.fields.scenes.base import Batch, Scene, psnr_from_mse
 from fieldscope.fields.scenes.nerf_data import NerfData, Views, load_nerf
+from fieldscope.fields.training.trainer import split_params
 
 BACKGROUNDS = {"white": (1.0, 1.0, 1.0), "black": (0.0, 0.0, 0.0)}
 #: Rays rendered at once when evaluating (bounds the memory of a render).
@@ -67,9 +69,6 @@ class NerfHead(nn.Module):
 
 def head_from(snapshot: Any) -> NerfHead:
     """The colour head and occupancy grid stored in a NeRF snapshot."""
-    from fieldscope.fields.errors import SnapshotError
-    from fieldscope.fields.training.trainer import split_params
-
     facts = snapshot.scene.get("head")
     if not facts:
         raise SnapshotError("the snapshot holds no NeRF colour head (it was not trained on a NeRF scene)")

@@ -30,6 +30,7 @@ import numpy as np
 
 from fieldscope.fields.errors import InputError
 from fieldscope.fields.paths import plain_file_mode
+from fieldscope.fields.scenes.image_files import image_info, read_native
 
 FORMAT = "fieldscope-tiles"
 VERSION = 1
@@ -294,13 +295,11 @@ def source_info(path: Path) -> tuple[tuple[int, int, int], np.dtype]:
         page = _tiff_page(path)
         shape = page.shape if len(page.shape) == 3 else (*page.shape, 1)
         return (int(shape[0]), int(shape[1]), int(shape[2])), np.dtype(page.dtype)
-    from fieldscope.fields.scenes.image import image_info
-
     return image_info(path)
 
 
 def _tiff_page(path: Path) -> Any:
-    import tifffile
+    import tifffile  # lazy: only TIFF files need it, and `fieldscope --help` loads this module
 
     try:
         with tifffile.TiffFile(path) as tif:
@@ -321,8 +320,6 @@ def row_bands(path: Path, shape: tuple[int, int, int], budget: int) -> tuple[Ite
     bits become float32 in [0,1], floats float32), and the image's own dtype."""
     if path.suffix.lower() in (".tif", ".tiff"):
         return _tiff_bands(path, shape), np.dtype(_tiff_page(path).dtype)
-    from fieldscope.fields.scenes.image import read_native
-
     height, width, channels = shape
     needed = height * width * channels * 4
     if needed > budget:
@@ -347,7 +344,7 @@ def _storable(band: np.ndarray) -> np.ndarray:
 
 
 def _tiff_bands(path: Path, shape: tuple[int, int, int]) -> Iterator[np.ndarray]:
-    import tifffile
+    import tifffile  # lazy: only TIFF files need it, and `fieldscope --help` loads this module
 
     height, width, channels = shape
     with tifffile.TiffFile(path) as tif:

@@ -45,7 +45,7 @@ def _read_npy(path: Path) -> np.ndarray:
 
 
 def _read_nifti(path: Path) -> tuple[Any, np.ndarray]:
-    import nibabel
+    import nibabel  # lazy: nibabel takes ~1 s to load, and only NIfTI files need it
 
     try:
         image = nibabel.load(str(path))

@@ -19,6 +19,7 @@ import torch
 
 from fieldscope.fields import config as configs
 from fieldscope.fields.errors import ConfigError
+from fieldscope.fields.kinds.laplacian_blocks.layout import scale_layout
 from fieldscope.fields.training.run import FieldOptions, field_config
 
 TOLERANCE = 0.10
@@ -30,8 +31,6 @@ Tier = tuple[dict[str, Any], str, list[int]]
 def budget_params(config: Any) -> int:
     """Parameters of `config`'s field, fully grown (see the module docstring)."""
     if config.capabilities.blocks:
-        from fieldscope.fields.kinds.laplacian_blocks.layout import scale_layout
-
         return sum(s.count for s in scale_layout(config)) * config.row_length
     with torch.device("meta"):
         return int(configs.build_field(config).param_count())

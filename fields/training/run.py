@@ -47,7 +47,7 @@ class TrainOptions:
 def field_config(scene: Any, options: FieldOptions) -> Any:
     """The config of `options.kind` for `scene`: its dims and outputs, its size (kinds laid out
     on the scene's samples), the growth that reaches the finest resolution, then the user's settings."""
-    from fieldscope.fields.kinds.hashgrid import growth_for
+    from fieldscope.fields.kinds.hashgrid import growth_for  # lazy: it loads Warp, which `fieldscope --help` skips
 
     facts = scene.describe()
     cls = configs.config_class(options.kind)

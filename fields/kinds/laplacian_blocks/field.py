@@ -598,6 +598,7 @@ class LaplacianBlocksField(FieldBase):
 
     def training_strategy(self, trainer: Any) -> Any:
         if self.config.schedule == "together":
+            # lazy, both: import cycle (the schedules build on this module's field)
             from fieldscope.fields.kinds.laplacian_blocks.together import ScalesTogetherTraining
 
             return ScalesTogetherTraining(trainer)

@@ -74,4 +74,3 @@ def build(signal: torch.Tensor, scales: int) -> list[torch.Tensor]:
     for j in range(scales - 2, -1, -1):
         levels.insert(0, gaussian[j] - upsample(gaussian[j + 1], scale_shape(spatial, j)))
     return levels
-
