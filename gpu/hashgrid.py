@@ -15,9 +15,9 @@ never write the same memory.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import cache
 from types import SimpleNamespace
-from typing import Any
 
 import warp as wp
 
@@ -120,7 +120,7 @@ def kernels(dims: int, feats: int, smooth: int) -> SimpleNamespace:
     )
 
 
-def _launch(name: str, x: Any, feats: int, smooth: int, levels: Levels, axis: int, inputs: list[Any]) -> None:
+def _launch(name: str, x: wp.array, feats: int, smooth: int, levels: Levels, axis: int, inputs: list[object]) -> None:
     kernel = getattr(kernels(x.shape[1], feats, smooth), name)
     device = str(x.device)
     runtime.ensure_loaded(kernel, device)
@@ -128,7 +128,9 @@ def _launch(name: str, x: Any, feats: int, smooth: int, levels: Levels, axis: in
     runtime.launch_sliced(kernel, dim, axis, inputs, device, interleave=axis == 0)
 
 
-def forward(x: Any, table: Any, levels: dict[str, Any], table_size: int, smooth: int, out: Any) -> None:
+def forward(
+    x: wp.array, table: wp.array, levels: dict[str, wp.array], table_size: int, smooth: int, out: wp.array
+) -> None:
     """Encode points: x (N, D), table (R, F) -> out (N, L*F), overwritten.
 
     levels: warp int32 arrays (L,) named resolution, offset, hashed, mask.
@@ -138,7 +140,7 @@ def forward(x: Any, table: Any, levels: dict[str, Any], table_size: int, smooth:
 
 
 def backward_table(
-    x: Any, levels: dict[str, Any], table_size: int, smooth: int, grad_out: Any, grad_table: Any
+    x: wp.array, levels: dict[str, wp.array], table_size: int, smooth: int, grad_out: wp.array, grad_table: wp.array
 ) -> None:
     """Add d loss / d table (R, F) to grad_table, from grad_out (N, L*F); sliced by levels."""
     packed = make_levels(levels, table_size, POINTS_PER_THREAD)
@@ -146,7 +148,13 @@ def backward_table(
 
 
 def backward_points(
-    x: Any, table: Any, levels: dict[str, Any], table_size: int, smooth: int, grad_out: Any, grad_x: Any
+    x: wp.array,
+    table: wp.array,
+    levels: dict[str, wp.array],
+    table_size: int,
+    smooth: int,
+    grad_out: wp.array,
+    grad_x: wp.array,
 ) -> None:
     """Add d loss / d x (N, D) to grad_x (zero it first), from grad_out (N, L*F); sliced by points."""
     packed = make_levels(levels, table_size, POINTS_PER_THREAD)
@@ -154,7 +162,7 @@ def backward_points(
 
 
 @cache
-def collision_kernel(dims: int) -> Any:
+def collision_kernel(dims: int) -> wp.Kernel:
     """Kernel counting, for one level, how many grid vertices map to each table row.
 
     A line is the N+1 vertices along x at one (y, z); lines line_start .. line_stop-1 are counted
@@ -179,7 +187,7 @@ def collision_kernel(dims: int) -> Any:
         side = res + 1
         if r >= line_stop:
             return
-        cell = wp.vec3i(0, r % side, r / side)
+        cell = wp.vec3i(0, r % side, r // side)
         table_mask = wp.uint32(table_size - 1)
         for x in range(side):
             cell[0] = x
@@ -194,7 +202,7 @@ def vertex_lines(dims: int, resolution: int) -> int:
 
 
 def count_vertices(
-    dims: int, resolution: int, hashed: bool, table_size: int, counts: Any, lines: tuple[int, int] | None = None
+    dims: int, resolution: int, hashed: bool, table_size: int, counts: wp.array, lines: tuple[int, int] | None = None
 ) -> None:
     """counts (P, rows) int32, zeroed, P >= runtime.cpu_workers(): slice k adds into row k how many of
     the (N+1)^D vertices of a level of resolution N map to each row (sum over P is the answer).
@@ -208,7 +216,7 @@ def count_vertices(
     inputs = [resolution, int(hashed), table_size, start, stop, counts]
     size = max(0, stop - start)
 
-    def job(k: int) -> Any:
+    def job(k: int) -> Callable[[], object]:
         return lambda: wp.launch(kernel, dim=-(-size // parts), inputs=[*inputs, k, parts], device=device)
 
     runtime.run_all([job(k) for k in range(parts)])

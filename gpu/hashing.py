@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from functools import cache
 from types import SimpleNamespace
-from typing import Any
 
 import warp as wp
 
@@ -48,7 +47,7 @@ class Levels:
     points_per_thread: int
 
 
-def make_levels(arrays: dict[str, Any], table_size: int, points_per_thread: int) -> Levels:
+def make_levels(arrays: dict[str, wp.array], table_size: int, points_per_thread: int) -> Levels:
     """A Levels struct from warp arrays named resolution, offset, hashed, mask."""
     levels = Levels()
     levels.resolution, levels.offset = arrays["resolution"], arrays["offset"]

@@ -393,18 +393,18 @@ def kernels(dims: int, hidden: int, layers: int, out_dims: int) -> SimpleNamespa
     return SimpleNamespace(forward=evaluate_blocks_forward, backward=evaluate_blocks_backward, fit=fit_blocks)
 
 
-def _geometry(g: dict[str, Any]) -> list[Any]:
+def _geometry(g: dict[str, wp.array]) -> list[wp.array]:
     names = ("slots", "slot_offset", "blocks", "inv_extent", "mask", "samples", "sample_scale")
     return [g[name] for name in names]
 
 
 def forward(
-    x: Any,
-    w: Any,
-    geometry: dict[str, Any],
+    x: wp.array,
+    w: wp.array,
+    geometry: dict[str, wp.array],
     mlp: tuple[int, int, int, int],
     omega: float,
-    out: Any,
+    out: wp.array,
     side: int,
     top: int,
 ) -> None:
@@ -423,7 +423,12 @@ def forward(
 
 
 def backward(
-    w: Any, mlp: tuple[int, int, int, int], omega: float, segments: dict[str, Any], grad_out: Any, grad_w: Any
+    w: wp.array,
+    mlp: tuple[int, int, int, int],
+    omega: float,
+    segments: dict[str, wp.array],
+    grad_out: wp.array,
+    grad_w: wp.array,
 ) -> None:
     """Add d loss / d weights (R, P) to grad_w from grad_out (N, C).
 
@@ -441,15 +446,15 @@ def backward(
 
 
 def fit(
-    w: Any,
-    grid: Any,
-    target: Any,
-    weight: Any,
+    w: wp.array,
+    grid: wp.array,
+    target: wp.array,
+    weight: wp.array,
     mlp: tuple[int, int, int, int],
     omega: float,
-    grad_w: Any,
-    sse: Any,
-    pred: Any,
+    grad_w: wp.array,
+    sse: wp.array,
+    pred: wp.array,
 ) -> None:
     """Training on whole blocks, forward and backward in one pass: block b (weight row b of w (B, P))
     at its samples' local coordinates grid (S, D), against target (B, S, C) with per-sample loss
@@ -502,14 +507,14 @@ def step_adam_rows(
 
 
 def adam_rows(
-    w: Any,
-    rows: Any,
-    state: Any,
-    grad: Any,
-    m: Any,
-    v: Any,
-    steps: Any,
-    lr: Any,
+    w: wp.array,
+    rows: wp.array,
+    state: wp.array,
+    grad: wp.array,
+    m: wp.array,
+    v: wp.array,
+    steps: wp.array,
+    lr: wp.array,
     betas: tuple[float, float],
     eps: float,
 ) -> None:

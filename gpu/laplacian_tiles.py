@@ -55,7 +55,7 @@ def sincos_tile(x: Any):
 
 
 @cache
-def tiled_fit_kernel(dims: int, hidden: int, layers: int, out_dims: int) -> Any:
+def tiled_fit_kernel(dims: int, hidden: int, layers: int, out_dims: int) -> wp.Kernel:
     """The fused fit kernel for D = dims, H = hidden, L = layers (>= 2), C = out_dims."""
     sines = layers - 1
     mids = layers - 2
@@ -182,15 +182,15 @@ def tiled_fit_kernel(dims: int, hidden: int, layers: int, out_dims: int) -> Any:
 
 
 def fit_tiled(
-    w: Any,
-    grid: Any,
-    target: Any,
-    weight: Any,
+    w: wp.array,
+    grid: wp.array,
+    target: wp.array,
+    weight: wp.array,
     mlp: tuple[int, int, int, int],
     omega: float,
-    grad_w: Any,
-    sse: Any,
-    pred: Any,
+    grad_w: wp.array,
+    sse: wp.array,
+    pred: wp.array,
 ) -> None:
     """`laplacian_blocks.fit` on the CPU: w (B, P), grid (S, D), target (B, S, C), weight (B, S) ->
     pred (B, S, C) written, d loss / d w added to grad_w (B, P), each block's loss added to sse (B,).

@@ -17,8 +17,6 @@ thread writes only its own point's outputs, so concurrent CPU slices never race.
 
 from __future__ import annotations
 
-from typing import Any
-
 import warp as wp
 
 from fieldscope.gpu import runtime
@@ -101,7 +99,13 @@ def query_inside(
 
 
 def signed_distance(
-    mesh_id: int, points: Any, max_dist: float, sign_mode: int, accuracy: float, distance: Any, normal: Any
+    mesh_id: int,
+    points: wp.array,
+    max_dist: float,
+    sign_mode: int,
+    accuracy: float,
+    distance: wp.array,
+    normal: wp.array,
 ) -> None:
     """distance (N,) <- signed distance of points (N, 3) to the mesh (max_dist where no face is that
     close; negative inside), normal (N, 3) <- unit normal of the closest face (zero if none)."""
@@ -111,7 +115,7 @@ def signed_distance(
     runtime.launch_sliced(query_signed_distance, (points.shape[0],), 0, inputs, device, interleave=True)
 
 
-def inside(mesh_id: int, points: Any, sign_mode: int, accuracy: float, out: Any) -> None:
+def inside(mesh_id: int, points: wp.array, sign_mode: int, accuracy: float, out: wp.array) -> None:
     """out (N,) int32 <- 1 where points (N, 3) are inside the mesh, else 0 (WINDING or PARITY)."""
     device = str(points.device)
     runtime.ensure_loaded(query_inside, device)

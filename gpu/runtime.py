@@ -14,7 +14,6 @@ import tempfile
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
 
 import warp as wp
 from warp._src import context  # Warp keeps its runtime object here
@@ -79,7 +78,7 @@ def _executor() -> ThreadPoolExecutor:
         return _pool
 
 
-def ensure_loaded(kernel: Any, device: str) -> None:
+def ensure_loaded(kernel: wp.Kernel, device: str) -> None:
     """Compile or load a kernel's module before concurrent launches use it (loading is not
     thread-safe; later launches find it loaded)."""
     key = (kernel.module.name, device)
@@ -106,7 +105,7 @@ def split(count: int, parts: int) -> list[tuple[int, int]]:
     return pieces
 
 
-def run_all(jobs: Sequence[Callable[[], None]]) -> None:
+def run_all(jobs: Sequence[Callable[[], object]]) -> None:
     """Run jobs (each a Warp launch over its own slice) concurrently and wait; re-raise the first error."""
     if len(jobs) == 1:
         jobs[0]()
@@ -117,10 +116,10 @@ def run_all(jobs: Sequence[Callable[[], None]]) -> None:
 
 
 def launch_sliced(
-    kernel: Any,
+    kernel: wp.Kernel,
     dim: tuple[int, ...],
     axis: int,
-    inputs: list[Any],
+    inputs: list[object],
     device: str,
     interleave: bool = False,
     min_threads: int = MIN_THREADS_PER_SPLIT,
@@ -141,7 +140,7 @@ def launch_sliced(
         threads *= n
     parts = min(cpu_workers(), dim[axis]) if (device == "cpu" and threads >= min_threads) else 1
 
-    def job(start: int, length: int, stride: int) -> Callable[[], None]:
+    def job(start: int, length: int, stride: int) -> Callable[[], object]:
         sliced = tuple(length if a == axis else n for a, n in enumerate(dim))
         return lambda: wp.launch(kernel, dim=sliced, inputs=[*inputs, start, stride], device=device)
 

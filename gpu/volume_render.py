@@ -19,8 +19,6 @@ a ray writes only its own outputs, so slices by rays never race.
 
 from __future__ import annotations
 
-from typing import Any
-
 import warp as wp
 
 from fieldscope.gpu import runtime
@@ -228,23 +226,23 @@ def measure_distortion(
         loss[r] = value
 
 
-def _launch(kernel: Any, rays: int, device: str, inputs: list[Any]) -> None:
+def _launch(kernel: wp.Kernel, rays: int, device: str, inputs: list[object]) -> None:
     runtime.ensure_loaded(kernel, device)
     runtime.launch_sliced(kernel, (rays,), 0, inputs, device, interleave=True)
 
 
 def march(
-    origins: Any,
-    directions: Any,
-    jitter: Any,
-    occupied: Any,
+    origins: wp.array,
+    directions: wp.array,
+    jitter: wp.array,
+    occupied: wp.array,
     res: int,
     dt: float,
     near: float,
     max_samples: int,
-    offsets: Any,
-    counts: Any,
-    t_out: Any,
+    offsets: wp.array,
+    counts: wp.array,
+    t_out: wp.array,
     write: bool,
 ) -> None:
     """counts (R,) <- samples per ray; with write=True also t_out (S,) <- their distances at the
@@ -254,17 +252,17 @@ def march(
 
 
 def composite_forward(
-    sigma: Any,
-    rgb: Any,
-    t: Any,
-    dt: Any,
-    offsets: Any,
+    sigma: wp.array,
+    rgb: wp.array,
+    t: wp.array,
+    dt: wp.array,
+    offsets: wp.array,
     threshold: float,
-    color: Any,
-    opacity: Any,
-    depth: Any,
-    weights: Any,
-    used: Any,
+    color: wp.array,
+    opacity: wp.array,
+    depth: wp.array,
+    weights: wp.array,
+    used: wp.array,
 ) -> None:
     """color (R, 3), opacity (R,), depth (R,), weights (S,), used (R,) (samples before termination)."""
     inputs = [sigma, rgb, t, dt, offsets, threshold, color, opacity, depth, weights, used]
@@ -272,32 +270,34 @@ def composite_forward(
 
 
 def composite_backward(
-    sigma: Any,
-    rgb: Any,
-    t: Any,
-    dt: Any,
-    offsets: Any,
-    weights: Any,
-    used: Any,
-    grad_color: Any,
-    grad_opacity: Any,
-    grad_depth: Any,
-    grad_weights: Any,
-    grad_sigma: Any,
-    grad_rgb: Any,
+    sigma: wp.array,
+    rgb: wp.array,
+    t: wp.array,
+    dt: wp.array,
+    offsets: wp.array,
+    weights: wp.array,
+    used: wp.array,
+    grad_color: wp.array,
+    grad_opacity: wp.array,
+    grad_depth: wp.array,
+    grad_weights: wp.array,
+    grad_sigma: wp.array,
+    grad_rgb: wp.array,
 ) -> None:
     """grad_sigma (S,), grad_rgb (S, 3) <- from the gradients of the four forward outputs."""
     inputs = [sigma, rgb, t, dt, offsets, weights, used, grad_color, grad_opacity, grad_depth, grad_weights]
     _launch(composite_rays_backward, offsets.shape[0] - 1, str(sigma.device), [*inputs, grad_sigma, grad_rgb])
 
 
-def distortion(weights: Any, t: Any, dt: Any, offsets: Any, loss: Any) -> None:
+def distortion(weights: wp.array, t: wp.array, dt: wp.array, offsets: wp.array, loss: wp.array) -> None:
     """loss (R,) <- the distortion loss of each ray's weights."""
     inputs = [weights, t, dt, offsets, 0, loss, loss, weights]
     _launch(measure_distortion, offsets.shape[0] - 1, str(weights.device), inputs)
 
 
-def distortion_backward(weights: Any, t: Any, dt: Any, offsets: Any, grad_loss: Any, grad_weights: Any) -> None:
+def distortion_backward(
+    weights: wp.array, t: wp.array, dt: wp.array, offsets: wp.array, grad_loss: wp.array, grad_weights: wp.array
+) -> None:
     """grad_weights (S,) <- d(sum_r grad_loss[r] * loss_r) / d weights."""
     inputs = [weights, t, dt, offsets, 1, grad_loss, grad_loss, grad_weights]
     _launch(measure_distortion, offsets.shape[0] - 1, str(weights.device), inputs)
