@@ -7,10 +7,13 @@ from __future__ import annotations
 import dataclasses
 import json
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from fieldscope.fields.errors import ConfigError
 from fieldscope.fields.kinds import KINDS, FieldKind
+
+if TYPE_CHECKING:
+    from fieldscope.fields.field import FieldBase
 
 
 @dataclass(frozen=True)
@@ -30,6 +33,23 @@ class Capabilities:
     grows_while_training: bool = False
 
 
+class FieldConfig(Protocol):
+    """What every kind's config is: a frozen dataclass with at least these fields (and its kind's
+    Capabilities as a class attribute)."""
+
+    __dataclass_fields__: ClassVar[dict[str, Any]]
+    capabilities: ClassVar[Capabilities]
+
+    @property
+    def kind(self) -> str: ...
+
+    @property
+    def dims(self) -> int: ...
+
+    @property
+    def out_dims(self) -> int: ...
+
+
 _BY_NAME: dict[str, FieldKind] = {kind.name: kind for kind in KINDS}
 
 
@@ -45,7 +65,7 @@ def registration(kind: str) -> FieldKind:
     return _BY_NAME[kind]
 
 
-def config_class(kind: str) -> type:
+def config_class(kind: str) -> type[FieldConfig]:
     """The config dataclass of a kind (imports the kind's module)."""
     return registration(kind).load("config")
 
@@ -55,15 +75,15 @@ def implementations(kind: str) -> tuple[str, ...]:
     return registration(kind).impls or ("torch",)
 
 
-def to_dict(config: Any) -> dict[str, Any]:
+def to_dict(config: FieldConfig) -> dict[str, Any]:
     return dataclasses.asdict(config)
 
 
-def to_json(config: Any) -> str:
+def to_json(config: FieldConfig) -> str:
     return json.dumps(to_dict(config), sort_keys=True)
 
 
-def from_dict(data: dict[str, Any]) -> Any:
+def from_dict(data: dict[str, Any]) -> FieldConfig:
     """Rebuild a config from its dict; unknown kinds or keys raise ConfigError."""
     if not isinstance(data, dict) or "kind" not in data:
         raise ConfigError("a field config needs a 'kind'")
@@ -76,11 +96,11 @@ def from_dict(data: dict[str, Any]) -> Any:
     return cls(**values)
 
 
-def from_json(text: str) -> Any:
+def from_json(text: str) -> FieldConfig:
     return from_dict(json.loads(text))
 
 
-def build_field(config: Any, **options: Any) -> Any:
+def build_field(config: FieldConfig, **options: Any) -> FieldBase:
     """The Field module for a config of any registered kind (options go to its builder); an `impl`
     the kind does not have raises ConfigError (plain-torch kinds take impl="torch" and drop it)."""
     kind = registration(config.kind)

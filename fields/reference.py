@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import itertools
 import math
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 import torch.nn.functional as nnf
 
 from fieldscope.gpu.hashing import LAGRANGE, PRIMES
+
+if TYPE_CHECKING:
+    from fieldscope.fields.kinds.hashgrid import LevelLayout
 
 
 def hash_index(corners: torch.Tensor, table_size: int) -> torch.Tensor:
@@ -61,12 +64,12 @@ def corner_weights(frac: torch.Tensor, smooth: int) -> torch.Tensor:
     return torch.where(bits[None], s[:, None, :], 1.0 - s[:, None, :]).prod(dim=-1)
 
 
-def corner_rows(cell: torch.Tensor, layout: Any, level: int) -> torch.Tensor:
+def corner_rows(cell: torch.Tensor, layout: LevelLayout, level: int) -> torch.Tensor:
     """Rows (N, 2^D) of the corners of cells (N, D) in one level, the level's offset included."""
     return vertex_rows(cell[:, None, :] + corner_bits(cell.shape[1], cell.device)[None], layout, level)
 
 
-def vertex_rows(vertices: torch.Tensor, layout: Any, level: int) -> torch.Tensor:
+def vertex_rows(vertices: torch.Tensor, layout: LevelLayout, level: int) -> torch.Tensor:
     """Rows (N, P) of integer vertices (N, P, D) in one level (dense or hashed), offset included."""
     if layout.hashed[level]:
         rows = hash_index(vertices, layout.table_size)
@@ -108,7 +111,7 @@ def lagrange_points(x: torch.Tensor, resolution: int, k: int, dtype: torch.dtype
 
 
 def interpolation_points(
-    x: torch.Tensor, layout: Any, level: int, smooth: int, dtype: torch.dtype
+    x: torch.Tensor, layout: LevelLayout, level: int, smooth: int, dtype: torch.dtype
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """The rows (N, P) a level reads for x (N, D) and their weights (N, P): the 2^D cell corners
     (linear, smoothstep) or the (2k)^D Lagrange stencil."""
@@ -119,13 +122,15 @@ def interpolation_points(
     return corner_rows(cell, layout, level), corner_weights(frac, smooth)
 
 
-def level_features(x: torch.Tensor, table: torch.Tensor, layout: Any, level: int, smooth: int) -> torch.Tensor:
+def level_features(x: torch.Tensor, table: torch.Tensor, layout: LevelLayout, level: int, smooth: int) -> torch.Tensor:
     """Features (N, F) of one level: the rows it reads (dense or hashed) interpolated at x (N, D)."""
     rows, weights = interpolation_points(x, layout, level, smooth, table.dtype)
     return (weights[..., None] * nnf.embedding(rows, table)).sum(dim=1)
 
 
-def hashgrid_encode(x: torch.Tensor, table: torch.Tensor, layout: Any, mask: torch.Tensor, smooth: int) -> torch.Tensor:
+def hashgrid_encode(
+    x: torch.Tensor, table: torch.Tensor, layout: LevelLayout, mask: torch.Tensor, smooth: int
+) -> torch.Tensor:
     """Hash encoding of x (N, D) with table (R, F) -> (N, L*F) in the table's dtype.
 
     layout: a fields.hashgrid.LevelLayout; mask (L,) 0/1 turns levels off (zeros, no gradient).
@@ -142,7 +147,7 @@ def hashgrid_encode(x: torch.Tensor, table: torch.Tensor, layout: Any, mask: tor
 
 
 def bucket_points(
-    x: torch.Tensor, means: torch.Tensor, layout: Any, level: int, points: int, smooth: int
+    x: torch.Tensor, means: torch.Tensor, layout: LevelLayout, level: int, points: int, smooth: int
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """For one Lagrangian level: bucket weights alpha (N, C), the rows of the K points of every
     bucket (N, C, K), and squared distances |x - mu|^2 (N, C, K)."""
@@ -157,7 +162,7 @@ def gaussian_level_features(
     x: torch.Tensor,
     means: torch.Tensor,
     values: torch.Tensor,
-    layout: Any,
+    layout: LevelLayout,
     level: int,
     sigma: float,
     points: int,
@@ -173,7 +178,7 @@ def gaussian_level_features(
 def guidance_level(
     x: torch.Tensor,
     means: torch.Tensor,
-    layout: Any,
+    layout: LevelLayout,
     level: int,
     sigma: float,
     points: int,

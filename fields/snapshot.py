@@ -16,7 +16,7 @@ import struct
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 import numpy as np
 from safetensors.numpy import load as st_load
@@ -26,6 +26,9 @@ from fieldscope.fields import config as configs
 from fieldscope.fields.errors import FieldscopeError, SnapshotError
 from fieldscope.fields.paths import path_problem, plain_file_mode
 from fieldscope.fields.training.trainer import Snapshot, TrainConfig, frozen_arrays, split_params
+
+if TYPE_CHECKING:
+    from fieldscope.fields.field import FieldBase
 
 FORMAT = "fieldscope-snapshot"
 FORMAT_VERSION = 1
@@ -152,6 +155,7 @@ def from_bytes(path: Path, data: bytes, kind: str | None = None) -> Snapshot:
     try:
         config = configs.from_json(metadata["config"])
         train = json.loads(metadata["train"])
+        train_values: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v for k, v in train.items()}
         return Snapshot(
             version=0,
             step=int(metadata["step"]),
@@ -163,7 +167,7 @@ def from_bytes(path: Path, data: bytes, kind: str | None = None) -> Snapshot:
             params=frozen_arrays(arrays, copy=False),
             state="loaded",
             scene=json.loads(metadata.get("scene", "{}")),
-            train=TrainConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in train.items()}),
+            train=TrainConfig(**train_values),
         )
     except FieldscopeError as error:
         raise SnapshotError(f"{path}: damaged ({error})") from None
@@ -180,7 +184,7 @@ def load(path: str | Path, kind: str | None = None) -> Snapshot:
     return from_bytes(path, path.read_bytes(), kind)
 
 
-def field_from(snapshot: Snapshot, **options: Any) -> Any:
+def field_from(snapshot: Snapshot, **options: Any) -> FieldBase:
     """Build the field a snapshot describes and load its parameters and level mask (a scene head's
     parameters, if any, are left out: see fields.scenes.nerf.head_from)."""
     field = configs.build_field(snapshot.config, **options)

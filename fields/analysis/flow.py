@@ -21,17 +21,20 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
 from torch import nn
 
-from fieldscope.fields import config as configs
 from fieldscope.fields.errors import ConfigError
-from fieldscope.fields.kinds.hashgrid import HashGridConfig, growth_for
+from fieldscope.fields.kinds.hashgrid import HashGridConfig, HashGridField, growth_for
 from fieldscope.fields.scenes.image import ImageScene
-from fieldscope.fields.training.run import build_run
+from fieldscope.fields.training.run import FieldOptions, TrainOptions, build_run
+
+if TYPE_CHECKING:
+    from fieldscope.fields.config import FieldConfig
+    from fieldscope.fields.field import FieldBase
 
 MODES = ("translation", "affine", "dense")
 
@@ -100,6 +103,8 @@ class Translation(nn.Module):
 class Affine(nn.Module):
     """d(p) = t + M (p - centre) / size, M starting at zero: pixels (N, 2) -> (N, 2)."""
 
+    centre: torch.Tensor
+
     def __init__(self, size: tuple[int, int], start: tuple[float, float] = (0.0, 0.0)) -> None:
         super().__init__()
         height, width = size
@@ -126,8 +131,8 @@ class Dense(nn.Module):
         config = HashGridConfig(dims=2, out_dims=2, levels=levels, features=2, log2_table_size=14,
                                 base_resolution=4, growth=growth_for(4, top, levels), hidden_layers=0)  # fmt: skip
         self.affine = affine
-        self.residual = configs.build_field(config)
-        summing = self.residual.decoder.layers[0]
+        self.residual = HashGridField(config)
+        summing = self.residual.decoder.linears()[0]
         with torch.no_grad():
             self.residual.encoding.table.zero_()
             summing.weight.copy_(torch.eye(2).repeat(1, levels))  # inputs: level-major, 2 features each
@@ -155,7 +160,7 @@ def pixel_grid(height: int, width: int) -> torch.Tensor:
 class Matcher:
     """The photometric error between A's field at p + d and B at p (frozen field, pixels in)."""
 
-    def __init__(self, field: Any, target: np.ndarray) -> None:
+    def __init__(self, field: FieldBase, target: np.ndarray) -> None:
         self.field = field
         for param in field.parameters():
             param.requires_grad_(False)
@@ -221,7 +226,7 @@ def descend(
     for step in range(steps):
         for group in optimizer.param_groups:
             group["lr"] = lr * (0.01 + 0.99 * 0.5 * (1.0 + math.cos(math.pi * step / max(1, steps))))
-        if hasattr(motion, "reveal"):
+        if isinstance(motion, Dense):
             motion.reveal(min(1.0, 2.0 * (step + 1) / max(1, steps)))
         index = matcher.sample(options.points, generator)
         p = matcher.grid[index]
@@ -238,7 +243,7 @@ def descend(
     return True
 
 
-def estimate_flow(field: Any, target: np.ndarray, options: FlowOptions, watch: Watch | None = None) -> FlowResult:
+def estimate_flow(field: FieldBase, target: np.ndarray, options: FlowOptions, watch: Watch | None = None) -> FlowResult:
     """Optimise the motion d so that field(x + d(x)) matches target (H, W, C) at x; field: a fitted
     2D field of image A (same size as the target), left frozen. Returns the flow over every pixel;
     `watch` sees the motion after every step and may stop early (see Watch)."""
@@ -249,15 +254,17 @@ def estimate_flow(field: Any, target: np.ndarray, options: FlowOptions, watch: W
     size = (matcher.height, matcher.width)
     stages = Stages(options, watch)
     start = coarse_search(matcher, options, generator)
-    motion: nn.Module = Translation(start)
+    translation = Translation(start)
+    motion: nn.Module = translation
     going = descend(matcher, motion, options.steps, options, generator, watch=stages.next(options.steps))
     if going and options.mode in ("affine", "dense"):
-        affine = Affine(size, tuple(motion.t.detach().tolist()))
+        tx, ty = translation.t.detach().tolist()
+        affine = Affine(size, (tx, ty))
         going = descend(matcher, affine, options.steps, options, generator, watch=stages.next(options.steps))
         motion = affine
     if going and options.mode == "dense":
-        motion.requires_grad_(False)
-        motion = Dense(motion, size, options.dense_levels)
+        affine.requires_grad_(False)
+        motion = Dense(affine, size, options.dense_levels)
         descend(matcher, motion, options.dense_steps, options, generator, options.smoothness, options.dense_lr,
                 watch=stages.next(options.dense_steps))  # fmt: skip
     return finish(matcher, motion, options.mode, time.perf_counter() - started)
@@ -304,7 +311,13 @@ def finish(matcher: Matcher, motion: nn.Module, mode: str, seconds: float, chunk
     )
 
 
-def fit_image(pixels: np.ndarray, field_options: Any, steps: int, train_options: Any = None, config: Any = None) -> Any:
+def fit_image(
+    pixels: np.ndarray,
+    field_options: FieldOptions | None,
+    steps: int,
+    train_options: TrainOptions | None = None,
+    config: FieldConfig | None = None,
+) -> FieldBase:
     """A field fitted to an image (H, W, C) for `steps` steps through fields.run.build_run (field and
     training options as `fit`; `config` replaces the field options' config)."""
     trainer = build_run(ImageScene(pixels), field_options, train_options, config=config)

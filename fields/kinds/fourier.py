@@ -49,6 +49,8 @@ class FourierConfig:
 class FourierFeatures(CoordinateEncoding):
     """x (N, D) -> (N, 2m): cosines of the m phases, then their sines."""
 
+    B: torch.Tensor
+
     def __init__(self, dims: int, frequencies: int, sigma: float) -> None:
         super().__init__(2 * frequencies)
         self.register_buffer("B", torch.randn(frequencies, dims) * sigma)
@@ -60,6 +62,8 @@ class FourierFeatures(CoordinateEncoding):
 
 class FourierField(Field):
     """Random Fourier features + MLP decoder; plain torch, like MlpField (no `impl`)."""
+
+    config: FourierConfig
 
     def __init__(self, config: FourierConfig) -> None:
         super().__init__(config, FourierFeatures(config.dims, config.frequencies, config.sigma))

@@ -128,7 +128,7 @@ class _WarpLagrangian(torch.autograd.Function):
         return out
 
     @staticmethod
-    def backward(ctx: Any, grad_out: torch.Tensor) -> tuple[Any, ...]:
+    def backward(ctx: Any, grad_out: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
         x, means, values = ctx.saved_tensors
         grid, grad_out = ctx.enc.grid(), grad_out.float().contiguous()
         grad_x = grad_means = grad_values = None
@@ -157,7 +157,7 @@ class _WarpGuidance(torch.autograd.Function):
         return value
 
     @staticmethod
-    def backward(ctx: Any, grad_value: torch.Tensor) -> tuple[Any, ...]:
+    def backward(ctx: Any, grad_value: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
         x, means, nearest = ctx.saved_tensors
         grad_means = torch.zeros_like(means)
         warp_call(
@@ -174,6 +174,13 @@ class _WarpGuidance(torch.autograd.Function):
 
 class LagrangianLevels(nn.Module):
     """The Lagrangian levels alone: (N, D) -> (N, L~*F), and their guidance costs (N, L~)."""
+
+    resolution: torch.Tensor
+    offset: torch.Tensor
+    hashed: torch.Tensor
+    mask: torch.Tensor
+    cell: torch.Tensor
+    sigma_scale: torch.Tensor
 
     def __init__(self, layout: LevelLayout, config: GaussianBucketsConfig, impl: str) -> None:
         super().__init__()
@@ -286,6 +293,8 @@ class GaussianBucketsField(Field):
     """Gaussian-bucket encoding + MLP decoder, with the guidance loss and sigma schedule."""
 
     uses_guidance = True
+    config: GaussianBucketsConfig
+    encoding: GaussianBucketsEncoding
 
     def __init__(self, config: GaussianBucketsConfig, impl: str = "warp") -> None:
         super().__init__(config, GaussianBucketsEncoding(config, impl))

@@ -63,7 +63,7 @@ class HashGridConfig(GridConfig):
         super().__post_init__()
 
 
-def check_grid_settings(c: Any) -> None:
+def check_grid_settings(c: GridConfig) -> None:
     """Validate the settings every grid-based config shares (dims, levels, features, table, decoder)."""
     check(c.dims in (2, 3), f"dims must be 2 or 3, not {c.dims}")
     check(c.out_dims >= 1, f"out_dims must be at least 1, not {c.out_dims}")
@@ -134,7 +134,7 @@ def level_layout(dims: int, levels: int, base_resolution: int, growth: float, lo
     return LevelLayout(resolution, rows, offset, hashed, table_size, dims)
 
 
-def layout_of(config: Any) -> LevelLayout:
+def layout_of(config: GridConfig) -> LevelLayout:
     return level_layout(config.dims, config.levels, config.base_resolution, config.growth, config.log2_table_size)
 
 
@@ -151,7 +151,7 @@ class _WarpHashGrid(torch.autograd.Function):
         return out
 
     @staticmethod
-    def backward(ctx: Any, grad_out: torch.Tensor) -> tuple[Any, ...]:
+    def backward(ctx: Any, grad_out: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
         x, table = ctx.saved_tensors
         enc: HashGridEncoding = ctx.encoding
         common = (enc.level_arrays(), enc.table_size, enc.smooth, grad_out.float().contiguous())
@@ -171,6 +171,11 @@ class HashGridEncoding(nn.Module):
     impl="warp" runs the Warp kernels; impl="torch" the vectorised pure-PyTorch version
     (fields.reference), used as reference and as the benchmark baseline.
     """
+
+    resolution: torch.Tensor
+    offset: torch.Tensor
+    hashed: torch.Tensor
+    mask: torch.Tensor
 
     def __init__(
         self, layout: LevelLayout, features: int, interpolation: str, impl: str = "warp", lagrange_k: int = 2
@@ -242,6 +247,9 @@ def occupancy(resolution: int, dims: int, table_size: int) -> float:
 
 class HashGridField(Field):
     """Hash-grid encoding + MLP decoder."""
+
+    config: HashGridConfig
+    encoding: HashGridEncoding
 
     def __init__(self, config: HashGridConfig, impl: str = "warp") -> None:
         encoding = HashGridEncoding(layout_of(config), config.features, config.interpolation, impl, config.lagrange_k)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import itertools
 import math
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import torch
 from torch import nn
@@ -16,16 +16,19 @@ from torch import nn
 from fieldscope.fields.config import Capabilities, check
 from fieldscope.fields.field import Decoder, Field
 
+if TYPE_CHECKING:
+    from fieldscope.fields.kinds.fourier import FourierConfig, FourierField
+
 ACTIVATIONS = ("relu", "sine")
 
 
-def param_groups(field: nn.Module, lr: float) -> list[dict[str, Any]]:
+def param_groups(field: MlpField | FourierField, lr: float) -> list[dict[str, Any]]:
     """One group at the config's learning rate: a coordinate network's Adam diverges at the grid
     kinds' 1e-2 (Tancik et al. and SIREN train at 1e-4..1e-3), as MINER's blocks keep their own."""
     return [{"params": list(field.parameters()), "lr": field.config.learning_rate}]
 
 
-def check_decoder_settings(c: Any) -> None:
+def check_decoder_settings(c: MlpConfig | FourierConfig) -> None:
     """Validate the settings a coordinate network shares (dims, outputs, decoder shape)."""
     check(c.dims in (2, 3), f"dims must be 2 or 3, not {c.dims}")
     check(c.out_dims >= 1, f"out_dims must be at least 1, not {c.out_dims}")
@@ -107,7 +110,7 @@ class SineDecoder(Decoder):
         super().__init__(in_dims, hidden_width, hidden_layers, out_dims)
         self.omega = omega
         with torch.no_grad():
-            for i, layer in enumerate(self.layers):
+            for i, layer in enumerate(self.linears()):
                 n = layer.weight.shape[1]
                 bound = 1.0 / n if i == 0 else math.sqrt(6.0 / n) / omega
                 layer.weight.uniform_(-bound, bound)
@@ -122,6 +125,8 @@ class SineDecoder(Decoder):
 class MlpField(Field):
     """Centred coordinates + MLP (ReLU or SIREN); plain torch, with no `impl` to choose (its
     registration has none: build_field takes impl="torch" and refuses "warp")."""
+
+    config: MlpConfig
 
     def __init__(self, config: MlpConfig) -> None:
         super().__init__(config, CentredCoordinates(config.dims))

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import io
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -13,6 +13,9 @@ import torch
 from fieldscope.fields.errors import ConfigError
 from fieldscope.fields.pixels import to_uint8
 from fieldscope.fields.snapshot import write_atomic
+
+if TYPE_CHECKING:
+    from fieldscope.fields.field import FieldBase
 
 MESH_OUTPUTS = (".ply", ".obj")
 #: Largest marching-cubes grid (its values are held in memory as float32: 4 GiB at 1024^3).
@@ -31,7 +34,7 @@ def grid_points(resolution: int, centres: bool, slab: slice | None = None) -> to
 
 @torch.no_grad()
 def field_grid(
-    field: Any, resolution: int, centres: bool = False, channel: int = 0, chunk: int = 1 << 18
+    field: FieldBase, resolution: int, centres: bool = False, channel: int = 0, chunk: int = 1 << 18
 ) -> np.ndarray:
     """Output `channel` of a 3D field on a resolution^3 grid -> float32 (R, R, R), [i, j, k] at
     point (x_i, y_j, z_k) (see grid_points)."""
@@ -45,7 +48,7 @@ def field_grid(
     return out
 
 
-def device_of(field: Any) -> torch.device:
+def device_of(field: FieldBase) -> torch.device:
     """The device of a field's parameters (CPU for a module without any)."""
     parameter = next(iter(field.parameters()), None) if hasattr(field, "parameters") else None
     return parameter.device if parameter is not None else torch.device("cpu")
@@ -74,7 +77,7 @@ def marching_cubes(values: np.ndarray, level: float, inside_is_low: bool) -> tup
 
 
 def extract_mesh(
-    field: Any, resolution: int, level: float = 0.0, inside_is_low: bool = True, channel: int = 0
+    field: FieldBase, resolution: int, level: float = 0.0, inside_is_low: bool = True, channel: int = 0
 ) -> tuple[np.ndarray, np.ndarray]:
     """The level set of a 3D field's output `channel` at a resolution^3 grid of [0,1]^3:
     vertices (V, 3) in [0,1]^3, triangles (F, 3) (see marching_cubes)."""
@@ -120,7 +123,7 @@ def mesh_bytes(vertices: np.ndarray, faces: np.ndarray, suffix: str, colors: np.
     if colors is not None:
         rgba = to_uint8(np.concatenate([colors, np.ones((len(colors), 1))], axis=1))
     mesh = trimesh.Trimesh(vertices, faces, vertex_colors=rgba, process=False)
-    data = mesh.export(file_type=suffix[1:], **({"include_color": True} if suffix == ".obj" else {}))
+    data = mesh.export(file_type="obj", include_color=True) if suffix == ".obj" else mesh.export(file_type=suffix[1:])
     return data.encode() if isinstance(data, str) else bytes(data)
 
 
@@ -135,7 +138,10 @@ def read_mesh_bytes(data: bytes, suffix: str) -> tuple[np.ndarray, np.ndarray, n
     import trimesh  # lazy: trimesh takes seconds to load, and only mesh files need it
 
     mesh = trimesh.load(io.BytesIO(data), file_type=suffix.lstrip("."), process=False, force="mesh")
+    if not isinstance(mesh, trimesh.Trimesh):
+        raise ConfigError(f"the {suffix} data holds no single mesh")
     colors = None
-    if mesh.visual.kind == "vertex":
-        colors = np.asarray(mesh.visual.vertex_colors)[:, :3] / 255.0
+    visual = mesh.visual
+    if isinstance(visual, trimesh.visual.ColorVisuals) and visual.kind == "vertex":
+        colors = np.asarray(visual.vertex_colors)[:, :3] / 255.0
     return np.asarray(mesh.vertices), np.asarray(mesh.faces), colors

@@ -18,15 +18,20 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
 
+from fieldscope.fields.errors import ConfigError
 from fieldscope.fields.render.cameras import Camera, camera_rays, transform_rays
 from fieldscope.fields.render.mesh_export import field_grid
 from fieldscope.fields.render.volume_rendering import march_rays, render_rays
 from fieldscope.fields.scenes.levels import finest_active_step, numerical_gradient
+
+if TYPE_CHECKING:
+    from fieldscope.fields.field import FieldBase
+    from fieldscope.fields.scenes.nerf import NerfHead
 
 ALBEDO = (0.82, 0.8, 0.76)
 #: Least normal step, in cells of the finest active level (one or two cells leave speckles on a
@@ -75,7 +80,9 @@ def pixel_angle(camera: Camera, unit_from_world: Any | None) -> float:
     return scale / max(camera.fx, camera.fy)
 
 
-def surface_normals(field: Any, points: torch.Tensor, inside_is_low: bool, footprints: torch.Tensor) -> torch.Tensor:
+def surface_normals(
+    field: FieldBase, points: torch.Tensor, inside_is_low: bool, footprints: torch.Tensor
+) -> torch.Tensor:
     """Outward unit normals (N, 3) from the numerical gradient of output 0 at points (N, 3), over the
     larger of NORMAL_CELLS finest active cells and each point's pixel footprint (N,)."""
     steps = footprints.clamp_min(NORMAL_CELLS * finest_active_step(field))
@@ -86,7 +93,7 @@ def surface_normals(field: Any, points: torch.Tensor, inside_is_low: bool, footp
 
 @torch.no_grad()
 def sphere_trace(
-    field: Any, origins: torch.Tensor, directions: torch.Tensor, options: RenderOptions, level: float = 0.0
+    field: FieldBase, origins: torch.Tensor, directions: torch.Tensor, options: RenderOptions, level: float = 0.0
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Hit mask (R,) and distance (R,) of the first zero of a signed distance field along rays."""
     entry, exit_ = ray_box(origins, directions)
@@ -117,7 +124,7 @@ def sphere_trace(
 
 
 def bisect(
-    field: Any,
+    field: FieldBase,
     origins: torch.Tensor,
     directions: torch.Tensor,
     outside: torch.Tensor,
@@ -133,7 +140,7 @@ def bisect(
     return 0.5 * (outside + inside)
 
 
-def sample_values(field: Any, origins: torch.Tensor, directions: torch.Tensor, samples: Any) -> torch.Tensor:
+def sample_values(field: FieldBase, origins: torch.Tensor, directions: torch.Tensor, samples: Any) -> torch.Tensor:
     """Output 0 of the field at every sample (S,) of marched rays, in chunks."""
     parts = []
     for s in range(0, samples.t.numel(), RAY_CHUNK):
@@ -142,7 +149,7 @@ def sample_values(field: Any, origins: torch.Tensor, directions: torch.Tensor, s
     return torch.cat(parts) if parts else origins.new_zeros(0)
 
 
-def candidate_cells(field: Any, level: float, inside_is_low: bool, res: int) -> torch.Tensor:
+def candidate_cells(field: FieldBase, level: float, inside_is_low: bool, res: int) -> torch.Tensor:
     """Cells (res, res, res) bool that may hold the inside region: a corner of the cell or of a
     neighbouring cell is inside (one cell of dilation catches thin parts between grid vertices)."""
     values = torch.from_numpy(field_grid(field, res + 1))
@@ -155,7 +162,7 @@ def candidate_cells(field: Any, level: float, inside_is_low: bool, res: int) -> 
 
 @torch.no_grad()
 def first_crossing(
-    field: Any,
+    field: FieldBase,
     origins: torch.Tensor,
     directions: torch.Tensor,
     options: RenderOptions,
@@ -187,7 +194,9 @@ def first_crossing(
 
 
 @torch.no_grad()
-def max_intensity(field: Any, origins: torch.Tensor, directions: torch.Tensor, options: RenderOptions) -> torch.Tensor:
+def max_intensity(
+    field: FieldBase, origins: torch.Tensor, directions: torch.Tensor, options: RenderOptions
+) -> torch.Tensor:
     """Maximum of output 0 along each ray inside the cube (R,) (0 for rays that miss it)."""
     dt = math.sqrt(3.0) / options.steps
     everywhere = torch.ones(1, 1, 1, dtype=torch.bool)
@@ -197,7 +206,7 @@ def max_intensity(field: Any, origins: torch.Tensor, directions: torch.Tensor, o
 
 
 def surface_image(
-    field: Any,
+    field: FieldBase,
     origins: torch.Tensor,
     directions: torch.Tensor,
     hit: torch.Tensor,
@@ -217,11 +226,11 @@ def surface_image(
 
 @torch.no_grad()
 def render_field(
-    field: Any,
+    field: FieldBase,
     facts: dict[str, Any],
     camera: Camera,
     world_camera: bool = False,
-    head: Any = None,
+    head: NerfHead | None = None,
     options: RenderOptions | None = None,
 ) -> np.ndarray:
     """Render a 3D field trained on a scene described by `facts` (its describe(): task, level,
@@ -236,6 +245,8 @@ def render_field(
     inside_is_low = bool(facts.get("inside_is_low", True))
     level = options.level if options.level is not None else float(facts.get("level", 0.0))
     if task == "nerf":
+        if head is None:
+            raise ConfigError("a NeRF field renders with its scene's colour head (the snapshot's)")
         image = nerf_image(field, head, origins, directions, facts, options)
     elif task == "sdf":
         hit, t = sphere_trace(field, origins, directions, options, level)
@@ -252,8 +263,8 @@ def render_field(
 
 
 def nerf_image(
-    field: Any,
-    head: Any,
+    field: FieldBase,
+    head: NerfHead,
     origins: torch.Tensor,
     directions: torch.Tensor,
     facts: dict[str, Any],

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import nn
@@ -20,6 +20,10 @@ from torch import nn
 from fieldscope.fields.config import check
 from fieldscope.fields.warp_bridge import warp_call
 from fieldscope.gpu import volume_render as kernels
+
+if TYPE_CHECKING:
+    from fieldscope.fields.field import FieldBase
+    from fieldscope.fields.scenes.nerf import NerfHead
 
 #: Stop compositing a ray once its transmittance is under this (Instant-NGP's 1e-4).
 TERMINATION = 1e-4
@@ -130,7 +134,9 @@ class _Composite(torch.autograd.Function):
         return color, opacity, depth, weights, used
 
     @staticmethod
-    def backward(ctx: Any, g_color: Any, g_opacity: Any, g_depth: Any, g_weights: Any, _g_used: Any) -> tuple[Any, ...]:
+    def backward(
+        ctx: Any, g_color: Any, g_opacity: Any, g_depth: Any, g_weights: Any, _g_used: Any
+    ) -> tuple[torch.Tensor | None, ...]:
         sigma, rgb, t, dt, offsets, weights, used = ctx.saved_tensors
         rays = offsets.shape[0] - 1
 
@@ -182,7 +188,7 @@ class _Distortion(torch.autograd.Function):
         return loss
 
     @staticmethod
-    def backward(ctx: Any, grad_loss: torch.Tensor) -> tuple[Any, ...]:
+    def backward(ctx: Any, grad_loss: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
         weights, t, dt, offsets = ctx.saved_tensors
         grad_weights = torch.empty_like(weights)
         warp_call(kernels.distortion_backward, weights, t, dt, offsets, grad_loss.float().contiguous(), grad_weights)
@@ -203,6 +209,10 @@ class OccupancyGrid(nn.Module):
     seen (G^3,) bool, occupied (G, G, G) bool.
     """
 
+    density: torch.Tensor
+    seen: torch.Tensor
+    occupied: torch.Tensor
+
     def __init__(self, resolution: int = 128, decay: float = 0.95, share: float = 0.125) -> None:
         super().__init__()
         check(8 <= resolution <= 512, f"occupancy grid resolution must be between 8 and 512, not {resolution}")
@@ -216,7 +226,7 @@ class OccupancyGrid(nn.Module):
         self._cursor = 0
 
     @torch.no_grad()
-    def update(self, field: Any, dt: float, generator: torch.Generator, chunk: int = 1 << 18) -> None:
+    def update(self, field: FieldBase, dt: float, generator: torch.Generator, chunk: int = 1 << 18) -> None:
         """Look at `share` of the cells uniformly and as many among the occupied ones (Instant-NGP
         looks at a quarter of each; less here, for CPU budgets), then decay and threshold."""
         cells = self.density.numel()
@@ -283,8 +293,8 @@ def _before_termination(samples: Samples, used: torch.Tensor) -> torch.Tensor:
 
 
 def render_rays(
-    field: Any,
-    head: Any,
+    field: FieldBase,
+    head: NerfHead,
     origins: torch.Tensor,
     directions: torch.Tensor,
     background: torch.Tensor,

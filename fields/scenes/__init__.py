@@ -19,34 +19,34 @@ VOLUME_SUFFIXES = (".npy", ".nii", ".nii.gz")
 NERF_FILES = ("transforms_train.json", "transforms.json")
 
 
-def _sdf(path: str | Path, **options: Any) -> Any:
+def _sdf(path: str | Path, **options: Any) -> Scene:
     check_mesh_file(path)  # at once, before the mesh readers' slow imports
     from fieldscope.fields.scenes.sdf import SdfScene  # lazy: loads Warp and trimesh (and mesh.py imports this package)
 
     return SdfScene.from_file(path, **options)
 
 
-def _occupancy(path: str | Path, **options: Any) -> Any:
+def _occupancy(path: str | Path, **options: Any) -> Scene:
     check_mesh_file(path)
     from fieldscope.fields.scenes.occupancy import OccupancyScene  # lazy: loads Warp and trimesh
 
     return OccupancyScene.from_file(path, **options)
 
 
-def _volume(path: str | Path, **options: Any) -> Any:
+def _volume(path: str | Path, **options: Any) -> Scene:
     from fieldscope.fields.scenes.volume import VolumeScene  # lazy: NIfTI reading loads nibabel
 
     return VolumeScene.from_file(path, **options)
 
 
-def _nerf(path: str | Path, **options: Any) -> Any:
+def _nerf(path: str | Path, **options: Any) -> Scene:
     from fieldscope.fields.scenes.nerf import NerfScene  # lazy: loads Warp (the ray marcher)
 
     return NerfScene.from_path(path, **options)
 
 
 #: task name -> function(path, **options) -> Scene. Each scene file's task is listed here.
-TASKS: dict[str, Callable[..., Any]] = {
+TASKS: dict[str, Callable[..., Scene]] = {
     "image": ImageScene.from_file,
     "sdf": _sdf,
     "occupancy": _occupancy,

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import nn
+
+if TYPE_CHECKING:
+    from fieldscope.fields.field import FieldBase
 
 
 @dataclass(frozen=True)
@@ -35,11 +38,11 @@ class Scene:
         """A random training batch of n samples."""
         raise NotImplementedError
 
-    def loss(self, field: Any, batch: Batch) -> tuple[torch.Tensor, dict[str, float]]:
+    def loss(self, field: FieldBase, batch: Batch) -> tuple[torch.Tensor, dict[str, float]]:
         """The field's loss on a batch, and batch statistics."""
         raise NotImplementedError
 
-    def evaluate(self, field: Any) -> dict[str, float]:
+    def evaluate(self, field: FieldBase) -> dict[str, float]:
         """Quick metrics (PSNR, IoU, ...) for the live view."""
         raise NotImplementedError
 
@@ -47,11 +50,11 @@ class Scene:
         """Facts for the snapshot and the viewer: name, task, size, bounds, ..."""
         raise NotImplementedError
 
-    def evaluate_full(self, field: Any) -> dict[str, float]:
+    def evaluate_full(self, field: FieldBase) -> dict[str, float]:
         """Slower, exact metrics (all test views, Chamfer distance); by default the quick ones."""
         return self.evaluate(field)
 
-    def before_step(self, field: Any, step: int) -> None:
+    def before_step(self, field: FieldBase, step: int) -> None:
         """Called before each gradient step (schedules: the NeRF occupancy grid, coarse-to-fine levels)."""
 
     def guidance(self, batch: Batch) -> Batch:

@@ -73,7 +73,7 @@ def gradient_norm(pixels: torch.Tensor) -> torch.Tensor:
     axes = tuple(range(pixels.ndim - 1))
     flat = min(pixels.shape[:-1]) <= 1
     grads = (torch.zeros_like(pixels),) * len(axes) if flat else torch.gradient(pixels, dim=axes)
-    return torch.sqrt(sum((g * g).sum(dim=-1) for g in grads))
+    return torch.sqrt(torch.stack([(g * g).sum(dim=-1) for g in grads]).sum(dim=0))
 
 
 def gradient_norm_at(pixels: torch.Tensor, rows: torch.Tensor, cols: torch.Tensor) -> torch.Tensor:
@@ -214,13 +214,13 @@ class ImageScene(Scene):
         assert self.pixels is not None
         return self.pixels[lo[1] : hi[1], lo[0] : hi[0]].cpu().numpy()
 
-    def loss(self, field: Any, batch: Batch) -> tuple[torch.Tensor, dict[str, float]]:
+    def loss(self, field: FieldBase, batch: Batch) -> tuple[torch.Tensor, dict[str, float]]:
         """Mean squared error over the batch, and the batch's PSNR."""
         mse = torch.mean((field(batch.coords) - batch.targets) ** 2)
         return mse, {"batch_psnr": psnr_from_mse(float(mse.detach()))}
 
     @torch.no_grad()
-    def evaluate(self, field: Any, chunk: int = 1 << 16) -> dict[str, float]:
+    def evaluate(self, field: FieldBase, chunk: int = 1 << 16) -> dict[str, float]:
         """PSNR (dB, peak 1) and MSE over every pixel, evaluated in chunks of rows (a streamed image
         above EXACT_EVAL_PIXELS: over a fixed sample of whole tiles, with psnr_pixels saying how many)."""
         if self.stream is not None and self.height * self.width > EXACT_EVAL_PIXELS:
@@ -245,7 +245,7 @@ class ImageScene(Scene):
         region = self.stream.read_region(rows.start, rows.stop, 0, self.width)
         return torch.from_numpy(region).to(self.device)
 
-    def _evaluate_tiles(self, field: Any, chunk: int) -> dict[str, float]:
+    def _evaluate_tiles(self, field: FieldBase, chunk: int) -> dict[str, float]:
         cache = self.stream
         assert cache is not None
         picks = np.random.default_rng(0).choice(cache.tiles_y * cache.tiles_x, EVAL_TILES, replace=False)
@@ -278,20 +278,20 @@ class ImageScene(Scene):
         return facts
 
 
-def pixel_grid(field: Any, height: int, width: int) -> torch.Tensor | None:
+def pixel_grid(field: FieldBase, height: int, width: int) -> torch.Tensor | None:
     """The field's own whole-image evaluation (H, W, C) where it has one (FieldBase.pixel_grid); None
     for any other module (a plain callable evaluates its points)."""
     return field.pixel_grid(height, width) if isinstance(field, FieldBase) else None
 
 
 @torch.no_grad()
-def render_image(field: Any, width: int, height: int, chunk: int = 1 << 16) -> np.ndarray:
+def render_image(field: FieldBase, width: int, height: int, chunk: int = 1 << 16) -> np.ndarray:
     """Evaluate a 2D field at the pixel centers of a width x height grid -> float32 (H, W, C)."""
     return np.concatenate(list(render_bands(field, width, height, chunk)))
 
 
 @torch.no_grad()
-def render_bands(field: Any, width: int, height: int, chunk: int = 1 << 16) -> Iterator[np.ndarray]:
+def render_bands(field: FieldBase, width: int, height: int, chunk: int = 1 << 16) -> Iterator[np.ndarray]:
     """The same, as float32 bands of whole rows (rows, W, C), top to bottom (memory: one band; a field
     with its own whole-image evaluation, FieldBase.pixel_grid, builds the whole image first)."""
     grid = pixel_grid(field, height, width)

@@ -8,12 +8,16 @@ step. The finest active level's rule is finest_active_resolution, which the GL v
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 import torch
 
 from fieldscope.fields.config import check
 from fieldscope.fields.kinds.hashgrid import level_resolution
+
+if TYPE_CHECKING:
+    from fieldscope.fields.config import FieldConfig
+    from fieldscope.fields.field import FieldBase
 
 #: The resolution assumed for fields that tell nothing about theirs (kinds without growing grid
 #: levels, analytic functions): its cell is their numerical-gradient step.
@@ -21,20 +25,34 @@ DEFAULT_RESOLUTION = 512.0
 DEFAULT_STEP = 1.0 / DEFAULT_RESOLUTION
 
 
-def config_level_resolutions(config: Any) -> list[float] | None:
+@runtime_checkable
+class GrowingLevels(Protocol):
+    """What a config of a kind with capabilities.growth_levels has."""
+
+    @property
+    def levels(self) -> int: ...
+
+    @property
+    def base_resolution(self) -> int: ...
+
+    @property
+    def growth(self) -> float: ...
+
+
+def config_level_resolutions(config: FieldConfig | None) -> list[float] | None:
     """Grid resolution of each level of a config, coarse to fine, or None if its kind has no
     growing grid levels (or there is no config)."""
-    if config is None or not config.capabilities.growth_levels:
+    if config is None or not config.capabilities.growth_levels or not isinstance(config, GrowingLevels):
         return None
     return [float(level_resolution(config.base_resolution, config.growth, lvl)) for lvl in range(config.levels)]
 
 
-def level_resolutions(field: Any) -> list[float] | None:
+def level_resolutions(field: FieldBase) -> list[float] | None:
     """Grid resolution of each level of a field, coarse to fine, or None if it has no levels."""
     return config_level_resolutions(getattr(field, "config", None))  # analytic functions have none
 
 
-def finest_active_resolution(config: Any, mask: tuple[bool, ...] | None = None) -> float:
+def finest_active_resolution(config: FieldConfig | None, mask: tuple[bool, ...] | None = None) -> float:
     """The grid resolution N of the finest level of `config` that `mask` leaves on (a level past the
     mask's end is on; the coarsest if none is), or DEFAULT_RESOLUTION for kinds without levels."""
     resolutions = config_level_resolutions(config)
@@ -45,13 +63,13 @@ def finest_active_resolution(config: Any, mask: tuple[bool, ...] | None = None) 
     return max(active)
 
 
-def finest_active_step(field: Any) -> float:
+def finest_active_step(field: FieldBase) -> float:
     """The cell size 1/N of the finest level that the level mask leaves on (Neuralangelo's epsilon)."""
     mask = getattr(field, "level_mask", None)
     return 1.0 / finest_active_resolution(getattr(field, "config", None), None if mask is None else tuple(mask))
 
 
-def numerical_gradient(field: Any, x: torch.Tensor, step: float | torch.Tensor, channel: int = 0) -> torch.Tensor:
+def numerical_gradient(field: FieldBase, x: torch.Tensor, step: float | torch.Tensor, channel: int = 0) -> torch.Tensor:
     """Central differences of output `channel` at x (N, 3) with the given step (a number, or one
     per point (N,)) -> (N, 3).
 
@@ -90,7 +108,7 @@ class CoarseToFine:
     def active_levels(self, step: int, num_levels: int) -> int:
         return scheduled_levels(step, num_levels, self.start_levels, self.steps_per_level)
 
-    def apply(self, field: Any, step: int) -> None:
+    def apply(self, field: FieldBase, step: int) -> None:
         count = self.active_levels(step, field.num_levels)
         if count != self._applied:
             field.set_level_mask(tuple(level < count for level in range(field.num_levels)))

@@ -21,7 +21,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -36,6 +36,10 @@ from fieldscope.fields.scenes.appearance import AppearanceConfig, AppearanceHead
 from fieldscope.fields.scenes.base import Batch, Scene, psnr_from_mse
 from fieldscope.fields.scenes.nerf_data import NerfData, Views, load_nerf
 from fieldscope.fields.training.trainer import split_params
+
+if TYPE_CHECKING:
+    from fieldscope.fields.field import FieldBase
+    from fieldscope.fields.training.trainer import Snapshot
 
 BACKGROUNDS = {"white": (1.0, 1.0, 1.0), "black": (0.0, 0.0, 0.0)}
 #: Rays rendered at once when evaluating (bounds the memory of a render).
@@ -67,7 +71,7 @@ class NerfHead(nn.Module):
         return {"appearance": self.colour.config.to_dict(), "grid_resolution": self.grid.resolution}
 
 
-def head_from(snapshot: Any) -> NerfHead:
+def head_from(snapshot: Snapshot) -> NerfHead:
     """The colour head and occupancy grid stored in a NeRF snapshot."""
     facts = snapshot.scene.get("head")
     if not facts:
@@ -84,7 +88,7 @@ def default_steps(width: int, height: int) -> int:
 
 @torch.no_grad()
 def render_camera(
-    field: Any,
+    field: FieldBase,
     head: NerfHead,
     camera: Any,
     unit_from_world: Any,
@@ -111,6 +115,7 @@ class NerfScene(Scene):
 
     task = "nerf"
     dims = 3
+    head: NerfHead
 
     def __init__(
         self,
@@ -202,12 +207,12 @@ class NerfScene(Scene):
         return RayBatch(origins, self.over(rgba, background), None, directions, background)
 
     # ---- training
-    def before_step(self, field: Any, step: int) -> None:
+    def before_step(self, field: FieldBase, step: int) -> None:
         """Every grid_interval steps: update the occupancy grid from the field's density."""
         if step > 0 and step % self.grid_interval == 0:
             self.head.grid.update(field, self.dt, self.generator)
 
-    def loss(self, field: Any, batch: Batch) -> tuple[torch.Tensor, dict[str, float]]:
+    def loss(self, field: FieldBase, batch: Batch) -> tuple[torch.Tensor, dict[str, float]]:
         """Huber loss on the rendered colours (+ distortion loss), and batch statistics."""
         assert isinstance(batch, RayBatch) and batch.directions is not None and batch.background is not None
         jitter = torch.rand(batch.coords.shape[0], generator=self.generator).to(self.device)
@@ -240,7 +245,7 @@ class NerfScene(Scene):
 
     # ---- evaluation
     @torch.no_grad()
-    def render_rays(self, field: Any, origins: torch.Tensor, directions: torch.Tensor) -> torch.Tensor:
+    def render_rays(self, field: FieldBase, origins: torch.Tensor, directions: torch.Tensor) -> torch.Tensor:
         """Colours (R, 3) of unit-cube rays over the evaluation background, in chunks."""
         parts = []
         for s in range(0, origins.shape[0], RAY_CHUNK):
@@ -248,7 +253,7 @@ class NerfScene(Scene):
             parts.append(render_rays(field, self.head, o, d, self.background, self.head.grid.occupied, self.dt).color)
         return torch.cat(parts) if parts else origins.new_zeros(0, 3)
 
-    def render_view(self, field: Any, index: int, split: str = "test") -> np.ndarray:
+    def render_view(self, field: FieldBase, index: int, split: str = "test") -> np.ndarray:
         """A whole view of a split as float32 (H, W, 3) over the evaluation background."""
         views = self.data.test if split == "test" else self.data.train
         image = render_camera(field, self.head, views.camera(index), self.unit_from_world, self.background, self.dt)
@@ -259,13 +264,13 @@ class NerfScene(Scene):
         rgba = views.images[index].float().reshape(-1, 4)
         return self.over(rgba, self.background.cpu()).reshape(views.height, views.width, 3).numpy()
 
-    def evaluate(self, field: Any) -> dict[str, float]:
+    def evaluate(self, field: FieldBase) -> dict[str, float]:
         """PSNR over a fixed random subset of test pixels (quick, for live training)."""
         origins, directions, rgba = self._quick
         mse = float(torch.mean((self.render_rays(field, origins, directions) - self.over(rgba, self.background)) ** 2))
         return {"psnr": psnr_from_mse(mse)}
 
-    def evaluate_full(self, field: Any) -> dict[str, float]:
+    def evaluate_full(self, field: FieldBase) -> dict[str, float]:
         """Mean PSNR over every test view (whole images over the evaluation background)."""
         scores = []
         for index in range(self.data.test.count):
@@ -295,7 +300,7 @@ class NerfScene(Scene):
 
 
 @torch.no_grad()
-def vertex_colours(field: Any, head: NerfHead, vertices: np.ndarray, normals: np.ndarray) -> np.ndarray:
+def vertex_colours(field: FieldBase, head: NerfHead, vertices: np.ndarray, normals: np.ndarray) -> np.ndarray:
     """Colours (V, 3) of mesh vertices in the unit cube, seen from outside along their normals."""
     points = torch.tensor(vertices, dtype=torch.float32)
     view = -torch.nn.functional.normalize(torch.tensor(normals, dtype=torch.float32), dim=-1)

@@ -137,16 +137,17 @@ def intrinsics(transforms: Path, meta: dict[str, Any], frame: dict[str, Any], wi
     if get("is_fisheye") or get("fisheye"):
         raise InputError(f"{transforms}: fisheye cameras are not supported")
     w, h = float(get("w", width)), float(get("h", height))
-    if get("fl_x") is not None:
-        fx = float(get("fl_x"))
-    elif get("camera_angle_x") is not None:
-        fx = 0.5 * w / math.tan(0.5 * float(get("camera_angle_x")))
+    fl_x, angle_x, fl_y, angle_y = (get(k) for k in ("fl_x", "camera_angle_x", "fl_y", "camera_angle_y"))
+    if fl_x is not None:
+        fx = float(fl_x)
+    elif angle_x is not None:
+        fx = 0.5 * w / math.tan(0.5 * float(angle_x))
     else:
         raise InputError(f"{transforms}: no fl_x or camera_angle_x, so the focal length is unknown")
-    if get("fl_y") is not None:
-        fy = float(get("fl_y"))
-    elif get("camera_angle_y") is not None:
-        fy = 0.5 * h / math.tan(0.5 * float(get("camera_angle_y")))
+    if fl_y is not None:
+        fy = float(fl_y)
+    elif angle_y is not None:
+        fy = 0.5 * h / math.tan(0.5 * float(angle_y))
     else:
         fy = fx
     sx, sy = width / w, height / h  # images stored at another size than the intrinsics were given for
@@ -157,7 +158,8 @@ def intrinsics(transforms: Path, meta: dict[str, Any], frame: dict[str, Any], wi
 
 def load_views(transforms: Path, meta: dict[str, Any], frames: list[tuple[int, dict]], budget: list[int]) -> Views:
     """Read the images and cameras of some frames (index, frame); all images must share one size."""
-    images, matrices, cameras, files = [], [], [], []
+    images: list[np.ndarray] = []
+    matrices, cameras, files = [], [], []
     for index, frame in frames:
         matrix = camera_matrix(transforms, index, frame)
         path = image_path(transforms, index, frame)

@@ -11,7 +11,7 @@ distance queried for the batch only when a field asks for guidance.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -22,6 +22,9 @@ from fieldscope.fields.scenes.base import Batch
 from fieldscope.fields.scenes.mesh import sample_points
 from fieldscope.fields.scenes.sdf import surface_weight
 from fieldscope.fields.scenes.shape import MeshScene
+
+if TYPE_CHECKING:
+    from fieldscope.fields.field import FieldBase
 
 MAX_GRID = 512
 
@@ -72,7 +75,7 @@ class OccupancyScene(MeshScene):
         distance, _ = self.oracle.signed_distance(batch.coords)
         return Batch(batch.coords, batch.targets, surface_weight(distance, self.guidance_width))
 
-    def loss(self, field: Any, batch: Batch) -> tuple[torch.Tensor, dict[str, float]]:
+    def loss(self, field: FieldBase, batch: Batch) -> tuple[torch.Tensor, dict[str, float]]:
         logits = field(batch.coords)[:, :1]
         loss = nnf.binary_cross_entropy_with_logits(logits, batch.targets)
         accuracy = float(((logits.detach() > 0).float() == batch.targets).float().mean())

@@ -26,7 +26,7 @@ exp(-|sdf(x)| / guidance_width), largest on the surface, so the Gaussian points 
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -36,6 +36,9 @@ from fieldscope.fields.scenes.base import Batch
 from fieldscope.fields.scenes.levels import CoarseToFine, finest_active_step, numerical_gradient
 from fieldscope.fields.scenes.mesh import sample_points
 from fieldscope.fields.scenes.shape import MeshScene
+
+if TYPE_CHECKING:
+    from fieldscope.fields.field import FieldBase
 
 
 class SdfScene(MeshScene):
@@ -90,16 +93,16 @@ class SdfScene(MeshScene):
         """The batch with weights W(x) = exp(-|sdf| / guidance_width) (n,): 1 on the surface."""
         return Batch(batch.coords, batch.targets, surface_weight(batch.targets[:, 0], self.guidance_width))
 
-    def before_step(self, field: Any, step: int) -> None:
+    def before_step(self, field: FieldBase, step: int) -> None:
         """Coarse to fine (if on): the level mask for this step."""
         if self.schedule is not None:
             self.schedule.apply(field, step)
 
-    def step_for(self, field: Any) -> float:
+    def step_for(self, field: FieldBase) -> float:
         """The numerical-gradient step: fixed if given, else the finest active level's cell size."""
         return self.gradient_step if self.gradient_step is not None else finest_active_step(field)
 
-    def loss(self, field: Any, batch: Batch) -> tuple[torch.Tensor, dict[str, float]]:
+    def loss(self, field: FieldBase, batch: Batch) -> tuple[torch.Tensor, dict[str, float]]:
         distance = batch.targets[:, 0]
         error = (field(batch.coords)[:, 0] - distance).abs().mean()
         metrics = {"l1": float(error.detach())}

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -16,6 +16,9 @@ from fieldscope.fields.errors import ConfigError
 from fieldscope.fields.render.mesh_export import field_grid, grid_points, marching_cubes
 from fieldscope.fields.scenes.base import Scene
 from fieldscope.fields.scenes.mesh import MeshOracle, SamplePool, load_mesh, normalise
+
+if TYPE_CHECKING:
+    from fieldscope.fields.field import FieldBase
 
 #: Finest grid resolution the command line gives a field fitted to a mesh (as Instant-NGP's 2048,
 #: halved for CPU budgets).
@@ -113,12 +116,12 @@ class MeshScene(Scene):
         return self._truth_grids[resolution]
 
     @torch.no_grad()
-    def grid_iou(self, field: Any, resolution: int) -> float:
+    def grid_iou(self, field: FieldBase, resolution: int) -> float:
         values = torch.from_numpy(field_grid(field, resolution, centres=True)).reshape(-1)
         return iou(self.predicted_inside(values).to(self.device), self.truth_grid(resolution))
 
     @torch.no_grad()
-    def evaluate(self, field: Any) -> dict[str, float]:
+    def evaluate(self, field: FieldBase) -> dict[str, float]:
         """IoU on an eval_resolution^3 grid of cell centres (quick, for live training)."""
         return {"iou": self.grid_iou(field, self.eval_resolution)}
 
@@ -127,7 +130,7 @@ class MeshScene(Scene):
     live_full_metrics = True
 
     @torch.no_grad()
-    def evaluate_full(self, field: Any) -> dict[str, float]:
+    def evaluate_full(self, field: FieldBase) -> dict[str, float]:
         """IoU at iou_resolution^3 and the Chamfer distance of the surface extracted by marching cubes
         at mesh_resolution^3 (inf when the field has no surface)."""
         metrics = {"iou": self.grid_iou(field, self.iou_resolution)}

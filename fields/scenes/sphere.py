@@ -3,11 +3,14 @@ scene whose exact picture is known)."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 
 from fieldscope.fields.scenes.base import Batch, Scene
+
+if TYPE_CHECKING:
+    from fieldscope.fields.field import FieldBase
 
 
 class SphereScene(Scene):
@@ -31,10 +34,10 @@ class SphereScene(Scene):
         x = torch.rand(n, 3, generator=generator).to(self.device)
         return Batch(x, self.distance(x))
 
-    def loss(self, field: Any, batch: Batch) -> tuple[torch.Tensor, dict[str, float]]:
+    def loss(self, field: FieldBase, batch: Batch) -> tuple[torch.Tensor, dict[str, float]]:
         return torch.mean((field(batch.coords) - batch.targets) ** 2), {}
 
-    def evaluate(self, field: Any) -> dict[str, float]:
+    def evaluate(self, field: FieldBase) -> dict[str, float]:
         return {}
 
     def describe(self) -> dict[str, Any]:

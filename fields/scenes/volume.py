@@ -8,7 +8,7 @@ Voxel [i, j, k] of an X x Y x Z volume sits at ((i + 0.5) / X, (j + 0.5) / Y, (k
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -17,6 +17,9 @@ from fieldscope.fields.errors import InputError
 from fieldscope.fields.scenes.base import Batch, Scene, psnr_from_mse
 from fieldscope.fields.scenes.files import existing_file, first_line
 from fieldscope.fields.scenes.image import gradient_norm
+
+if TYPE_CHECKING:
+    from fieldscope.fields.field import FieldBase
 
 DEFAULT_MEMORY_BUDGET = 4 << 30
 #: Voxels the quick evaluation (during training) looks at; evaluate_full looks at all.
@@ -49,6 +52,8 @@ def _read_nifti(path: Path) -> tuple[Any, np.ndarray]:
 
     try:
         image = nibabel.load(str(path))
+        if not isinstance(image, nibabel.spatialimages.SpatialImage):
+            raise InputError(f"{path}: not a NIfTI image with voxels")
         return image.dataobj, np.asarray(image.affine, dtype=np.float64)
     except Exception as error:
         raise InputError(f"{path}: not a readable NIfTI image ({first_line(error)})") from None
@@ -103,7 +108,8 @@ class VolumeScene(Scene):
         if values.ndim != 4 or min(values.shape[:3]) < 2:
             raise InputError(f"{name}: a volume needs at least 2 voxels along each axis, not shape {values.shape}")
         self.name = name
-        self.shape = tuple(int(n) for n in values.shape[:3])
+        x, y, z = values.shape[:3]
+        self.shape = (int(x), int(y), int(z))
         self.out_dims = int(values.shape[3])
         self.low, self.high = float(values.min()), float(values.max())
         scale = 1.0 / (self.high - self.low) if self.high > self.low else 1.0
@@ -149,12 +155,12 @@ class VolumeScene(Scene):
         block = self.values[lo[0] : hi[0], lo[1] : hi[1], lo[2] : hi[2]]
         return block.permute(2, 1, 0, 3).contiguous().cpu().numpy()
 
-    def loss(self, field: Any, batch: Batch) -> tuple[torch.Tensor, dict[str, float]]:
+    def loss(self, field: FieldBase, batch: Batch) -> tuple[torch.Tensor, dict[str, float]]:
         mse = torch.mean((field(batch.coords) - batch.targets) ** 2)
         return mse, {"batch_psnr": psnr_from_mse(float(mse.detach()))}
 
     @torch.no_grad()
-    def _psnr(self, field: Any, index: torch.Tensor, chunk: int = 1 << 18) -> dict[str, float]:
+    def _psnr(self, field: FieldBase, index: torch.Tensor, chunk: int = 1 << 18) -> dict[str, float]:
         total = 0.0
         for start in range(0, index.numel(), chunk):
             part = index[start : start + chunk]
@@ -163,11 +169,11 @@ class VolumeScene(Scene):
         mse = total / (index.numel() * self.out_dims)
         return {"psnr": psnr_from_mse(mse), "mse": mse}
 
-    def evaluate(self, field: Any) -> dict[str, float]:
+    def evaluate(self, field: FieldBase) -> dict[str, float]:
         """PSNR over a fixed random subset of up to QUICK_VOXELS voxels (quick, for live training)."""
         return self._psnr(field, self._quick)
 
-    def evaluate_full(self, field: Any) -> dict[str, float]:
+    def evaluate_full(self, field: FieldBase) -> dict[str, float]:
         """PSNR (dB, peak 1) and MSE over every voxel."""
         return self._psnr(field, torch.arange(self._flat.shape[0], device=self.device))
 

@@ -13,14 +13,18 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 
 from fieldscope.fields import config as configs
 from fieldscope.fields.errors import ConfigError
-from fieldscope.fields.kinds.laplacian_blocks.layout import scale_layout
+from fieldscope.fields.kinds.laplacian_blocks.layout import BlocksConfig, scale_layout
 from fieldscope.fields.training.run import FieldOptions, field_config
+
+if TYPE_CHECKING:
+    from fieldscope.fields.config import FieldConfig
+    from fieldscope.fields.scenes.base import Scene
 
 TOLERANCE = 0.10
 
@@ -28,15 +32,15 @@ TOLERANCE = 0.10
 Tier = tuple[dict[str, Any], str, list[int]]
 
 
-def budget_params(config: Any) -> int:
+def budget_params(config: FieldConfig) -> int:
     """Parameters of `config`'s field, fully grown (see the module docstring)."""
-    if config.capabilities.blocks:
+    if config.capabilities.blocks and isinstance(config, BlocksConfig):
         return sum(s.count for s in scale_layout(config)) * config.row_length
     with torch.device("meta"):
         return int(configs.build_field(config).param_count())
 
 
-def grid_tiers(scene: Any) -> Iterator[Tier]:
+def grid_tiers(scene: Scene) -> Iterator[Tier]:
     """Hash grids: the table size first, then fewer levels, then other decoder widths, then more
     features per level (a small image's dense levels cap what the table size can reach)."""
     for features in (2, 4, 8):
@@ -46,7 +50,7 @@ def grid_tiers(scene: Any) -> Iterator[Tier]:
                 yield settings, "log2_table_size", list(range(10, 25))
 
 
-def blocks_tiers(scene: Any) -> Iterator[Tier]:
+def blocks_tiers(scene: Scene) -> Iterator[Tier]:
     """Laplacian blocks: the block MLPs' width first, then their depth, then fewer scales, then
     other block sizes."""
     size = scene.describe().get("size")
@@ -58,7 +62,7 @@ def blocks_tiers(scene: Any) -> Iterator[Tier]:
                 yield settings, "hidden_width", list(range(1, 129))
 
 
-def fourier_tiers(scene: Any) -> Iterator[Tier]:
+def fourier_tiers(scene: Scene) -> Iterator[Tier]:
     """Fourier features: the decoder width first (m = 256 frequencies), then fewer frequencies, then
     other depths."""
     for layers in (2, 3, 1):
@@ -66,13 +70,13 @@ def fourier_tiers(scene: Any) -> Iterator[Tier]:
             yield {"frequencies": frequencies, "hidden_layers": layers}, "hidden_width", list(range(1, 4097))
 
 
-def mlp_tiers(scene: Any) -> Iterator[Tier]:
+def mlp_tiers(scene: Scene) -> Iterator[Tier]:
     """Plain MLP: the width first (3 hidden layers), then other depths."""
     for layers in (3, 2, 4, 1, 6, 8):
         yield {"hidden_layers": layers}, "hidden_width", list(range(1, 4097))
 
 
-def fit_budget(scene: Any, kind: str, budget: int, settings: dict[str, Any] | None = None) -> Any:
+def fit_budget(scene: Scene, kind: str, budget: int, settings: dict[str, Any] | None = None) -> FieldConfig:
     """The config of `kind` for `scene` whose budget_params is within TOLERANCE of `budget`;
     `settings` are kept as given (the knobs are chosen around them). ConfigError naming the kind
     when no config of it can meet the budget."""
@@ -80,7 +84,7 @@ def fit_budget(scene: Any, kind: str, budget: int, settings: dict[str, Any] | No
     if budget < 1:
         raise ConfigError(f"a parameter budget must be positive, not {budget}")
     fixed = dict(settings or {})
-    closest: tuple[float, Any] | None = None
+    closest: tuple[float, FieldConfig] | None = None
     for base, knob, values in tiers(scene):
         if knob in fixed or any(fixed.get(k, v) != v for k, v in base.items()):
             continue
@@ -97,13 +101,13 @@ def fit_budget(scene: Any, kind: str, budget: int, settings: dict[str, Any] | No
 
 
 def bisect_knob(
-    scene: Any, kind: str, settings: dict[str, Any], knob: str, values: list[int], budget: int
-) -> tuple[float, Any] | None:
+    scene: Scene, kind: str, settings: dict[str, Any], knob: str, values: list[int], budget: int
+) -> tuple[float, FieldConfig] | None:
     """The value of `knob` (counts grow with it) whose config is closest to `budget`: (relative
     error, config), or None when no value makes a valid config."""
-    count_cache: dict[int, tuple[int, Any] | None] = {}
+    count_cache: dict[int, tuple[int, FieldConfig] | None] = {}
 
-    def count(i: int) -> tuple[int, Any] | None:
+    def count(i: int) -> tuple[int, FieldConfig] | None:
         if i not in count_cache:
             try:
                 config = field_config(scene, FieldOptions(kind, {**settings, knob: values[i]}))

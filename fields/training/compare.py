@@ -17,7 +17,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 
@@ -26,6 +26,9 @@ from fieldscope.fields.errors import ConfigError
 from fieldscope.fields.training.budget import budget_params, fit_budget
 from fieldscope.fields.training.run import TrainOptions, build_run
 from fieldscope.fields.training.trainer import Trainer
+
+if TYPE_CHECKING:
+    from fieldscope.fields.scenes.base import Scene
 
 #: Pixels of the fixed set the curves' PSNR is measured on; images with more than FINAL_PIXELS are
 #: measured at the end on a fixed sample of that many, smaller ones over every pixel.
@@ -56,7 +59,7 @@ def parse_kinds(text: str | Sequence[str], most: int | None = None) -> list[str]
 class Probe:
     """The comparison metric of a scene (see the module docstring): name and value for a field."""
 
-    def __init__(self, scene: Any, pixels: int = CURVE_PIXELS) -> None:
+    def __init__(self, scene: Scene, pixels: int = CURVE_PIXELS) -> None:
         self.scene = scene
         facts = scene.describe()
         self.image = facts.get("task") == "image"
@@ -84,7 +87,7 @@ class Probe:
         return "loss", float(loss)
 
 
-def final_metric(scene: Any, trainer: Trainer, probe: Probe, pixels: int = FINAL_PIXELS) -> tuple[str, float, str]:
+def final_metric(scene: Scene, trainer: Trainer, probe: Probe, pixels: int = FINAL_PIXELS) -> tuple[str, float, str]:
     """(name, value, what it was measured on) at the end of the run."""
     facts = scene.describe()
     if probe.image:
@@ -107,7 +110,7 @@ class FieldRun:
 
 
 def build_runs(
-    scene: Any, kinds: Sequence[str], params: int, train: TrainOptions | None = None, device: str = "cpu"
+    scene: Scene, kinds: Sequence[str], params: int, train: TrainOptions | None = None, device: str = "cpu"
 ) -> list[FieldRun]:
     """A trainer per kind, its config fitted to `params` (ConfigError naming a kind that cannot)."""
     fitted = {kind: fit_budget(scene, kind, params) for kind in kinds}
@@ -154,7 +157,7 @@ def interleave(
 
 
 def compare(
-    scene: Any,
+    scene: Scene,
     kinds: Sequence[str],
     params: int,
     time_budget: float | None = None,

@@ -10,13 +10,17 @@ import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 
 from fieldscope.fields import config as configs
 from fieldscope.fields.errors import ConfigError
 from fieldscope.fields.training.trainer import TrainConfig, Trainer
+
+if TYPE_CHECKING:
+    from fieldscope.fields.config import FieldConfig
+    from fieldscope.fields.scenes.base import Scene
 
 #: Instant-NGP's Adam learning rate and samples per step, where neither the user nor the scene says.
 DEFAULT_LR = 1e-2
@@ -44,14 +48,15 @@ class TrainOptions:
     eval_interval: float = 2.0
 
 
-def field_config(scene: Any, options: FieldOptions) -> Any:
+def field_config(scene: Scene, options: FieldOptions) -> FieldConfig:
     """The config of `options.kind` for `scene`: its dims and outputs, its size (kinds laid out
     on the scene's samples), the growth that reaches the finest resolution, then the user's settings."""
     from fieldscope.fields.kinds.hashgrid import growth_for  # lazy: it loads Warp, which `fieldscope --help` skips
 
     facts = scene.describe()
     cls = configs.config_class(options.kind)
-    names = {f.name for f in dataclasses.fields(cls)}
+    defaults = {f.name: f.default for f in dataclasses.fields(cls)}
+    names = set(defaults)
     values: dict[str, Any] = {"dims": scene.dims, "out_dims": scene.out_dims, **options.settings}
     unknown = sorted(set(values) - names)
     if unknown:
@@ -60,14 +65,14 @@ def field_config(scene: Any, options: FieldOptions) -> Any:
     if "size" in names and size is not None and "size" not in values:
         values["size"] = tuple(size)
     if "growth" in names and "growth" not in values:
-        levels = values.get("levels", cls.levels)
-        base = values.get("base_resolution", cls.base_resolution)
+        levels = int(values.get("levels", defaults["levels"]))
+        base = int(values.get("base_resolution", defaults["base_resolution"]))
         top = options.max_resolution or max(int(facts.get("extent", 512)), base)
         values["growth"] = growth_for(base, top, levels)
     return cls(**values)
 
 
-def train_config(scene: Any, options: TrainOptions) -> TrainConfig:
+def train_config(scene: Scene, options: TrainOptions) -> TrainConfig:
     """The optimiser settings: the user's, else the scene's suggested ones, else the defaults."""
     facts = scene.describe()
     lr = options.lr if options.lr is not None else facts.get("suggested_lr", DEFAULT_LR)
@@ -82,11 +87,11 @@ def train_config(scene: Any, options: TrainOptions) -> TrainConfig:
 
 
 def build_run(
-    scene: Any,
+    scene: Scene,
     field_options: FieldOptions | None = None,
     train_options: TrainOptions | None = None,
     device: str = "cpu",
-    config: Any = None,
+    config: FieldConfig | None = None,
     **build: Any,
 ) -> Trainer:
     """A Trainer (not started) of a fresh field on `scene`. `config` replaces the one the field

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from fieldscope.fields.config import check
+from fieldscope.fields.config import FieldConfig, check
 from fieldscope.fields.field import FieldBase
 from fieldscope.fields.scenes.base import Scene
 
@@ -58,7 +58,7 @@ class Snapshot:
     elapsed: float
     loss: float
     metrics: Mapping[str, float]
-    config: Any
+    config: FieldConfig
     level_mask: tuple[bool, ...]
     params: Mapping[str, np.ndarray]
     state: str = "running"
@@ -110,6 +110,10 @@ class SetLearningRate:
 @dataclass(frozen=True)
 class SetBatchSize:
     batch_size: int
+
+
+#: What Trainer.send takes.
+Command = Pause | Resume | Step | Stop | SetLevelMask | SetLearningRate | SetBatchSize
 
 
 @dataclass(frozen=True)
@@ -242,7 +246,7 @@ class Trainer:
         self.elapsed = 0.0
         self.last_loss = math.nan
         self.metrics: dict[str, float] = {}
-        self._commands: queue.Queue[Any] = queue.Queue()
+        self._commands: queue.Queue[Command] = queue.Queue()
         self._lock = threading.Lock()
         self._version = 0
         self._paused = False
@@ -256,7 +260,7 @@ class Trainer:
         self.publish("paused")
 
     # ---- the public, thread-safe face
-    def send(self, command: Any) -> None:
+    def send(self, command: Command) -> None:
         """Queue a command (Pause, Resume, Step, Stop, SetLevelMask, SetLearningRate, SetBatchSize)."""
         self._commands.put(command)
 
@@ -380,7 +384,7 @@ class Trainer:
             except queue.Empty:
                 return
 
-    def _apply(self, command: Any) -> None:
+    def _apply(self, command: Command) -> None:
         if isinstance(command, Pause):
             self._paused, self._steps_left = True, None
         elif isinstance(command, Resume):

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any, ClassVar, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 import numpy as np
 import torch
@@ -29,7 +29,7 @@ from torch import nn
 from fieldscope.fields import reference
 from fieldscope.fields.config import Capabilities, check
 from fieldscope.fields.errors import ConfigError
-from fieldscope.fields.field import FieldBase, checked_level_mask
+from fieldscope.fields.field import FieldBase, TrainingStrategy, checked_level_mask
 from fieldscope.fields.kinds.laplacian_blocks.layout import (
     PADDED_BATCH,
     Scale,
@@ -45,6 +45,9 @@ from fieldscope.fields.kinds.laplacian_blocks.layout import (
 )
 from fieldscope.fields.warp_bridge import warp_call
 from fieldscope.gpu import laplacian_blocks as kernels
+
+if TYPE_CHECKING:
+    from fieldscope.fields.training.trainer import Trainer
 
 IMPLEMENTATIONS = ("warp", "torch")
 #: "sequential": MINER's Algorithm 1, one scale after the other (fields/kinds/laplacian_blocks/training.py);
@@ -231,7 +234,7 @@ class _WarpBlocks(torch.autograd.Function):
         return out
 
     @staticmethod
-    def backward(ctx: Any, grad_out: torch.Tensor) -> tuple[Any, ...]:
+    def backward(ctx: Any, grad_out: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
         x, weights = ctx.saved_tensors
         blocks: BlockGeometry = ctx.blocks
         grad_w = torch.zeros_like(weights)
@@ -394,6 +397,11 @@ class LaplacianBlocksField(FieldBase):
     """MINER's multiscale blocks. Parameters: `weights` (R, P), one row per block with an MLP (R
     grows as scales start); buffers per block of every scale: `slots` (row or -1), `status` and
     `error` (the block's last mean squared error, -1 if not measured)."""
+
+    config: LaplacianBlocksConfig
+    slots: torch.Tensor
+    status: torch.Tensor
+    error: torch.Tensor
 
     def __init__(self, config: LaplacianBlocksConfig, impl: str = "warp") -> None:
         super().__init__()
@@ -596,7 +604,7 @@ class LaplacianBlocksField(FieldBase):
         """MINER's own learning rate (the trainer's SetLearningRate scales it)."""
         return [{"params": [self.weights], "lr": self.config.learning_rate}]
 
-    def training_strategy(self, trainer: Any) -> Any:
+    def training_strategy(self, trainer: Trainer) -> TrainingStrategy:
         if self.config.schedule == "together":
             # lazy, both: import cycle (the schedules build on this module's field)
             from fieldscope.fields.kinds.laplacian_blocks.together import ScalesTogetherTraining

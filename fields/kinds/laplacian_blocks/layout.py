@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 import torch
@@ -25,6 +25,14 @@ class PyramidShape(Protocol):
     def block_size(self) -> int: ...
     @property
     def dims(self) -> int: ...
+
+
+@runtime_checkable
+class BlocksConfig(PyramidShape, Protocol):
+    """A config whose field is Laplacian blocks: the pyramid, and the parameters of one block's MLP."""
+
+    @property
+    def row_length(self) -> int: ...
 
 
 @dataclass(frozen=True)
@@ -117,12 +125,12 @@ def _next_window(base: torch.Tensor, win: torch.Tensor, counts: tuple[int, ...])
     """U2 of the weights win (N, D, 3) over samples base + 0..2 onto the next coarser scale."""
     limit = torch.tensor(counts, device=base.device) - 1
     out = torch.zeros_like(win)
-    first = None
+    first = torch.zeros((), dtype=torch.long)
     for e in range(3):
         s = torch.minimum(((base + e).to(win.dtype) * 0.5 - 0.25).clamp_min(0.0), limit.to(win.dtype))
         lo = torch.floor(s).long()
         f = s - lo.to(win.dtype)
-        first = lo if first is None else first
+        first = lo if e == 0 else first
         hi = torch.minimum(lo + 1, limit)
         out.scatter_add_(2, (lo - first)[..., None], (win[..., e] * (1 - f))[..., None])
         out.scatter_add_(2, (hi - first)[..., None], (win[..., e] * f)[..., None])

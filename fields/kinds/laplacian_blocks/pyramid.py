@@ -56,7 +56,7 @@ def upsample(signal: torch.Tensor, shape: tuple[int, ...]) -> torch.Tensor:
     mode = {1: "linear", 2: "bilinear", 3: "trilinear"}[dims]
     channels_first = signal.movedim(-1, 0)[None]
     up = nnf.interpolate(channels_first, scale_factor=2.0, mode=mode, align_corners=False)
-    crop = up[(0, slice(None), *(slice(0, n) for n in shape))]
+    crop = up[0][tuple([slice(None), *(slice(0, n) for n in shape)])]
     return crop.movedim(0, -1)
 
 

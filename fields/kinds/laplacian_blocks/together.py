@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import math
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -43,12 +43,16 @@ from fieldscope.fields.kinds.laplacian_blocks.training import (
     good_enough,
     initial_rows,
     inside,
+    region_scene,
     take_rows,
 )
 from fieldscope.fields.scenes.base import psnr_from_mse
 from fieldscope.fields.training.trainer import TrainingError
 from fieldscope.fields.warp_bridge import warp_call
 from fieldscope.gpu import laplacian_blocks as kernels
+
+if TYPE_CHECKING:
+    from fieldscope.fields.training.trainer import Trainer
 
 #: The dense signal and predictions of all scales must fit in this many bytes (else: "sequential").
 DENSE_LIMIT = 4 << 30
@@ -83,7 +87,7 @@ class ScalesTogetherTraining:
     """`step()` -> (loss, metrics); `finished` turns true once no block of any scale trains and the
     finest scale has started; `run` is the finest started scale."""
 
-    def __init__(self, trainer: Any) -> None:
+    def __init__(self, trainer: Trainer) -> None:
         self.field: LaplacianBlocksField = checked_field(trainer)
         self.trainer = trainer
         self.config = c = self.field.config
@@ -127,7 +131,7 @@ class ScalesTogetherTraining:
         time.sleep(0.02)  # nothing left to train: do not spin
         return self._last[0], {**self._last[1], "finished": 1.0}
 
-    def _train(self, batch: list[tuple[ScaleState, torch.Tensor]], targets: list[torch.Tensor]) -> Any:
+    def _train(self, batch: list[tuple[ScaleState, torch.Tensor]], targets: list[np.ndarray]) -> Any:
         """One Adam step for the active blocks of every started scale (local indices into each)."""
         c = self.config
         samples = self._samples()
@@ -145,8 +149,8 @@ class ScalesTogetherTraining:
             results = [self._fit_and_step(*p[2:], samples) for p in parts]
         else:
             rows = torch.cat([p[2] for p in parts])
-            joined = (np.concatenate([p[k] for p in parts]) for k in range(3, 6))
-            mse, pred = self._fit_and_step(rows, *joined, samples)
+            target, weight, lr = (np.concatenate([p[k] for p in parts]) for k in range(3, 6))
+            mse, pred = self._fit_and_step(rows, target, weight, lr, samples)
             splits = np.cumsum([int(p[1].numel()) for p in parts])[:-1]
             results = list(zip(np.split(mse, splits), np.split(pred, splits), strict=True))
         total, count = 0.0, 0
@@ -306,7 +310,7 @@ class ScalesTogetherTraining:
     def _signal(self, scale: Scale) -> np.ndarray:
         """The signal averaged down to the scale, padded to whole blocks (array order, channels last)."""
         c = self.config
-        region = self.trainer.scene.read_region((0,) * c.dims, tuple(c.size))
+        region = region_scene(self.trainer).read_region((0,) * c.dims, tuple(c.size))
         signal = torch.from_numpy(np.ascontiguousarray(region, dtype=np.float32))
         full = tuple(n * scale.extent for n in reversed(scale.blocks))
         return pyramid.downsample(pyramid.pad_edges(signal, full), 1 << scale.scale).numpy()

@@ -23,7 +23,7 @@ import math
 import os
 import tempfile
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import numpy as np
 import torch
@@ -46,6 +46,9 @@ from fieldscope.fields.scenes.base import psnr_from_mse
 from fieldscope.fields.training.trainer import TrainingError
 from fieldscope.fields.warp_bridge import warp_call
 from fieldscope.gpu import laplacian_blocks as kernels
+
+if TYPE_CHECKING:
+    from fieldscope.fields.training.trainer import Trainer
 
 #: Residual targets of a scale larger than this stay on disk (read per batch) instead of in memory.
 RESIDUALS_IN_MEMORY = 1 << 30
@@ -130,7 +133,7 @@ class ScaleByScaleTraining:
     """MINER's training strategy, scale by scale from the coarsest: `step()` -> (loss, metrics).
     `finished` turns true once the finest scale is done; further steps only wait briefly."""
 
-    def __init__(self, trainer: Any) -> None:
+    def __init__(self, trainer: Trainer) -> None:
         field = checked_field(trainer)
         self.trainer = trainer
         self.field: LaplacianBlocksField = field
@@ -282,8 +285,7 @@ class ScaleByScaleTraining:
         kept: list[torch.Tensor] = []
         for band, residual in self._residual_bands(scale):
             ids = band * residual.shape[0] + torch.arange(residual.shape[0])
-            valid = inside(scale, ids, c)
-            valid = torch.from_numpy(valid)
+            valid = torch.from_numpy(inside(scale, ids, c))
             energy = ((residual**2).sum(-1) * valid).sum(1) / (valid.sum(1) * c.out_dims)
             energies[ids] = energy
             keep = energy > c.target_mse if fresh else rows_before[ids] >= 0
@@ -305,7 +307,7 @@ class ScaleByScaleTraining:
     def _residual_bands(self, scale: Scale) -> Any:
         """For each band of blocks along the last axis: (band, residuals (blocks in band, b^D, C)), the
         scale-j signal minus the field's coarser scales, blocks in id order, samples x fastest."""
-        c, field, scene = self.config, self.field, self.trainer.scene
+        c, field, scene = self.config, self.field, region_scene(self.trainer)
         b, f = c.block_size, 1 << scale.scale
         coarser = tuple(j > scale.scale for j in range(c.scales))
         any_coarser = any(bool((field.block_rows(j) >= 0).any()) for j in range(scale.scale + 1, c.scales))
@@ -329,7 +331,7 @@ class ScaleByScaleTraining:
             yield band, torch.from_numpy(to_blocks(signal.numpy(), b))
 
 
-def checked_field(trainer: Any) -> LaplacianBlocksField:
+def checked_field(trainer: Trainer) -> LaplacianBlocksField:
     """The trainer's field, once it is a Laplacian-block field that fits the trainer's scene."""
     field = trainer.field
     if not isinstance(field, LaplacianBlocksField):
@@ -340,9 +342,23 @@ def checked_field(trainer: Any) -> LaplacianBlocksField:
             f"the field was made for a {'x'.join(map(str, field.config.size))} signal, "
             f"the scene has {'x'.join(map(str, size))} samples"
         )
-    if not hasattr(trainer.scene, "read_region"):
-        raise ConfigError(f"a {trainer.scene.task} scene cannot train a laplacian_blocks field (no read_region)")
+    region_scene(trainer)
     return field
+
+
+@runtime_checkable
+class RegionScene(Protocol):
+    """A scene that reads its samples in [lo, hi) per axis (coordinate order), as (..., C) in array order."""
+
+    def read_region(self, lo: tuple[int, ...], hi: tuple[int, ...]) -> np.ndarray: ...
+
+
+def region_scene(trainer: Trainer) -> RegionScene:
+    """The trainer's scene, once it reads regions of its samples."""
+    scene = trainer.scene
+    if not isinstance(scene, RegionScene):
+        raise ConfigError(f"a {scene.task} scene cannot train a laplacian_blocks field (no read_region)")
+    return scene
 
 
 def initial_rows(
