@@ -1,12 +1,18 @@
 """Paths a user names and files we write: what keeps a path from being read (a link to nowhere, a
-device, a FIFO, a socket), told without opening it, and the mode a new file gets."""
+device, a FIFO, a socket), told without opening it, the mode a new file gets, and writing a file atomically."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import stat
+import tempfile
 import threading
+from collections.abc import Iterator
 from pathlib import Path
+from typing import BinaryIO
+
+from fieldscope.fields.errors import FieldscopeError
 
 _UMASK_LOCK = threading.Lock()
 
@@ -56,3 +62,38 @@ def _umask() -> int:
         mask = os.umask(0o022)
         os.umask(mask)
     return mask
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    """Write bytes to path through a temporary file in the same folder, fsync and rename."""
+    with atomic_output(path) as handle:
+        handle.write(data)
+
+
+@contextlib.contextmanager
+def atomic_output(path: Path) -> Iterator[BinaryIO]:
+    """A binary file to write `path` through: a temporary file in the same folder, fsynced and renamed
+    over `path` when the block ends, removed if it raises (the target is then untouched)."""
+    path = Path(path)
+    folder = path.parent if str(path.parent) else Path(".")
+    if not folder.is_dir():
+        raise FieldscopeError(f"{path}: the folder {folder} does not exist")
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
+    os.fchmod(fd, plain_file_mode())  # mkstemp's 0600 would stay with the file after the rename
+    os.close(fd)
+    try:
+        with open(tmp, "wb") as handle:  # by name: some writers (tifffile) want the handle's name
+            yield handle
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException as error:
+        Path(tmp).unlink(missing_ok=True)
+        if isinstance(error, OSError):
+            raise FieldscopeError(f"{path}: could not write ({error.strerror or error})") from None
+        raise
+    dir_fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)

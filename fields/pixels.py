@@ -8,7 +8,7 @@ from typing import BinaryIO
 
 import numpy as np
 
-from fieldscope.fields.snapshot import atomic_output
+from fieldscope.fields.paths import atomic_output
 
 
 def to_uint8(values: np.ndarray) -> np.ndarray:

@@ -8,15 +8,11 @@ atomic: a temporary file in the same folder, fsync, then rename over the target.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
-import os
 import struct
-import tempfile
-from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, BinaryIO
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from safetensors.numpy import load as st_load
@@ -24,7 +20,10 @@ from safetensors.numpy import save as st_save
 
 from fieldscope.fields import config as configs
 from fieldscope.fields.errors import FieldscopeError, SnapshotError
-from fieldscope.fields.paths import path_problem, plain_file_mode
+
+# atomic_output and write_atomic are this module's too (where callers have long found them)
+from fieldscope.fields.paths import atomic_output as atomic_output
+from fieldscope.fields.paths import path_problem, write_atomic
 from fieldscope.fields.training.trainer import Snapshot, TrainConfig, frozen_arrays, split_params
 
 if TYPE_CHECKING:
@@ -68,41 +67,6 @@ def to_bytes(snapshot: Snapshot) -> bytes:
 def save(path: str | Path, snapshot: Snapshot) -> None:
     """Write atomically: the target is either the old file or the complete new one."""
     write_atomic(Path(path), to_bytes(snapshot))
-
-
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write bytes to path through a temporary file in the same folder, fsync and rename."""
-    with atomic_output(path) as handle:
-        handle.write(data)
-
-
-@contextlib.contextmanager
-def atomic_output(path: Path) -> Iterator[BinaryIO]:
-    """A binary file to write `path` through: a temporary file in the same folder, fsynced and renamed
-    over `path` when the block ends, removed if it raises (the target is then untouched)."""
-    path = Path(path)
-    folder = path.parent if str(path.parent) else Path(".")
-    if not folder.is_dir():
-        raise FieldscopeError(f"{path}: the folder {folder} does not exist")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
-    os.fchmod(fd, plain_file_mode())  # mkstemp's 0600 would stay with the file after the rename
-    os.close(fd)
-    try:
-        with open(tmp, "wb") as handle:  # by name: some writers (tifffile) want the handle's name
-            yield handle
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException as error:
-        Path(tmp).unlink(missing_ok=True)
-        if isinstance(error, OSError):
-            raise FieldscopeError(f"{path}: could not write ({error.strerror or error})") from None
-        raise
-    dir_fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
 
 
 def _header(path: Path, data: bytes) -> dict[str, Any]:

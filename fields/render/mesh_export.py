@@ -11,8 +11,8 @@ import numpy as np
 import torch
 
 from fieldscope.fields.errors import ConfigError
+from fieldscope.fields.paths import write_atomic
 from fieldscope.fields.pixels import to_uint8
-from fieldscope.fields.snapshot import write_atomic
 
 if TYPE_CHECKING:
     from fieldscope.fields.field import FieldBase
