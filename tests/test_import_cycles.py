@@ -2,7 +2,7 @@
 in a cycle at all, lazy (in-function) imports included: the kinds' registry (fields/kinds/__init__.py)
 names their modules instead of importing them, and no kind imports a registry back."""
 
-from tests.import_cycles import cycles
+from tests.import_cycles import cycles, imports
 
 
 def test_no_module_level_import_cycles():
