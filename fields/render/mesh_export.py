@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import io
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -104,7 +104,7 @@ def area_and_volume(vertices: np.ndarray, faces: np.ndarray) -> tuple[float, flo
     return area, volume
 
 
-def transform_points(points: np.ndarray, matrix: Any | None) -> np.ndarray:
+def transform_points(points: np.ndarray, matrix: np.ndarray | None) -> np.ndarray:
     """Apply a 4x4 affine map (or none) to points (N, 3)."""
     if matrix is None:
         return points

@@ -26,7 +26,7 @@ import torch
 from fieldscope.fields.errors import ConfigError
 from fieldscope.fields.render.cameras import Camera, camera_rays, transform_rays
 from fieldscope.fields.render.mesh_export import field_grid
-from fieldscope.fields.render.volume_rendering import march_rays, render_rays
+from fieldscope.fields.render.volume_rendering import Samples, march_rays, render_rays
 from fieldscope.fields.scenes.levels import finest_active_step, numerical_gradient
 
 if TYPE_CHECKING:
@@ -52,7 +52,7 @@ class RenderOptions:
     grid: int = 96
 
 
-def unit_rays(camera: Camera, unit_from_world: Any | None) -> tuple[torch.Tensor, torch.Tensor]:
+def unit_rays(camera: Camera, unit_from_world: np.ndarray | None) -> tuple[torch.Tensor, torch.Tensor]:
     """Every pixel's ray (H * W, 3) in unit-cube coordinates."""
     origins, directions = camera_rays(camera)
     return transform_rays(origins, directions, unit_from_world)
@@ -73,7 +73,7 @@ def shade(normals: torch.Tensor, directions: torch.Tensor) -> torch.Tensor:
     return torch.tensor(ALBEDO, device=normals.device) * (0.25 + 0.75 * light)
 
 
-def pixel_angle(camera: Camera, unit_from_world: Any | None) -> float:
+def pixel_angle(camera: Camera, unit_from_world: np.ndarray | None) -> float:
     """Width of a pixel in unit-cube coordinates at unit distance along a ray (the footprint at t
     is t times this)."""
     scale = 1.0 if unit_from_world is None else abs(float(np.linalg.det(unit_from_world[:3, :3]))) ** (1 / 3)
@@ -140,7 +140,7 @@ def bisect(
     return 0.5 * (outside + inside)
 
 
-def sample_values(field: FieldBase, origins: torch.Tensor, directions: torch.Tensor, samples: Any) -> torch.Tensor:
+def sample_values(field: FieldBase, origins: torch.Tensor, directions: torch.Tensor, samples: Samples) -> torch.Tensor:
     """Output 0 of the field at every sample (S,) of marched rays, in chunks."""
     parts = []
     for s in range(0, samples.t.numel(), RAY_CHUNK):

@@ -135,12 +135,17 @@ class _Composite(torch.autograd.Function):
 
     @staticmethod
     def backward(
-        ctx: Any, g_color: Any, g_opacity: Any, g_depth: Any, g_weights: Any, _g_used: Any
+        ctx: Any,
+        g_color: torch.Tensor | None,
+        g_opacity: torch.Tensor | None,
+        g_depth: torch.Tensor | None,
+        g_weights: torch.Tensor | None,
+        _g_used: torch.Tensor | None,
     ) -> tuple[torch.Tensor | None, ...]:
         sigma, rgb, t, dt, offsets, weights, used = ctx.saved_tensors
         rays = offsets.shape[0] - 1
 
-        def dense(g: Any, shape: tuple[int, ...]) -> torch.Tensor:
+        def dense(g: torch.Tensor | None, shape: tuple[int, ...]) -> torch.Tensor:
             return torch.zeros(shape, device=sigma.device) if g is None else g.float().contiguous()
 
         grad_sigma, grad_rgb = torch.empty_like(sigma), torch.empty_like(rgb)
@@ -179,7 +184,9 @@ def composite(
 
 class _Distortion(torch.autograd.Function):
     @staticmethod
-    def forward(ctx: Any, weights: torch.Tensor, t: torch.Tensor, dt: torch.Tensor, offsets: torch.Tensor) -> Any:
+    def forward(
+        ctx: Any, weights: torch.Tensor, t: torch.Tensor, dt: torch.Tensor, offsets: torch.Tensor
+    ) -> torch.Tensor:
         weights = weights.detach().float().contiguous()
         t, dt = t.detach().float().contiguous(), dt.detach().float().contiguous()
         loss = torch.empty(offsets.shape[0] - 1, device=weights.device)

@@ -19,6 +19,7 @@ batch, to `field.extra_loss(batch, step)`.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -30,7 +31,7 @@ from torch import nn
 
 from fieldscope.fields.config import check
 from fieldscope.fields.errors import SnapshotError
-from fieldscope.fields.render.cameras import camera_rays, pixel_rays, transform_rays
+from fieldscope.fields.render.cameras import Camera, camera_rays, pixel_rays, transform_rays
 from fieldscope.fields.render.volume_rendering import TERMINATION, OccupancyGrid, Rendered, distortion_loss, render_rays
 from fieldscope.fields.scenes.appearance import AppearanceConfig, AppearanceHead
 from fieldscope.fields.scenes.base import Batch, Scene, psnr_from_mse
@@ -90,8 +91,8 @@ def default_steps(width: int, height: int) -> int:
 def render_camera(
     field: FieldBase,
     head: NerfHead,
-    camera: Any,
-    unit_from_world: Any,
+    camera: Camera,
+    unit_from_world: np.ndarray,
     background: torch.Tensor,
     dt: float,
     threshold: float = TERMINATION,
@@ -162,9 +163,14 @@ class NerfScene(Scene):
 
     @classmethod
     def from_path(
-        cls, path: str | Path, memory_budget: int = 4 << 30, scale: float | None = None, offset: Any = None,
-        aabb_scale: float | None = None, **options: Any,
-    ) -> NerfScene:  # fmt: skip
+        cls,
+        path: str | Path,
+        memory_budget: int = 4 << 30,
+        scale: float | None = None,
+        offset: Sequence[float] | None = None,
+        aabb_scale: float | None = None,
+        **options: Any,
+    ) -> NerfScene:
         data = load_nerf(path, memory_budget, scale, offset, aabb_scale)
         return cls(data, name=Path(path).resolve().name, **options)
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -71,7 +72,7 @@ class NerfData:
     test_split: str
 
 
-def unit_map(scale: float, offset: Any, aabb_scale: float) -> np.ndarray:
+def unit_map(scale: float, offset: Sequence[float], aabb_scale: float) -> np.ndarray:
     """unit_from_world (4, 4): Instant-NGP's axis cycle, scale and offset, then its aabb to [0,1]^3."""
     permute = np.array([[0.0, 1.0, 0.0], [0.0, 0.0, 1.0], [1.0, 0.0, 0.0]])
     m = np.eye(4)
@@ -196,7 +197,7 @@ def load_nerf(
     path: str | Path,
     memory_budget: int = 4 << 30,
     scale: float | None = None,
-    offset: Any = None,
+    offset: Sequence[float] | None = None,
     aabb_scale: float | None = None,
 ) -> NerfData:
     """A NeRF data set from its folder or its transforms file; InputError names the file and the

@@ -68,7 +68,7 @@ class Probe:
         self.name = "psnr" if self.image else "loss"  # refined on first use: the scene's IoU or PSNR
 
     @torch.no_grad()
-    def sample_psnr(self, model: Any) -> float:
+    def sample_psnr(self, model: Callable[[torch.Tensor], torch.Tensor]) -> float:
         """PSNR (peak 1) over the fixed pixels."""
         mse = float(torch.mean((model(self.batch.coords).double() - self.batch.targets.double()) ** 2))
         return -10.0 * math.log10(max(mse, 1e-30))

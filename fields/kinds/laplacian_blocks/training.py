@@ -417,7 +417,7 @@ def take_rows(tensor: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
     return tensor[index.to(tensor.device)]
 
 
-def inside(scale: Scale, ids: torch.Tensor, c: Any) -> np.ndarray:
+def inside(scale: Scale, ids: torch.Tensor, c: LaplacianBlocksConfig) -> np.ndarray:
     """(n, b^D) float32: 1 where a sample of blocks `ids` (sample x fastest) lies inside the signal,
     0 on the padding past its end. (numpy: torch's threads wake slowly next to Warp launches.)"""
     b, f = c.block_size, 1 << scale.scale
@@ -430,7 +430,7 @@ def inside(scale: Scale, ids: torch.Tensor, c: Any) -> np.ndarray:
     return mask
 
 
-def band_coordinates(scale: Scale, band: int, c: Any) -> torch.Tensor:
+def band_coordinates(scale: Scale, band: int, c: LaplacianBlocksConfig) -> torch.Tensor:
     """Coordinates (N, D) of the scale-j samples of a band of blocks, in array order (x fastest)."""
     b, f = c.block_size, 1 << scale.scale
     axes = []
