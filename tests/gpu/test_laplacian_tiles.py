@@ -39,6 +39,7 @@ def test_vector_sine_and_cosine_are_within_2e_7_of_float64():
 
 
 def _fit(kernel_fit, weights, grid, targets, loss_weight, config):
+    runtime.init()  # wp.from_torch needs Warp started, whichever test runs first
     sse = torch.zeros(weights.shape[0])
     grad = torch.zeros_like(weights)
     pred = torch.full(targets.shape, float("nan"))
