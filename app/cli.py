@@ -1,17 +1,29 @@
 """The `fieldscope` command line: view (the window; also with no arguments), fit, render, export-mesh,
-bench, make-test-image, flow."""
+bench, make-test-image, compare, ntk, flow."""
 
 from __future__ import annotations
 
+import os
+
+# Before anything imports torch (fieldscope.app.options does): OpenMP reads its settings once, when torch
+# loads it, and spinning waiters make small ops 10-20x slower on shared cores.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
 import argparse
 import math
-import os
 import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import BinaryIO
 
+import numpy as np
+from tqdm import tqdm
+
+# The subcommand modules load with the parser (their options show in --help); each keeps what is slow to
+# import (the window, 3D rendering, NeRF scenes, mesh libraries) inside the function that needs it.
+from fieldscope.app.commands import bench, compare, flow, ntk
+from fieldscope.app.commands.bigimage import make_test_image, write_png
 from fieldscope.app.options import (
     DEFAULT_IMAGE,
     add_device_option,
@@ -25,20 +37,32 @@ from fieldscope.app.options import (
     scene_summary,
     train_options,
 )
+from fieldscope.fields import config as configs
+from fieldscope.fields import snapshot as snapshots
+from fieldscope.fields.devices import resolve
 from fieldscope.fields.errors import ConfigError, FieldscopeError
-from fieldscope.fields.pixels import encode_image, write_image
+from fieldscope.fields.field import FieldBase
+from fieldscope.fields.pixels import encode_image, to_uint8, write_image
+from fieldscope.fields.render.cameras import Camera, orbit_camera
+from fieldscope.fields.render.mesh_export import (
+    MESH_OUTPUTS,
+    check_resolution,
+    extract_mesh,
+    transform_points,
+    vertex_normals,
+    write_mesh,
+)
+from fieldscope.fields.scenes import TASKS, open_scene
+from fieldscope.fields.scenes.image import render_bands
+from fieldscope.fields.training.run import build_run
+from fieldscope.fields.training.trainer import Snapshot
 
-# Before torch loads OpenMP: spinning waiters make small ops 10-20x slower on shared cores.
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+#: The subcommands defined in their own modules, each with add_parser(subparsers) and run(args).
+COMMAND_MODULES = (bench, compare, ntk, flow)
+
 
 
 def cmd_fit(args: argparse.Namespace) -> int:
-    from tqdm import tqdm
-
-    from fieldscope.fields import snapshot as snapshots
-    from fieldscope.fields.scenes import open_scene
-    from fieldscope.fields.training.run import build_run
-
     if args.steps is None and args.time_budget is None:
         args.steps = 1000
     out = Path(args.out)
@@ -106,8 +130,6 @@ def check_image_output(out: Path) -> None:
 
 
 def cmd_render(args: argparse.Namespace) -> int:
-    from fieldscope.fields import snapshot as snapshots
-
     snapshot = snapshots.load(args.model)
     if snapshot.config.dims == 3:
         return render_3d(args, snapshot)
@@ -131,8 +153,7 @@ def cmd_render(args: argparse.Namespace) -> int:
 
 
 def cmd_view(args: argparse.Namespace) -> int:
-    from fieldscope.app.ui.launch import launch
-    from fieldscope.fields import config as configs
+    from fieldscope.app.ui.launch import launch  # the window: DearPyGui and ModernGL load only when it opens
 
     configs.config_class(args.field)  # an unknown kind: one line before any window opens
 
@@ -155,11 +176,9 @@ def cmd_view(args: argparse.Namespace) -> int:
     )
 
 
-def render_3d(args: argparse.Namespace, snapshot: Any) -> int:
+def render_3d(args: argparse.Namespace, snapshot: Snapshot) -> int:
     """Render a 3D model from an orbit camera (unit-cube coordinates) or one of its test views."""
-    from fieldscope.fields import snapshot as snapshots
-    from fieldscope.fields.render.cameras import Camera, orbit_camera
-    from fieldscope.fields.render.render3d import RenderOptions, render_field
+    from fieldscope.fields.render.render3d import RenderOptions, render_field  # its Warp kernels: not at --help
 
     out = Path(args.out)
     check_image_output(out)
@@ -182,7 +201,7 @@ def render_3d(args: argparse.Namespace, snapshot: Any) -> int:
         raise ConfigError(f"render size {camera.width}x{camera.height} is out of range (1..16384)")
     head = None
     if task == "nerf":
-        from fieldscope.fields.scenes.nerf import head_from
+        from fieldscope.fields.scenes.nerf import head_from  # ~1 s to import: only for NeRF models
 
         head = head_from(snapshot).to(args.device)
     field = snapshots.field_from(snapshot).to(args.device)
@@ -195,16 +214,6 @@ def render_3d(args: argparse.Namespace, snapshot: Any) -> int:
 
 def cmd_export_mesh(args: argparse.Namespace) -> int:
     """Marching cubes of a 3D model's level set -> .ply / .obj (world coordinates of the scene)."""
-    from fieldscope.fields import snapshot as snapshots
-    from fieldscope.fields.render.mesh_export import (
-        MESH_OUTPUTS,
-        check_resolution,
-        extract_mesh,
-        transform_points,
-        vertex_normals,
-        write_mesh,
-    )
-
     out = Path(args.out)
     if out.suffix.lower() not in MESH_OUTPUTS:
         raise ConfigError(f"{out}: unsupported mesh output type {out.suffix or '(none)'}; use .ply or .obj")
@@ -221,7 +230,7 @@ def cmd_export_mesh(args: argparse.Namespace) -> int:
     vertices, faces = extract_mesh(field, args.resolution, level, inside_is_low)
     colors = None
     if facts.get("task") == "nerf":
-        from fieldscope.fields.scenes.nerf import head_from, vertex_colours
+        from fieldscope.fields.scenes.nerf import head_from, vertex_colours  # ~1 s to import: NeRF models only
 
         colors = vertex_colours(field, head_from(snapshot).to(args.device), vertices, vertex_normals(vertices, faces))
     world = None if args.unit_cube else facts.get("world_from_unit")
@@ -234,14 +243,8 @@ def cmd_export_mesh(args: argparse.Namespace) -> int:
 WHOLE_RENDER_PIXELS = 1 << 26
 
 
-def write_render(handle: Any, field: Any, width: int, height: int, suffix: str) -> None:
+def write_render(handle: BinaryIO, field: FieldBase, width: int, height: int, suffix: str) -> None:
     """Evaluate the field on a width x height grid, band by band, into an image file."""
-    import numpy as np
-
-    from fieldscope.app.commands.bigimage import write_png
-    from fieldscope.fields.pixels import to_uint8
-    from fieldscope.fields.scenes.image import render_bands
-
     channels = field.config.out_dims
     if suffix == ".png" and 1 <= channels <= 4:
         write_png(handle, width, height, channels, (to_uint8(b) for b in render_bands(field, width, height)))
@@ -250,8 +253,6 @@ def write_render(handle: Any, field: Any, width: int, height: int, suffix: str) 
 
 
 def cmd_make_test_image(args: argparse.Namespace) -> int:
-    from fieldscope.app.commands.bigimage import make_test_image
-
     started = time.perf_counter()
     width, height = make_test_image(args.out, args.megapixels)
     print(
@@ -264,8 +265,6 @@ def cmd_make_test_image(args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="fieldscope", description=__doc__)
     sub = parser.add_subparsers(dest="command")
-
-    from fieldscope.fields.scenes import TASKS
 
     fit = sub.add_parser("fit", help="train a field on a scene, headless, and save it")
     fit.add_argument("path", help="the scene: an image, a mesh, a volume (.npy, NIfTI) or a NeRF folder")
@@ -328,13 +327,8 @@ def build_parser() -> argparse.ArgumentParser:
     test_image.add_argument("--megapixels", type=float, default=1000.0, help="size in millions of pixels")
     test_image.set_defaults(run=cmd_make_test_image)
 
-    from fieldscope.app.commands import bench, compare, ntk
-    from fieldscope.app.commands import flow as flow_cli
-
-    bench.add_parser(sub)
-    compare.add_parser(sub)
-    ntk.add_parser(sub)
-    flow_cli.add_parser(sub)
+    for command in COMMAND_MODULES:
+        command.add_parser(sub)
     return parser
 
 
@@ -345,8 +339,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = parser.parse_args(["view"])
     try:
         if getattr(args, "device", None) is not None:
-            from fieldscope.fields.devices import resolve
-
             args.device = resolve(args.device)
         return int(args.run(args) or 0)
     except FieldscopeError as error:

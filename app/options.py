@@ -4,6 +4,7 @@ field and training options of fields.run. The UI builds the same options from it
 from __future__ import annotations
 
 import argparse
+import dataclasses
 from collections.abc import Sequence
 from importlib import resources
 from pathlib import Path
@@ -15,6 +16,13 @@ from fieldscope.fields.training.run import FieldOptions, TrainOptions
 
 #: The bundled scene the window opens with no path (package data: a real file in an installed package).
 DEFAULT_IMAGE = Path(str(resources.files("fieldscope.assets") / "astronaut.png"))
+
+#: What `ArgumentParser.add_subparsers()` returns (argparse names no public type for it): each command
+#: module's add_parser(subparsers) adds its command to it.
+Subparsers = argparse._SubParsersAction
+
+#: A KEY=VALUE setting's value, parsed (parse_value).
+Value = int | float | bool | str
 
 #: Config settings that have a flag of their own (the rest go through --option KEY=VALUE).
 FIELD_FLAGS = (
@@ -90,8 +98,6 @@ def field_options(args: argparse.Namespace, kind: str | None = None) -> FieldOpt
     """The field options the flags describe (for `kind`, default --field). Flags a kind does not
     have are left out when `kind` is given (one command line for several kinds), and
     --option KIND.KEY=VALUE applies to that kind only."""
-    import dataclasses
-
     names = None if kind is None else {f.name for f in dataclasses.fields(configs.config_class(kind))}
     kind = kind or args.field
     settings = {
@@ -112,7 +118,7 @@ def train_options(args: argparse.Namespace) -> TrainOptions:
     return TrainOptions(lr=getattr(args, "lr", None), batch_size=getattr(args, "batch_size", None), seed=args.seed)
 
 
-def scene_options(args: argparse.Namespace) -> dict[str, Any]:
+def scene_options(args: argparse.Namespace) -> dict[str, Value]:
     """Keyword arguments of open_scene from --scene-option and --memory-budget."""
     options = key_values(getattr(args, "scene_option", []), "--scene-option")
     if getattr(args, "memory_budget", None) is not None:
@@ -120,7 +126,7 @@ def scene_options(args: argparse.Namespace) -> dict[str, Any]:
     return options
 
 
-def parse_value(text: str) -> Any:
+def parse_value(text: str) -> Value:
     """'3' -> 3, '1e-3' -> 0.001, 'true' -> True, anything else stays a string."""
     for cast in (int, float):
         try:
@@ -132,9 +138,9 @@ def parse_value(text: str) -> Any:
     return text
 
 
-def key_values(items: Sequence[str], option: str) -> dict[str, Any]:
+def key_values(items: Sequence[str], option: str) -> dict[str, Value]:
     """KEY=VALUE strings -> {key: value} (numbers and booleans parsed, dashes in keys as underscores)."""
-    values: dict[str, Any] = {}
+    values: dict[str, Value] = {}
     for item in items:
         key, sep, text = item.partition("=")
         if not sep:

@@ -14,16 +14,31 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageDraw
 
+from fieldscope.app.options import (
+    Subparsers,
+    add_device_option,
+    add_scene_options,
+    add_train_options,
+    scene_options,
+    train_options,
+)
 from fieldscope.fields import config as configs
+from fieldscope.fields.errors import ConfigError
+from fieldscope.fields.field import FieldBase
+from fieldscope.fields.pixels import to_uint8
+from fieldscope.fields.render.cameras import orbit_camera
+from fieldscope.fields.scenes import open_scene
+from fieldscope.fields.scenes.base import Scene
+from fieldscope.fields.scenes.image import render_image
+from fieldscope.fields.snapshot import atomic_output, write_atomic
+from fieldscope.fields.training.compare import FieldRun, compare, parse_kinds
 
 #: Line colours of the curves, one per field (at most five kinds are registered today).
 COLOURS = [(31, 119, 180), (214, 39, 40), (44, 160, 44), (148, 103, 189), (255, 127, 14), (23, 190, 207)]
 PICTURE_SIDE = 256
 
 
-def add_parser(sub: Any) -> None:
-    from fieldscope.app.options import add_device_option, add_scene_options, add_train_options
-
+def add_parser(sub: Subparsers) -> None:
     compare = sub.add_parser("compare", help="several field kinds on one scene at equal parameters, side by side")
     compare.add_argument("path", help="the scene (image, mesh, volume, NeRF folder)")
     compare.add_argument("--task", help="what to fit (default: from the path)")
@@ -43,15 +58,10 @@ def add_parser(sub: Any) -> None:
     compare.add_argument("--report", metavar="DIR", help="write curves.png, pictures.png and results.md there")
     add_scene_options(compare)
     add_train_options(compare)
-    compare.set_defaults(run=cmd_compare)
+    compare.set_defaults(run=run)
 
 
-def cmd_compare(args: argparse.Namespace) -> int:
-    from fieldscope.app.options import scene_options, train_options
-    from fieldscope.fields.errors import ConfigError
-    from fieldscope.fields.scenes import open_scene
-    from fieldscope.fields.training.compare import compare, parse_kinds
-
+def run(args: argparse.Namespace) -> int:
     kinds = parse_kinds(args.fields)
     report_dir = Path(args.report) if args.report else None
     if report_dir is not None and report_dir.exists() and not report_dir.is_dir():
@@ -59,7 +69,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     scene = open_scene(args.path, args.task, device=args.device, **scene_options(args))
     time_budget = args.time_budget if args.time_budget is not None or args.steps is not None else 60.0
 
-    def progress(runs: Sequence[Any]) -> None:
+    def progress(runs: Sequence[FieldRun]) -> None:
         if not args.json:
             parts = [f"{run.kind} {run.curve[-1][1]:.2f}" for run in runs]
             print(f"step {runs[0].trainer.step_count:6d}: " + ", ".join(parts), flush=True)
@@ -100,19 +110,17 @@ def markdown_table(report: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def pictures_of(scene: Any, model: Any) -> np.ndarray:
+def pictures_of(scene: Scene, model: FieldBase) -> np.ndarray:
     """What the field shows, as float RGB (H, W, 3) in [0,1]: the image (2D) or the rendered surface
     or volume from an orbit camera (3D)."""
-    from fieldscope.fields.render.cameras import orbit_camera
-    from fieldscope.fields.render.render3d import render_field
-    from fieldscope.fields.scenes.image import render_image
-
     facts = scene.describe()
     if facts.get("task") == "image":
         width, height = facts["size"][:2]
         scale = PICTURE_SIDE / max(width, height)
         pixels = render_image(model, max(1, round(width * scale)), max(1, round(height * scale)))
     else:
+        from fieldscope.fields.render.render3d import render_field  # its Warp kernels: not at --help time
+
         camera = orbit_camera(30.0, 20.0, 2.0, PICTURE_SIDE, PICTURE_SIDE, 40.0)
         pixels = render_field(model, facts, camera)
     channels = pixels.shape[-1]
@@ -122,8 +130,6 @@ def pictures_of(scene: Any, model: Any) -> np.ndarray:
 
 def write_report(folder: Path, report: dict[str, Any], pictures: Sequence[np.ndarray]) -> None:
     """curves.png, pictures.png, results.md and results.json in `folder` (each written atomically)."""
-    from fieldscope.fields.snapshot import write_atomic
-
     labels = [row["field"] for row in report["results"]]
     save_png(folder / "curves.png", plot_curves([row["curve"] for row in report["results"]], labels, report))
     save_png(folder / "pictures.png", side_by_side(pictures, labels))
@@ -132,8 +138,6 @@ def write_report(folder: Path, report: dict[str, Any], pictures: Sequence[np.nda
 
 
 def save_png(path: Path, image: Image.Image) -> None:
-    from fieldscope.fields.snapshot import atomic_output
-
     with atomic_output(path) as handle:
         image.save(handle, format="PNG")
 
@@ -148,7 +152,7 @@ def side_by_side(pictures: Sequence[np.ndarray], labels: Sequence[str]) -> Image
     x = margin
     for picture, label in zip(pictures, labels, strict=True):
         draw.text((x, margin), label, fill=(0, 0, 0))
-        canvas.paste(Image.fromarray((picture * 255 + 0.5).astype(np.uint8)), (x, margin + label_height))
+        canvas.paste(Image.fromarray(to_uint8(picture)), (x, margin + label_height))
         x += picture.shape[1] + margin
     return canvas
 
@@ -160,13 +164,6 @@ def plot_curves(
     name = metric_of(report["results"][0])[0] if report["results"] else "metric"
     title = f"{name} vs seconds, {report['params_target']:,} parameters"
     return plot_lines(curves, labels, title, "training seconds (each field's own)")
-
-
-def plot_spectra(results: Sequence[dict[str, Any]]) -> Image.Image:
-    """NTK eigenvalues (descending) against their index on log axes, one line per field."""
-    series = [[(i + 1, v) for i, v in enumerate(row["eigenvalues"]) if v > 0] for row in results]
-    labels = [row["field"] for row in results]
-    return plot_lines(series, labels, "NTK eigenvalues (log-log)", "index", log=True)
 
 
 def plot_lines(

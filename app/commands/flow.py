@@ -9,31 +9,40 @@ import io
 import json
 import sys
 from pathlib import Path
-from typing import Any
 
-from fieldscope.app.options import add_field_options, add_train_options, field_options, train_options
+import numpy as np
+import torch
+
+from fieldscope.app.options import Subparsers, add_field_options, add_train_options, field_options, train_options
+from fieldscope.fields import snapshot as snapshots
+from fieldscope.fields.analysis import flow
 from fieldscope.fields.errors import ConfigError
+from fieldscope.fields.field import FieldBase
+from fieldscope.fields.pixels import write_image
+from fieldscope.fields.scenes.image import load_image
 
 #: Fit settings for A when none are given: few steps of small batches (the images are small).
 DEFAULT_FIT_STEPS = 300
 DEFAULT_FIT_BATCH = 1 << 14
 
 
-def add_parser(sub: Any) -> None:
-    flow = sub.add_parser("flow", help="optical flow from image A to B through a field fitted to A")
-    flow.add_argument("a", metavar="A", help="the first image (the field is fitted to it)")
-    flow.add_argument("b", metavar="B", help="the second image: B(x) = A(x + flow(x))")
-    flow.add_argument("--out", required=True, help="flow file to write (.npy, H x W x 2 pixels); a .png beside it")
-    flow.add_argument("--model", help="a fitted .fsnap of A instead of fitting one (--interpolation re-reads it)")
-    flow.add_argument("--mode", default="translation", help="translation (default), affine or dense")
-    flow.add_argument("--fit-steps", type=int, default=DEFAULT_FIT_STEPS, help=f"steps fitting A ({DEFAULT_FIT_STEPS})")
-    flow.add_argument("--flow-steps", type=int, default=300, help="optimisation steps of the motion (300)")
-    flow.add_argument("--search-radius", type=float, default=56.0, help="coarse search radius in pixels (0: none)")
-    flow.add_argument("--resize", action="store_true", help="resample B to A's size when they differ")
-    flow.add_argument("--json", action="store_true", help="print one JSON object")
-    add_field_options(flow)
-    add_train_options(flow)
-    flow.set_defaults(run=cmd_flow)
+def add_parser(sub: Subparsers) -> None:
+    command = sub.add_parser("flow", help="optical flow from image A to B through a field fitted to A")
+    command.add_argument("a", metavar="A", help="the first image (the field is fitted to it)")
+    command.add_argument("b", metavar="B", help="the second image: B(x) = A(x + flow(x))")
+    command.add_argument("--out", required=True, help="flow file to write (.npy, H x W x 2 pixels); a .png beside it")
+    command.add_argument("--model", help="a fitted .fsnap of A instead of fitting one (--interpolation re-reads it)")
+    command.add_argument("--mode", default="translation", help="translation (default), affine or dense")
+    command.add_argument(
+        "--fit-steps", type=int, default=DEFAULT_FIT_STEPS, help=f"steps fitting A ({DEFAULT_FIT_STEPS})"
+    )
+    command.add_argument("--flow-steps", type=int, default=300, help="optimisation steps of the motion (300)")
+    command.add_argument("--search-radius", type=float, default=56.0, help="coarse search radius in pixels (0: none)")
+    command.add_argument("--resize", action="store_true", help="resample B to A's size when they differ")
+    command.add_argument("--json", action="store_true", help="print one JSON object")
+    add_field_options(command)
+    add_train_options(command)
+    command.set_defaults(run=run)
 
 
 def check_output(out: Path) -> None:
@@ -43,13 +52,8 @@ def check_output(out: Path) -> None:
         raise ConfigError(f"{out}: the folder {out.parent} does not exist")
 
 
-def load_pair(args: argparse.Namespace) -> tuple[Any, Any]:
+def load_pair(args: argparse.Namespace) -> tuple[np.ndarray, np.ndarray]:
     """A and B as float arrays (H, W, C) of the same size (B resampled with --resize)."""
-    import numpy as np
-    import torch
-
-    from fieldscope.fields.scenes.image import load_image
-
     a, b = load_image(args.a), load_image(args.b)
     if a.shape[2] != b.shape[2]:
         raise ConfigError(f"{args.b}: has {b.shape[2]} channels, {args.a} has {a.shape[2]}")
@@ -65,11 +69,8 @@ def load_pair(args: argparse.Namespace) -> tuple[Any, Any]:
     return a, b
 
 
-def field_of(args: argparse.Namespace, a: Any) -> Any:
+def field_of(args: argparse.Namespace, a: np.ndarray) -> FieldBase:
     """A's field: the --model snapshot (with --interpolation applied), or a fit through build_run."""
-    from fieldscope.fields import snapshot as snapshots
-    from fieldscope.fields.analysis import flow
-
     if args.model:
         snapshot = snapshots.load(args.model)
         config = snapshot.config
@@ -87,14 +88,8 @@ def field_of(args: argparse.Namespace, a: Any) -> Any:
     return flow.fit_image(a, field_options(args), args.fit_steps, train)
 
 
-def write_flow(out: Path, result: Any) -> Path:
+def write_flow(out: Path, result: flow.FlowResult) -> Path:
     """The flow as .npy and its colour wheel as .png beside it (both atomic); returns the PNG's path."""
-    import numpy as np
-
-    from fieldscope.fields import snapshot as snapshots
-    from fieldscope.fields.analysis import flow
-    from fieldscope.fields.pixels import write_image
-
     buffer = io.BytesIO()
     np.save(buffer, result.flow)
     picture = out.with_suffix(".png")
@@ -103,9 +98,7 @@ def write_flow(out: Path, result: Any) -> Path:
     return picture
 
 
-def cmd_flow(args: argparse.Namespace) -> int:
-    from fieldscope.fields.analysis import flow
-
+def run(args: argparse.Namespace) -> int:
     options = flow.FlowOptions(mode=args.mode, steps=args.flow_steps, search_radius=args.search_radius, seed=args.seed)
     out = Path(args.out)
     check_output(out)

@@ -8,7 +8,17 @@ import argparse
 import json
 from typing import Any
 
+import torch
+
+from fieldscope.app.options import Subparsers
+from fieldscope.fields import config as configs
+from fieldscope.fields import snapshot as snapshots
+from fieldscope.fields.analysis.ntk import UnitScene, ntk_matrix, param_total, sample_points, spectrum
 from fieldscope.fields.errors import ConfigError
+from fieldscope.fields.field import FieldBase
+from fieldscope.fields.scenes import open_scene
+from fieldscope.fields.training.compare import Probe, build_runs, interleave, parse_kinds
+from fieldscope.fields.training.run import TrainOptions
 
 #: The NTK paper's figures (Audia et al., 2D image regression, tuned encodings, end of training).
 PAPER = {
@@ -20,7 +30,7 @@ PAPER = {
 }
 
 
-def add_parser(sub: Any) -> None:
+def add_parser(sub: Subparsers) -> None:
     ntk = sub.add_parser("ntk", help="NTK eigenvalue spectra of field kinds at equal parameters")
     ntk.add_argument("--fields", default="hashgrid,fourier,mlp", help="comma-separated kinds")
     ntk.add_argument("--dims", type=int, choices=(2, 3), default=2, help="input dimensions without --scene")
@@ -32,12 +42,10 @@ def add_parser(sub: Any) -> None:
     ntk.add_argument("--snapshot", action="append", default=[], help="a saved field (instead of --fields)")
     ntk.add_argument("--seed", type=int, default=0)
     ntk.add_argument("--json", action="store_true", help="print the report as one JSON object")
-    ntk.set_defaults(run=cmd_ntk)
+    ntk.set_defaults(run=run)
 
 
-def cmd_ntk(args: argparse.Namespace) -> int:
-    import torch
-
+def run(args: argparse.Namespace) -> int:
     if not 2 <= args.points <= 8192:
         raise ConfigError(f"--points must be between 2 and 8192, not {args.points}")
     if args.steps and not args.scene:
@@ -53,13 +61,8 @@ def cmd_ntk(args: argparse.Namespace) -> int:
     return 0
 
 
-def fields_and_points(args: argparse.Namespace) -> tuple[list[tuple[str, Any]], Any, str]:
+def fields_and_points(args: argparse.Namespace) -> tuple[list[tuple[str, FieldBase]], torch.Tensor, str]:
     """[(label, field)], the points (n, D) and a few words on where the fields stand."""
-    from fieldscope.fields import snapshot as snapshots
-    from fieldscope.fields.analysis.ntk import UnitScene, sample_points
-    from fieldscope.fields.training.compare import Probe, build_runs, interleave, parse_kinds
-    from fieldscope.fields.training.run import TrainOptions
-
     if args.snapshot:
         loaded = [(path, snapshots.field_from(snapshots.load(path))) for path in args.snapshot]
         dims = {model.config.dims for _, model in loaded}
@@ -67,8 +70,6 @@ def fields_and_points(args: argparse.Namespace) -> tuple[list[tuple[str, Any]], 
             raise ConfigError("the snapshots have different input dimensions")
         return loaded, sample_points(dims.pop(), args.points, args.seed), "saved fields"
     kinds = parse_kinds(args.fields)
-    from fieldscope.fields import config as configs
-
     growing = [k for k in kinds if configs.config_class(k).capabilities.grows_while_training]
     if growing and not args.steps:
         raise ConfigError(f"{growing[0]} fields have no parameters before they train: give --scene PATH --steps N")
@@ -76,8 +77,6 @@ def fields_and_points(args: argparse.Namespace) -> tuple[list[tuple[str, Any]], 
         scene = UnitScene(args.dims)
         runs = build_runs(scene, kinds, args.params)
         return [(run.kind, run.trainer.field) for run in runs], sample_points(args.dims, args.points, args.seed), "init"
-    from fieldscope.fields.scenes import open_scene
-
     scene = open_scene(args.scene)
     runs = build_runs(scene, kinds, args.params, TrainOptions(batch_size=args.batch_size, seed=args.seed))
     if args.steps:
@@ -87,9 +86,7 @@ def fields_and_points(args: argparse.Namespace) -> tuple[list[tuple[str, Any]], 
     return [(run.kind, run.trainer.field) for run in runs], points, f"after {args.steps} steps on {scene.name}"
 
 
-def result_of(label: str, model: Any, points: Any) -> dict[str, Any]:
-    from fieldscope.fields.analysis.ntk import ntk_matrix, param_total, spectrum
-
+def result_of(label: str, model: FieldBase, points: torch.Tensor) -> dict[str, Any]:
     params = param_total(model)
     if params == 0:
         raise ConfigError(f"{label}: the field has no parameters yet (Laplacian blocks get theirs as they train)")

@@ -133,6 +133,10 @@ class Camera3D:
         return replace(self, distance=float(np.clip(self.distance / factor, 0.05, 20.0)))
 
 
+#: The view's camera: 2D (pan and zoom over the image) or 3D (orbit around a target).
+ViewCamera = Camera2D | Camera3D
+
+
 def test_view_camera(view: dict[str, Any], unit_from_world: np.ndarray) -> Camera3D:
     """The orbit camera that sees as a NeRF test view (fields.cameras.Camera.to_dict: c2w, intrinsics,
     size; OpenGL axes, x right, y up, looking down -z) sees, in unit-cube coordinates: its eye, its

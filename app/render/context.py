@@ -13,6 +13,8 @@ import functools
 import os
 from collections.abc import Callable
 
+import moderngl
+
 from fieldscope.fields.errors import FieldscopeError
 
 GL_VERSION = 430  # compute-capable GL (SSBOs)
@@ -30,8 +32,6 @@ def has_display() -> bool:
 def create_context() -> object:
     """A moderngl standalone context with OpenGL 4.3 or newer: GLX, or EGL when FIELDSCOPE_GL=egl
     (headless machines with a GPU; not together with the window); NoDisplayError without one."""
-    import moderngl
-
     if os.environ.get("FIELDSCOPE_GL") == "egl":
         return moderngl.create_context(standalone=True, require=GL_VERSION, backend="egl")
     if not has_display():

@@ -6,10 +6,14 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any
 
+import moderngl
 import numpy as np
 
+from fieldscope.app.render.camera import ViewCamera
 from fieldscope.app.render.gl_util import table_image
 from fieldscope.app.state import collisions
+from fieldscope.fields.kinds.hashgrid import GridConfig
+from fieldscope.fields.training.trainer import Snapshot
 
 #: Heatmap names, in the order of u_heat's values (0 none, 1, 2, 3).
 HEATMAPS = ("none", "collisions", "contribution", "points_per_vertex")
@@ -41,16 +45,16 @@ class Heat:
         }
 
 
-def points_per_bucket(config: Any) -> int:
+def points_per_bucket(config: GridConfig) -> int:
     return int(config.points_per_bucket) if config.capabilities.lagrangian_points else 0
 
 
-def lagrangian_start(config: Any) -> int:
+def lagrangian_start(config: GridConfig) -> int:
     """First Lagrangian level of a Gaussian-bucket config (levels for a hash grid: none)."""
     return config.levels - (config.lagrangian_levels if config.capabilities.lagrangian_points else 0)
 
 
-def resolve(renderer: Any, snapshot: Any, camera: Any, options: Any) -> Heat:
+def resolve(renderer: Any, snapshot: Snapshot, camera: ViewCamera, options: Any) -> Heat:
     """What `options.heatmap` means for this snapshot; ValueError for an unknown name."""
     if options.heatmap not in HEATMAPS:
         raise ValueError(f"unknown heatmap {options.heatmap!r} (known: {', '.join(HEATMAPS)})")
@@ -71,7 +75,7 @@ def resolve(renderer: Any, snapshot: Any, camera: Any, options: Any) -> Heat:
     return Heat(3, level, float(k), f"level {level} points serving each vertex", "0", f"{k} (all K)")
 
 
-def collision_heat(config: Any, level: int) -> Heat:
+def collision_heat(config: GridConfig, level: int) -> Heat:
     counts = collisions.counts_for_view(config, level)
     key = collisions.level_key(config, level)
     if counts is None:
@@ -85,7 +89,7 @@ def collision_heat(config: Any, level: int) -> Heat:
     return Heat(1, level, float(most), title + share, "1", str(most), counts=counts)
 
 
-def auto_scale(renderer: Any, snapshot: Any, camera: Any, options: Any, level: int) -> float:
+def auto_scale(renderer: Any, snapshot: Snapshot, camera: ViewCamera, options: Any, level: int) -> float:
     """The contribution at full colour: the 99th percentile over a small picture of the view."""
     width = 48
     height = max(1, round(width * options.height / max(1, options.width)))
@@ -103,9 +107,9 @@ class CountsTexture:
 
     def __init__(self) -> None:
         self.counts: np.ndarray | None = None
-        self.texture: Any = None
+        self.texture: moderngl.Texture | None = None
 
-    def bind(self, ctx: Any, counts: np.ndarray | None) -> None:
+    def bind(self, ctx: moderngl.Context, counts: np.ndarray | None) -> None:
         if counts is None:
             counts = np.zeros(1, np.int32)
         if counts is not self.counts:

@@ -12,6 +12,8 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from fieldscope.app.render.colormaps import inferno, level_colour
+from fieldscope.app.state.blocks import STATE_COLOURS
+from fieldscope.fields.kinds.laplacian_blocks.field import STATUS_NAMES
 from fieldscope.fields.pixels import to_uint8
 
 #: Level states of the strip, drawn as: filled level colour; grey outline; dark with a cross;
@@ -177,9 +179,6 @@ def blocks_key(
     draw: ImageDraw.ImageDraw, title: str, counts: tuple[tuple[str, int], ...], size: int, margin: int
 ) -> None:
     """Top left: the title, then a swatch of each block state's colour with its block count."""
-    from fieldscope.app.state.blocks import STATE_COLOURS
-    from fieldscope.fields.kinds.laplacian_blocks.field import STATUS_NAMES
-
     f = font(size)
     texts = [f"{name.replace('_', ' ')}: {count:,}" for name, count in counts]
     box_w = max(draw.textlength(title, font=f), *(draw.textlength(t, font=f) + size + margin for t in texts))

@@ -13,6 +13,7 @@ import numpy as np
 from fieldscope.app.render import field_gl, shaders
 from fieldscope.app.render.colormaps import level_colour
 from fieldscope.app.render.context import finish_drawing
+from fieldscope.fields.training.trainer import Snapshot
 
 #: At most this many points of a level are drawn as dots, and as sigma circles (2D; line strips
 #: cost about 30 us each on llvmpipe): every s-th of those in view, the legend says how many.
@@ -44,7 +45,7 @@ class PointSet:
         return 0 if self.dots is None else int(self.dots.shape[0])
 
 
-def lagrangian_levels(snapshot: Any) -> list[PointSet]:
+def lagrangian_levels(snapshot: Snapshot) -> list[PointSet]:
     """Every Lagrangian level's points of a snapshot (none for kinds without points)."""
     if not snapshot.config.capabilities.lagrangian_points:
         return []
@@ -73,7 +74,7 @@ def every_nth(means: np.ndarray, most: int, where: np.ndarray | None = None) -> 
     return means[index[:: max(1, -(-index.shape[0] // most))]]
 
 
-def shown_sets(snapshot: Any, toggles: tuple[bool, ...], uniforms: dict[str, Any]) -> list[PointSet]:
+def shown_sets(snapshot: Snapshot, toggles: tuple[bool, ...], uniforms: dict[str, Any]) -> list[PointSet]:
     """The point sets whose toggle is on (toggles[i] for the i-th Lagrangian level), with the dots
     and circles to draw in the view that `uniforms` (the view shader's) describe."""
     sets = lagrangian_levels(snapshot)
@@ -109,7 +110,7 @@ def instances(sets: list[PointSet], which: str) -> np.ndarray:
 class PointsOverlay:
     """GL programs and a target for the points layer."""
 
-    def __init__(self, ctx: Any) -> None:
+    def __init__(self, ctx: moderngl.Context) -> None:
         self.ctx = ctx
         defines = {"RING_SEGMENTS": RING_SEGMENTS}
         with ctx:  # ours, not DearPyGui's context, must be current
@@ -120,7 +121,7 @@ class PointsOverlay:
                 vertex_shader=shaders.source("rings.vert", defines=defines),
                 fragment_shader=shaders.read("rings.frag"),
             )
-        self.target: Any = None
+        self.target: moderngl.Framebuffer | None = None
 
     def draw(self, sets: list[PointSet], camera_uniforms: dict[str, Any], size: tuple[int, int], circles: bool):
         """The layer (H, W, 4) float32, premultiplied, row 0 at the top; camera_uniforms as the view
@@ -145,7 +146,9 @@ class PointsOverlay:
             pixels = target.read(components=4, dtype="f4")
         return np.frombuffer(pixels, np.float32).reshape(height, width, 4)[::-1].copy()
 
-    def _render(self, program: Any, data: np.ndarray, uniforms: dict[str, Any], mode: int, vertices: int) -> None:
+    def _render(
+        self, program: moderngl.Program, data: np.ndarray, uniforms: dict[str, Any], mode: int, vertices: int
+    ) -> None:
         if not len(data):
             return
         for name, value in uniforms.items():
@@ -159,7 +162,7 @@ class PointsOverlay:
             vao.release()
             buffer.release()
 
-    def _target(self, width: int, height: int) -> Any:
+    def _target(self, width: int, height: int) -> moderngl.Framebuffer:
         if self.target is None or self.target.size != (width, height):
             self.release_target()
             texture = self.ctx.texture((width, height), 4, dtype="f4")

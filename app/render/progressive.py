@@ -11,11 +11,16 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
+from fieldscope.app.render.camera import ViewCamera
 from fieldscope.app.render.renderer import Frame, Renderer, ViewOptions
+from fieldscope.fields.training.trainer import Snapshot
+
+if TYPE_CHECKING:  # types only: a comparison's tiles draw as one snapshot
+    from fieldscope.app.state.compare import TileSet
 
 #: The coarsest live picture has this many pixels on its short side (an untrained NeRF costs
 #: about 0.5 ms a pixel on llvmpipe: its 800x600 live picture is 32 times reduced).
@@ -40,8 +45,8 @@ MAX_SAMPLE_SPACING = 8
 
 @dataclass
 class _Job:
-    snapshot: Any
-    camera: Any
+    snapshot: Snapshot | TileSet
+    camera: ViewCamera
     options: ViewOptions
     scale: int
     in_place: bool  # tiles go straight to the screen (else to a back buffer, swapped when done)
@@ -60,7 +65,7 @@ class _Job:
         return self.buffer is not None and self.next_row >= self.buffer.shape[0]
 
 
-def is_training(snapshot: Any) -> bool:
+def is_training(snapshot: Snapshot | TileSet) -> bool:
     """The trainer publishes newer snapshots of this one (it runs)."""
     return getattr(snapshot, "state", "running") == "running"
 
@@ -90,7 +95,8 @@ class ProgressiveView:
         self._job_started = 0.0
         self.image = np.zeros((1, 1, 4), np.float32)
         self.job: _Job | None = None
-        self.shown: tuple[Any, Any, ViewOptions, int] | None = None  # snapshot, camera, options, scale
+        # snapshot, camera, options, scale
+        self.shown: tuple[Snapshot | TileSet, ViewCamera, ViewOptions, int] | None = None
         self.pictures = 0  # whole pictures put on screen so far
         self.shading_seconds = 0.0  # shading time of every whole picture so far (bench ui)
 
@@ -111,10 +117,10 @@ class ProgressiveView:
         return self.shown is not None and job is not None and (job.done or not job.in_place)
 
     @property
-    def shown_snapshot(self) -> Any:
+    def shown_snapshot(self) -> Snapshot | TileSet | None:
         return self.shown[0] if self.shown else None
 
-    def live_scale(self, snapshot: Any, options: ViewOptions) -> int:
+    def live_scale(self, snapshot: Snapshot | TileSet, options: ViewOptions) -> int:
         """The reduction of pictures drawn while training or moving: a picture costs about live_cost."""
         dims = int(snapshot.config.dims)
         per_pixel = self._pixel_cost.get((dims, options.mode))
@@ -125,7 +131,12 @@ class ProgressiveView:
         return max(1, min(max_scale(options), scale))
 
     def update(
-        self, snapshot: Any, camera: Any, options: ViewOptions, moving: bool = False, budget: float | None = None
+        self,
+        snapshot: Snapshot | TileSet,
+        camera: ViewCamera,
+        options: ViewOptions,
+        moving: bool = False,
+        budget: float | None = None,
     ) -> bool:
         """Draw what fits in the time budget (seconds; None: the view's `budget`); True when `image`
         changed."""
@@ -136,7 +147,7 @@ class ProgressiveView:
         self._plan(snapshot, camera, options, moving)
         return self._work(self.budget if budget is None else budget)
 
-    def _plan(self, snapshot: Any, camera: Any, options: ViewOptions, moving: bool) -> None:
+    def _plan(self, snapshot: Snapshot | TileSet, camera: ViewCamera, options: ViewOptions, moving: bool) -> None:
         job = self.job
         live = moving or is_training(snapshot)
         scale = self.live_scale(snapshot, options) if live else 1
@@ -155,7 +166,7 @@ class ProgressiveView:
         ):  # (while training, a finer live scale waits for the next refresh too)
             self._start(_Job(snapshot, camera, options, scale, in_place=False))  # (or refine: at rest)
 
-    def _newer_picture_due(self, snapshot: Any, live: bool, cost: float) -> bool:
+    def _newer_picture_due(self, snapshot: Snapshot | TileSet, live: bool, cost: float) -> bool:
         """A newer snapshot than the picture's, and (while training) its refresh is due: a refresh
         interval after the last began, or later when the next one costs more than its share."""
         assert self.job is not None
@@ -164,7 +175,7 @@ class ProgressiveView:
         interval = max(self.refresh_interval, cost / MAX_DRAW_SHARE)
         return not live or time.perf_counter() - self._job_started >= interval
 
-    def _cost(self, snapshot: Any, options: ViewOptions, scale: int) -> float:
+    def _cost(self, snapshot: Snapshot | TileSet, options: ViewOptions, scale: int) -> float:
         """The expected shading seconds of a picture at `scale` (0 before one has been timed)."""
         per_pixel = self._pixel_cost.get((int(snapshot.config.dims), options.mode), 0.0)
         return per_pixel * -(-options.width // scale) * -(-options.height // scale)

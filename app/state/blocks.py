@@ -6,12 +6,12 @@ one level by state over the 2D view, with the grid lines between them."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 
 from fieldscope.fields.kinds.laplacian_blocks.field import ACTIVE, STATUS_NAMES
 from fieldscope.fields.kinds.laplacian_blocks.layout import scale_layout
+from fieldscope.fields.training.trainer import Snapshot
 
 #: RGBA per block state (index = state): not started (clear), active (orange), converged (green),
 #: stopped at the epoch limit (blue), pruned (grey: no MLP, the residual was small already).
@@ -56,12 +56,12 @@ class BlockLevel:
         return values[tuple(index[..., d] for d in reversed(range(index.shape[-1])))]
 
 
-def has_blocks(snapshot: Any) -> bool:
+def has_blocks(snapshot: Snapshot) -> bool:
     config = snapshot.config
     return config is not None and config.capabilities.blocks and "status" in snapshot.params
 
 
-def block_levels(snapshot: Any) -> list[BlockLevel]:
+def block_levels(snapshot: Snapshot) -> list[BlockLevel]:
     """Every level's blocks, coarse to fine (empty for other kinds)."""
     if not has_blocks(snapshot):
         return []
@@ -80,7 +80,7 @@ def block_levels(snapshot: Any) -> list[BlockLevel]:
     return found
 
 
-def active_counts(snapshot: Any) -> tuple[int, ...] | None:
+def active_counts(snapshot: Snapshot) -> tuple[int, ...] | None:
     """Active blocks per level (coarse to fine), or None for kinds without blocks."""
     if not has_blocks(snapshot):
         return None
@@ -101,7 +101,7 @@ class BlockInfo:
         return f"level {self.level} (scale {self.scale}) block ({where}): {self.state.replace('_', ' ')}, {error}"
 
 
-def block_at(snapshot: Any, level: int, point: np.ndarray) -> BlockInfo | None:
+def block_at(snapshot: Snapshot, level: int, point: np.ndarray) -> BlockInfo | None:
     """The block of `level` that holds field point (D,), or None outside [0,1]^D or without blocks."""
     levels = block_levels(snapshot)
     point = np.asarray(point, np.float64)

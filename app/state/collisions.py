@@ -13,11 +13,13 @@ from __future__ import annotations
 import math
 import threading
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
+import warp as wp
 
-from fieldscope.fields.kinds.hashgrid import layout_of
+from fieldscope.fields.kinds.hashgrid import GridConfig, layout_of
+from fieldscope.gpu import hashgrid as kernels
+from fieldscope.gpu import runtime
 from fieldscope.gpu.hashing import PRIMES
 
 INTERACTIVE_VERTICES = 1 << 26
@@ -52,7 +54,7 @@ class LevelKey:
         return self.vertices <= INTERACTIVE_VERTICES
 
 
-def level_key(config: Any, level: int) -> LevelKey:
+def level_key(config: GridConfig, level: int) -> LevelKey:
     layout = layout_of(config)
     return LevelKey(config.dims, layout.resolution[level], layout.hashed[level], layout.table_size)
 
@@ -79,11 +81,6 @@ def _store(key: LevelKey, counts: np.ndarray) -> np.ndarray:
 def count_job(key: LevelKey):
     """Count a level's vertices per entry in slabs of vertex lines, yielding progress (0..1);
     returns the counts (rows,) int32 (also cached). Closing the generator cancels it."""
-    import warp as wp
-
-    from fieldscope.gpu import hashgrid as kernels
-    from fieldscope.gpu import runtime
-
     if not key.countable:
         raise ValueError(f"{key.vertices:,} vertices are too many to count (at most {MAX_VERTICES:,})")
     runtime.init()
@@ -110,7 +107,7 @@ def count(key: LevelKey) -> np.ndarray:
         return done.value
 
 
-def counts_for_view(config: Any, level: int) -> np.ndarray | None:
+def counts_for_view(config: GridConfig, level: int) -> np.ndarray | None:
     """Counts to draw now: cached, or counted at once when the level is small enough; None when a
     count job must run first (or the level is too large to count)."""
     key = level_key(config, level)

@@ -20,11 +20,22 @@ import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from fieldscope.fields import snapshot as snapshots
+from fieldscope.fields.analysis.ntk import ntk_matrix, param_total, sample_points, spectrum
 from fieldscope.fields.errors import ConfigError
+from fieldscope.fields.scenes.base import Scene
+from fieldscope.fields.training.budget import budget_params
+from fieldscope.fields.training.compare import Probe, build_runs, parse_kinds
+from fieldscope.fields.training.run import TrainOptions
+from fieldscope.fields.training.trainer import Snapshot
+
+if TYPE_CHECKING:  # types only: the GL renderer loads ModernGL
+    from fieldscope.app.render.camera import ViewCamera
+    from fieldscope.app.render.renderer import Frame, Renderer, ViewOptions
 
 #: The window compares at most this many fields (tiles in a 2 x 2 grid).
 MOST_TILES = 4
@@ -34,9 +45,14 @@ PROBE_PIXELS = 4096
 class CompareSession:
     """2-4 kinds on `scene` at `params` parameters each, trained step-interleaved in one thread."""
 
-    def __init__(self, scene: Any, kinds: str | Sequence[str], params: int, train: Any = None, device: str = "cpu"):
-        from fieldscope.fields.training.compare import Probe, build_runs, parse_kinds
-
+    def __init__(
+        self,
+        scene: Scene,
+        kinds: str | Sequence[str],
+        params: int,
+        train: TrainOptions | None = None,
+        device: str = "cpu",
+    ):
         kinds = parse_kinds(kinds, most=MOST_TILES)
         if len(kinds) < 2:
             raise ConfigError(f"compare needs 2 to {MOST_TILES} field kinds, not {len(kinds)}")
@@ -57,8 +73,6 @@ class CompareSession:
 
     def counts(self) -> list[int]:
         """Each field's budgeted parameter count (fully grown for Laplacian blocks)."""
-        from fieldscope.fields.training.budget import budget_params
-
         return [budget_params(run.trainer.field.config) for run in self.runs]
 
     def step_round(self) -> None:
@@ -105,7 +119,7 @@ class CompareSession:
             self.error = f"{type(error).__name__}: {error}"
         self._measure()
 
-    def snapshots(self) -> list[Any]:
+    def snapshots(self) -> list[Snapshot]:
         return [run.trainer.latest() for run in self.runs]
 
     def curves(self) -> list[list[tuple[float, float]]]:
@@ -155,14 +169,16 @@ def tile_grid(count: int, width: int, height: int) -> list[tuple[int, int, int, 
     return [((i % cols) * w, (i // cols) * h, w, h) for i in range(count)]
 
 
-def tile_options(options: Any, width: int, height: int) -> Any:
+def tile_options(options: ViewOptions, width: int, height: int) -> ViewOptions:
     """The view's options for one tile of width x height: the inside overlays (heatmap, points,
     blocks, legends) as set, the level mask and strip of the scene's own field left out (each
     compared field draws all its levels)."""
     return replace(options, width=width, height=height, level_mask=None, level_states=(), levels_caption="")
 
 
-def draw_tiles(renderer: Any, snapshots: Sequence[Any], camera: Any, options: Any) -> tuple[np.ndarray, list]:
+def draw_tiles(
+    renderer: Renderer, snapshots: Sequence[Snapshot], camera: ViewCamera, options: ViewOptions
+) -> tuple[np.ndarray, list]:
     """Every snapshot drawn under the same camera into its tile of an options.width x options.height
     view -> (float32 (H, W, 4), the tiles' (x, y, w, h))."""
     frame = TilesRenderer(renderer).frame(TileSet(tuple(snapshots)), camera, options)
@@ -174,9 +190,9 @@ class TileSet:
     """The compared fields' snapshots, drawn as one picture: what the live view (ProgressiveView)
     asks of a snapshot, it asks of this (dims, the scene it belongs to, whether it trains)."""
 
-    snapshots: tuple[Any, ...]
+    snapshots: tuple[Snapshot, ...]
     state: str = "paused"
-    scene: Any = None  # the comparison: a new one is a new view
+    scene: CompareSession | None = None  # the comparison: a new one is a new view
 
     @property
     def config(self) -> Any:
@@ -187,7 +203,7 @@ class TiledFrame:
     """The tiles of one picture (renderer Frames of each field, one per tile); rows(top, bottom)
     shades those rows of every tile they cross -> float32 (rows, W, 4)."""
 
-    def __init__(self, frames: list[Any], tiles: list[tuple[int, int, int, int]], width: int, height: int):
+    def __init__(self, frames: list[Frame], tiles: list[tuple[int, int, int, int]], width: int, height: int):
         self.frames, self.tiles, self.width, self.height = frames, tiles, width, height
 
     def rows(self, top: int, bottom: int) -> np.ndarray:
@@ -207,10 +223,10 @@ class TilesRenderer:
     """Draws a TileSet as a grid of tiles under one camera, with the renderer's frames: the live
     view draws it as it draws one field (reduced while training, refined at rest)."""
 
-    def __init__(self, renderer: Any) -> None:
+    def __init__(self, renderer: Renderer) -> None:
         self.renderer = renderer
 
-    def frame(self, tiles: TileSet, camera: Any, options: Any) -> TiledFrame:
+    def frame(self, tiles: TileSet, camera: ViewCamera, options: ViewOptions) -> TiledFrame:
         grid = tile_grid(len(tiles.snapshots), options.width, options.height)
         frames = [
             self.renderer.frame(snapshot, camera, tile_options(options, w, h))
@@ -222,7 +238,7 @@ class TilesRenderer:
 class NtkJob:
     """NTK spectra of snapshots' fields in a background thread: results() is None until done."""
 
-    def __init__(self, snapshots: Sequence[Any], points: int = 256, seed: int = 0) -> None:
+    def __init__(self, snapshots: Sequence[Snapshot], points: int = 256, seed: int = 0) -> None:
         self.snapshots = list(snapshots)
         self.points, self.seed = points, seed
         self._results: list[dict[str, Any]] | None = None
@@ -231,9 +247,6 @@ class NtkJob:
         self.thread.start()
 
     def _run(self) -> None:
-        from fieldscope.fields import snapshot as snapshots
-        from fieldscope.fields.analysis.ntk import ntk_matrix, param_total, sample_points, spectrum
-
         try:
             results = []
             for snapshot in self.snapshots:

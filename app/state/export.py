@@ -11,14 +11,17 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import imageio.v2 as imageio
 import numpy as np
+import torch
 
-from fieldscope.app.render.camera import Camera2D, Camera3D
+from fieldscope.app.render.camera import Camera2D, Camera3D, ViewCamera
 from fieldscope.app.render.renderer import Renderer, ViewOptions, image_size
 from fieldscope.app.state.jobs import JobSteps
 from fieldscope.fields import snapshot as snapshots
 from fieldscope.fields.errors import ConfigError, FieldscopeError
 from fieldscope.fields.pixels import to_uint8, write_image
+from fieldscope.fields.training.trainer import Snapshot
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".webp", ".bmp")
 VIDEO_SUFFIXES = (".mp4", ".mkv", ".mov", ".avi", ".gif")
@@ -34,7 +37,7 @@ def check_target(path: Path, suffixes: tuple[str, ...]) -> Path:
     return path
 
 
-def draw_tiled(renderer: Renderer, snapshot: Any, camera: Any, options: ViewOptions, out: np.ndarray):
+def draw_tiled(renderer: Renderer, snapshot: Snapshot, camera: ViewCamera, options: ViewOptions, out: np.ndarray):
     """Draw into out (H, W, 4) in tiles of rows, yielding the share done after each."""
     frame = renderer.frame(snapshot, camera, options)
     rows = max(1, 65536 // max(1, options.width))
@@ -43,7 +46,9 @@ def draw_tiled(renderer: Renderer, snapshot: Any, camera: Any, options: ViewOpti
         yield min(1.0, (top + rows) / options.height)
 
 
-def image_job(renderer: Renderer, snapshot: Any, camera: Any, options: ViewOptions, path: Path, what: str) -> JobSteps:
+def image_job(
+    renderer: Renderer, snapshot: Snapshot, camera: ViewCamera, options: ViewOptions, path: Path, what: str
+) -> JobSteps:
     """Draw the view as `options` says and save it as an image file."""
     path = check_target(path, IMAGE_SUFFIXES)
     if not (1 <= options.width <= MAX_SIDE and 1 <= options.height <= MAX_SIDE):
@@ -54,7 +59,7 @@ def image_job(renderer: Renderer, snapshot: Any, camera: Any, options: ViewOptio
     return f"{what} {options.width}x{options.height} -> {path}"
 
 
-def full_render_options(snapshot: Any, view: ViewOptions, scale: float, size: tuple[int, int]) -> ViewOptions:
+def full_render_options(snapshot: Snapshot, view: ViewOptions, scale: float, size: tuple[int, int]) -> ViewOptions:
     """2D: the image's own pixel grid times `scale`; 3D: `size`."""
     if snapshot.config.dims == 2:
         w, h = image_size(snapshot)
@@ -64,8 +69,8 @@ def full_render_options(snapshot: Any, view: ViewOptions, scale: float, size: tu
 
 def render_job(
     renderer: Renderer,
-    snapshot: Any,
-    camera: Any,
+    snapshot: Snapshot,
+    camera: ViewCamera,
     view: ViewOptions,
     path: Path,
     scale: float = 1.0,
@@ -78,7 +83,7 @@ def render_job(
     return (yield from image_job(renderer, snapshot, whole, options, path, "render"))
 
 
-def video_cameras(camera: Any, frames: int, zoom: float = 8.0) -> list[Any]:
+def video_cameras(camera: ViewCamera, frames: int, zoom: float = 8.0) -> list[ViewCamera]:
     """2D: a zoom into the view's center to `zoom` times; 3D: one turn around the target."""
     if isinstance(camera, Camera3D):
         return [camera.orbit(360.0 * k / frames, 0.0) for k in range(frames)]
@@ -87,11 +92,15 @@ def video_cameras(camera: Any, frames: int, zoom: float = 8.0) -> list[Any]:
 
 
 def video_job(
-    renderer: Renderer, snapshot: Any, camera: Any, view: ViewOptions, path: Path, frames: int = 48, fps: int = 24
+    renderer: Renderer,
+    snapshot: Snapshot,
+    camera: ViewCamera,
+    view: ViewOptions,
+    path: Path,
+    frames: int = 48,
+    fps: int = 24,
 ) -> JobSteps:
     """A zoom (2D) or turntable (3D) video through imageio's ffmpeg writer."""
-    import imageio.v2 as imageio
-
     path = check_target(path, VIDEO_SUFFIXES)
     if not 2 <= frames <= 10000:
         raise ConfigError(f"a video needs 2 to 10000 frames, not {frames}")
@@ -118,7 +127,7 @@ def video_job(
     return f"video, {frames} frames of {options.width}x{options.height} -> {path}"
 
 
-def snapshot_job(snapshot: Any, path: Path) -> JobSteps:
+def snapshot_job(snapshot: Snapshot, path: Path) -> JobSteps:
     path = check_target(path, (".fsnap",))
     yield 0.5
     snapshots.save(path, snapshot)
@@ -130,11 +139,9 @@ def snapshot_job(snapshot: Any, path: Path) -> JobSteps:
 MESH_EXTRACTORS: dict[str, Callable[..., Any]] = {}
 
 
-def sample_grid(snapshot: Any, resolution: int):
+def sample_grid(snapshot: Snapshot, resolution: int):
     """The field's first output on a resolution^3 grid of [0,1]^3 (torch, in slabs), yielding
     progress; returns float32 (R, R, R) indexed [x, y, z]."""
-    import torch
-
     field = snapshots.field_from(snapshot)
     axis = torch.linspace(0.0, 1.0, resolution)
     values = np.zeros((resolution,) * 3, np.float32)
@@ -147,10 +154,10 @@ def sample_grid(snapshot: Any, resolution: int):
     return values
 
 
-def level_set_mesh(snapshot: Any, resolution: int = 128):
+def level_set_mesh(snapshot: Snapshot, resolution: int = 128):
     """Marching cubes (scikit-image) of the zero level: surface of a signed distance, or of an
     occupancy logit (occupancy 1/2)."""
-    from skimage import measure
+    from skimage import measure  # loads SciPy (~1 s): only when a mesh is exported
 
     values = yield from sample_grid(snapshot, resolution)
     if not (values.min() < 0.0 < values.max()):
@@ -176,7 +183,7 @@ def ply_bytes(vertices: np.ndarray, faces: np.ndarray) -> bytes:
     return header + vertices.astype("<f4").tobytes() + face_rows.tobytes()
 
 
-def mesh_job(snapshot: Any, path: Path, resolution: int = 128) -> JobSteps:
+def mesh_job(snapshot: Snapshot, path: Path, resolution: int = 128) -> JobSteps:
     path = check_target(path, (".ply",))
     task = str(snapshot.scene.get("task", ""))
     if snapshot.config.dims != 3 or task not in MESH_EXTRACTORS:

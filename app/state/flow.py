@@ -15,12 +15,16 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import torch
+from torch import nn
 
+from fieldscope.app.render.renderer import image_size
+from fieldscope.fields import snapshot as snapshots
+from fieldscope.fields.analysis.flow import FlowOptions, FlowResult, colour_wheel, estimate_flow
 from fieldscope.fields.errors import InputError
+from fieldscope.fields.training.trainer import Snapshot
 
 PREVIEW_SIDE = 160
 PREVIEW_PERIOD = 0.5
@@ -50,10 +54,8 @@ def preview_grid(height: int, width: int, side: int = PREVIEW_SIDE) -> tuple[tor
     return torch.stack([xx.reshape(-1), yy.reshape(-1)], dim=-1).float(), (h, w)
 
 
-def check_pair(snapshot: Any, target: np.ndarray, name: str) -> None:
+def check_pair(snapshot: Snapshot, target: np.ndarray, name: str) -> None:
     """InputError unless `target` (H, W, C) can be B for the 2D image field of `snapshot`."""
-    from fieldscope.app.render.renderer import image_size
-
     config = snapshot.config
     if int(config.dims) != 2 or not snapshot.scene or snapshot.scene.get("size") is None:
         raise InputError(f"flow needs a 2D image scene, not a {config.dims}D {config.kind} field")
@@ -67,9 +69,7 @@ def check_pair(snapshot: Any, target: np.ndarray, name: str) -> None:
 class FlowJob:
     """The flow from the snapshot's field (A) to `target` (B, (H, W, C) as A) in a daemon thread."""
 
-    def __init__(self, snapshot: Any, target: np.ndarray, options: Any, source: str | Path = "B") -> None:
-        from fieldscope.fields import snapshot as snapshots
-
+    def __init__(self, snapshot: Snapshot, target: np.ndarray, options: FlowOptions, source: str | Path = "B") -> None:
         check_pair(snapshot, target, str(source))
         self.source = Path(source)
         self.options = options
@@ -80,7 +80,7 @@ class FlowJob:
         self._preview: Preview | None = None
         self._last_preview = -math.inf
         self._stop = threading.Event()
-        self.result: Any = None
+        self.result: FlowResult | None = None
         self.error = ""
         self.thread = threading.Thread(target=self._run, name="fieldscope-flow", daemon=True)
         self.thread.start()
@@ -99,15 +99,13 @@ class FlowJob:
         return self._preview
 
     def _run(self) -> None:
-        from fieldscope.fields.analysis.flow import estimate_flow
-
         try:
             self.result = estimate_flow(self.field, self.target, self.options, self._watch)
             self._publish(None, 1.0)
         except Exception as error:  # shown by the window; the preview so far stays
             self.error = f"{type(error).__name__}: {error}"
 
-    def _watch(self, motion: Any, fraction: float) -> bool:
+    def _watch(self, motion: nn.Module, fraction: float) -> bool:
         now = time.perf_counter()
         if now - self._last_preview >= PREVIEW_PERIOD:
             self._last_preview = now
@@ -183,8 +181,6 @@ def flow_tiles(preview: Preview, source_width: int, tile: int = PREVIEW_SIDE) ->
     wheel (top right), A warped by the flow (bottom left) and B (bottom right), each (h, w) of the
     preview at its tile's top left; where each is, {name: (x, y, w, h)}; and how much longer the
     arrows are drawn than the flow (an image of `source_width` pixels shown `w` wide)."""
-    from fieldscope.fields.analysis.flow import colour_wheel
-
     h, w = preview.flow.shape[:2]
     picture = np.empty((2 * tile, 2 * tile, 4), np.float32)
     picture[:] = BACKGROUND

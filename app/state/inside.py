@@ -5,16 +5,19 @@ small pictures with the renderer."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 
 from fieldscope.app.render import overlays
-from fieldscope.app.render.camera import Camera2D
+from fieldscope.app.render.camera import Camera2D, ViewCamera
 from fieldscope.app.render.heatmaps import lagrangian_start, points_per_bucket
+from fieldscope.app.render.renderer import Renderer, ViewOptions
 from fieldscope.app.state import collisions
 from fieldscope.app.state.jobs import JobSteps
+from fieldscope.fields.training.trainer import Snapshot
 
 #: Cells per axis of the grid the points' density histogram counts in.
 DENSITY_CELLS = {2: 32, 3: 16}
@@ -44,7 +47,7 @@ def heatmap_problem(config: Any, name: str, level: int) -> str:
     return ""
 
 
-def collision_report(snapshot: Any, level: int) -> CollisionReport | None:
+def collision_report(snapshot: Snapshot, level: int) -> CollisionReport | None:
     """A level's collision statistics (counted, or expected for levels too large to count), and
     for a Lagrangian level how its points share the buckets; None while the counts are not known
     yet (the view counts small levels, a job large ones). Safe off the UI thread: it only reads
@@ -62,7 +65,7 @@ def collision_report(snapshot: Any, level: int) -> CollisionReport | None:
     return CollisionReport(stats, sharing)
 
 
-def count_job(key: collisions.LevelKey, level: int, on_done: Any) -> JobSteps:
+def count_job(key: collisions.LevelKey, level: int, on_done: Callable[[], None]) -> JobSteps:
     """The count of a large level as a window job; on_done() runs when the counts are cached."""
     yield from collisions.count_job(key)
     on_done()
@@ -81,7 +84,7 @@ class PointStats:
     histogram: np.ndarray
 
 
-def point_stats(snapshot: Any) -> list[PointStats]:
+def point_stats(snapshot: Snapshot) -> list[PointStats]:
     found = []
     for s in overlays.lagrangian_levels(snapshot):
         dims = s.means.shape[1]
@@ -94,7 +97,9 @@ def point_stats(snapshot: Any) -> list[PointStats]:
     return found
 
 
-def level_contributions(renderer: Any, snapshot: Any, camera: Any, options: Any, size: int = 40) -> np.ndarray:
+def level_contributions(
+    renderer: Renderer, snapshot: Snapshot, camera: ViewCamera, options: ViewOptions, size: int = 40
+) -> np.ndarray:
     """(L,) mean over a small picture of |f - f without level l| (0 for levels that are off): the
     whole image in 2D, the view's slice plane in 3D."""
     config = snapshot.config

@@ -17,9 +17,10 @@ from fieldscope.fields import snapshot as snapshots
 from fieldscope.fields.errors import InputError
 from fieldscope.fields.paths import path_problem
 from fieldscope.fields.scenes import detect_task, open_scene
+from fieldscope.fields.scenes.base import Scene
 from fieldscope.fields.scenes.image import IMAGE_SUFFIXES
 from fieldscope.fields.training.run import FieldOptions, TrainOptions, build_run
-from fieldscope.fields.training.trainer import Snapshot, Trainer
+from fieldscope.fields.training.trainer import Snapshot, Stop, Trainer
 
 SNAPSHOT_SUFFIX = ".fsnap"
 
@@ -33,7 +34,7 @@ class Session:
 
     name: str
     source: Path | None
-    scene: Any = None
+    scene: Scene | None = None
     trainer: Trainer | None = None
     fixed: Snapshot | None = None
     device: str = "cpu"
@@ -63,8 +64,6 @@ class Session:
         native code); every STOP_NOTICE seconds of it is told to `say`."""
         if self.trainer is None:
             return
-        from fieldscope.fields.training.trainer import Stop
-
         self.trainer.send(Stop())
         started = time.perf_counter()
         while wait and self.trainer.running:
@@ -99,7 +98,7 @@ def check_openable(path: Path) -> None:
 
 
 def new_session(
-    scene: Any,
+    scene: Scene,
     field: FieldOptions | None = None,
     train: TrainOptions | None = None,
     source: Path | None = None,
@@ -145,7 +144,7 @@ def open_snapshot(path: Path, current: Session | None = None) -> Session:
     return Session(path.name, path, fixed=snapshot)
 
 
-def _fits(snapshot: Snapshot, scene: Any) -> bool:
+def _fits(snapshot: Snapshot, scene: Scene) -> bool:
     facts = scene.describe()
     return (
         snapshot.config.dims == scene.dims

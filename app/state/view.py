@@ -11,6 +11,7 @@ import numpy as np
 
 from fieldscope.app.render.camera import Camera2D, Camera3D, test_view_camera
 from fieldscope.app.render.renderer import MODES_2D, MODES_3D, ViewOptions, default_camera, image_size
+from fieldscope.fields.training.trainer import Snapshot
 
 #: The modes a user picks from (the others are for tests and exports).
 USER_MODES = {2: ("field", "truth", "error", "gradient"), 3: ("shaded", "normals", "depth", "slice", "density", "rgb")}
@@ -21,7 +22,7 @@ DEFAULT_MODES = {"image": "field", "sdf": "shaded", "occupancy": "shaded", "volu
 SETTLE = 0.25
 
 
-def default_mode(snapshot: Any) -> str:
+def default_mode(snapshot: Snapshot) -> str:
     """The view mode a scene opens with: by its task, else the first of its dimension's modes."""
     dims = int(snapshot.config.dims)
     mode = DEFAULT_MODES.get(str(snapshot.scene.get("task", "")) if snapshot.scene else "", USER_MODES[dims][0])
@@ -55,7 +56,7 @@ class ViewState:
         if size != self.size:
             self.change(width=int(size[0]), height=int(size[1]))
 
-    def reset_for(self, snapshot: Any) -> None:
+    def reset_for(self, snapshot: Snapshot) -> None:
         """A new scene: its kind of camera (a NeRF's: at its first test view) and its task's default mode."""
         self.dims = int(snapshot.config.dims)
         self.camera = default_camera(snapshot)
@@ -94,7 +95,7 @@ class ViewState:
         )
 
     # ---- gestures (view pixels)
-    def drag(self, snapshot: Any, dx: float, dy: float, button: int) -> None:
+    def drag(self, snapshot: Snapshot, dx: float, dy: float, button: int) -> None:
         """Left drag: pan (2D) or orbit (3D); right or middle drag: pan (3D)."""
         if isinstance(self.camera, Camera2D):
             self.set_camera(self.camera.pan(dx, dy, *self.size, image_size(snapshot)))
@@ -103,7 +104,7 @@ class ViewState:
         else:
             self.set_camera(self.camera.pan(dx, dy, self.size[1]))
 
-    def wheel(self, snapshot: Any, clicks: float, at: tuple[float, float] | None = None) -> None:
+    def wheel(self, snapshot: Snapshot, clicks: float, at: tuple[float, float] | None = None) -> None:
         """Zoom in (clicks > 0) or out, about the pointer in 2D."""
         factor = 1.2**clicks
         if isinstance(self.camera, Camera2D):

@@ -5,11 +5,14 @@ one camera moves all tiles, and the NTK job and plots work from the session's sn
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 import pytest
+from PIL import Image
 
+from fieldscope.app.commands.compare import plot_curves, plot_lines
 from fieldscope.app.render import Camera2D, ViewOptions
 from fieldscope.app.state.compare import CompareSession, NtkJob, draw_tiles, tile_grid
 from fieldscope.fields.errors import ConfigError
@@ -78,9 +81,14 @@ def test_at_most_four_and_at_least_two(astronaut_path: Any) -> None:
         CompareSession(scene, "mlp", 20_000)
 
 
-def test_ntk_job_and_plots(session: Any) -> None:
-    from fieldscope.app.commands.compare import plot_curves, plot_spectra
+def plot_spectra(results: Sequence[dict[str, Any]]) -> Image.Image:
+    """NTK eigenvalues (descending) against their index on log axes, one line per field."""
+    series = [[(i + 1, v) for i, v in enumerate(row["eigenvalues"]) if v > 0] for row in results]
+    labels = [row["field"] for row in results]
+    return plot_lines(series, labels, "NTK eigenvalues (log-log)", "index", log=True)
 
+
+def test_ntk_job_and_plots(session: Any) -> None:
     job = NtkJob(session.snapshots(), points=24)
     job.thread.join(120)
     results = job.results()

@@ -7,7 +7,8 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
-from typing import Any
+
+from fieldscope.app.options import Subparsers
 
 #: Benchmark name -> module in this package.
 BENCHES = {
@@ -22,16 +23,16 @@ BENCHES = {
 }
 
 
-def add_parser(sub: Any) -> None:
+def add_parser(sub: Subparsers) -> None:
     bench = sub.add_parser("bench", help="benchmarks (ratios against a reference in the same process)")
     which = bench.add_subparsers(dest="bench", required=True)
     for module in BENCHES.values():
         importlib.import_module(f"{__name__}.{module}").add_parser(which)
     for parser in which.choices.values():
-        parser.set_defaults(run=main)
+        parser.set_defaults(run=run)
 
 
-def main(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace) -> int:
     """Run the chosen benchmark; with --json print its report as one JSON object."""
     report = importlib.import_module(f"{__name__}.{BENCHES[args.bench]}").run(args)
     if args.json:

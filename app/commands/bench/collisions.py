@@ -6,19 +6,22 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from fieldscope.app.options import DEFAULT_IMAGE, Subparsers, add_field_options, field_options
 from fieldscope.app.state import collisions
+from fieldscope.fields.errors import ConfigError
+from fieldscope.fields.kinds.hashgrid import GridConfig
+from fieldscope.fields.scenes import open_scene
+from fieldscope.fields.training.run import field_config
 
 
-def add_parser(which: Any) -> None:
-    from fieldscope.app.options import add_field_options
-
+def add_parser(which: Subparsers) -> None:
     parser = which.add_parser("collisions", help="share of colliding hash-table entries per level (a table)")
     parser.add_argument("--image", help="image whose size sets the finest resolution (default: the bundled one)")
     parser.add_argument("--json", action="store_true")
     add_field_options(parser)
 
 
-def collision_table(config: Any) -> list[dict[str, Any]]:
+def collision_table(config: GridConfig) -> list[dict[str, Any]]:
     """Per level of a grid config: resolution, dense or hashed, vertices, entries, the share of
     colliding entries, the share of vertices that share their entry, the most per entry."""
     rows = []
@@ -42,15 +45,9 @@ def collision_table(config: Any) -> list[dict[str, Any]]:
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
-    from fieldscope.app.options import DEFAULT_IMAGE, field_options
-    from fieldscope.fields.scenes import open_scene
-    from fieldscope.fields.training.run import field_config
-
     scene = open_scene(args.image or DEFAULT_IMAGE)
     config = field_config(scene, field_options(args))
     if not config.capabilities.hash_table:
-        from fieldscope.fields.errors import ConfigError
-
         raise ConfigError(f"{config.kind} fields have no hash table")
     rows = collision_table(config)
     report = {"image": str(args.image or DEFAULT_IMAGE), "config": config.__dict__, "levels": rows}

@@ -9,10 +9,22 @@ import argparse
 import time
 from typing import Any
 
+from fieldscope.app.options import (
+    Subparsers,
+    add_field_options,
+    add_scene_options,
+    add_train_options,
+    field_options,
+    metric_summary,
+    scene_options,
+    train_options,
+)
+from fieldscope.fields import config as configs
+from fieldscope.fields.scenes import open_scene
+from fieldscope.fields.training.run import build_run
 
-def add_parser(which: Any) -> None:
-    from fieldscope.app.options import add_field_options, add_scene_options, add_train_options
 
+def add_parser(which: Subparsers) -> None:
     curve = which.add_parser("curve", help="quality against training seconds on any scene (full metrics)")
     curve.add_argument("path", help="the scene: an image, a mesh, a volume or a NeRF folder")
     curve.add_argument("--task", help="what to fit (default: from the path)")
@@ -26,11 +38,6 @@ def add_parser(which: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
-    from fieldscope.app.options import field_options, metric_summary, scene_options, train_options
-    from fieldscope.fields import config as configs
-    from fieldscope.fields.scenes import open_scene
-    from fieldscope.fields.training.run import build_run
-
     checkpoints = sorted(float(c) for c in args.checkpoints.split(","))
     started = time.perf_counter()
     scene = open_scene(args.path, task=args.task, **scene_options(args))

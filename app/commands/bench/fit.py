@@ -4,13 +4,19 @@ or several kinds in one process."""
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import math
 from typing import Any
 
+from fieldscope.app.options import DEFAULT_IMAGE, Subparsers, add_device_option, field_options, kind_help, train_options
+from fieldscope.fields import config as configs
+from fieldscope.fields.kinds.hashgrid import GridConfig, level_layout
+from fieldscope.fields.scenes import open_scene
+from fieldscope.fields.training.run import build_run, field_config
+from fieldscope.fields.training.trainer import Trainer
 
-def add_parser(which: Any) -> None:
-    from fieldscope.app.options import add_device_option, kind_help
 
+def add_parser(which: Subparsers) -> None:
     fit = which.add_parser("fit", help="seconds to reach PSNR targets: Warp field vs pure-PyTorch field")
     fit.add_argument("--json", action="store_true")
     fit.add_argument("--image", help="image to fit (default: the bundled one)")
@@ -36,7 +42,7 @@ def add_parser(which: Any) -> None:
     fit.add_argument("--eval-every", type=float, default=1.0, help="seconds of training between PSNR checks")
 
 
-def fit_until(trainer: Any, targets: list[float], time_budget: float, eval_every: float = 1.0) -> dict[str, Any]:
+def fit_until(trainer: Trainer, targets: list[float], time_budget: float, eval_every: float = 1.0) -> dict[str, Any]:
     """Train until the last target PSNR, the time budget, or the field's strategy has nothing left to
     train; training seconds at which each target was first reached (None if never). Evaluation time
     is not counted."""
@@ -59,11 +65,8 @@ def fit_until(trainer: Any, targets: list[float], time_budget: float, eval_every
     return {"reached": reached, "final_psnr": final, "steps": trainer.step_count}
 
 
-def matching_table_size(config: Any, params: int) -> int:
+def matching_table_size(config: GridConfig, params: int) -> int:
     """log2 table size of a hash-grid config whose table holds about `params` parameters."""
-    import math
-
-    from fieldscope.fields.kinds.hashgrid import level_layout
 
     def size(k: int) -> int:
         layout = level_layout(config.dims, config.levels, config.base_resolution, config.growth, k)
@@ -73,13 +76,6 @@ def matching_table_size(config: Any, params: int) -> int:
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
-    import dataclasses
-
-    from fieldscope.app.options import DEFAULT_IMAGE, field_options, train_options
-    from fieldscope.fields import config as configs
-    from fieldscope.fields.scenes import open_scene
-    from fieldscope.fields.training.run import build_run, field_config
-
     targets = [float(t) for t in args.targets.split(",")]
     scene = open_scene(args.image or str(DEFAULT_IMAGE), device=args.device)
     results: list[dict[str, Any]] = []

@@ -12,15 +12,27 @@ with k = 2, image-wise). With --dense, also a dense flow on a known smooth warp 
 from __future__ import annotations
 
 import argparse
+import math
 import statistics
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
+from fieldscope.app.options import Subparsers
+from fieldscope.fields.analysis import flow
+from fieldscope.fields.analysis.flow import fit_image, shift_image
+from fieldscope.fields.field import FieldBase
+from fieldscope.fields.scenes.image import load_image
+from fieldscope.fields.training.run import FieldOptions, TrainOptions
+
 DATA = Path("/work/shared/data/images")
 DENSE_CANDIDATES = 16
+#: A crop: (image name, source image (H, W, 3), top row, left column).
+Crop = tuple[str, np.ndarray, int, int]
 
 
-def add_parser(which: Any) -> None:
+def add_parser(which: Subparsers) -> None:
     bench = which.add_parser("flow", help="optical flow EPE on shifted crops: linear vs Lagrange interpolation")
     bench.add_argument("--json", action="store_true", help="print one JSON object")
     bench.add_argument("--images", default=str(DATA), help=f"folder of photos to crop (default {DATA})")
@@ -37,10 +49,8 @@ def add_parser(which: Any) -> None:
     bench.add_argument("--dense-lr", type=float, default=0.05, help="dense: residual field learning rate, px (0.05)")
 
 
-def crops(folder: Path, count: int, size: int, margin: int, rng: Any) -> list[tuple[str, Any, int, int]]:
+def crops(folder: Path, count: int, size: int, margin: int, rng: np.random.Generator) -> list[Crop]:
     """(name, source image, row, col) of `count` random crops with `margin` px of source around them."""
-    from fieldscope.fields.scenes.image import load_image
-
     images = [(p.name, load_image(p)[..., :3]) for p in sorted(folder.iterdir()) if p.suffix in (".png", ".webp")]
     usable = [(n, im) for n, im in images if min(im.shape[:2]) >= size + 2 * margin + 2]
     out = []
@@ -52,41 +62,28 @@ def crops(folder: Path, count: int, size: int, margin: int, rng: Any) -> list[tu
     return out
 
 
-def moved_crop(image: Any, row: int, col: int, size: int, flow: Any, margin: int) -> Any:
+def moved_crop(image: np.ndarray, row: int, col: int, size: int, flow: np.ndarray, margin: int) -> np.ndarray:
     """B (size, size, C): the source image at the crop's pixels + flow (size, size, 2) px, bicubic
     (through a window of `margin` px around the crop, which the flow must not leave)."""
-    import numpy as np
-
-    from fieldscope.fields.analysis.flow import shift_image
-
     window = image[row - margin : row + size + margin, col - margin : col + size + margin]
     full = np.zeros((*window.shape[:2], 2), np.float32)
     full[margin : margin + size, margin : margin + size] = flow
     return shift_image(window, full)[margin : margin + size, margin : margin + size]
 
 
-def random_shift(rng: Any, radius: float) -> tuple[float, float]:
+def random_shift(rng: np.random.Generator, radius: float) -> tuple[float, float]:
     """Uniform in the disk of the given radius."""
-    import math
-
     r, angle = radius * math.sqrt(float(rng.random())), 2 * math.pi * float(rng.random())
     return (r * math.cos(angle), r * math.sin(angle))
 
 
-def fit(a: Any, args: argparse.Namespace, interpolation: str) -> Any:
-    from fieldscope.fields.analysis.flow import fit_image
-    from fieldscope.fields.training.run import FieldOptions, TrainOptions
-
+def fit(a: np.ndarray, args: argparse.Namespace, interpolation: str) -> FieldBase:
     settings = {"interpolation": interpolation, "levels": args.levels, "log2_table_size": 15, "base_resolution": 8}
     options = FieldOptions(settings=settings)
     return fit_image(a, options, args.fit_steps, TrainOptions(batch_size=args.batch_size, seed=args.seed))
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
-    import numpy as np
-
-    from fieldscope.fields.analysis import flow
-
     rng = np.random.default_rng(args.seed)
     margin = int(np.ceil(args.max_shift)) + 2
     interpolations = ("linear", "lagrange")
@@ -132,31 +129,25 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     return report
 
 
-def structure(pixels: Any) -> float:
+def structure(pixels: np.ndarray) -> float:
     """The smaller eigenvalue of the structure tensor of pixels (H, W, C) summed over the crop: how
     well a flow can be seen there in both directions (0 along a lone edge: the aperture problem)."""
-    import numpy as np
-
     gy, gx = np.gradient(pixels.mean(axis=-1))
     xx, yy, xy = float((gx * gx).mean()), float((gy * gy).mean()), float((gx * gy).mean())
     return 0.5 * (xx + yy - ((xx - yy) ** 2 + 4 * xy * xy) ** 0.5)
 
 
-def textured_crop(candidates: list[tuple[str, Any, int, int]], size: int) -> tuple[str, Any, int, int]:
+def textured_crop(candidates: list[Crop], size: int) -> Crop:
     """The candidate crop with the most structure in both directions (see `structure`)."""
     return max(candidates, key=lambda c: structure(c[1][c[2] : c[2] + size, c[3] : c[3] + size]))
 
 
-def dense_warp(args: argparse.Namespace, rng: Any) -> dict[str, float]:
+def dense_warp(args: argparse.Namespace, rng: np.random.Generator) -> dict[str, float]:
     """EPE of the dense flow on B(x) = A(x + d(x)) with a smooth d of a few pixels, against the zero
     flow and the best single translation (the mean of d), over the crop's inner part. The crop is
     the most textured of DENSE_CANDIDATES random ones: on a crop with one edge direction (a crop of
     a smooth 4096 px photo) no flow is seen along the edge, and the warp is unrecoverable by any
     method (the translation alone came out at 4.5 px EPE there, the zero flow at 2.9)."""
-    import numpy as np
-
-    from fieldscope.fields.analysis import flow
-
     name, image, row, col = textured_crop(crops(Path(args.images), DENSE_CANDIDATES, args.size, 8, rng), args.size)
     s = args.size
     yy, xx = np.meshgrid(np.arange(s) + 0.5, np.arange(s) + 0.5, indexing="ij")

@@ -13,19 +13,25 @@ import time
 from dataclasses import replace
 from typing import Any
 
+from fieldscope.app.options import DEFAULT_IMAGE
+from fieldscope.app.render import Camera2D, Renderer, ViewOptions, overlays
+from fieldscope.app.render.heatmaps import lagrangian_start
+from fieldscope.app.state.levels import LevelState
+from fieldscope.app.state.session import Session, new_session
+from fieldscope.fields.scenes import open_scene
+from fieldscope.fields.scenes.base import Scene
+from fieldscope.fields.training.run import FieldOptions, TrainOptions, build_run
+from fieldscope.fields.training.trainer import Snapshot
+
 VIEW_SIZE = (800, 600)
 #: Training steps of the Laplacian-block field before its view is timed (some blocks active).
 LAPLACIAN_STEPS = 20
 
 
-def overlay_options(snapshot: Any, base: Any) -> dict[str, Any]:
+def overlay_options(snapshot: Snapshot, base: ViewOptions) -> dict[str, ViewOptions]:
     """Name -> the view's options with that overlay on (the Inside panel's choices) for a
     Gaussian-bucket snapshot: heatmaps of a level, every Lagrangian level's points with sigma
     circles, the level strip with a level-of-detail cut, and everything at once."""
-    from fieldscope.app.render import overlays
-    from fieldscope.app.render.heatmaps import lagrangian_start
-    from fieldscope.app.state.levels import LevelState
-
     config = snapshot.config
     finest, middle = config.levels - 1, config.levels // 2
     levels = LevelState.all_on(config.levels).with_lod(finest - 2)
@@ -43,11 +49,9 @@ def overlay_options(snapshot: Any, base: Any) -> dict[str, Any]:
     return {name: replace(base, **settings) for name, settings in chosen.items()}
 
 
-def time_overlays(session: Any, renderer: Any, rounds: int) -> dict[str, list[float]]:
+def time_overlays(session: Session, renderer: Renderer, rounds: int) -> dict[str, list[float]]:
     """Seconds per full draw of the view with each overlay, interleaved over `rounds` rounds, each
     draw of the latest snapshot (new parameters to upload as training goes on, as in the window)."""
-    from fieldscope.app.render import Camera2D, ViewOptions
-
     camera = Camera2D()
     base = ViewOptions(width=VIEW_SIZE[0], height=VIEW_SIZE[1], mode="field")
     options = overlay_options(session.latest(), base)
@@ -63,10 +67,8 @@ def time_overlays(session: Any, renderer: Any, rounds: int) -> dict[str, list[fl
     return times
 
 
-def laplacian_snapshot(scene: Any, steps: int) -> Any:
+def laplacian_snapshot(scene: Scene, steps: int) -> Snapshot:
     """A snapshot of a Laplacian-block field of the scene after `steps` training steps."""
-    from fieldscope.fields.training.run import FieldOptions, TrainOptions, build_run
-
     trainer = build_run(scene, FieldOptions(kind="laplacian_blocks"), TrainOptions())
     for _ in range(steps):
         trainer.step()
@@ -74,11 +76,9 @@ def laplacian_snapshot(scene: Any, steps: int) -> Any:
     return trainer.latest()
 
 
-def time_block_layer(renderer: Any, snapshot: Any, rounds: int) -> dict[str, list[float]]:
+def time_block_layer(renderer: Renderer, snapshot: Snapshot, rounds: int) -> dict[str, list[float]]:
     """Seconds per full draw of a Laplacian-block snapshot's view without ("none") and with its
     finest level's block grid ("blocks"), interleaved over `rounds` rounds."""
-    from fieldscope.app.render import Camera2D, ViewOptions
-
     camera = Camera2D()
     none = ViewOptions(width=VIEW_SIZE[0], height=VIEW_SIZE[1], mode="field")
     options = {"none": none, "blocks": replace(none, blocks=snapshot.config.scales - 1)}
@@ -94,12 +94,6 @@ def time_block_layer(renderer: Any, snapshot: Any, rounds: int) -> dict[str, lis
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
-    from fieldscope.app.options import DEFAULT_IMAGE
-    from fieldscope.app.render import Renderer
-    from fieldscope.app.state.session import new_session
-    from fieldscope.fields.scenes import open_scene
-    from fieldscope.fields.training.run import FieldOptions
-
     scene = open_scene(DEFAULT_IMAGE)
     session = new_session(scene, FieldOptions(kind="gaussian_buckets"))
     config = session.latest().config

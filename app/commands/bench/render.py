@@ -9,10 +9,13 @@ import statistics
 import time
 from typing import Any
 
+from fieldscope.app.options import Subparsers, add_device_option
+from fieldscope.fields.scenes.sphere import SphereScene
+from fieldscope.fields.training.run import FieldOptions, TrainOptions, build_run
+from fieldscope.fields.training.trainer import Snapshot
 
-def add_parser(which: Any) -> Any:
-    from fieldscope.app.options import add_device_option
 
+def add_parser(which: Subparsers) -> argparse.ArgumentParser:
     render = which.add_parser("render", help="GL frames per second of a trained 3D SDF, offscreen")
     render.add_argument("--json", action="store_true")
     render.add_argument("--width", type=int, default=1920)
@@ -25,11 +28,8 @@ def add_parser(which: Any) -> Any:
     return render
 
 
-def trained_sphere(steps: int, device: str, impl: str = "warp") -> Any:
+def trained_sphere(steps: int, device: str, impl: str = "warp") -> Snapshot:
     """A default-sized 3D hash grid (16 levels, T=2^19) fitted to a sphere's SDF."""
-    from fieldscope.fields.scenes.sphere import SphereScene
-    from fieldscope.fields.training.run import FieldOptions, TrainOptions, build_run
-
     options = FieldOptions(max_resolution=1024)
     trainer = build_run(SphereScene(device=device), options, TrainOptions(lr=3e-3), device, impl=impl)
     for _ in range(steps):
@@ -39,9 +39,9 @@ def trained_sphere(steps: int, device: str, impl: str = "warp") -> Any:
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
-    from fieldscope.app.render.camera import Camera3D
-    from fieldscope.app.render.context import gl_info
-    from fieldscope.app.render.renderer import Renderer, ViewOptions
+    from fieldscope.app.render.camera import Camera3D  # ModernGL: not at --help time
+    from fieldscope.app.render.context import gl_info  # ModernGL: not at --help time
+    from fieldscope.app.render.renderer import Renderer, ViewOptions  # ModernGL: not at --help time
 
     snapshot = trained_sphere(args.steps, args.device, args.impl)
     renderer = Renderer()

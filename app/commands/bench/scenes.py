@@ -14,15 +14,19 @@ from pathlib import Path
 import imageio.v3 as iio
 import numpy as np
 
+from fieldscope.fields.pixels import to_uint8
+
 RADIUS = 0.8
 ANGLE_X = 0.6911112070083618
 
 
-def surface_colour(p):
+def surface_colour(p: np.ndarray) -> np.ndarray:
+    """RGB in [0,1] (..., 3) of the ball at surface points p (..., 3)."""
     return 0.5 + 0.45 * np.sin(np.stack([3.0 * p[..., 0] + 1.0, 4.0 * p[..., 1] - 0.5, 2.0 * p[..., 2] + 2.0], -1))
 
 
-def look_at_origin(eye):
+def look_at_origin(eye: np.ndarray) -> np.ndarray:
+    """Camera-to-world (4, 4), Blender axes (looking down -z, z up), of a camera at `eye` (3,) facing the origin."""
     forward = -eye / np.linalg.norm(eye)
     right = np.cross(forward, [0.0, 0.0, 1.0])
     right /= np.linalg.norm(right)
@@ -32,7 +36,7 @@ def look_at_origin(eye):
     return c2w
 
 
-def render(c2w, size):
+def render(c2w: np.ndarray, size: int) -> np.ndarray:
     """RGBA (size, size, 4) float of the ball seen by a camera (Blender axes), one ray per pixel centre."""
     focal = 0.5 * size / math.tan(0.5 * ANGLE_X)
     u, v = np.meshgrid(np.arange(size) + 0.5, np.arange(size) + 0.5)
@@ -51,7 +55,8 @@ def render(c2w, size):
     return rgba
 
 
-def camera_positions(count, seed):
+def camera_positions(count: int, seed: int) -> np.ndarray:
+    """`count` camera positions (count, 3) at distance 4 around the origin, the same for a given seed."""
     rng = np.random.default_rng(seed)
     azimuth = rng.uniform(0, 2 * np.pi, count)
     elevation = rng.uniform(-0.3, 1.2, count)
@@ -60,18 +65,19 @@ def camera_positions(count, seed):
     )
 
 
-def write_split(folder, split, count, size, seed):
+def write_split(folder: Path, split: str, count: int, size: int, seed: int) -> None:
     (folder / split).mkdir(parents=True, exist_ok=True)
     frames = []
     for i, eye in enumerate(camera_positions(count, seed)):
         c2w = look_at_origin(eye)
-        image = (np.clip(render(c2w, size), 0, 1) * 255 + 0.5).astype(np.uint8)
+        image = to_uint8(render(c2w, size))
         iio.imwrite(folder / split / f"r_{i}.png", image)
         frames.append({"file_path": f"./{split}/r_{i}", "transform_matrix": c2w.tolist()})
     (folder / f"transforms_{split}.json").write_text(json.dumps({"camera_angle_x": ANGLE_X, "frames": frames}))
 
 
-def write_dataset(folder, train=40, test=6, size=32):
+def write_dataset(folder: Path, train: int = 40, test: int = 6, size: int = 32) -> Path:
+    """The NeRF data set (Blender layout) of `train` and `test` views of size x size pixels in `folder`."""
     write_split(folder, "train", train, size, seed=0)
     write_split(folder, "test", test, size, seed=1)
     return folder
@@ -83,13 +89,13 @@ def write_image(path: Path, size: int = 384) -> Path:
     rgb = np.stack([0.5 + 0.4 * np.sin(9 * x + 3 * y), 0.5 + 0.4 * np.cos(7 * y - 2 * x), 0.3 + 0.3 * x * y], -1)
     for cx, cy, r in ((0.3, 0.3, 0.12), (0.7, 0.6, 0.2), (0.4, 0.8, 0.08)):
         rgb[(x - cx) ** 2 + (y - cy) ** 2 < r * r] = (0.9, 0.85 * cx, 0.2 + cy * 0.5)
-    iio.imwrite(path, (np.clip(rgb, 0, 1) * 255 + 0.5).astype(np.uint8))
+    iio.imwrite(path, to_uint8(rgb))
     return path
 
 
 def write_mesh(path: Path) -> Path:
     """A closed mesh (an icosphere joined by a box) as PLY."""
-    import trimesh
+    import trimesh  # ~5 s to import: only when a bench or test writes a mesh, not at --help time
 
     ball = trimesh.creation.icosphere(subdivisions=3, radius=0.6)
     box = trimesh.creation.box(extents=(0.8, 0.8, 0.8))

@@ -15,12 +15,23 @@ import tempfile
 import time
 from collections import deque
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from fieldscope.app.options import DEFAULT_IMAGE, Subparsers
+from fieldscope.app.state.session import new_session
+from fieldscope.fields.kinds.hashgrid import HashGridConfig
+from fieldscope.fields.scenes import open_scene
+from fieldscope.fields.scenes.base import Scene
+from fieldscope.fields.scenes.sphere import SphereScene
+from fieldscope.fields.training.run import FieldOptions, field_config
 
-def add_parser(which: Any) -> Any:
+if TYPE_CHECKING:  # the window's modules load DearPyGui and ModernGL: not at --help time
+    from fieldscope.app.ui.app import App
+
+
+def add_parser(which: Subparsers) -> argparse.ArgumentParser:
     ui = which.add_parser("ui", help="UI frame times while training (2D and 3D) and the trainer's cost of the window")
     ui.add_argument("--json", action="store_true")
     ui.add_argument("--seconds", type=float, default=20.0, help="seconds per measurement (default 20)")
@@ -45,12 +56,10 @@ def percentiles(times: list[float]) -> dict[str, float]:
     return {"frames": len(ms), "p50_ms": float(np.percentile(ms, 50)), "p95_ms": float(np.percentile(ms, 95))}
 
 
-def steps_headless(scene: Any, config: Any, seconds: float, warmup: float = 2.0) -> float:
+def steps_headless(scene: Scene, config: Any, seconds: float, warmup: float = 2.0) -> float:
     """Steps/s of the trainer thread with no window (config None: the scene's default field), after
     `warmup` seconds and its first steps (kernel loads, slow first steps such as NeRF's occupancy
     grid), over `seconds` or until it publishes a newer step, whichever is later."""
-    from fieldscope.app.state.session import new_session
-
     session = new_session(scene, config=config)
     session.start()
     warm = time.perf_counter() + 120.0
@@ -65,11 +74,11 @@ def steps_headless(scene: Any, config: Any, seconds: float, warmup: float = 2.0)
     return rate
 
 
-def run_window(app: Any, seconds: float, move: bool) -> tuple[dict[str, float], float]:
+def run_window(app: App, seconds: float, move: bool) -> tuple[dict[str, float], float]:
     """Run the paced main loop for `seconds` (orbiting the camera every frame when `move`); frame
     times of the UI's work, and the trainer's steps/s meanwhile."""
-    from fieldscope.app.render.camera import Camera3D
-    from fieldscope.app.ui.app import ACTIVE_PERIOD, IDLE_PERIOD
+    from fieldscope.app.render.camera import Camera3D  # ModernGL: not at --help time
+    from fieldscope.app.ui.app import ACTIVE_PERIOD, IDLE_PERIOD  # DearPyGui: not at --help time
 
     app.run_until(lambda: app.snapshot().step >= 2, 120)
     app.frame_times.clear()
@@ -85,11 +94,11 @@ def run_window(app: Any, seconds: float, move: bool) -> tuple[dict[str, float], 
     return percentiles(list(app.frame_times)), rate
 
 
-def live_view(app: Any, path: Path, seconds: float) -> dict[str, float]:
+def live_view(app: App, path: Path, seconds: float) -> dict[str, float]:
     """Open `path` in the running window and follow it, paced as App.run: seconds to the first
     picture after the scene is ready, seconds between pictures of newer snapshots (p95), the
     trainer's steps/s after a warm-up (2 s and 2 steps), and frame times."""
-    from fieldscope.app.ui.app import ACTIVE_PERIOD, IDLE_PERIOD
+    from fieldscope.app.ui.app import ACTIVE_PERIOD, IDLE_PERIOD  # DearPyGui: not at --help time
 
     old = app.session
     app.open(path)
@@ -130,10 +139,9 @@ def run_tasks(args: argparse.Namespace) -> dict[str, Any]:
     again; the window's rate is compared with the mean of the two headless ones (this VM's speed
     drifts by up to a quarter over minutes: one headless run long before the window skewed the
     ratio). While a headless run measures, the window's trainer is paused and no frame is drawn."""
-    from fieldscope.app.commands.bench.scenes import write_scene
-    from fieldscope.app.render.context import gl_info
-    from fieldscope.app.ui.app import App
-    from fieldscope.fields.scenes import open_scene
+    from fieldscope.app.commands.bench.scenes import write_scene  # imageio and trimesh: not at --help time
+    from fieldscope.app.render.context import gl_info  # ModernGL: not at --help time
+    from fieldscope.app.ui.app import App  # DearPyGui: not at --help time
 
     tasks = [t.strip() for t in args.task.split(",") if t.strip()]
     if args.path and len(args.path) != len(tasks):
@@ -167,19 +175,13 @@ def run_tasks(args: argparse.Namespace) -> dict[str, Any]:
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
     if args.overlay:
-        from fieldscope.app.commands.bench import overlays
+        from fieldscope.app.commands.bench import overlays  # the GL renderer (ModernGL): not at --help time
 
         return overlays.run(args)
     if args.task:
         return run_tasks(args)
-    from fieldscope.app.options import DEFAULT_IMAGE
-    from fieldscope.app.render.context import gl_info
-    from fieldscope.app.state.session import new_session
-    from fieldscope.app.ui.app import App
-    from fieldscope.fields.kinds.hashgrid import HashGridConfig
-    from fieldscope.fields.scenes import open_scene
-    from fieldscope.fields.scenes.sphere import SphereScene
-    from fieldscope.fields.training.run import FieldOptions, field_config
+    from fieldscope.app.render.context import gl_info  # ModernGL: not at --help time
+    from fieldscope.app.ui.app import App  # DearPyGui: not at --help time
 
     image = open_scene(DEFAULT_IMAGE)
     config_2d = field_config(image, FieldOptions())
