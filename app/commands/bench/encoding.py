@@ -1,7 +1,6 @@
 """`fieldscope bench encoding`: encoding throughput, Warp vs the pure-PyTorch implementation, D=2 and
-D=3, in the same process. By default a quick run (fewer points, fewer repeats: the same rows and
-ratios in about a fifth of the time); `--full` times 2^18 points 3 times per row, as the figures in
-the README were taken."""
+D=3, in the same process. By default a quick run (the same rows on 2^15 points: about an eighth of
+the time); `--full` times 2^18 points per call, the long run (about 12 minutes on 2 cores)."""
 
 from __future__ import annotations
 
@@ -27,7 +26,7 @@ ENCODING_BENCH = {
     "growth": 1.5,
 }
 #: Points and timed repeats per row: the default run, and with --full (the README's figures).
-QUICK = {"points": 1 << 16, "repeats": 2}
+QUICK = {"points": 1 << 15, "repeats": 3}
 FULL = {"points": ENCODING_BENCH["points"], "repeats": 3}
 
 
