@@ -1,5 +1,5 @@
 """`fieldscope bench encoding`: encoding throughput, Warp vs the pure-PyTorch implementation, D=2 and
-D=3, in the same process. By default a quick run (the same rows on 2^15 points: about an eighth of
+D=3, in the same process. By default a quick run (the same rows on 2^14 points: about a sixteenth of
 the time); `--full` times 2^18 points per call, the long run (about 12 minutes on 2 cores)."""
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ ENCODING_BENCH = {
     "growth": 1.5,
 }
 #: Points and timed repeats per row: the default run, and with --full (the README's figures).
-QUICK = {"points": 1 << 15, "repeats": 3}
+QUICK = {"points": 1 << 14, "repeats": 3}
 FULL = {"points": ENCODING_BENCH["points"], "repeats": 3}
 
 
