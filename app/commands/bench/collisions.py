@@ -4,14 +4,15 @@ the share of colliding table entries, of vertices sharing an entry, the most per
 from __future__ import annotations
 
 import argparse
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fieldscope.app.options import DEFAULT_IMAGE, Subparsers, add_field_options, field_options
-from fieldscope.app.state import collisions
 from fieldscope.fields.errors import ConfigError
-from fieldscope.fields.kinds.hashgrid import GridConfig
 from fieldscope.fields.scenes import open_scene
 from fieldscope.fields.training.run import field_config
+
+if TYPE_CHECKING:  # the hash grid loads Warp (~1 s): not at --help time
+    from fieldscope.fields.kinds.hashgrid import GridConfig
 
 
 def add_parser(which: Subparsers) -> None:
@@ -24,6 +25,8 @@ def add_parser(which: Subparsers) -> None:
 def collision_table(config: GridConfig) -> list[dict[str, Any]]:
     """Per level of a grid config: resolution, dense or hashed, vertices, entries, the share of
     colliding entries, the share of vertices that share their entry, the most per entry."""
+    from fieldscope.app.state import collisions  # its Warp kernels (~1 s to import): not at --help time
+
     rows = []
     for level in range(config.levels):
         key = collisions.level_key(config, level)

@@ -21,7 +21,6 @@ import numpy as np
 
 from fieldscope.app.options import DEFAULT_IMAGE, Subparsers
 from fieldscope.app.state.session import new_session
-from fieldscope.fields.kinds.hashgrid import HashGridConfig
 from fieldscope.fields.scenes import open_scene
 from fieldscope.fields.scenes.base import Scene
 from fieldscope.fields.scenes.sphere import SphereScene
@@ -182,6 +181,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         return run_tasks(args)
     from fieldscope.app.render.context import gl_info  # ModernGL: not at --help time
     from fieldscope.app.ui.app import App  # DearPyGui: not at --help time
+    from fieldscope.fields.kinds.hashgrid import HashGridConfig  # Warp (~1 s to import): not at --help time
 
     image = open_scene(DEFAULT_IMAGE)
     config_2d = field_config(image, FieldOptions())
