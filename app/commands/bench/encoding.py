@@ -36,8 +36,8 @@ def add_parser(which: Subparsers) -> None:
     enc.add_argument(
         "--full",
         action="store_true",
-        help=f"the long run: {FULL['points']:,} points, {FULL['repeats']} repeats per row "
-        f"(default {QUICK['points']:,} and {QUICK['repeats']})",
+        help=f"the long run: {FULL['points']:,} points per call, {FULL['repeats']} repeats per row "
+        f"(default: {QUICK['points']:,} points, {QUICK['repeats']} repeats)",
     )
     enc.add_argument("--points", type=int, help="points per call (overrides the run's)")
     enc.add_argument("--repeats", type=int, help="timed calls per row after a warm-up (overrides the run's)")
