@@ -167,11 +167,14 @@ def gaussian_level_features(
     sigma: float,
     points: int,
     smooth: int,
+    norm: float | None = None,
 ) -> torch.Tensor:
     """Features (N, F) of a Lagrangian level: sum_v alpha_v sum_k N(x; mu_vk, sigma) f_vk with the
-    normalised isotropic Gaussian of Lagrangian Hashing's eq. 3."""
+    isotropic Gaussian norm * exp(-|x - mu|^2 / (2 sigma^2)); norm None: Lagrangian Hashing's eq. 3,
+    1 / (sqrt(2 pi) sigma)."""
     alpha, rows, dist2 = bucket_points(x, means, layout, level, points, smooth)
-    gauss = torch.exp(-dist2 / (2.0 * sigma * sigma)) / (math.sqrt(2.0 * math.pi) * sigma)
+    norm = 1.0 / (math.sqrt(2.0 * math.pi) * sigma) if norm is None else norm
+    gauss = torch.exp(-dist2 / (2.0 * sigma * sigma)) * norm
     return ((alpha[..., None] * gauss)[..., None] * values[rows]).sum(dim=(1, 2))
 
 
@@ -192,6 +195,24 @@ def guidance_level(
     alpha, _rows, dist2 = bucket_points(x, means, layout, level, points, smooth)
     cost = -torch.log(alpha + alpha_eps)[..., None] + dist2 / (2.0 * sigma * sigma)
     return cost.flatten(1).min(dim=1).values
+
+
+def guidance_soft_level(
+    x: torch.Tensor,
+    means: torch.Tensor,
+    layout: Any,
+    level: int,
+    sigma: float,
+    points: int,
+    smooth: int,
+    alpha_eps: float = 1e-5,
+) -> torch.Tensor:
+    """Soft guidance cost (N,) of one level: the softmin -log sum_vk exp(-cost_vk) of guidance_level's
+    costs, so that every candidate point gets its softmax share of the pull."""
+    smooth = 0 if smooth >= LAGRANGE else smooth
+    alpha, _rows, dist2 = bucket_points(x, means, layout, level, points, smooth)
+    cost = -torch.log(alpha + alpha_eps)[..., None] + dist2 / (2.0 * sigma * sigma)
+    return -torch.logsumexp(-cost.flatten(1), dim=1)
 
 
 def segment_ids(offsets: torch.Tensor) -> torch.Tensor:

@@ -2,16 +2,18 @@
 
 Each bucket of a Lagrangian level holds K points, a mean mu (D) and a feature f (F). The level
 feature at x is f_l(x) = sum over cell corners v of alpha_v(x) * sum_k N(x; mu_vk, sigma_l) f_vk
-with the isotropic Gaussian N(x; mu, s) = exp(-|x - mu|^2 / (2 s^2)) / (sqrt(2 pi) s) of the
-paper's eq. 3. The guidance loss of eq. 8 is min over v, k of -log(alpha_v + eps) + |x - mu|^2 /
-(2 sigma_l^2), per level.
+with the isotropic Gaussian N(x; mu, s) = c_l exp(-|x - mu|^2 / (2 s^2)); the normaliser c_l is
+given per level (the paper's eq. 3 has 1 / (sqrt(2 pi) s); fields/kinds/gaussian_buckets.py
+computes it). The guidance loss of eq. 8 is min over v, k of the cost -log(alpha_v + eps) +
+|x - mu|^2 / (2 sigma_l^2), per level ("hard"); the soft assignment replaces the min by the softmin
+-log sum_vk exp(-cost_vk), whose gradient reaches every candidate with its softmax share.
 
 Layout:
 - x: (N, D) float32 in [0,1]^D (clamped as in the hash grid).
 - means (R*K, D), feats (R*K, F): bucket r of level l is row offset[l] + r; its points are rows
   (offset[l] + r) * K + k.
-- resolution, offset, hashed, mask: (L~,) int32; sigma: (L~,) float32 (coordinate units).
-- out: (N, L~*F); guidance: value (N, L~) float32 and the argmin point row (N, L~) int32.
+- resolution, offset, hashed, mask: (L~,) int32; sigma, norm: (L~,) float32 (sigma in coordinate units).
+- out: (N, L~*F); guidance: value (N, L~) float32 and the argmin point row (N, L~) int32 (hard).
 
 Launches are level-major blocks of points as in gpu/hashgrid.py: per-point outputs are sliced by
 points, gradients of means and features by levels (disjoint rows), so no update is lost.
@@ -19,7 +21,6 @@ points, gradients of means and features by levels (disjoint rows), so no update 
 
 from __future__ import annotations
 
-import math
 from functools import cache
 from types import SimpleNamespace
 from typing import Any
@@ -32,7 +33,6 @@ from fieldscope.gpu.hashing import LINEAR, SMOOTHSTEP, Levels, grid_helpers, mak
 POINTS_PER_THREAD = 64
 #: Added to alpha inside the guidance loss's -log, as in the authors' code (alpha can be 0).
 ALPHA_EPS = wp.constant(1e-5)
-INV_SQRT_2PI = wp.constant(1.0 / math.sqrt(2.0 * math.pi))
 
 
 @cache
@@ -55,9 +55,9 @@ def point_helpers(dims: int) -> SimpleNamespace:
         return diff
 
     @wp.func
-    def gaussian(diff: wp.vec3, sigma: float):
-        """N(x; mu, sigma) = exp(-|x - mu|^2 / (2 sigma^2)) / (sqrt(2 pi) sigma), diff = x - mu."""
-        return INV_SQRT_2PI / sigma * wp.exp(-0.5 * wp.dot(diff, diff) / (sigma * sigma))
+    def gaussian(diff: wp.vec3, sigma: float, norm: float):
+        """N(x; mu, sigma) = norm * exp(-|x - mu|^2 / (2 sigma^2)), diff = x - mu."""
+        return norm * wp.exp(-0.5 * wp.dot(diff, diff) / (sigma * sigma))
 
     return SimpleNamespace(clamped=clamped, offset_to=offset_to, gaussian=gaussian)
 
@@ -76,6 +76,7 @@ def field_kernels(dims: int, feats: int, smooth: int, points: int) -> SimpleName
         values: wp.array2d(dtype=float),
         levels: Levels,
         sigma: wp.array(dtype=float),
+        norm: wp.array(dtype=float),
         out: wp.array2d(dtype=float),
         slice_start: int,
         slice_stride: int,
@@ -92,7 +93,7 @@ def field_kernels(dims: int, feats: int, smooth: int, points: int) -> SimpleName
                     alpha = g.corner_weight(upper, c)
                     for k in range(wp.static(points)):
                         j = buckets[c] * wp.static(points) + k
-                        w = alpha * h.gaussian(h.offset_to(means, j, p), sigma[lvl])
+                        w = alpha * h.gaussian(h.offset_to(means, j, p), sigma[lvl], norm[lvl])
                         for f in range(wp.static(feats)):
                             acc[f] = acc[f] + w * values[j, f]
             for f in range(wp.static(feats)):
@@ -105,6 +106,7 @@ def field_kernels(dims: int, feats: int, smooth: int, points: int) -> SimpleName
         values: wp.array2d(dtype=float),
         levels: Levels,
         sigma: wp.array(dtype=float),
+        norm: wp.array(dtype=float),
         grad_out: wp.array2d(dtype=float),
         grad_means: wp.array2d(dtype=float),
         grad_values: wp.array2d(dtype=float),
@@ -125,7 +127,7 @@ def field_kernels(dims: int, feats: int, smooth: int, points: int) -> SimpleName
                 for k in range(wp.static(points)):
                     j = buckets[c] * wp.static(points) + k
                     diff = h.offset_to(means, j, p)
-                    w = alpha * h.gaussian(diff, sigma[lvl])
+                    w = alpha * h.gaussian(diff, sigma[lvl], norm[lvl])
                     dot = float(0.0)
                     for f in range(wp.static(feats)):
                         go = grad_out[i, lvl * wp.static(feats) + f]
@@ -142,6 +144,7 @@ def field_kernels(dims: int, feats: int, smooth: int, points: int) -> SimpleName
         values: wp.array2d(dtype=float),
         levels: Levels,
         sigma: wp.array(dtype=float),
+        norm: wp.array(dtype=float),
         grad_out: wp.array2d(dtype=float),
         grad_x: wp.array2d(dtype=float),
         slice_start: int,
@@ -165,7 +168,7 @@ def field_kernels(dims: int, feats: int, smooth: int, points: int) -> SimpleName
                 for k in range(wp.static(points)):
                     j = buckets[c] * wp.static(points) + k
                     diff = h.offset_to(means, j, p)
-                    gauss = h.gaussian(diff, sigma[lvl])
+                    gauss = h.gaussian(diff, sigma[lvl], norm[lvl])
                     dot = float(0.0)
                     for f in range(wp.static(feats)):
                         dot += grad_out[i, lvl * wp.static(feats) + f] * values[j, f]
@@ -242,7 +245,77 @@ def guidance_kernels(dims: int, smooth: int, points: int) -> SimpleNamespace:
                 for d in range(wp.static(dims)):
                     wp.atomic_add(grad_means, j, d, -grad_value[i, lvl] * diff[d] * inv_s2)
 
-    return SimpleNamespace(forward=guidance, backward=guidance_backward)
+    @wp.kernel(enable_backward=False, module="unique")
+    def guide_soft_forward(
+        x: wp.array2d(dtype=float),
+        means: wp.array2d(dtype=float),
+        levels: Levels,
+        sigma: wp.array(dtype=float),
+        value: wp.array2d(dtype=float),
+        slice_start: int,
+        slice_stride: int,
+    ):
+        lvl, q = wp.tid()
+        first, last = point_block(levels, q * slice_stride + slice_start, x.shape[0])
+        inv_2s2 = 0.5 / (sigma[lvl] * sigma[lvl])
+        for i in range(first, last):
+            best = float(0.0)
+            total = float(0.0)  # sum of exp(best - cost) over the candidates so far
+            if levels.mask[lvl] != 0:
+                p = h.clamped(x, i)
+                buckets, upper, _slope = g.cell_corners(x, i, levels, lvl)
+                for c in range(wp.static(corners)):
+                    prior = -wp.log(g.corner_weight(upper, c) + ALPHA_EPS)
+                    for k in range(wp.static(points)):
+                        diff = h.offset_to(means, buckets[c] * wp.static(points) + k, p)
+                        cost = prior + wp.dot(diff, diff) * inv_2s2
+                        if total == 0.0:
+                            best = cost
+                            total = 1.0
+                        elif cost < best:
+                            total = total * wp.exp(cost - best) + 1.0
+                            best = cost
+                        else:
+                            total = total + wp.exp(best - cost)
+                value[i, lvl] = best - wp.log(total)
+            else:
+                value[i, lvl] = 0.0
+
+    @wp.kernel(enable_backward=False, module="unique")
+    def guide_soft_backward(
+        x: wp.array2d(dtype=float),
+        means: wp.array2d(dtype=float),
+        levels: Levels,
+        sigma: wp.array(dtype=float),
+        value: wp.array2d(dtype=float),
+        grad_value: wp.array2d(dtype=float),
+        grad_means: wp.array2d(dtype=float),
+        slice_start: int,
+        slice_stride: int,
+    ):
+        j_lvl, q = wp.tid()
+        lvl = j_lvl * slice_stride + slice_start
+        if levels.mask[lvl] == 0:
+            return
+        first, last = point_block(levels, q, x.shape[0])
+        inv_s2 = 1.0 / (sigma[lvl] * sigma[lvl])
+        for i in range(first, last):
+            p = h.clamped(x, i)
+            buckets, upper, _slope = g.cell_corners(x, i, levels, lvl)
+            for c in range(wp.static(corners)):
+                prior = -wp.log(g.corner_weight(upper, c) + ALPHA_EPS)
+                for k in range(wp.static(points)):
+                    j = buckets[c] * wp.static(points) + k
+                    diff = h.offset_to(means, j, p)
+                    # the candidate's softmax share exp(softmin - cost) times d cost / d mu = -(x - mu) / sigma^2
+                    share = wp.exp(value[i, lvl] - prior - 0.5 * wp.dot(diff, diff) * inv_s2)
+                    if share > 0.0:
+                        for d in range(wp.static(dims)):
+                            wp.atomic_add(grad_means, j, d, -grad_value[i, lvl] * share * diff[d] * inv_s2)
+
+    return SimpleNamespace(
+        forward=guidance, backward=guidance_backward, soft_forward=guide_soft_forward, soft_backward=guide_soft_backward
+    )
 
 
 def _launch(kernel: Any, x: Any, levels: Levels, axis: int, inputs: list[Any]) -> None:
@@ -264,7 +337,7 @@ def forward(x: Any, means: Any, values: Any, grid: dict[str, Any], out: Any) -> 
     """
     kernel = field_kernels(x.shape[1], values.shape[1], grid["smooth"], grid["points"]).forward
     levels = _levels(grid)
-    _launch(kernel, x, levels, 1, [x, means, values, levels, grid["sigma"], out])
+    _launch(kernel, x, levels, 1, [x, means, values, levels, grid["sigma"], grid["norm"], out])
 
 
 def backward_params(
@@ -273,7 +346,7 @@ def backward_params(
     """Add the gradients of means (R*K, D) and values (R*K, F) from grad_out (N, L~*F); sliced by levels."""
     kernel = field_kernels(x.shape[1], values.shape[1], grid["smooth"], grid["points"]).backward_params
     levels = _levels(grid)
-    inputs = [x, means, values, levels, grid["sigma"], grad_out, grad_means, grad_values]
+    inputs = [x, means, values, levels, grid["sigma"], grid["norm"], grad_out, grad_means, grad_values]
     _launch(kernel, x, levels, 0, inputs)
 
 
@@ -281,7 +354,7 @@ def backward_points(x: Any, means: Any, values: Any, grid: dict[str, Any], grad_
     """Add d loss / d x (N, D) to grad_x (zero it first) from grad_out (N, L~*F); sliced by points."""
     kernel = field_kernels(x.shape[1], values.shape[1], grid["smooth"], grid["points"]).backward_points
     levels = _levels(grid)
-    _launch(kernel, x, levels, 1, [x, means, values, levels, grid["sigma"], grad_out, grad_x])
+    _launch(kernel, x, levels, 1, [x, means, values, levels, grid["sigma"], grid["norm"], grad_out, grad_x])
 
 
 def guidance(x: Any, means: Any, grid: dict[str, Any], value: Any, nearest: Any) -> None:
@@ -297,3 +370,20 @@ def guidance_backward(x: Any, means: Any, grid: dict[str, Any], nearest: Any, gr
     kernel = guidance_kernels(x.shape[1], grid["smooth"], grid["points"]).backward
     levels = _levels(grid)
     _launch(kernel, x, levels, 0, [x, means, levels, grid["sigma"], nearest, grad_value, grad_means])
+
+
+def guidance_soft(x: Any, means: Any, grid: dict[str, Any], value: Any) -> None:
+    """Per point and Lagrangian level: value (N, L~) = softmin over corners and points of
+    -log(alpha + eps) + |x - mu|^2 / (2 sigma^2), i.e. -log sum exp(-cost) (0 if off)."""
+    kernel = guidance_kernels(x.shape[1], grid["smooth"], grid["points"]).soft_forward
+    levels = _levels(grid)
+    _launch(kernel, x, levels, 1, [x, means, levels, grid["sigma"], value])
+
+
+def guidance_soft_backward(
+    x: Any, means: Any, grid: dict[str, Any], value: Any, grad_value: Any, grad_means: Any
+) -> None:
+    """Add d loss / d means from grad_value (N, L~) to every candidate, by its softmax share; sliced by levels."""
+    kernel = guidance_kernels(x.shape[1], grid["smooth"], grid["points"]).soft_backward
+    levels = _levels(grid)
+    _launch(kernel, x, levels, 0, [x, means, levels, grid["sigma"], value, grad_value, grad_means])

@@ -7,16 +7,16 @@
 // b*GB_POINTS + k of gb_means (one texel per point: xyz, z = 0 in 2D) and gb_values (HG_TEXELS
 // texels per point). The level's feature at x is
 //   sum over the vertices v it reads (cell corners or Lagrange stencil) of alpha_v(x) * sum_k N(x; mu_vk, sigma_l) f_vk,
-//   N(x; mu, s) = exp(-|x - mu|^2 / (2 s^2)) / (sqrt(2 pi) s),
-// with x clamped to [0,1]^D and gb_sigma[l - GB_COARSE] = sigma_scale * cell size of the level.
+//   N(x; mu, s) = c_l exp(-|x - mu|^2 / (2 s^2)),
+// with x clamped to [0,1]^D, gb_sigma[l - GB_COARSE] = sigma_scale * cell size of the level and
+// gb_norm[l - GB_COARSE] = c_l, the config's normaliser (fields/kinds/gaussian_buckets.py gaussian_norm).
 
 #include "grid_levels.glsl"
 
 uniform sampler2D gb_means;
 uniform sampler2D gb_values;
 uniform float gb_sigma[FIELD_LEVELS - GB_COARSE];
-
-const float GB_INV_SQRT_2PI = 0.3989422804014327;
+uniform float gb_norm[FIELD_LEVELS - GB_COARSE];
 
 vec3 gb_mean(uint point) {
     return hg_fetch(gb_means, point).xyz;
@@ -31,7 +31,7 @@ vec4 gb_level_features(vec3 x, int lvl, int half_) {
     p.z = 0.0;
 #endif
     float sigma = gb_sigma[lvl - GB_COARSE];
-    float norm = GB_INV_SQRT_2PI / sigma;
+    float norm = gb_norm[lvl - GB_COARSE];
     float inv_2s2 = 0.5 / (sigma * sigma);
     vec4 feature = vec4(0.0);
     for (int v = 0; v < HG_STENCIL_POINTS; ++v) {

@@ -9,10 +9,11 @@ from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
+import torch
 
 from fieldscope.app.render.gl_util import float_texture, include, table_image
 from fieldscope.app.render.hashgrid_gl import GridBuffers, grid_defines, level_table
-from fieldscope.fields.kinds.gaussian_buckets import split_layout
+from fieldscope.fields.kinds.gaussian_buckets import gaussian_norm, split_layout
 from fieldscope.fields.kinds.hashgrid import layout_of
 
 MEANS_UNIT, VALUES_UNIT = 2, 3  # texture units (0: ground truth, 1: the coarse table)
@@ -37,6 +38,12 @@ def sigmas(config: Any, params: Mapping[str, np.ndarray]) -> np.ndarray:
     return (scale * (np.float32(1.0) / resolution)).astype(np.float32)
 
 
+def norms(config: Any, sigma: np.ndarray) -> np.ndarray:
+    """(L~,) float32 normaliser of every Lagrangian level for its sigma (L~,), computed by the torch
+    module's own function (fields/kinds/gaussian_buckets.py gaussian_norm)."""
+    return gaussian_norm(config.normaliser, torch.from_numpy(sigma), config.dims).numpy().astype(np.float32)
+
+
 def lagrangian_points(config: Any, params: Mapping[str, np.ndarray]) -> list[dict[str, Any]]:
     """Per Lagrangian level: its level index, means (P, D) and sigma (what the points overlay draws)."""
     means = np.asarray(params["encoding.lagrangian.means"])
@@ -55,6 +62,7 @@ class GaussianBucketsBuffers(GridBuffers):
         values = np.asarray(params["encoding.lagrangian.values"])
         self.values = float_texture(ctx, table_image(values), "point features")
         self.sigma = sigmas(config, params)
+        self.norm = norms(config, self.sigma)
         self.objects += [self.means, self.values]
 
     def grid_table(self, params: Mapping[str, np.ndarray]) -> np.ndarray:
@@ -74,6 +82,8 @@ class GaussianBucketsBuffers(GridBuffers):
                 program[name].value = value
         if "gb_sigma" in program:
             program["gb_sigma"].write(self.sigma.tobytes())
+        if "gb_norm" in program:
+            program["gb_norm"].write(self.norm.tobytes())
 
 
 class GaussianBucketsGL:

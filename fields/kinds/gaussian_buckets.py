@@ -4,6 +4,7 @@ where the signal needs them by the guidance loss (eq. 8)."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any, ClassVar
@@ -28,6 +29,15 @@ from fieldscope.gpu import gaussian_buckets as kernels
 
 #: Over what the sigma schedule decays: the planned run, or a fixed number of steps.
 SIGMA_SCHEDULES = ("run", "steps")
+#: The guidance loss: eq. 8's hard minimum over the candidates, a softmin (every candidate gets its
+#: softmax share of the pull), or none.
+GUIDANCES = ("hard", "soft", "none")
+#: The Gaussian's normaliser c(sigma) (sigma in coordinate units, D dims): the paper's eq. 3
+#: 1 / (sqrt(2 pi) sigma); the released code's 1 / sqrt(2 pi sigma); the D-dimensional density
+#: 1 / ((2 pi)^(D/2) sigma^D) (integrates to 1); "peak": 1 (the features keep their scale as sigma decays).
+NORMALISERS = ("paper", "released", "density", "peak")
+#: Where the points start: uniformly over the domain, or near a vertex that hashes to their bucket.
+INITS = ("uniform", "vertex")
 
 
 @dataclass(frozen=True)
@@ -53,6 +63,9 @@ class GaussianBucketsConfig(GridConfig):
     guidance_weight: float = 0.1
     guidance_warmup: int = 200
     means_lr: float = 1e-3
+    guidance: str = "hard"
+    normaliser: str = "paper"
+    init: str = "uniform"
 
     def __post_init__(self) -> None:
         check(self.kind == "gaussian_buckets", f"kind must be 'gaussian_buckets', not {self.kind!r}")
@@ -74,6 +87,9 @@ class GaussianBucketsConfig(GridConfig):
         )
         check(self.guidance_weight >= 0 and self.guidance_warmup >= 0, "guidance weight and warm-up must be >= 0")
         check(self.means_lr > 0, f"means_lr must be positive, not {self.means_lr}")
+        for name, allowed in (("guidance", GUIDANCES), ("normaliser", NORMALISERS), ("init", INITS)):
+            value = getattr(self, name)
+            check(value in allowed, f"{name} must be one of {', '.join(allowed)}, not {value!r}")
 
     def sigma_at(self, progress: float) -> float:
         """sigma in cell sizes once a fraction `progress` of the decay is done (exponential decay
@@ -86,7 +102,9 @@ class GaussianBucketsConfig(GridConfig):
         return self.sigma_at(step / self.sigma_decay_steps)
 
     def guidance_at(self, step: int) -> float:
-        """The guidance loss weight after `step` steps (linear warm-up)."""
+        """The guidance loss weight after `step` steps (linear warm-up); 0 without guidance."""
+        if self.guidance == "none":
+            return 0.0
         if self.guidance_warmup == 0:
             return self.guidance_weight
         return self.guidance_weight * min(1.0, step / self.guidance_warmup)
@@ -103,6 +121,53 @@ def split_layout(layout: LevelLayout, count: int) -> tuple[LevelLayout, LevelLay
         )
 
     return part(slice(0, count), 0), part(slice(count, None), fine_start)
+
+
+def gaussian_norm(normaliser: str, sigma: torch.Tensor, dims: int) -> torch.Tensor:
+    """The Gaussian's normaliser c (L~,) for standard deviations sigma (L~,) in coordinate units
+    (NORMALISERS), in sigma's dtype."""
+    if normaliser == "paper":
+        return 1.0 / (math.sqrt(2.0 * math.pi) * sigma)
+    if normaliser == "released":
+        return 1.0 / torch.sqrt(2.0 * math.pi * sigma)
+    if normaliser == "density":
+        return 1.0 / ((2.0 * math.pi) ** (dims / 2.0) * sigma**dims)
+    return torch.ones_like(sigma)
+
+
+def vertex_means(layout: LevelLayout, level: int, points: int, generator: torch.Generator) -> torch.Tensor:
+    """(rows*K, D) means of one level (offset excluded) near a vertex that hashes to their bucket:
+    bucket b's k-th point starts within half a cell (per axis) of the k-th (cyclically) of b's
+    vertices in a random order. A dense level's bucket is its one vertex; a hashed level draws its
+    candidates from all its vertices (up to 2^24 of them), else from 8 R K random ones; a bucket
+    that no candidate hashes to keeps uniform points."""
+    n, dims, rows = layout.resolution[level], layout.dims, layout.rows[level]
+    stride = n + 1
+    if not layout.hashed[level]:
+        index = torch.arange(rows).repeat_interleave(points)
+        vertex = torch.stack([(index // stride**d) % stride for d in range(dims)], dim=1)
+        bucket, chosen = index, vertex
+    else:
+        total = stride**dims
+        if total <= 1 << 24:
+            index = torch.randperm(total, generator=generator)
+            vertex = torch.stack([(index // stride**d) % stride for d in range(dims)], dim=1)
+        else:
+            vertex = torch.randint(0, stride, (8 * rows * points, dims), generator=generator)
+        hashed = reference.hash_index(vertex, layout.table_size)
+        order = torch.sort(hashed, stable=True).indices
+        first = torch.searchsorted(hashed[order], torch.arange(rows))
+        count = torch.bincount(hashed, minlength=rows)
+        bucket = torch.arange(rows).repeat_interleave(points)
+        k = torch.arange(rows * points) % points
+        pick = first[bucket] + k % count[bucket].clamp(min=1)
+        chosen = vertex[order[pick.clamp(max=order.shape[0] - 1)]]
+    jitter = torch.rand(bucket.shape[0], dims, generator=generator) - 0.5
+    means = ((chosen.to(torch.float32) + jitter) / n).clamp(0.0, 1.0)
+    if layout.hashed[level]:
+        empty = count[bucket] == 0
+        means[empty] = torch.rand(int(empty.sum()), dims, generator=generator)
+    return means
 
 
 def initial_means(count: int, dims: int) -> torch.Tensor:
@@ -143,6 +208,30 @@ class _WarpLagrangian(torch.autograd.Function):
         return grad_x, grad_means, grad_values, None
 
 
+class _WarpSoftGuidance(torch.autograd.Function):
+    """x (N, D), means -> soft guidance costs (N, L~); backward to the means of every candidate."""
+
+    @staticmethod
+    def forward(ctx: Any, x: torch.Tensor, means: torch.Tensor, enc: LagrangianLevels) -> torch.Tensor:
+        x = x.detach().float().contiguous()
+        value = torch.empty(x.shape[0], enc.num_levels, device=x.device)
+        warp_call(kernels.guidance_soft, x, means.detach(), enc.grid(), value)
+        ctx.save_for_backward(x, means, value)
+        ctx.enc = enc
+        return value
+
+    @staticmethod
+    def backward(ctx: Any, grad_value: torch.Tensor) -> tuple[Any, ...]:
+        x, means, value = ctx.saved_tensors
+        grad_means = torch.zeros_like(means)
+        grid = ctx.enc.grid()
+        warp_call(
+            kernels.guidance_soft_backward, x, means.detach(), grid, value, grad_value.float().contiguous(), grad_means
+        )
+        ctx.enc.note_pulls(grad_means)
+        return None, grad_means, None
+
+
 class _WarpGuidance(torch.autograd.Function):
     """x (N, D), means -> guidance costs (N, L~); backward to the means through each argmin."""
 
@@ -169,6 +258,7 @@ class _WarpGuidance(torch.autograd.Function):
             grad_value.float().contiguous(),
             grad_means,
         )
+        ctx.enc.note_pulls(grad_means)
         return None, grad_means, None
 
 
@@ -185,12 +275,22 @@ class LagrangianLevels(nn.Module):
     def __init__(self, layout: LevelLayout, config: GaussianBucketsConfig, impl: str) -> None:
         super().__init__()
         self.layout, self.impl = layout, impl
+        self.normaliser, self.soft = config.normaliser, config.guidance == "soft"
         self.points = config.points_per_bucket
         self.smooth = interpolation_code(config.interpolation, config.lagrange_k)
         self.num_levels = len(layout.resolution)
         self.out_dims = self.num_levels * config.features
         count = layout.total_rows * self.points
-        self.means = nn.Parameter(initial_means(count, config.dims))
+        if config.init == "vertex":
+            generator = torch.Generator().manual_seed(int(torch.randint(0, 2**31 - 1, ()).item()))
+            parts = [vertex_means(layout, lvl, self.points, generator) for lvl in range(self.num_levels)]
+            self.means = nn.Parameter(torch.cat(parts))
+        else:
+            self.means = nn.Parameter(initial_means(count, config.dims))
+        #: where the points started (the bench's displacements, the window's start toggle)
+        self.register_buffer("start", self.means.detach().clone())
+        #: (R*K,) bool, which points a guidance gradient reached since tracking began (None: not tracked)
+        self.pulls: torch.Tensor | None = None
         self.values = nn.Parameter(torch.randn(count, config.features) * 1e-3)
         for name in ("resolution", "offset", "hashed"):
             self.register_buffer(name, torch.tensor(getattr(layout, name), dtype=torch.int32), persistent=False)
@@ -202,11 +302,24 @@ class LagrangianLevels(nn.Module):
         """(L~,) current standard deviations in coordinate units."""
         return self.sigma_scale * self.cell
 
+    def norm(self) -> torch.Tensor:
+        """(L~,) the Gaussian's normaliser per level (NORMALISERS)."""
+        return gaussian_norm(self.normaliser, self.sigma(), self.layout.dims)
+
+    def track_pulls(self) -> None:
+        """Start recording which points a guidance gradient reaches (`pulls`)."""
+        self.pulls = torch.zeros(self.means.shape[0], dtype=torch.bool, device=self.means.device)
+
+    def note_pulls(self, grad_means: torch.Tensor) -> None:
+        if self.pulls is not None:
+            self.pulls |= (grad_means != 0).any(dim=1)
+
     def grid(self) -> dict[str, Any]:
         names = ("resolution", "offset", "hashed", "mask")
         return {
             **{n: getattr(self, n) for n in names},
             "sigma": self.sigma(),
+            "norm": self.norm(),
             "table_size": self.layout.table_size,
             "smooth": self.smooth,
             "points": self.points,
@@ -219,22 +332,26 @@ class LagrangianLevels(nn.Module):
         return _WarpLagrangian.apply(x, self.means, self.values, self)
 
     def guidance(self, x: torch.Tensor) -> torch.Tensor:
-        """Guidance costs (N, L~) (eq. 8 without W); zero for levels that are off."""
+        """Guidance costs (N, L~) (eq. 8 without W: the hard minimum, or the softmin with guidance
+        "soft"); zero for levels that are off."""
         if self.impl == "torch":
             sigma = self.sigma().tolist()
+            level_cost = reference.guidance_soft_level if self.soft else reference.guidance_level
             costs = [
-                reference.guidance_level(x, self.means, self.layout, lvl, sigma[lvl], self.points, self.smooth)
+                level_cost(x, self.means, self.layout, lvl, sigma[lvl], self.points, self.smooth)
                 for lvl in range(self.num_levels)
             ]
             return torch.stack(costs, dim=1) * self.mask.to(x.dtype)
+        if self.soft:
+            return _WarpSoftGuidance.apply(x, self.means, self)
         return _WarpGuidance.apply(x, self.means, self)
 
     def _reference_level(self, x: torch.Tensor, level: int) -> torch.Tensor:
         if not self.mask[level]:
             return torch.zeros(x.shape[0], self.values.shape[1], device=x.device)
-        sigma = float(self.sigma()[level])
+        sigma, norm = float(self.sigma()[level]), float(self.norm()[level])
         return reference.gaussian_level_features(
-            x, self.means, self.values, self.layout, level, sigma, self.points, self.smooth
+            x, self.means, self.values, self.layout, level, sigma, self.points, self.smooth, norm
         )
 
 
@@ -344,3 +461,10 @@ class GaussianBucketsField(Field):
         ]
         info["sigma_scale"] = float(lag.sigma_scale)
         return info
+
+    def load_state(self, arrays: dict[str, Any]) -> None:
+        """As Field.load_state; a snapshot saved before the points' starting positions were kept
+        starts them where they are."""
+        if "encoding.lagrangian.start" not in arrays and "encoding.lagrangian.means" in arrays:
+            arrays = {**arrays, "encoding.lagrangian.start": arrays["encoding.lagrangian.means"]}
+        super().load_state(arrays)
