@@ -7,9 +7,10 @@ import pytest
 import torch
 
 from fieldscope.fields import config as configs
+from fieldscope.fields import reference
 from fieldscope.fields import snapshot as snapshots
 from fieldscope.fields.errors import ConfigError, SnapshotError
-from fieldscope.fields.kinds.gaussian_buckets import GaussianBucketsConfig, GaussianBucketsField
+from fieldscope.fields.kinds.gaussian_buckets import GaussianBucketsConfig, GaussianBucketsField, gaussian_norm
 from fieldscope.fields.kinds.hashgrid import HashGridConfig
 from fieldscope.fields.scenes.image import ImageScene
 from fieldscope.fields.training.trainer import RunPlan, SetLevelMask, TrainConfig, Trainer
@@ -165,3 +166,71 @@ def test_snapshots_round_trip_and_refuse_another_kind(tmp_path):
     assert float(loaded.encoding.lagrangian.sigma_scale) == float(field.encoding.lagrangian.sigma_scale)
     with pytest.raises(SnapshotError, match="holds a gaussian_buckets field, not a hashgrid field"):
         snapshots.load(path, kind="hashgrid")
+
+
+@pytest.mark.parametrize("dims", [2, 3])
+def test_the_density_normaliser_integrates_to_one_in_d_dimensions(dims):
+    sigma = torch.tensor([0.05, 0.11], dtype=torch.float64)
+    norm = gaussian_norm("density", sigma, dims)
+    step = 0.004 if dims == 2 else 0.01
+    axis = torch.arange(-0.6, 0.6 + step / 2, step, dtype=torch.float64)
+    grid = torch.stack(torch.meshgrid(*[axis] * dims, indexing="ij"), dim=-1).reshape(-1, dims)
+    r2 = (grid * grid).sum(dim=1)
+    for s, c in zip(sigma.tolist(), norm.tolist(), strict=True):
+        integral = float((c * torch.exp(-r2 / (2 * s * s))).sum() * step**dims)
+        assert integral == pytest.approx(1.0, rel=1e-4)
+    paper = gaussian_norm("paper", sigma, dims)  # eq. 3's 1D normaliser does not integrate to 1 in 2D, 3D
+    assert float((paper[0] * torch.exp(-r2 / (2 * 0.05**2))).sum() * step**dims) < 0.5
+    assert torch.equal(gaussian_norm("peak", sigma, dims), torch.ones(2, dtype=torch.float64))
+
+
+@pytest.mark.parametrize("dims", [2, 3])
+def test_vertex_initialisation_puts_every_point_next_to_a_vertex_of_its_bucket(dims):
+    torch.manual_seed(0)
+    # the second-finest level dense, the finest hashed
+    settings = (
+        {**SMALL, "levels": 5, "log2_table_size": 13} if dims == 2 else {**SMALL, "levels": 4, "log2_table_size": 16}
+    )
+    field = GaussianBucketsField(GaussianBucketsConfig(**settings, dims=dims, init="vertex"))
+    lag = field.encoding.lagrangian
+    assert any(lag.layout.hashed) and not all(lag.layout.hashed)  # dense and hashed levels both tested
+    means = lag.means.detach()
+    assert torch.equal(means, lag.start)
+    for level, (first, rows, n) in enumerate(zip(lag.layout.offset, lag.layout.rows, lag.layout.resolution,
+                                                 strict=True)):  # fmt: skip
+        part = means[first * lag.points : (first + rows) * lag.points]
+        cell = torch.clamp(torch.floor(part * n), max=n - 1).long()
+        corners = cell[:, None, :] + reference.corner_bits(dims)[None]
+        close = (part[:, None, :] - corners / n).abs().amax(dim=-1) <= 0.5 / n + 1e-6
+        bucket = torch.arange(part.shape[0]) // lag.points + first
+        serving = ((reference.vertex_rows(corners, lag.layout, level) == bucket[:, None]) & close).any(dim=1)
+        side = torch.arange(n + 1)
+        vertices = torch.stack(torch.meshgrid(*[side] * dims, indexing="ij"), dim=-1).reshape(-1, dims)
+        has_vertex = torch.zeros(lag.layout.total_rows, dtype=torch.bool)
+        has_vertex[reference.vertex_rows(vertices[None], lag.layout, level)[0]] = True
+        assert torch.equal(serving, has_vertex[bucket])  # a bucket no vertex hashes to keeps uniform points
+        assert float(serving.double().mean()) > 0.9
+    uniform = GaussianBucketsField(GaussianBucketsConfig(**settings, dims=dims)).encoding.lagrangian.means
+    assert not torch.equal(uniform.detach(), means)
+
+
+def test_variants_are_checked_and_no_guidance_means_no_guidance_loss():
+    for name in ("guidance", "normaliser", "init"):
+        with pytest.raises(ConfigError, match=name):
+            GaussianBucketsConfig(**SMALL, **{name: "sideways"})
+    config = GaussianBucketsConfig(**SMALL, guidance="none", guidance_warmup=0)
+    assert config.guidance_at(100) == 0.0
+    field = GaussianBucketsField(config)
+    scene = ImageScene(quadrant_image(16), name="q")
+    loss, metrics = field.extra_loss(scene.guidance(scene.sample(32, torch.Generator().manual_seed(0))), 100)
+    assert float(loss) == 0.0 and metrics == {}
+
+
+def test_a_snapshot_without_starting_positions_loads_with_the_points_where_they_are():
+    torch.manual_seed(0)
+    field = GaussianBucketsField(GaussianBucketsConfig(**SMALL))
+    state = field.state()
+    del state["encoding.lagrangian.start"]
+    other = GaussianBucketsField(GaussianBucketsConfig(**SMALL))
+    other.load_state(state)
+    assert torch.equal(other.encoding.lagrangian.start, field.encoding.lagrangian.means.detach())

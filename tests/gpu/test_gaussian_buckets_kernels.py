@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from fieldscope.fields import reference
-from fieldscope.fields.kinds.gaussian_buckets import GaussianBucketsConfig, GaussianBucketsField
+from fieldscope.fields.kinds.gaussian_buckets import NORMALISERS, GaussianBucketsConfig, GaussianBucketsField
 
 # (dims, levels, L~, features, K, log2 T, base, growth, interpolation)
 CASES = [
@@ -18,12 +18,12 @@ CASES = [
 ]
 
 
-def make_pair(dims, levels, lag, feats, k, log2t, base, growth, interp, seed=0):
+def make_pair(dims, levels, lag, feats, k, log2t, base, growth, interp, seed=0, **extra):
     """The Warp field and a float64 torch copy with the same parameters, sigma 3 cells."""
     torch.manual_seed(seed)
     config = GaussianBucketsConfig(dims=dims, levels=levels, lagrangian_levels=lag, features=feats,
                                    points_per_bucket=k, log2_table_size=log2t, base_resolution=base, growth=growth,
-                                   interpolation=interp, sigma_start=3.0, sigma_end=1.0)  # fmt: skip
+                                   interpolation=interp, sigma_start=3.0, sigma_end=1.0, **extra)  # fmt: skip
     warp_field = GaussianBucketsField(config)
     with torch.no_grad():
         warp_field.encoding.lagrangian.values.normal_()
@@ -62,6 +62,25 @@ def test_forward_and_every_gradient_match_the_float64_reference(case, device):
     assert rel_err(lag.means.grad, ref.means.grad) <= 2e-5
     assert rel_err(xw.grad, xr.grad) <= 2e-5
     assert torch.all(xw.grad[1, 0] == 0)
+
+
+@pytest.mark.parametrize("normaliser", NORMALISERS)
+@pytest.mark.parametrize("dims", [2, 3])
+def test_every_normaliser_matches_the_float64_reference(normaliser, dims, device):
+    lag, ref = make_pair(dims, 4, 2, 2, 2, 10, 3, 2.0, "linear", normaliser=normaliser)
+    lag, ref = lag.to(device), ref.to(device)
+    x = points(400, dims).to(device)
+    yw, yr = lag(x), ref(x.double())
+    assert rel_err(yw, yr) <= 1e-5
+    sigma = float(ref.sigma()[1])
+    expected = {"paper": 1 / (math.sqrt(2 * math.pi) * sigma), "released": 1 / math.sqrt(2 * math.pi * sigma),
+                "density": (2 * math.pi) ** (-dims / 2) * sigma**-dims, "peak": 1.0}[normaliser]  # fmt: skip
+    assert float(ref.norm()[1]) == pytest.approx(expected, rel=1e-12)
+    cot = torch.randn(yw.shape, generator=torch.Generator().manual_seed(2)).to(device)
+    (yw * cot).sum().backward()
+    (yr * cot.double()).sum().backward()
+    assert rel_err(lag.means.grad, ref.means.grad) <= 2e-5
+    assert rel_err(lag.values.grad, ref.values.grad) <= 1e-5
 
 
 def test_features_equal_a_brute_force_sum_over_every_bucket_and_point(device):
@@ -103,6 +122,47 @@ def test_guidance_value_and_gradient_match_the_reference(dims, device):
     assert rel_err(lag.means.grad, ref.means.grad) <= 1e-5
     moved = torch.nonzero(lag.means.grad.abs().sum(1)).numel()
     assert 0 < moved <= 600 * 2  # only argmin points get a gradient
+
+
+@pytest.mark.parametrize("dims", [2, 3])
+def test_soft_guidance_value_and_gradient_match_the_reference(dims, device):
+    lag, ref = make_pair(dims, 4, 2, 2, 4, 10, 4, 2.0, "linear", guidance="soft")
+    lag, ref = lag.to(device), ref.to(device)
+    with torch.no_grad():  # points near the samples, so that many candidates share the pull
+        lag.means.copy_(0.5 + 0.4 * (lag.means - 0.5))
+        ref.means.copy_(lag.means.double())
+    lag.track_pulls()
+    x = points(600, dims).to(device)
+    weights = torch.rand(600, generator=torch.Generator().manual_seed(9)).to(device)
+    vw, vr = lag.guidance(x), ref.guidance(x.double())
+    assert rel_err(vw, vr) <= 1e-5
+    hard = torch.stack([reference.guidance_level(x.double(), ref.means, ref.layout, lvl, float(ref.sigma()[lvl]), 4, 0)
+                        for lvl in range(2)], dim=1)  # fmt: skip
+    assert torch.all(vr <= hard + 1e-12)  # the softmin is below the minimum
+    (weights[:, None] * vw).sum().backward()
+    (weights.double()[:, None] * vr).sum().backward()
+    assert rel_err(lag.means.grad, ref.means.grad) <= 2e-5
+    assert torch.equal(lag.pulls.cpu(), (lag.means.grad != 0).any(dim=1).cpu())
+
+
+def test_the_soft_assignment_pulls_every_candidate():
+    lag, _ = make_pair(2, 2, 1, 2, 4, 10, 8, 2.0, "linear", guidance="soft")
+    res = lag.layout.resolution[0]
+    x = torch.tensor([[3.3 / res, 5.6 / res]])
+    cell, _ = reference.locate(x, res, torch.float64)
+    buckets = reference.corner_rows(cell, lag.layout, 0)[0].tolist()
+    candidates = [j for b in buckets for j in range(b * 4, b * 4 + 4)]
+    with torch.no_grad():  # the candidates within a few sigmas of x
+        offsets = torch.randn(len(candidates), 2, generator=torch.Generator().manual_seed(3)) * 2.0 / res
+        lag.means[candidates] = x[0] + offsets
+    lag.guidance(x).sum().backward()
+    pulled = torch.nonzero(lag.means.grad.abs().sum(1)).flatten().tolist()
+    assert sorted(pulled) == sorted(set(candidates))
+    hard, _ = make_pair(2, 2, 1, 2, 4, 10, 8, 2.0, "linear")
+    with torch.no_grad():
+        hard.means.copy_(lag.means)
+    hard.guidance(x).sum().backward()
+    assert torch.nonzero(hard.means.grad.abs().sum(1)).numel() == 1  # eq. 8: the winner only
 
 
 def test_guidance_picks_the_nearest_point_when_alpha_and_sigma_are_equal():

@@ -20,6 +20,7 @@ BENCHES = {
     "ui": "ui",
     "collisions": "collisions",
     "flow": "flow",
+    "points": "points",
 }
 
 
