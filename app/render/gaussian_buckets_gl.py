@@ -45,13 +45,22 @@ def norms(config: Any, sigma: np.ndarray) -> np.ndarray:
 
 
 def lagrangian_points(config: Any, params: Mapping[str, np.ndarray]) -> list[dict[str, Any]]:
-    """Per Lagrangian level: its level index, means (P, D) and sigma (what the points overlay draws)."""
+    """Per Lagrangian level: its level index, means (P, D), sigma, resolution and where the points
+    started (P, D; None for a snapshot without starting positions): what the points overlay draws."""
     means = np.asarray(params["encoding.lagrangian.means"])
+    start = params.get("encoding.lagrangian.start")
     _, fine = split_layout(layout_of(config), coarse_count(config))
     k = config.points_per_bucket
+    levels = zip(fine.offset, fine.rows, fine.resolution, sigmas(config, params), strict=True)
     return [
-        {"level": coarse_count(config) + i, "means": means[o * k : (o + r) * k], "sigma": float(s)}
-        for i, (o, r, s) in enumerate(zip(fine.offset, fine.rows, sigmas(config, params), strict=True))
+        {
+            "level": coarse_count(config) + i,
+            "means": means[o * k : (o + r) * k],
+            "sigma": float(s),
+            "resolution": n,
+            "start": None if start is None else np.asarray(start)[o * k : (o + r) * k],
+        }
+        for i, (o, r, n, s) in enumerate(levels)
     ]
 
 

@@ -1,6 +1,8 @@
-"""The Lagrangian points overlay: every Lagrangian level's means drawn over the view, coloured by
-level (a dot per point; in 2D its sigma circle, in 3D a splat of its projected sigma), by instanced
-GL draws into a layer of their own (premultiplied RGBA) that the renderer lays over the picture."""
+"""The Lagrangian points overlay: every Lagrangian level's means drawn over the view (a dot per point;
+in 2D its sigma circle in the level's colour, in 3D a splat of its projected sigma), each dot
+coloured by how far the point moved from where it started (inferno, in cells of its level, full
+colour at MOVED_FULL_CELLS), optionally over grey dots at the starting positions, by instanced GL
+draws into a layer of their own (premultiplied RGBA) that the renderer lays over the picture."""
 
 from __future__ import annotations
 
@@ -11,7 +13,7 @@ import moderngl
 import numpy as np
 
 from fieldscope.app.render import field_gl, shaders
-from fieldscope.app.render.colormaps import level_colour
+from fieldscope.app.render.colormaps import inferno, level_colour
 from fieldscope.app.render.context import finish_drawing
 from fieldscope.fields.training.trainer import Snapshot
 
@@ -22,19 +24,30 @@ MAX_RINGS_PER_LEVEL = 512
 DOT_RADIUS = 2.5  # pixels, for sparse points; dense ones get smaller dots (at least 1 pixel)
 MAX_SPLAT = 24.0  # pixels: the widest 3D splat (early sigmas span tens of cells)
 RING_SEGMENTS = 32
+#: Displacement, in cells of the point's level, drawn at the top of the colour map.
+MOVED_FULL_CELLS = 4.0
+#: The colour map's range used for displacements 0 .. MOVED_FULL_CELLS (inferno's black is left out).
+MOVED_COLOURS = (0.25, 1.0)
+START_COLOUR = (0.62, 0.62, 0.62)
 
 
 @dataclass(frozen=True)
 class PointSet:
-    """One Lagrangian level's points: means (P, D) of all of them, sigma, and the means drawn as
-    dots and as sigma circles (a subset of those in view)."""
+    """One Lagrangian level's points: means (P, D) of all of them, sigma, where they started (P, D;
+    None if unknown) and the level's resolution; the means drawn as dots and as sigma circles (a
+    subset of those in view), how far each dot moved (cells) and the dots' starting positions
+    (when they are drawn)."""
 
     level: int
     means: np.ndarray
     sigma: float
+    start: np.ndarray | None = None
+    resolution: int = 0
     dots: np.ndarray | None = None
     rings: np.ndarray | None = None
     visible: int = 0
+    moved: np.ndarray | None = None
+    starts: np.ndarray | None = None
 
     @property
     def total(self) -> int:
@@ -50,7 +63,7 @@ def lagrangian_levels(snapshot: Snapshot) -> list[PointSet]:
     if not snapshot.config.capabilities.lagrangian_points:
         return []
     points = field_gl.for_config(snapshot.config).points(snapshot.config, snapshot.params)
-    return [PointSet(p["level"], p["means"], p["sigma"]) for p in points]
+    return [PointSet(p["level"], p["means"], p["sigma"], p.get("start"), p.get("resolution", 0)) for p in points]
 
 
 def in_view(means: np.ndarray, uniforms: dict[str, Any], margin: float) -> np.ndarray:
@@ -66,26 +79,47 @@ def in_view(means: np.ndarray, uniforms: dict[str, Any], margin: float) -> np.nd
     return (x >= low[0]) & (x <= high[0]) & (y >= low[1]) & (y <= high[1])
 
 
+def every_nth_index(count: int, most: int, where: np.ndarray | None = None) -> np.ndarray:
+    """Indices of at most about `most` of `count` items (those where `where` is True): every s-th."""
+    index = np.arange(count) if where is None else np.flatnonzero(where)
+    return index[:: max(1, -(-index.shape[0] // most))]
+
+
 def every_nth(means: np.ndarray, most: int, where: np.ndarray | None = None) -> np.ndarray:
     """At most about `most` of the means (those where `where` is True): every s-th of them."""
-    if where is None:
-        return means[:: max(1, -(-means.shape[0] // most))]
-    index = np.flatnonzero(where)
-    return means[index[:: max(1, -(-index.shape[0] // most))]]
+    return means[every_nth_index(means.shape[0], most, where)]
 
 
-def shown_sets(snapshot: Snapshot, toggles: tuple[bool, ...], uniforms: dict[str, Any]) -> list[PointSet]:
+def shown_sets(
+    snapshot: Snapshot, toggles: tuple[bool, ...], uniforms: dict[str, Any], starts: bool = False
+) -> list[PointSet]:
     """The point sets whose toggle is on (toggles[i] for the i-th Lagrangian level), with the dots
-    and circles to draw in the view that `uniforms` (the view shader's) describe."""
+    and circles to draw in the view that `uniforms` (the view shader's) describe, how far each dot
+    moved (cells of its level) and, with `starts`, where the dots started."""
     sets = lagrangian_levels(snapshot)
     shown = []
     for i, s in enumerate(sets):
         if i < len(toggles) and toggles[i]:
             seen = in_view(s.means, uniforms, 0.0)
-            dots = every_nth(s.means, MAX_DOTS_PER_LEVEL, seen)
+            index = every_nth_index(s.total, MAX_DOTS_PER_LEVEL, seen)
             rings = every_nth(s.means, MAX_RINGS_PER_LEVEL, in_view(s.means, uniforms, s.sigma))
-            shown.append(replace(s, dots=dots, rings=rings, visible=int(np.count_nonzero(seen))))
+            moved = first = None
+            if s.start is not None:
+                begun = s.start[index]
+                moved = np.linalg.norm(s.means[index] - begun, axis=1) * max(1, s.resolution)
+                first = begun if starts else None
+            shown.append(
+                replace(
+                    s, dots=s.means[index], rings=rings, visible=int(np.count_nonzero(seen)), moved=moved, starts=first
+                )
+            )
     return shown
+
+
+def moved_colours(moved: np.ndarray) -> np.ndarray:
+    """(P, 3) colours of displacements (P,) in cells: inferno over MOVED_COLOURS, full at MOVED_FULL_CELLS."""
+    low, high = MOVED_COLOURS
+    return inferno(low + (high - low) * np.clip(moved / MOVED_FULL_CELLS, 0.0, 1.0))
 
 
 def dot_radius(sets: list[PointSet], size: tuple[int, int]) -> float:
@@ -95,13 +129,22 @@ def dot_radius(sets: list[PointSet], size: tuple[int, int]) -> float:
 
 
 def instances(sets: list[PointSet], which: str) -> np.ndarray:
-    """Per point of `which` ("dots" or "rings"): mean xyz, colour rgb, sigma -> float32 (n, 7)."""
+    """Per point of `which` ("dots", "rings" or "starts"): mean xyz, colour rgb, sigma -> float32
+    (n, 7). Dots are coloured by how far they moved (level colour if unknown), rings by level,
+    starting positions grey."""
     rows = []
     for s in sets:
         means = getattr(s, which)
+        if means is None:
+            continue
         block = np.zeros((means.shape[0], 7), np.float32)
         block[:, : means.shape[1]] = means
-        block[:, 3:6] = level_colour(s.level)
+        if which == "starts":
+            block[:, 3:6] = START_COLOUR
+        elif which == "dots" and s.moved is not None:
+            block[:, 3:6] = moved_colours(s.moved)
+        else:
+            block[:, 3:6] = level_colour(s.level)
         block[:, 6] = s.sigma
         rows.append(block)
     return np.concatenate(rows) if rows else np.zeros((0, 7), np.float32)
@@ -138,7 +181,9 @@ class PointsOverlay:
             try:
                 if circles and dims == 2:
                     self._render(self.rings, instances(sets, "rings"), uniforms, moderngl.LINE_STRIP, RING_SEGMENTS + 1)
-                uniforms |= {"u_dot_radius": dot_radius(sets, size), "u_max_splat": MAX_SPLAT if circles else 0.0}
+                uniforms |= {"u_dot_radius": dot_radius(sets, size), "u_max_splat": 0.0}
+                self._render(self.points, instances(sets, "starts"), uniforms, moderngl.TRIANGLE_STRIP, 4)
+                uniforms["u_max_splat"] = MAX_SPLAT if circles else 0.0
                 self._render(self.points, instances(sets, "dots"), uniforms, moderngl.TRIANGLE_STRIP, 4)
             finally:
                 self.ctx.disable(moderngl.BLEND)

@@ -20,7 +20,16 @@ from fieldscope.fields.scenes.levels import finest_active_resolution
 MODES_2D = ("field", "truth", "error", "raw", "heat_raw", "gradient", "gradient_raw")
 GRADIENT_MODES = ("gradient", "gradient_raw")
 MODES_3D = (
-    "shaded", "normals", "depth", "slice", "density", "raw", "slice_points", "surface_points", "heat_raw", "rgb",
+    "shaded",
+    "normals",
+    "depth",
+    "slice",
+    "density",
+    "raw",
+    "slice_points",
+    "surface_points",
+    "heat_raw",
+    "rgb",
 )
 #: Snapshots whose GL objects are kept (the tiles of a comparison, drawn in turn).
 UPLOADS_KEPT = 4
@@ -44,7 +53,8 @@ class ViewOptions:
     Inside the field: `heatmap` (heatmaps.HEATMAPS) of level `heat_level` over the picture (2D) or
     on the slice plane (3D) at `heat_opacity`; heat_scale is the contribution shown at full colour
     (0: the 99th percentile of the view). `points`: per Lagrangian level, whether its points are
-    drawn (with their sigma circles or splats if `sigma_circles`). `level_states` (legend's
+    drawn (with their sigma circles or splats if `sigma_circles`; with `points_start`, over grey dots
+    where they started). `level_states` (legend's
     LEVEL_STATES per level; empty: no strip) and `levels_caption` make the level strip; `legend`
     draws the legends (colour bar, point counts) and the strip. `blocks`: the level whose
     Laplacian blocks are drawn coloured by state (-1: none), over the 2D view or on the 3D slice
@@ -69,6 +79,7 @@ class ViewOptions:
     heat_scale: float = 0.0
     points: tuple[bool, ...] = ()
     sigma_circles: bool = True
+    points_start: bool = False
     level_states: tuple[str, ...] = ()
     levels_caption: str = ""
     legend: bool = True
@@ -137,7 +148,7 @@ class Frame:
         return self._point_sets
 
     def point_sets(self) -> list[overlays.PointSet]:
-        return overlays.shown_sets(self.snapshot, self.options.points, self.uniforms)
+        return overlays.shown_sets(self.snapshot, self.options.points, self.uniforms, self.options.points_start)
 
     def legend_content(self) -> legend.LegendContent:
         """What this frame's legends say."""

@@ -86,6 +86,10 @@ class Overlays:
     def set_sigma_circles(self, on: bool) -> None:
         self.view_state.change(sigma_circles=bool(on))
 
+    def set_points_start(self, on: bool) -> None:
+        """Draw grey dots where the Lagrangian points started, under the points."""
+        self.view_state.change(points_start=bool(on))
+
     def set_level_strip(self, on: bool) -> None:
         self.view_state.level_strip = bool(on)
 

@@ -38,6 +38,8 @@ GUIDANCES = ("hard", "soft", "none")
 NORMALISERS = ("paper", "released", "density", "peak")
 #: Where the points start: uniformly over the domain, or near a vertex that hashes to their bucket.
 INITS = ("uniform", "vertex")
+#: The most candidate vertices the "vertex" initialisation hashes per level (memory: 8 D bytes each).
+MOST_CANDIDATES = 1 << 22
 
 
 @dataclass(frozen=True)
@@ -139,8 +141,8 @@ def vertex_means(layout: LevelLayout, level: int, points: int, generator: torch.
     """(rows*K, D) means of one level (offset excluded) near a vertex that hashes to their bucket:
     bucket b's k-th point starts within half a cell (per axis) of the k-th (cyclically) of b's
     vertices in a random order. A dense level's bucket is its one vertex; a hashed level draws its
-    candidates from all its vertices (up to 2^24 of them), else from 8 R K random ones; a bucket
-    that no candidate hashes to keeps uniform points."""
+    candidates from all its vertices (up to 2^22 of them), else from min(8 R K, 2^22) random ones; a
+    bucket that no candidate hashes to keeps uniform points."""
     n, dims, rows = layout.resolution[level], layout.dims, layout.rows[level]
     stride = n + 1
     if not layout.hashed[level]:
@@ -149,11 +151,12 @@ def vertex_means(layout: LevelLayout, level: int, points: int, generator: torch.
         bucket, chosen = index, vertex
     else:
         total = stride**dims
-        if total <= 1 << 24:
+        if total <= MOST_CANDIDATES:
             index = torch.randperm(total, generator=generator)
             vertex = torch.stack([(index // stride**d) % stride for d in range(dims)], dim=1)
         else:
-            vertex = torch.randint(0, stride, (8 * rows * points, dims), generator=generator)
+            draws = min(8 * rows * points, MOST_CANDIDATES)
+            vertex = torch.randint(0, stride, (draws, dims), generator=generator)
         hashed = reference.hash_index(vertex, layout.table_size)
         order = torch.sort(hashed, stable=True).indices
         first = torch.searchsorted(hashed[order], torch.arange(rows))

@@ -14,6 +14,7 @@ import dearpygui.dearpygui as dpg
 import imageio.v3 as iio
 import numpy as np
 
+from fieldscope.app.render import overlays
 from fieldscope.app.render.colormaps import inferno, level_colour
 from fieldscope.app.render.renderer import image_size
 from fieldscope.app.state import collisions
@@ -182,9 +183,25 @@ def test_lagrangian_points_turn_on_at_the_projected_means_and_off(
         apart = np.sort(np.linalg.norm(pixels[:, None] - pixels[None], axis=-1), axis=1)[:, 1] >= 6
         assert in_view.sum() > 500 and (in_view & apart).sum() > 100
         cols, rows = np.floor(pixels[in_view & apart]).astype(int).T
-        colour = np.round(255 * level_colour(3)).astype(int)
+        # each dot coloured by how far its point moved, in cells of level 3 (N = 32)
+        start = np.asarray(snapshot.params["encoding.lagrangian.start"])
+        moved = np.linalg.norm(means - start, axis=1) * 32
+        colour = np.round(255 * overlays.moved_colours(moved[in_view & apart])).astype(int)
         assert np.mean(np.abs(shown[rows, cols] - colour).max(axis=1) <= 3) > 0.95
         assert np.mean(np.abs(plain[rows, cols] - colour).max(axis=1) <= 3) < 0.2
+        assert moved.max() > 0.5 and np.ptp(colour) > 30  # the points moved, by different amounts
+        # with the starting positions shown, grey dots where the points started (under the moved ones)
+        app.view_state.change(points_start=True)
+        starts = screen_view(app, tmp_path / "starts.png")
+        first = (start - origin) / np.array([axis_x[0], axis_y[1]]) * np.array([width, height])
+        gone = in_view & apart & (np.linalg.norm(first - pixels, axis=1) >= 4)
+        gone &= np.all((first > 4) & (first < np.array([width, height]) - 4), axis=1)
+        scols, srows = np.floor(first[gone]).astype(int).T
+        grey = np.round(255 * np.array(overlays.START_COLOUR)).astype(int)
+        assert gone.sum() > 20
+        assert np.mean(np.abs(starts[srows, scols] - grey).max(axis=1) <= 3) > 0.8
+        assert np.mean(np.abs(shown[srows, scols] - grey).max(axis=1) <= 3) < 0.2
+        app.view_state.change(points_start=False)
         # the panel counts them, and its density histogram covers every cell of its grid
         inside_domain = np.all((means >= 0) & (means <= 1), axis=1)
         # (waits for the statistics of this snapshot: the worker may still show an earlier step's)

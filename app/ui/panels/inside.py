@@ -100,6 +100,11 @@ class InsidePanel(Panel):
                 self.sigma = dpg.add_checkbox(
                     label="sigma", default_value=True, callback=lambda s, on: overlays.set_sigma_circles(on)
                 )
+                self.start = dpg.add_checkbox(
+                    label="start positions",
+                    default_value=False,
+                    callback=lambda s, on: overlays.set_points_start(on),
+                )
             self.point_toggles = dpg.add_group(horizontal=True)
             self.point_text = dpg.add_text("", wrap=WRAP)
             self.density_axis, self.density_plot = _plot("points per cell", "cells")
@@ -150,7 +155,7 @@ class InsidePanel(Panel):
         self.density_series = [
             dpg.add_line_series([], [], parent=self.density_axis, label=f"level {level}") for level in levels
         ]
-        for item in (self.points_box, self.sigma, self.point_toggles, self.point_text, self.density_plot):
+        for item in (self.points_box, self.sigma, self.start, self.point_toggles, self.point_text, self.density_plot):
             dpg.configure_item(item, show=bool(levels))
         self.asked = None
 
@@ -182,6 +187,7 @@ class InsidePanel(Panel):
             self.level: state.heat_level,
             self.opacity: state.heat_opacity,
             self.sigma: state.sigma_circles,
+            self.start: state.points_start,
             self.strip: self.overlays.view_state.level_strip,
             self.legend: state.legend,
             self.points_box: bool(state.points) and all(state.points),
