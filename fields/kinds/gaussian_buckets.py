@@ -44,7 +44,9 @@ MOST_CANDIDATES = 1 << 22
 
 @dataclass(frozen=True)
 class GaussianBucketsConfig(GridConfig):
-    """Hash-grid settings plus the Lagrangian ones (defaults from the paper).
+    """Hash-grid settings plus the Lagrangian ones (defaults from the paper, except three chosen by
+    `fieldscope bench points` measurements, README "Gaussian buckets": init "vertex", normaliser
+    "peak", means_lr 1e-4).
 
     sigma_l = scale * cell size of level l, the scale decaying exponentially from sigma_start to
     sigma_end over the run (sigma_schedule "run": over the steps or seconds the trainer's run plan
@@ -64,10 +66,10 @@ class GaussianBucketsConfig(GridConfig):
     sigma_decay_steps: int = 2000
     guidance_weight: float = 0.1
     guidance_warmup: int = 200
-    means_lr: float = 1e-3
+    means_lr: float = 1e-4
     guidance: str = "hard"
-    normaliser: str = "paper"
-    init: str = "uniform"
+    normaliser: str = "peak"
+    init: str = "vertex"
 
     def __post_init__(self) -> None:
         check(self.kind == "gaussian_buckets", f"kind must be 'gaussian_buckets', not {self.kind!r}")

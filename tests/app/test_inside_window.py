@@ -167,6 +167,7 @@ def test_lagrangian_points_turn_on_at_the_projected_means_and_off(
     app = image_app
     settings = {"kind": "gaussian_buckets", "levels": 4, "lagrangian_levels": 1, "points_per_bucket": 1}
     settings |= {"log2_table_size": 10, "base_resolution": 4, "growth": 2.0}  # level 3: 1024 points
+    settings |= {"means_lr": 0.02}  # 0.64 cells of level 3 a step: the points visibly move in 2 steps
     with trained_field(app, settings, astronaut_path) as snapshot:
         assert app.overlays.lagrangian_levels() == [3]
         plain = screen_view(app, tmp_path / "plain.png")
@@ -199,7 +200,7 @@ def test_lagrangian_points_turn_on_at_the_projected_means_and_off(
         scols, srows = np.floor(first[gone]).astype(int).T
         grey = np.round(255 * np.array(overlays.START_COLOUR)).astype(int)
         assert gone.sum() > 20
-        assert np.mean(np.abs(starts[srows, scols] - grey).max(axis=1) <= 3) > 0.8
+        assert np.mean(np.abs(starts[srows, scols] - grey).max(axis=1) <= 3) > 0.6  # some under moved dots
         assert np.mean(np.abs(shown[srows, scols] - grey).max(axis=1) <= 3) < 0.2
         app.view_state.change(points_start=False)
         # the panel counts them, and its density histogram covers every cell of its grid

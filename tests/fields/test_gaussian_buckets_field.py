@@ -104,7 +104,7 @@ def test_inspect_returns_points_per_level_and_initialisation():
         assert level["lagrangian"] and 0 < level["occupancy"] <= 1
     values = field.encoding.lagrangian.values.detach()
     assert float(values.std()) == pytest.approx(1e-3, rel=0.1)
-    field3 = GaussianBucketsField(GaussianBucketsConfig(**SMALL, dims=3))
+    field3 = GaussianBucketsField(GaussianBucketsConfig(**SMALL, dims=3, init="uniform"))
     radius = (field3.encoding.lagrangian.means.detach() - 0.5).norm(dim=1)
     assert float(radius.max()) <= 0.375 + 1e-6
 
@@ -121,7 +121,8 @@ def finest_share_in_detail(guidance_weight: float) -> float:
     # K=2: eq. 8's min moves only the nearest point of a bucket, so with K points at most about
     # (1 + (K-1)/4) / K of them can gather in a quarter of the image; K=2 leaves room to see it.
     config = GaussianBucketsConfig(**SMALL, points_per_bucket=2, guidance_weight=guidance_weight,
-                                   guidance_warmup=0, sigma_decay_steps=300)  # fmt: skip
+                                   guidance_warmup=0, sigma_decay_steps=300, init="uniform", means_lr=1e-3,
+                                   normaliser="paper")  # fmt: skip
     field = GaussianBucketsField(config)
     trainer = Trainer(field, ImageScene(quadrant_image(), name="quadrant"), TrainConfig(batch_size=4096))
     for _ in range(400):
@@ -145,7 +146,7 @@ def test_sigma_schedule_and_level_mask_reach_the_field_through_the_trainer():
     for _ in range(10):
         trainer.step()
     assert float(field.encoding.lagrangian.sigma_scale) == pytest.approx(5.0)
-    assert trainer.optimizer.param_groups[1]["lr"] == pytest.approx(1e-3)
+    assert trainer.optimizer.param_groups[1]["lr"] == pytest.approx(1e-4)
     trainer._apply(SetLevelMask((True, True, True, True, True, False)))
     x = torch.rand(10, 2)
     assert torch.all(field.encoding(x)[:, 10:] == 0)
@@ -210,7 +211,9 @@ def test_vertex_initialisation_puts_every_point_next_to_a_vertex_of_its_bucket(d
         has_vertex[reference.vertex_rows(vertices[None], lag.layout, level)[0]] = True
         assert torch.equal(serving, has_vertex[bucket])  # a bucket no vertex hashes to keeps uniform points
         assert float(serving.double().mean()) > 0.9
-    uniform = GaussianBucketsField(GaussianBucketsConfig(**settings, dims=dims)).encoding.lagrangian.means
+    uniform = GaussianBucketsField(
+        GaussianBucketsConfig(**settings, dims=dims, init="uniform")
+    ).encoding.lagrangian.means
     assert not torch.equal(uniform.detach(), means)
 
 

@@ -84,7 +84,7 @@ def test_every_normaliser_matches_the_float64_reference(normaliser, dims, device
 
 
 def test_features_equal_a_brute_force_sum_over_every_bucket_and_point(device):
-    lag, _ = make_pair(2, 3, 2, 2, 3, 10, 4, 2.0, "linear")
+    lag, _ = make_pair(2, 3, 2, 2, 3, 10, 4, 2.0, "linear", normaliser="paper")
     layout, k = lag.layout, lag.points
     x = points(5, 2, seed=4)
     out = lag.to(device)(x.to(device)).cpu()
