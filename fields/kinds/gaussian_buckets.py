@@ -286,7 +286,7 @@ class LagrangianLevels(nn.Module):
         self.num_levels = len(layout.resolution)
         self.out_dims = self.num_levels * config.features
         count = layout.total_rows * self.points
-        if config.init == "vertex":
+        if config.init == "vertex" and torch.empty(0).device.type != "meta":  # meta: shapes only (counting)
             generator = torch.Generator().manual_seed(int(torch.randint(0, 2**31 - 1, ()).item()))
             parts = [vertex_means(layout, lvl, self.points, generator) for lvl in range(self.num_levels)]
             self.means = nn.Parameter(torch.cat(parts))

@@ -199,7 +199,7 @@ def test_lagrangian_points_turn_on_at_the_projected_means_and_off(
         gone &= np.all((first > 4) & (first < np.array([width, height]) - 4), axis=1)
         scols, srows = np.floor(first[gone]).astype(int).T
         grey = np.round(255 * np.array(overlays.START_COLOUR)).astype(int)
-        assert gone.sum() > 20
+        assert gone.sum() > 8  # (the window trains 2 steps or a few more)
         assert np.mean(np.abs(starts[srows, scols] - grey).max(axis=1) <= 3) > 0.6  # some under moved dots
         assert np.mean(np.abs(shown[srows, scols] - grey).max(axis=1) <= 3) < 0.2
         app.view_state.change(points_start=False)
