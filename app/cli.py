@@ -22,7 +22,7 @@ from tqdm import tqdm
 
 # The subcommand modules load with the parser (their options show in --help); each keeps what is slow to
 # import (the window, 3D rendering, NeRF scenes, mesh libraries) inside the function that needs it.
-from fieldscope.app.commands import bench, compare, flow, ntk
+from fieldscope.app.commands import bench, compare, flow, ntk, render_path
 from fieldscope.app.commands.bigimage import make_test_image, write_png
 from fieldscope.app.options import (
     DEFAULT_IMAGE,
@@ -131,6 +131,8 @@ def check_image_output(out: Path) -> None:
 
 def cmd_render(args: argparse.Namespace) -> int:
     snapshot = snapshots.load(args.model)
+    if args.camera_path:
+        return render_path.render_camera_path(args, snapshot)
     if snapshot.config.dims == 3:
         return render_3d(args, snapshot)
     if args.view is not None:
@@ -282,7 +284,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     render = sub.add_parser("render", help="render a saved field: an image of any size, or a 3D model from a camera")
     render.add_argument("model", help="snapshot file")
-    render.add_argument("--out", required=True, help="image file to write (.png)")
+    render.add_argument("--out", required=True, help="image file to write (.png); with --camera-path: a video or DIR/")
     render.add_argument("--width", type=int)
     render.add_argument("--height", type=int)
     camera = render.add_argument_group("3D camera (orbit around the unit cube's centre, y up)")
@@ -292,6 +294,7 @@ def build_parser() -> argparse.ArgumentParser:
     camera.add_argument("--fov", type=float, default=40.0, help="vertical field of view, degrees (default 40)")
     camera.add_argument("--view", type=int, help="a NeRF model's test view (index) instead of the orbit camera")
     camera.add_argument("--level", type=float, help="iso-level of the surface (a volume: draws it instead of MIP)")
+    render_path.add_options(render)
     add_device_option(render)
     render.set_defaults(run=cmd_render)
 
