@@ -22,7 +22,7 @@ from tqdm import tqdm
 
 # The subcommand modules load with the parser (their options show in --help); each keeps what is slow to
 # import (the window, 3D rendering, NeRF scenes, mesh libraries) inside the function that needs it.
-from fieldscope.app.commands import bench, compare, flow, ntk, render_path
+from fieldscope.app.commands import bench, compare, flow, ntk, render_path, timelapse
 from fieldscope.app.commands.bigimage import make_test_image, write_png
 from fieldscope.app.options import (
     DEFAULT_IMAGE,
@@ -88,8 +88,11 @@ def cmd_fit(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     last_eval, eval_cost = -math.inf, 0.0
     headline = "psnr" if scene.task in ("image", "volume", "nerf") else "iou"
+    recorder = timelapse.start(args, trainer, headline)  # None without --timelapse
     try:
         while True:
+            if recorder is not None:
+                recorder.record()
             loss = trainer.step()
             bar.update(1)
             now = time.perf_counter()
@@ -106,12 +109,18 @@ def cmd_fit(args: argparse.Namespace) -> int:
             bar.set_postfix({"loss": f"{loss:.2e}", headline: f"{trainer.metrics.get(headline, math.nan):.4g}"})
             if done:
                 break
-    except KeyboardInterrupt:
+    except BaseException as error:
         bar.close()
+        if recorder is not None:
+            recorder.sink.discard()
+        if not isinstance(error, KeyboardInterrupt):
+            raise
         print("interrupted: nothing written", file=sys.stderr)
         return 130
     bar.close()
     trainer.evaluate(full=True)
+    if recorder is not None:
+        print(recorder.finish(), file=sys.stderr)
     trainer.publish("stopped")
     snapshots.save(out, trainer.latest())
     print(
@@ -279,6 +288,7 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument("--quiet", action="store_true", help="no progress bar")
     add_field_options(fit)
     add_train_options(fit)
+    timelapse.add_options(fit)
     add_device_option(fit)
     fit.set_defaults(run=cmd_fit)
 

@@ -1,0 +1,169 @@
+"""`fieldscope fit PATH --out MODEL --timelapse VIDEO.mp4 [--every STEPS | SECONDSs] [--camera SPEC]`:
+a video of the field while it trains. Every so often the trainer publishes a snapshot (a copy of
+its parameters, as the window's live view gets them) and a frame is drawn from that copy, never
+from the trainer's own tensors: a 2D field over its whole image, a 3D field from a camera
+(`test:N`, a NeRF's test view N, the default for NeRF scenes; `orbit:AZ,EL,DIST` around the unit
+cube's centre, orbit:30,20,2 by default). Each frame is stamped with the step, the seconds of
+training and the scene's headline metric. The file is written as `render --camera-path` writes:
+atomically, nothing left behind by an error or Ctrl-C."""
+
+from __future__ import annotations
+
+import argparse
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from fieldscope.app.commands.frames_out import FrameSink, stamp
+from fieldscope.fields.errors import ConfigError
+from fieldscope.fields.pixels import to_uint8
+
+#: Longest side of a time-lapse frame unless --timelapse-size says otherwise.
+DEFAULT_SIDE = 512
+
+
+def add_options(fit: argparse.ArgumentParser) -> None:
+    """The time-lapse options of `fieldscope fit`."""
+    group = fit.add_argument_group("time-lapse: a video of the field while it trains")
+    group.add_argument("--timelapse", metavar="VIDEO", help="video file (.mp4, ...) or DIR/ for PNG frames")
+    group.add_argument("--every", default="50", help="a frame every N steps, or every Ns of training (default 50)")
+    group.add_argument("--camera", metavar="SPEC", help="3D: test:N (a NeRF's test view) or orbit:AZ,EL,DIST")
+    group.add_argument("--timelapse-size", metavar="WxH", help=f"frame size (default: longest side {DEFAULT_SIDE})")
+    group.add_argument("--timelapse-fps", type=float, default=10.0, help="frames per second of the video (10)")
+
+
+@dataclass(frozen=True)
+class Every:
+    """How often to draw: every `count` steps, or every `seconds` of training."""
+
+    count: int | None
+    seconds: float | None
+
+    @classmethod
+    def parse(cls, text: str) -> Every:
+        try:
+            if text.endswith("s"):
+                seconds = float(text[:-1])
+                if math.isfinite(seconds) and seconds > 0:
+                    return cls(None, seconds)
+            elif int(text) >= 1:
+                return cls(int(text), None)
+        except ValueError:
+            pass
+        raise ConfigError(f"--every {text!r}: use a number of steps (50) or of seconds (5s)")
+
+
+def frame_size(spec: str | None, facts: dict[str, Any], dims: int) -> tuple[int, int]:
+    """The frame size: --timelapse-size, else the scene's aspect with its longest side DEFAULT_SIDE
+    (at most the image's own size in 2D), rounded to even sides (H.264)."""
+    if spec:
+        width, _, height = spec.partition("x")
+        try:
+            size = (int(width), int(height))
+        except ValueError:
+            raise ConfigError(f"--timelapse-size {spec!r}: use WxH, e.g. 640x480") from None
+        if not all(2 <= side <= 8192 for side in size):
+            raise ConfigError(f"--timelapse-size {spec}: sides from 2 to 8192 pixels")
+        return size
+    w, h = facts.get("size", (DEFAULT_SIDE, DEFAULT_SIDE)) if dims == 2 or facts.get("task") == "nerf" else (1, 1)
+    side = min(DEFAULT_SIDE, max(w, h)) if dims == 2 else DEFAULT_SIDE
+    scale = side / max(w, h)
+    return max(2, round(w * scale / 2) * 2), max(2, round(h * scale / 2) * 2)
+
+
+def camera_for(spec: str | None, facts: dict[str, Any], width: int, height: int) -> tuple[Any, bool]:
+    """The camera of a 3D time-lapse and whether it is in the scene's world (a NeRF test view)."""
+    from fieldscope.app.ui.start_camera import parse_camera
+    from fieldscope.fields.render.cameras import Camera, orbit_camera
+
+    views = facts.get("test_views") or []
+    choice = parse_camera(spec or ("test:0" if facts.get("task") == "nerf" and views else "orbit:30,20,2"))
+    if choice.kind == "orbit":
+        azimuth, elevation, distance = choice.values
+        return orbit_camera(azimuth, elevation, distance, width, height), False
+    index = int(choice.values[0])
+    if facts.get("task") != "nerf" or not 0 <= index < len(views):
+        raise ConfigError(f"--camera {choice.text}: the scene has {len(views)} test views")
+    return Camera.from_dict(views[index]).resized(width, height), True
+
+
+Drawer = Callable[[Any], np.ndarray]
+
+
+def frame_drawer(facts: dict[str, Any], dims: int, args: argparse.Namespace) -> tuple[Drawer, int, int]:
+    """A function snapshot -> frame (H, W, 3) uint8, and the frame's width and height."""
+    width, height = frame_size(args.timelapse_size, facts, dims)
+    if dims == 2:
+        if args.camera:
+            raise ConfigError(f"--camera {args.camera}: the scene is 2D (its time-lapse shows the whole image)")
+
+        def draw_2d(snapshot: Any) -> np.ndarray:
+            from fieldscope.fields import snapshot as snapshots
+            from fieldscope.fields.scenes.image import render_bands
+
+            field = snapshots.field_from(snapshot).to(args.device)
+            values = np.concatenate(list(render_bands(field, width, height)))
+            rgb = np.repeat(values[..., :1], 3, axis=2) if values.shape[2] < 3 else values[..., :3]
+            return to_uint8(rgb)
+
+        return draw_2d, width, height
+    camera, world = camera_for(args.camera, facts, width, height)
+
+    def draw_3d(snapshot: Any) -> np.ndarray:
+        from fieldscope.app.commands.render_path import field_and_head
+        from fieldscope.fields.render.render3d import render_field
+
+        field, head = field_and_head(snapshot, args.device)
+        return to_uint8(render_field(field, dict(snapshot.scene), camera, world_camera=world, head=head)[..., :3])
+
+    return draw_3d, width, height
+
+
+class Timelapse:
+    """Draws frames from the trainer's published snapshots into a FrameSink."""
+
+    def __init__(self, args: argparse.Namespace, trainer: Any, headline: str) -> None:
+        self.every = Every.parse(str(args.every))
+        self.trainer, self.headline = trainer, headline
+        trainer.publish("running")
+        facts, dims = dict(trainer.latest().scene), int(trainer.field.config.dims)
+        self.draw, width, height = frame_drawer(facts, dims, args)
+        self.sink = FrameSink(args.timelapse, width, height, args.timelapse_fps)
+        self.last_step, self.last_seconds = -1, -math.inf
+        self.drawing = 0.0  # seconds spent drawing frames
+
+    def due(self) -> bool:
+        trainer = self.trainer
+        if self.every.count is not None:
+            return trainer.step_count % self.every.count == 0 and trainer.step_count != self.last_step
+        return trainer.elapsed - self.last_seconds >= (self.every.seconds or 0.0)
+
+    def record(self, force: bool = False) -> None:
+        """Publish a snapshot and draw it, when due (or `force`, once per step)."""
+        import time
+
+        if not (self.due() or (force and self.trainer.step_count != self.last_step)):
+            return
+        started = time.perf_counter()
+        self.trainer.publish("running")
+        snapshot = self.trainer.latest()
+        value = snapshot.metrics.get(self.headline, math.nan)
+        text = f"step {snapshot.step}  {snapshot.elapsed:.1f} s  {self.headline.upper()} {value:.4g}"
+        self.sink.add(stamp(self.draw(snapshot), text))
+        self.last_step, self.last_seconds = snapshot.step, snapshot.elapsed
+        self.drawing += time.perf_counter() - started
+
+    def finish(self) -> str:
+        self.record(force=True)
+        target = self.sink.finish()
+        return f"time-lapse, {self.sink.count} frames ({self.drawing:.1f} s drawing them) -> {target}"
+
+
+def start(args: argparse.Namespace, trainer: Any, headline: str) -> Timelapse | None:
+    """The time-lapse `fit --timelapse` asks for (its file checked before training), else None."""
+    if not getattr(args, "timelapse", None):
+        return None
+    return Timelapse(args, trainer, headline)
