@@ -291,8 +291,12 @@ class CameraPath:
             raise ConfigError("this camera path holds 3D cameras, not 2D views")
         keys: tuple[Keyframe2D, ...] = self.keyframes  # type: ignore[assignment]
         values = np.array([[k.center[0], k.center[1], math.log(k.zoom)] for k in keys])
-        out = spline(values, self.times, np.asarray(t, dtype=np.float64), self.loop, self.period)
-        return Views2D(out[:, :2], np.exp(out[:, 2]))
+        t = np.asarray(t, dtype=np.float64).reshape(-1)
+        out = spline(values, self.times, t, self.loop, self.period)
+        zoom = np.exp(out[:, 2])
+        exact = np.isin(t, self.times)  # a keyframe's own zoom, not exp(log(zoom))
+        zoom[exact] = [keys[int(np.searchsorted(self.times, v))].zoom for v in t[exact]]
+        return Views2D(out[:, :2], zoom)
 
 
 def frame_times(fps: float, seconds: float) -> np.ndarray:
