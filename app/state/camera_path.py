@@ -211,20 +211,26 @@ def project(view: Camera3D, points: np.ndarray, width: int, height: int) -> np.n
 def path_video_job(
     renderer: Any, snapshot: Any, editor: PathEditor, options: Any, out: Path, fps: float | None = None
 ) -> JobSteps:
-    """The view's picture along the path, one frame every 1 / fps seconds -> a video (or DIR/ of PNGs)."""
+    """The view's picture along the path, one frame every 1 / fps seconds -> a video (or DIR/ of
+    PNGs); a path without keyframes or a bad frame rate raises here, before the job starts."""
+    fps = fps or editor.fps
+    editor.path()
+    times = frame_times(fps, editor.seconds)
+    options = replace(options, width=max(2, options.width // 2 * 2), height=max(2, options.height // 2 * 2))
+    cameras = [editor.camera_at(float(seconds)) for seconds in times]
+    return draw_path(renderer, snapshot, cameras, options, out, fps)
+
+
+def draw_path(renderer: Any, snapshot: Any, cameras: list[Any], options: Any, out: Path, fps: float) -> JobSteps:
     from fieldscope.app.commands.frames_out import FrameSink
     from fieldscope.app.state.export import draw_tiled
     from fieldscope.fields.pixels import to_uint8
 
-    fps = fps or editor.fps
-    editor.path()  # no keyframes: say so before anything is written
-    times = frame_times(fps, editor.seconds)
-    options = replace(options, width=max(2, options.width // 2 * 2), height=max(2, options.height // 2 * 2))
     pixels = np.zeros((options.height, options.width, 4), np.float32)
     with FrameSink(str(out), options.width, options.height, fps) as sink:
-        for index, seconds in enumerate(times):
-            for share in draw_tiled(renderer, snapshot, editor.camera_at(float(seconds)), options, pixels):
-                yield (index + share) / len(times)
+        for index, camera in enumerate(cameras):
+            for share in draw_tiled(renderer, snapshot, camera, options, pixels):
+                yield (index + share) / len(cameras)
             sink.add(to_uint8(pixels[..., :3]))
         target = sink.finish()
-    return f"camera path video, {len(times)} frames of {options.width}x{options.height} -> {target}"
+    return f"camera path video, {len(cameras)} frames of {options.width}x{options.height} -> {target}"

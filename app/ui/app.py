@@ -38,6 +38,7 @@ from fieldscope.app.state.training import Training
 from fieldscope.app.state.view import ViewState
 from fieldscope.app.ui.panels import Panel
 from fieldscope.app.ui.panels.blocks import BlocksPanel
+from fieldscope.app.ui.panels.camera_path import CameraPathPanel
 from fieldscope.app.ui.panels.compare import ComparePanel
 from fieldscope.app.ui.panels.export import ExportPanel
 from fieldscope.app.ui.panels.field import FieldPanel
@@ -114,6 +115,7 @@ class App:
             InsidePanel(self.overlays, self.views, self.levels, self.renderer, self.exports, self.status),
             BlocksPanel(self.blocks, self.current, self.exports),
             ExportPanel(self.exports, self.opening),
+            CameraPathPanel(self.exports, lambda: self.window.view_rect() if self.window.image else None),
             ComparePanel(self.compare),
             FlowPanel(self.flow, self.status),
         ]
