@@ -144,7 +144,7 @@ class PathEditor:
         return self.camera_at(self.time)
 
     # ---- drawing
-    def frusta(self, view: Camera3D, width: int, height: int, size: float = 0.06) -> np.ndarray:
+    def frusta(self, view: Camera3D, width: int, height: int, size: float = 0.12) -> np.ndarray:
         """Line segments (S, 2, 2) in view pixels (x right, y down) of every 3D keyframe's frustum
         (apex to the four corners, the far rectangle, and a tick on its top edge) as `view` sees
         them; segments with an end behind the view camera are left out."""
