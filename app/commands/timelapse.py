@@ -151,7 +151,8 @@ class Timelapse:
         self.trainer.publish("running")
         snapshot = self.trainer.latest()
         value = snapshot.metrics.get(self.headline, math.nan)
-        text = f"step {snapshot.step}  {snapshot.elapsed:.1f} s  {self.headline.upper()} {value:.4g}"
+        shown = f"{value:.4g}" if math.isfinite(value) else "(not measured yet)"
+        text = f"step {snapshot.step}  {snapshot.elapsed:.1f} s  {self.headline.upper()} {shown}"
         self.sink.add(stamp(self.draw(snapshot), text))
         self.last_step, self.last_seconds = snapshot.step, snapshot.elapsed
         self.drawing += time.perf_counter() - started
