@@ -20,6 +20,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import cast
 
 import numpy as np
 
@@ -38,17 +39,17 @@ def quaternion_from_matrix(rotation: np.ndarray) -> np.ndarray:
     trace = m[0, 0] + m[1, 1] + m[2, 2]
     if trace > 0.0:
         s = 2.0 * math.sqrt(1.0 + trace)
-        q = [0.25 * s, (m[2, 1] - m[1, 2]) / s, (m[0, 2] - m[2, 0]) / s, (m[1, 0] - m[0, 1]) / s]
+        values = [0.25 * s, (m[2, 1] - m[1, 2]) / s, (m[0, 2] - m[2, 0]) / s, (m[1, 0] - m[0, 1]) / s]
     elif m[0, 0] > m[1, 1] and m[0, 0] > m[2, 2]:
         s = 2.0 * math.sqrt(1.0 + m[0, 0] - m[1, 1] - m[2, 2])
-        q = [(m[2, 1] - m[1, 2]) / s, 0.25 * s, (m[0, 1] + m[1, 0]) / s, (m[0, 2] + m[2, 0]) / s]
+        values = [(m[2, 1] - m[1, 2]) / s, 0.25 * s, (m[0, 1] + m[1, 0]) / s, (m[0, 2] + m[2, 0]) / s]
     elif m[1, 1] > m[2, 2]:
         s = 2.0 * math.sqrt(1.0 + m[1, 1] - m[0, 0] - m[2, 2])
-        q = [(m[0, 2] - m[2, 0]) / s, (m[0, 1] + m[1, 0]) / s, 0.25 * s, (m[1, 2] + m[2, 1]) / s]
+        values = [(m[0, 2] - m[2, 0]) / s, (m[0, 1] + m[1, 0]) / s, 0.25 * s, (m[1, 2] + m[2, 1]) / s]
     else:
         s = 2.0 * math.sqrt(1.0 + m[2, 2] - m[0, 0] - m[1, 1])
-        q = [(m[1, 0] - m[0, 1]) / s, (m[0, 2] + m[2, 0]) / s, (m[1, 2] + m[2, 1]) / s, 0.25 * s]
-    q = np.asarray(q)
+        values = [(m[1, 0] - m[0, 1]) / s, (m[0, 2] + m[2, 0]) / s, (m[1, 2] + m[2, 1]) / s, 0.25 * s]
+    q = np.asarray(values)
     return q / np.linalg.norm(q)
 
 
@@ -241,7 +242,8 @@ class CameraPath:
         kinds = {type(key) for key in self.keyframes}
         if len(kinds) != 1:
             raise ConfigError("a camera path's keyframes are all 3D cameras or all 2D views, not both")
-        for index, key in enumerate(self.keyframes):
+        keys = cast("tuple[Keyframe | Keyframe2D, ...]", self.keyframes)
+        for index, key in enumerate(keys):
             check_keyframe(index, key)
         times = self.times
         if np.any(np.diff(times) <= 0.0):
