@@ -19,6 +19,8 @@ import warp as wp
 from warp._src import context  # Warp keeps its runtime object here
 
 _lock = threading.Lock()
+#: Held while a module loads (its own lock, so that launches of loaded modules never wait on a compile).
+_load_lock = threading.Lock()
 _pool: ThreadPoolExecutor | None = None
 _loaded: set[tuple[str, str]] = set()
 
@@ -85,11 +87,16 @@ def ensure_loaded(kernel: wp.Kernel, device: str) -> None:
     if key in _loaded:
         return
     init()
-    with _lock:
+    with _load_lock:
         if key not in _loaded:
-            # CPU launches run the block_dim=1 variant of a module; load that one, not the default.
-            kernel.module.load(wp.get_device(device), block_dim=1 if device == "cpu" else None)
+            kernel.module.load(wp.get_device(device), block_dim=load_block_dim(device))
             _loaded.add(key)
+
+
+def load_block_dim(device: str) -> int | None:
+    """The block_dim variant of a module that launches on `device` run: CPU launches run the
+    block_dim=1 variant, CUDA ones the module's default (None)."""
+    return 1 if device == "cpu" else None
 
 
 def split(count: int, parts: int) -> list[tuple[int, int]]:

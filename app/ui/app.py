@@ -52,6 +52,7 @@ from fieldscope.app.ui.statusbar import StatusBar
 from fieldscope.app.ui.window import Window
 from fieldscope.fields import devices
 from fieldscope.fields.training.trainer import Snapshot
+from fieldscope.fields.warmup import start_background
 
 #: Seconds of each UI frame given to export jobs.
 JOB_BUDGET = 0.03
@@ -75,6 +76,7 @@ class App:
         """`ctx`: the moderngl context to draw with (None: a new one, made before the viewport);
         `view_size`: a fixed view size in pixels (None: what the window's middle area holds);
         `device`: where scenes opened in the window train."""
+        start_background(device)  # compile the Warp kernels that scenes opened later will need (fields/warmup.py)
         self.renderer = Renderer(ctx if ctx is not None else create_context())  # before the viewport
         self.fixed_view_size = view_size
         self.frame_times: deque[float] = deque(maxlen=5000)
