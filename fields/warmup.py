@@ -8,6 +8,7 @@ gives for each task's shape, plus every module-level Warp module of gpu/ (gpu/wa
 
 from __future__ import annotations
 
+import atexit
 import dataclasses
 import gc
 import sys
@@ -107,6 +108,7 @@ def warm_up(
 
 _started: dict[str, threading.Thread] = {}
 _start_lock = threading.Lock()
+_stop = threading.Event()
 
 
 def start_background(device: str = "cpu") -> threading.Thread:
@@ -121,6 +123,8 @@ def start_background(device: str = "cpu") -> threading.Thread:
     with _start_lock:
         thread = _started.get(device)
         if thread is None:
+            if not _started:
+                atexit.register(_finish)
             gc.freeze()
             thread = threading.Thread(target=_warm_quietly, args=(device,), name="fieldscope-warmup", daemon=True)
             _started[device] = thread
@@ -128,8 +132,16 @@ def start_background(device: str = "cpu") -> threading.Thread:
         return thread
 
 
+def _finish() -> None:
+    """At exit: start no other module and let the one being compiled finish (the interpreter and
+    Warp shutting down under a compile crashed the process: a segmentation fault at exit)."""
+    _stop.set()
+    for thread in list(_started.values()):
+        thread.join()
+
+
 def _warm_quietly(device: str) -> None:
     try:
-        warm_up(device)
+        warm_up(device, stop=_stop)
     except Exception as error:  # a background helper: the app goes on without it
         print(f"fieldscope: kernel warm-up stopped: {type(error).__name__}: {error}", file=sys.stderr)
