@@ -16,7 +16,10 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+import warp as wp
+
 from fieldscope.fields import config as configs
+from fieldscope.fields.config import FieldConfig
 from fieldscope.fields.errors import ConfigError
 from fieldscope.fields.kinds.gaussian_buckets import GaussianBucketsConfig
 from fieldscope.fields.kinds.hashgrid import GridConfig, interpolation_code
@@ -40,7 +43,7 @@ TASK_SHAPES: dict[str, tuple[int, int]] = {
 _SIZE = 64
 
 
-def default_config(kind: str, dims: int, out_dims: int) -> Any | None:
+def default_config(kind: str, dims: int, out_dims: int) -> FieldConfig | None:
     """The default config of `kind` for a scene of that shape (None: the kind does not take it)."""
     cls = configs.config_class(kind)
     values: dict[str, Any] = {"dims": dims, "out_dims": out_dims}
@@ -52,7 +55,7 @@ def default_config(kind: str, dims: int, out_dims: int) -> Any | None:
         return None
 
 
-def config_variants(config: Any) -> Variants:
+def config_variants(config: FieldConfig) -> Variants:
     """The Warp kernel parameter sets a field of `config` launches (none for torch-only kinds)."""
     if isinstance(config, LaplacianBlocksConfig):
         return Variants(blocks=(config.mlp,))
@@ -88,7 +91,7 @@ def _merge(a: Variants, b: Variants) -> Variants:
     return Variants(**{n: tuple(dict.fromkeys(getattr(a, n) + getattr(b, n))) for n in names})
 
 
-def scene_kernels(device: str) -> list[Any]:
+def scene_kernels(device: str) -> list[wp.Kernel]:
     """The kernels to warm, in the order a new user needs them: the default kind's, then every
     module-level Warp module (NeRF's volume rendering, meshes, ...), then the other kinds'."""
     variants = default_variants()

@@ -18,7 +18,6 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from types import ModuleType, SimpleNamespace
-from typing import Any
 
 import warp as wp
 
@@ -56,9 +55,9 @@ def gpu_modules() -> list[ModuleType]:
     return [importlib.import_module(f"{gpu_package.__name__}.{name}") for name in names if name != "warmup"]
 
 
-def module_kernels() -> list[Any]:
+def module_kernels() -> list[wp.Kernel]:
     """One kernel of each module-level Warp module in gpu/ (loading one loads the whole module)."""
-    found: dict[str, Any] = {}
+    found: dict[str, wp.Kernel] = {}
     for module in gpu_modules():
         for value in vars(module).values():
             if isinstance(value, wp.Kernel) and value.module.name not in found:
@@ -66,14 +65,14 @@ def module_kernels() -> list[Any]:
     return list(found.values())
 
 
-def _kernels_in(namespace: SimpleNamespace) -> list[Any]:
+def _kernels_in(namespace: SimpleNamespace) -> list[wp.Kernel]:
     return [value for value in vars(namespace).values() if isinstance(value, wp.Kernel)]
 
 
-def variant_kernels(variants: Variants, device: str) -> list[Any]:
+def variant_kernels(variants: Variants, device: str) -> list[wp.Kernel]:
     """The factory kernels of `variants` that `device` launches (each its own Warp module). On the
     CPU the Laplacian blocks' fit runs laplacian_tiles' kernel, on CUDA laplacian_blocks' own."""
-    kernels: list[Any] = []
+    kernels: list[wp.Kernel] = []
     for grid in variants.grids:
         kernels += _kernels_in(hashgrid.kernels(*grid))
     kernels += [hashgrid.collision_kernel(dims) for dims in variants.collisions]
@@ -89,7 +88,7 @@ def variant_kernels(variants: Variants, device: str) -> list[Any]:
     return kernels
 
 
-def is_loaded(kernel: Any, device: str) -> bool:
+def is_loaded(kernel: wp.Kernel, device: str) -> bool:
     """Whether the kernel's module is loaded for `device` (a launch would not compile or load it)."""
     runtime.init()
     block_dim = runtime.load_block_dim(device)
@@ -98,7 +97,7 @@ def is_loaded(kernel: Any, device: str) -> bool:
 
 
 def warm(
-    kernels: Iterable[Any],
+    kernels: Iterable[wp.Kernel],
     device: str,
     stop: threading.Event | None = None,
     on_loaded: Callable[[Loaded], None] | None = None,
@@ -127,12 +126,14 @@ def warm(
     return done
 
 
-def _compiles(kernel: Any, device: str) -> bool:
+def _compiles(kernel: wp.Kernel, device: str) -> bool:
     """Whether loading the kernel's module for `device` will compile it: not loaded, and no build of
     it (its metadata file) in the kernel cache."""
     if is_loaded(kernel, device):
         return False
     module = kernel.module
     block_dim = runtime.load_block_dim(device)
-    folder = os.path.join(wp.config.kernel_cache_dir, module.get_module_identifier(block_dim))
+    cache = wp.config.kernel_cache_dir
+    assert cache is not None  # set by runtime.init (is_loaded above)
+    folder = os.path.join(cache, module.get_module_identifier(block_dim))
     return not os.path.exists(os.path.join(folder, module._get_meta_name(block_dim=block_dim)))
