@@ -186,8 +186,6 @@ def run_tasks(args: argparse.Namespace) -> dict[str, Any]:
 
 def headless_rate(args: argparse.Namespace, path: Path, task: str) -> float:
     """The task's trainer's steps/s headless (steps_headless); 0 with --first-use (not measured)."""
-    from fieldscope.fields.scenes import open_scene
-
     return 0.0 if args.first_use else steps_headless(open_scene(path, task), None, args.seconds, args.warmup)
 
 
