@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from fieldscope.fields.errors import ConfigError, FieldscopeError
+from fieldscope.fields.paths import plain_file_mode
 
 VIDEO_SUFFIXES = (".mp4", ".mkv", ".mov", ".avi")
 #: Codecs that need even frame sides in yuv420p.
@@ -111,8 +112,6 @@ class FrameSink:
 
     def finish(self) -> Path:
         """Close and rename into place; returns the target."""
-        from fieldscope.fields.paths import plain_file_mode
-
         if self.folder:
             if self.target.exists():
                 self.target.rmdir()  # empty (checked when opening)

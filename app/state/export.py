@@ -20,6 +20,7 @@ from fieldscope.app.render.renderer import Renderer, ViewOptions, image_size
 from fieldscope.app.state.jobs import JobSteps
 from fieldscope.fields import snapshot as snapshots
 from fieldscope.fields.errors import ConfigError, FieldscopeError
+from fieldscope.fields.paths import plain_file_mode
 from fieldscope.fields.pixels import to_uint8, write_image
 from fieldscope.fields.training.trainer import Snapshot
 
@@ -106,7 +107,7 @@ def video_job(
         raise ConfigError(f"a video needs 2 to 10000 frames, not {frames}")
     options = replace(view, width=view.width // 2 * 2, height=view.height // 2 * 2)  # even sides for H.264
     fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix, dir=path.parent)
-    os.fchmod(fd, snapshots.plain_file_mode())
+    os.fchmod(fd, plain_file_mode())
     os.close(fd)
     writer = None
     try:
