@@ -29,7 +29,7 @@ def has_display() -> bool:
     return bool(os.environ.get("DISPLAY"))
 
 
-def create_context() -> object:
+def create_context() -> moderngl.Context:
     """A moderngl standalone context with OpenGL 4.3 or newer: GLX, or EGL when FIELDSCOPE_GL=egl
     (headless machines with a GPU; not together with the window); NoDisplayError without one."""
     if os.environ.get("FIELDSCOPE_GL") == "egl":

@@ -6,17 +6,22 @@ only talks to this interface."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
 from fieldscope.fields import config as configs
 
+if TYPE_CHECKING:
+    import moderngl
+
+    from fieldscope.fields.config import FieldConfig
+
 
 class GpuField(Protocol):
     """A snapshot's parameters in GL buffers, ready to bind to a program of its kind."""
 
-    def bind(self, program: Any) -> None: ...
+    def bind(self, program: moderngl.Program) -> None: ...
 
     def set_level_mask(self, mask: tuple[bool, ...]) -> None: ...
 
@@ -26,12 +31,14 @@ class GpuField(Protocol):
 class FieldGL(Protocol):
     """What the renderer needs from a field kind."""
 
-    def glsl(self, config: Any, params: Mapping[str, np.ndarray]) -> str:
+    def glsl(self, config: FieldConfig, params: Mapping[str, np.ndarray]) -> str:
         """GLSL defining `vec4 field_eval(vec3 x)` (first four outputs) for this config; the
         same text for every snapshot of one config (the renderer caches programs by it)."""
         ...
 
-    def upload(self, ctx: Any, config: Any, params: Mapping[str, np.ndarray], mask: tuple[bool, ...]) -> GpuField: ...
+    def upload(
+        self, ctx: moderngl.Context, config: FieldConfig, params: Mapping[str, np.ndarray], mask: tuple[bool, ...]
+    ) -> GpuField: ...
 
 
 _PROGRAMS: dict[str, FieldGL] = {}
@@ -45,6 +52,6 @@ def for_kind(kind: str) -> FieldGL:
     return _PROGRAMS[kind]
 
 
-def for_config(config: Any) -> FieldGL:
+def for_config(config: FieldConfig) -> FieldGL:
     """The GPU side of a field config's kind."""
     return for_kind(config.kind)

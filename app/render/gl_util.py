@@ -4,11 +4,14 @@ then its include), and rows of floats (a table, weights) as a float texture."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from fieldscope.fields.errors import ConfigError
+
+if TYPE_CHECKING:
+    import moderngl
 
 TABLE_WIDTH = 4096  # HG_WIDTH in grid_levels.glsl
 TABLE_UNIT = 1  # texture unit of a kind's table (unit 0 is the view's ground truth)
@@ -41,7 +44,7 @@ def table_image(table: np.ndarray, channels: int | None = None) -> np.ndarray:
     return image.reshape(height, TABLE_WIDTH, channels)
 
 
-def float_texture(ctx: Any, image: np.ndarray, what: str) -> Any:
+def float_texture(ctx: moderngl.Context, image: np.ndarray, what: str) -> moderngl.Texture:
     """A float texture of an image (H, W, C) from table_image; ConfigError if OpenGL cannot hold it."""
     limit = ctx.info.get("GL_MAX_TEXTURE_SIZE", 16384)
     if image.shape[0] > limit:

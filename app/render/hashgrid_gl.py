@@ -6,17 +6,20 @@ GridBuffers) serve every grid-based kind; the ones every kind uses are in app/re
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from fieldscope.app.render import decoder_gl
 from fieldscope.app.render.gl_util import TABLE_UNIT, float_texture, include, table_image, texels_per_row
-from fieldscope.fields.kinds.hashgrid import layout_of
+from fieldscope.fields.kinds.hashgrid import GridConfig, layout_of
 from fieldscope.gpu.hashing import PRIMES
 
+if TYPE_CHECKING:
+    import moderngl
 
-def level_table(config: Any, mask: tuple[bool, ...], offsets: tuple[int, ...] | None = None) -> np.ndarray:
+
+def level_table(config: GridConfig, mask: tuple[bool, ...], offsets: tuple[int, ...] | None = None) -> np.ndarray:
     """Per level (resolution, first row, hashed, on) -> int32 (L, 4); `offsets` replaces the
     layout's first rows (kinds whose levels live in several tables)."""
     layout = layout_of(config)
@@ -24,7 +27,7 @@ def level_table(config: Any, mask: tuple[bool, ...], offsets: tuple[int, ...] | 
     return np.array([(n, o, int(h), int(on)) for n, o, h, on in rows], dtype=np.int32)
 
 
-def grid_defines(config: Any, params: Mapping[str, np.ndarray]) -> dict[str, int | str]:
+def grid_defines(config: GridConfig, params: Mapping[str, np.ndarray]) -> dict[str, int | str]:
     """grid_levels.glsl's and mlp.glsl's compile-time constants for a grid-based config."""
     return {
         "HG_PRIME_Y": f"{PRIMES[1]}u",
@@ -44,7 +47,9 @@ class GridBuffers:
     """Table texture, decoder and level uniform blocks of one snapshot of a grid-based kind; a kind
     with more textures binds them in `bind_more`."""
 
-    def __init__(self, ctx: Any, config: Any, params: Mapping[str, np.ndarray], mask: tuple[bool, ...]) -> None:
+    def __init__(
+        self, ctx: moderngl.Context, config: GridConfig, params: Mapping[str, np.ndarray], mask: tuple[bool, ...]
+    ) -> None:
         self.config = config
         self.table_mask = config.table_size - 1
         table = self.grid_table(params)
@@ -62,7 +67,7 @@ class GridBuffers:
     def set_level_mask(self, mask: tuple[bool, ...]) -> None:
         self.levels.write(self.level_rows(mask))
 
-    def bind(self, program: Any) -> None:
+    def bind(self, program: moderngl.Program) -> None:
         self.table.use(location=TABLE_UNIT)
         self.decoder.bind_to_uniform_block(0)
         self.levels.bind_to_uniform_block(1)
@@ -77,8 +82,10 @@ class GridBuffers:
 
 
 class HashGridGL:
-    def glsl(self, config: Any, params: Mapping[str, np.ndarray]) -> str:
+    def glsl(self, config: GridConfig, params: Mapping[str, np.ndarray]) -> str:
         return include(grid_defines(config, params), "hashgrid.glsl")
 
-    def upload(self, ctx: Any, config: Any, params: Mapping[str, np.ndarray], mask: tuple[bool, ...]) -> GridBuffers:
+    def upload(
+        self, ctx: moderngl.Context, config: GridConfig, params: Mapping[str, np.ndarray], mask: tuple[bool, ...]
+    ) -> GridBuffers:
         return GridBuffers(ctx, config, params, mask)

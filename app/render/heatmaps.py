@@ -4,7 +4,7 @@ words for one frame, and the texture of a level's collision counts."""
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import moderngl
 import numpy as np
@@ -14,6 +14,9 @@ from fieldscope.app.render.gl_util import table_image
 from fieldscope.app.state import collisions
 from fieldscope.fields.kinds.hashgrid import GridConfig
 from fieldscope.fields.training.trainer import Snapshot
+
+if TYPE_CHECKING:
+    from fieldscope.app.render.renderer import Renderer, ViewOptions
 
 #: Heatmap names, in the order of u_heat's values (0 none, 1, 2, 3).
 HEATMAPS = ("none", "collisions", "contribution", "points_per_vertex")
@@ -54,7 +57,7 @@ def lagrangian_start(config: GridConfig) -> int:
     return config.levels - (config.lagrangian_levels if config.capabilities.lagrangian_points else 0)
 
 
-def resolve(renderer: Any, snapshot: Snapshot, camera: ViewCamera, options: Any) -> Heat:
+def resolve(renderer: Renderer, snapshot: Snapshot, camera: ViewCamera, options: ViewOptions) -> Heat:
     """What `options.heatmap` means for this snapshot; ValueError for an unknown name."""
     if options.heatmap not in HEATMAPS:
         raise ValueError(f"unknown heatmap {options.heatmap!r} (known: {', '.join(HEATMAPS)})")
@@ -89,7 +92,7 @@ def collision_heat(config: GridConfig, level: int) -> Heat:
     return Heat(1, level, float(most), title + share, "1", str(most), counts=counts)
 
 
-def auto_scale(renderer: Any, snapshot: Snapshot, camera: ViewCamera, options: Any, level: int) -> float:
+def auto_scale(renderer: Renderer, snapshot: Snapshot, camera: ViewCamera, options: ViewOptions, level: int) -> float:
     """The contribution at full colour: the 99th percentile over a small picture of the view."""
     width = 48
     height = max(1, round(width * options.height / max(1, options.width)))

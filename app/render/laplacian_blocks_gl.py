@@ -9,7 +9,7 @@ cut at level l shows the reconstruction at scale J-1-l."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -19,6 +19,11 @@ from fieldscope.fields import reference
 from fieldscope.fields.errors import ConfigError
 from fieldscope.fields.kinds.laplacian_blocks.layout import sample_counts, scale_layout
 
+if TYPE_CHECKING:
+    import moderngl
+
+    from fieldscope.fields.kinds.laplacian_blocks.field import LaplacianBlocksConfig
+
 SLOTS_BINDING = 1  # storage buffer binding of the block table in laplacian_blocks.glsl
 WEIGHTS_UNIT = TABLE_UNIT  # texture unit of the weights (this kind has no hash table)
 
@@ -27,7 +32,7 @@ def vec4s(n: int) -> int:
     return (n + 3) // 4
 
 
-def row_vec4s(config: Any) -> int:
+def row_vec4s(config: LaplacianBlocksConfig) -> int:
     """vec4s per packed weight row (LB_ROW4): each layer's fan_in + 1 rows of ceil(fan_out/4) vec4s."""
     h4, c4 = vec4s(config.hidden_width), vec4s(config.out_dims)
     return (
@@ -35,7 +40,7 @@ def row_vec4s(config: Any) -> int:
     )
 
 
-def pack_weights(config: Any, weights: np.ndarray) -> np.ndarray:
+def pack_weights(config: LaplacianBlocksConfig, weights: np.ndarray) -> np.ndarray:
     """Weight rows (R, P) in the kernels' layout -> float32 (max(R, 1) * LB_ROW4, 4) in the shader's:
     per layer W (fan_in, fan_out) then b, fan_out zero-padded to a multiple of 4."""
     rows = torch.tensor(np.asarray(weights, np.float32))
@@ -51,7 +56,7 @@ def pack_weights(config: Any, weights: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(packed.reshape(-1, 4))
 
 
-def scale_tables(config: Any, mask: tuple[bool, ...]) -> tuple[np.ndarray, np.ndarray]:
+def scale_tables(config: LaplacianBlocksConfig, mask: tuple[bool, ...]) -> tuple[np.ndarray, np.ndarray]:
     """Per scale (0 finest): (blocks x, y, z, first slot) int32 (J, 4) and (blocks per unit of
     coordinate x, y, z, on) float32 (J, 4); `mask` is the level mask (coarse to fine)."""
     on_by_scale = tuple(reversed(mask))
@@ -65,7 +70,7 @@ def scale_tables(config: Any, mask: tuple[bool, ...]) -> tuple[np.ndarray, np.nd
     return blocks, inv
 
 
-def sample_tables(config: Any) -> tuple[np.ndarray, np.ndarray]:
+def sample_tables(config: LaplacianBlocksConfig) -> tuple[np.ndarray, np.ndarray]:
     """Per scale (0 finest): samples per axis inside the signal (x, y, z, 0) int32 (J, 4) and samples
     per unit of coordinate (x, y, z, 0) float32 (J, 4), as the kernels' tables."""
     samples = np.ones((config.scales, 4), np.int32)
@@ -76,7 +81,7 @@ def sample_tables(config: Any) -> tuple[np.ndarray, np.ndarray]:
     return samples, per_unit
 
 
-def storage_buffer(ctx: Any, data: np.ndarray, what: str) -> Any:
+def storage_buffer(ctx: moderngl.Context, data: np.ndarray, what: str) -> moderngl.Buffer:
     """A storage buffer of `data`; ConfigError if this OpenGL cannot bind one that large."""
     limit = ctx.info.get("GL_MAX_SHADER_STORAGE_BLOCK_SIZE", 1 << 27)
     if data.nbytes > limit:
@@ -89,7 +94,13 @@ def storage_buffer(ctx: Any, data: np.ndarray, what: str) -> Any:
 class LaplacianBlocksBuffers:
     """The weights (texture) and the slot table (storage buffer) of one snapshot, and the scale tables."""
 
-    def __init__(self, ctx: Any, config: Any, params: Mapping[str, np.ndarray], mask: tuple[bool, ...]) -> None:
+    def __init__(
+        self,
+        ctx: moderngl.Context,
+        config: LaplacianBlocksConfig,
+        params: Mapping[str, np.ndarray],
+        mask: tuple[bool, ...],
+    ) -> None:
         self.config = config
         packed = pack_weights(config, np.asarray(params["weights"]))
         self.weights = float_texture(ctx, table_image(packed), "block weights")
@@ -101,7 +112,7 @@ class LaplacianBlocksBuffers:
         self.blocks, self.inv_extent = scale_tables(self.config, mask)
         self.samples, self.sample_scale = sample_tables(self.config)
 
-    def bind(self, program: Any) -> None:
+    def bind(self, program: moderngl.Program) -> None:
         self.weights.use(location=WEIGHTS_UNIT)
         self.slots.bind_to_storage_buffer(SLOTS_BINDING)
         tables = {
@@ -124,7 +135,7 @@ class LaplacianBlocksBuffers:
 
 
 class LaplacianBlocksGL:
-    def glsl(self, config: Any, params: Mapping[str, np.ndarray]) -> str:
+    def glsl(self, config: LaplacianBlocksConfig, params: Mapping[str, np.ndarray]) -> str:
         defines = {
             "FIELD_DIMS": config.dims,
             "FIELD_OUT": config.out_dims,
@@ -137,6 +148,10 @@ class LaplacianBlocksGL:
         return include(defines, "laplacian_blocks.glsl")
 
     def upload(
-        self, ctx: Any, config: Any, params: Mapping[str, np.ndarray], mask: tuple[bool, ...]
+        self,
+        ctx: moderngl.Context,
+        config: LaplacianBlocksConfig,
+        params: Mapping[str, np.ndarray],
+        mask: tuple[bool, ...],
     ) -> LaplacianBlocksBuffers:
         return LaplacianBlocksBuffers(ctx, config, params, mask)

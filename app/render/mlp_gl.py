@@ -7,17 +7,23 @@ shader is not shaders/mlp.glsl: that name is the decoder's.)"""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from fieldscope.app.render import decoder_gl
 from fieldscope.app.render.gl_util import TABLE_UNIT, float_texture, include, table_image
 
+if TYPE_CHECKING:
+    import moderngl
+
+    from fieldscope.fields.kinds.fourier import FourierConfig
+    from fieldscope.fields.kinds.mlp import MlpConfig
+
 DECODER_UNIT = TABLE_UNIT  # texture unit of the weights (these kinds have no hash table)
 
 
-def decoder_params(config: Any, params: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+def decoder_params(config: MlpConfig | FourierConfig, params: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
     """The decoder's weights as the shader reads them: a SIREN's hidden layers times omega."""
     found = decoder_gl.layers(params)
     scale = config.omega if getattr(config, "activation", "relu") == "sine" else 1.0
@@ -29,7 +35,7 @@ def decoder_params(config: Any, params: Mapping[str, np.ndarray]) -> dict[str, n
     return out
 
 
-def coordinate_defines(config: Any, params: Mapping[str, np.ndarray]) -> dict[str, int]:
+def coordinate_defines(config: MlpConfig | FourierConfig, params: Mapping[str, np.ndarray]) -> dict[str, int]:
     """mlp.glsl's constants (texture storage; sine activation for a SIREN) and the field's shape."""
     sine = {"MLP_SINE": 1} if getattr(config, "activation", "relu") == "sine" else {}
     return {
@@ -43,7 +49,13 @@ def coordinate_defines(config: Any, params: Mapping[str, np.ndarray]) -> dict[st
 class DecoderTexture:
     """One snapshot's decoder in a float texture, and the level mask's one entry (a uniform)."""
 
-    def __init__(self, ctx: Any, config: Any, params: Mapping[str, np.ndarray], mask: tuple[bool, ...]) -> None:
+    def __init__(
+        self,
+        ctx: moderngl.Context,
+        config: MlpConfig | FourierConfig,
+        params: Mapping[str, np.ndarray],
+        mask: tuple[bool, ...],
+    ) -> None:
         packed = decoder_gl.pack(decoder_params(config, params))
         self.weights = float_texture(ctx, table_image(packed), "decoder")
         self.objects = [self.weights]
@@ -52,7 +64,7 @@ class DecoderTexture:
     def set_level_mask(self, mask: tuple[bool, ...]) -> None:
         self.on = float(mask[0])
 
-    def bind(self, program: Any) -> None:
+    def bind(self, program: moderngl.Program) -> None:
         self.weights.use(location=DECODER_UNIT)
         program["mlp_tex"].value = DECODER_UNIT
         if "cf_on" in program:
@@ -64,8 +76,10 @@ class DecoderTexture:
 
 
 class MlpGL:
-    def glsl(self, config: Any, params: Mapping[str, np.ndarray]) -> str:
+    def glsl(self, config: MlpConfig, params: Mapping[str, np.ndarray]) -> str:
         return include(coordinate_defines(config, params), "mlp_field.glsl")
 
-    def upload(self, ctx: Any, config: Any, params: Mapping[str, np.ndarray], mask: tuple[bool, ...]) -> Any:
+    def upload(
+        self, ctx: moderngl.Context, config: MlpConfig, params: Mapping[str, np.ndarray], mask: tuple[bool, ...]
+    ) -> DecoderTexture:
         return DecoderTexture(ctx, config, params, mask)

@@ -5,13 +5,18 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from fieldscope.app.render import decoder_gl
 from fieldscope.fields.errors import ConfigError
 from fieldscope.fields.render.volume_rendering import TERMINATION
+
+if TYPE_CHECKING:
+    import moderngl
+
+    from fieldscope.fields.training.trainer import Snapshot
 
 #: Where a snapshot keeps the colour MLP (fields/training/trainer.py HEAD_PREFIX + NerfHead.colour.mlp).
 PREFIX = "head.colour.mlp."
@@ -24,12 +29,12 @@ DEFAULT_STEPS = 512
 LIVE_TERMINATION = 1e-2
 
 
-def has_head(snapshot: Any) -> bool:
+def has_head(snapshot: Snapshot) -> bool:
     """Whether a 3D snapshot holds a NeRF colour head."""
     return bool(snapshot.scene and snapshot.scene.get("head")) and f"{PREFIX}layers.0.weight" in snapshot.params
 
 
-def glsl(snapshot: Any) -> str:
+def glsl(snapshot: Snapshot) -> str:
     """`#define` lines that compile nerf_head.glsl for this snapshot's head ("" without one);
     ConfigError when the head does not read the field's outputs and a direction encoding."""
     if not has_head(snapshot):
@@ -47,7 +52,7 @@ def glsl(snapshot: Any) -> str:
     return "\n".join(f"#define {key} {value}" for key, value in defines.items())
 
 
-def render_uniforms(snapshot: Any, spacing: float = 1.0) -> dict[str, Any]:
+def render_uniforms(snapshot: Snapshot, spacing: float = 1.0) -> dict[str, Any]:
     """The NeRF render's settings as the scene's own renders use them: sample spacing along rays
     (sqrt(3) / render_steps, times `spacing`), the evaluation background, and the transmittance
     where rays stop (the renders' TERMINATION; LIVE_TERMINATION when `spacing` > 1)."""
@@ -66,7 +71,7 @@ def render_uniforms(snapshot: Any, spacing: float = 1.0) -> dict[str, Any]:
 class HeadBuffer:
     """The colour head's weights of one snapshot in a uniform buffer."""
 
-    def __init__(self, ctx: Any, params: Mapping[str, np.ndarray]) -> None:
+    def __init__(self, ctx: moderngl.Context, params: Mapping[str, np.ndarray]) -> None:
         self.buffer = ctx.buffer(decoder_gl.pack(params, PREFIX))
 
     def bind(self) -> None:

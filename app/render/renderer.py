@@ -12,10 +12,11 @@ import numpy as np
 
 from fieldscope.app.render import field_gl, heatmaps, legend, nerf_head_gl, overlays, shaders
 from fieldscope.app.render.camera import Camera2D, Camera3D
-from fieldscope.app.render.context import finish_drawing
+from fieldscope.app.render.context import create_context, finish_drawing
 from fieldscope.app.state import blocks as block_grid
 from fieldscope.fields.render.render3d import NORMAL_CELLS
 from fieldscope.fields.scenes.levels import finest_active_resolution
+from fieldscope.fields.training.trainer import Snapshot
 
 MODES_2D = ("field", "truth", "error", "raw", "heat_raw", "gradient", "gradient_raw")
 GRADIENT_MODES = ("gradient", "gradient_raw")
@@ -88,17 +89,17 @@ class ViewOptions:
     gradient_scale: float = 0.0
 
 
-def scene_dims(snapshot: Any) -> int:
+def scene_dims(snapshot: Snapshot) -> int:
     return int(snapshot.config.dims)
 
 
-def image_size(snapshot: Any) -> tuple[int, int]:
+def image_size(snapshot: Snapshot) -> tuple[int, int]:
     """(width, height) of the snapshot's 2D scene; square when unknown."""
     size = snapshot.scene.get("size") if snapshot.scene else None
     return (int(size[0]), int(size[1])) if size and len(size) == 2 else (512, 512)
 
 
-def default_camera(snapshot: Any) -> Camera2D | Camera3D:
+def default_camera(snapshot: Snapshot) -> Camera2D | Camera3D:
     return Camera2D() if scene_dims(snapshot) == 2 else Camera3D()
 
 
@@ -110,7 +111,7 @@ class Frame:
     def __init__(
         self,
         renderer: Renderer,
-        snapshot: Any,
+        snapshot: Snapshot,
         mask: tuple[bool, ...],
         uniforms: dict[str, Any],
         options: ViewOptions,
@@ -178,28 +179,26 @@ class Renderer:
     """GLSL evaluation of fields; buffers follow the snapshots handed to it (uploaded when a new
     snapshot arrives, level mask updated in place)."""
 
-    def __init__(self, ctx: Any | None = None) -> None:
+    def __init__(self, ctx: moderngl.Context | None = None) -> None:
         if ctx is None:
-            from fieldscope.app.render.context import create_context
-
             ctx = create_context()
         self.ctx = ctx
-        self._programs: dict[tuple[int, str], Any] = {}
-        self._vaos: dict[int, Any] = {}
-        self._targets: dict[tuple[int, int], Any] = {}
+        self._programs: dict[tuple[int, str, bool], moderngl.Program] = {}
+        self._vaos: dict[int, moderngl.VertexArray] = {}
+        self._targets: dict[tuple[int, int], moderngl.Framebuffer] = {}
         self._uploads: dict[int, Uploaded] = {}  # id(snapshot) -> its GL objects, oldest first
-        self._truth: tuple[Any, Any] | None = None  # (array, texture)
-        self._occupancy: tuple[Any, Any] | None = None  # (grid array, 3D texture)
+        self._truth: tuple[np.ndarray, moderngl.Texture] | None = None  # (array, texture)
+        self._occupancy: tuple[np.ndarray, moderngl.Texture] | None = None  # (grid array, 3D texture)
         self._counts = heatmaps.CountsTexture()
         self._points: overlays.PointsOverlay | None = None
 
     # ---- public
-    def draw(self, snapshot: Any, camera: Camera2D | Camera3D, options: ViewOptions) -> np.ndarray:
+    def draw(self, snapshot: Snapshot, camera: Camera2D | Camera3D, options: ViewOptions) -> np.ndarray:
         """The whole view: float32 (H, W, 4), row 0 at the top. Colour modes give values in [0,1];
         "raw" gives the field's outputs (first four), the *_points modes positions."""
         return self.frame(snapshot, camera, options).all()
 
-    def frame(self, snapshot: Any, camera: Camera2D | Camera3D, options: ViewOptions) -> Frame:
+    def frame(self, snapshot: Snapshot, camera: Camera2D | Camera3D, options: ViewOptions) -> Frame:
         """Everything needed to draw `options.width x options.height`; shade rows with Frame.rows."""
         if scene_dims(snapshot) == 2:
             uniforms = self._uniforms_2d(snapshot, camera, options)
@@ -292,7 +291,7 @@ class Renderer:
         self._vaos, self._programs, self._targets = {}, {}, {}
 
     # ---- GL objects
-    def _program(self, uploaded: Uploaded, gradient: bool = False) -> Any:
+    def _program(self, uploaded: Uploaded, gradient: bool = False) -> moderngl.Program:
         """The view's program for the snapshot's config; `gradient`: the 2D gradient modes' own
         (their four extra field evaluations, inlined into every view, made llvmpipe's compile slow)."""
         dims = scene_dims(uploaded.snapshot)
@@ -317,12 +316,12 @@ class Renderer:
                 vao.release()
             program.release()
 
-    def _vao(self, program: Any) -> Any:
+    def _vao(self, program: moderngl.Program) -> moderngl.VertexArray:
         if id(program) not in self._vaos:
             self._vaos[id(program)] = self.ctx.vertex_array(program, [])
         return self._vaos[id(program)]
 
-    def _target(self, width: int, height: int) -> Any:
+    def _target(self, width: int, height: int) -> moderngl.Framebuffer:
         if (width, height) not in self._targets:
             if len(self._targets) >= 4:
                 for fbo in self._targets.values():
@@ -333,7 +332,7 @@ class Renderer:
             self._targets[(width, height)] = self.ctx.framebuffer(color_attachments=[texture])
         return self._targets[(width, height)]
 
-    def _upload(self, snapshot: Any, mask: tuple[bool, ...]) -> Uploaded:
+    def _upload(self, snapshot: Snapshot, mask: tuple[bool, ...]) -> Uploaded:
         """A snapshot's GL objects, made on first use; the newest UPLOADS_KEPT are kept (a comparison
         draws its fields' tiles in turn), the mask rewritten in place when it changed."""
         uploaded = self._uploads.pop(id(snapshot), None)  # (it holds the snapshot: ids stay unique)
@@ -367,7 +366,7 @@ class Renderer:
         self._truth[1].use(location=0)
         return True
 
-    def _occupancy_texture(self, snapshot: Any) -> bool:
+    def _occupancy_texture(self, snapshot: Snapshot) -> bool:
         """Upload a NeRF snapshot's occupancy grid as a 3D texture (texel (z, y, x) = cell [x, y, z])
         on OCCUPANCY_UNIT; False if the snapshot has none."""
         grid = snapshot.params.get(OCCUPANCY_PARAM) if scene_dims(snapshot) == 3 else None
@@ -385,7 +384,7 @@ class Renderer:
         return True
 
     # ---- uniforms
-    def _uniforms_2d(self, snapshot: Any, camera: Any, options: ViewOptions) -> dict[str, Any]:
+    def _uniforms_2d(self, snapshot: Snapshot, camera: Camera2D | Camera3D, options: ViewOptions) -> dict[str, Any]:
         if not isinstance(camera, Camera2D):
             raise TypeError("a 2D field needs a Camera2D")
         origin, axis_x, axis_y = camera.mapping(options.width, options.height, image_size(snapshot))
@@ -400,7 +399,7 @@ class Renderer:
             "u_grad_scale": self._gradient_scale(snapshot, camera, options),
         }
 
-    def _gradient_scale(self, snapshot: Any, camera: Any, options: ViewOptions) -> float:
+    def _gradient_scale(self, snapshot: Snapshot, camera: Camera2D, options: ViewOptions) -> float:
         """|d field / d x| at full colour in mode "gradient": options.gradient_scale, or (0) the 99th
         percentile over a small picture of the view inside the image."""
         if options.mode != "gradient" or options.gradient_scale > 0:
@@ -413,7 +412,7 @@ class Renderer:
         shown = ((inside >= 0) & (inside <= 1)).all(axis=-1)
         return float(max(np.percentile(values[shown], 99), 1e-6)) if shown.any() else 1.0
 
-    def _uniforms_3d(self, snapshot: Any, camera: Any, options: ViewOptions) -> dict[str, Any]:
+    def _uniforms_3d(self, snapshot: Snapshot, camera: Camera2D | Camera3D, options: ViewOptions) -> dict[str, Any]:
         if not isinstance(camera, Camera3D):
             raise TypeError("a 3D field needs a Camera3D")
         eye, forward, right, up = camera.basis()
@@ -443,13 +442,13 @@ class Uploaded:
     """A snapshot's GL objects: its field's buffers, its NeRF colour head (if any), the level mask
     they hold, and the shader code (#defines) that reads them."""
 
-    snapshot: Any
-    gpu: Any
+    snapshot: Snapshot
+    gpu: field_gl.GpuField
     head: nerf_head_gl.HeadBuffer | None
     mask: tuple[bool, ...]
     code: str
 
-    def bind(self, program: Any) -> None:
+    def bind(self, program: moderngl.Program) -> None:
         self.gpu.bind(program)
         if self.head is not None:
             self.head.bind()
@@ -460,7 +459,7 @@ class Uploaded:
             self.head.release()
 
 
-def upload_snapshot(ctx: Any, snapshot: Any, mask: tuple[bool, ...]) -> Uploaded:
+def upload_snapshot(ctx: moderngl.Context, snapshot: Snapshot, mask: tuple[bool, ...]) -> Uploaded:
     """Buffers and shader code of a snapshot (packing the decoder's defines is slow: once a snapshot)."""
     config = snapshot.config
     gpu = field_gl.for_config(config).upload(ctx, config, snapshot.params, mask)
@@ -473,7 +472,7 @@ def upload_snapshot(ctx: Any, snapshot: Any, mask: tuple[bool, ...]) -> Uploaded
     return Uploaded(snapshot, gpu, head, mask, code)
 
 
-def _set(program: Any, name: str, value: Any) -> None:
+def _set(program: moderngl.Program, name: str, value: Any) -> None:
     """Set a uniform the compiler kept (unused ones are optimised away)."""
     if name in program:
         program[name].value = value
