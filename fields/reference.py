@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import torch
 import torch.nn.functional as nnf
@@ -258,7 +258,9 @@ def distortion_reference(
     return torch.stack(losses) if losses else weights.new_zeros(0)
 
 
-def block_layers(weights: torch.Tensor, dims: int, hidden: int, layers: int, out_dims: int) -> list[tuple[Any, Any]]:
+def block_layers(
+    weights: torch.Tensor, dims: int, hidden: int, layers: int, out_dims: int
+) -> list[tuple[torch.Tensor, torch.Tensor]]:
     """Unpack weight rows (B, P) of the block MLPs (layout of gpu/laplacian_blocks.py) into per-layer
     (W (B, fan_in, fan_out), b (B, fan_out)) views."""
     widths = [dims] + [hidden] * (layers - 1) + [out_dims]

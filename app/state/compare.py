@@ -26,6 +26,7 @@ import numpy as np
 
 from fieldscope.fields import snapshot as snapshots
 from fieldscope.fields.analysis.ntk import ntk_matrix, param_total, sample_points, spectrum
+from fieldscope.fields.config import FieldConfig
 from fieldscope.fields.errors import ConfigError
 from fieldscope.fields.scenes.base import Scene
 from fieldscope.fields.training.budget import budget_params
@@ -195,7 +196,7 @@ class TileSet:
     scene: CompareSession | None = None  # the comparison: a new one is a new view
 
     @property
-    def config(self) -> Any:
+    def config(self) -> FieldConfig:
         return self.snapshots[0].config
 
 

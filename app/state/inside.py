@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import Any
 
 import numpy as np
 
@@ -17,13 +16,14 @@ from fieldscope.app.render.heatmaps import lagrangian_start, points_per_bucket
 from fieldscope.app.render.renderer import Renderer, ViewOptions
 from fieldscope.app.state import collisions
 from fieldscope.app.state.jobs import JobSteps
+from fieldscope.fields.config import FieldConfig
 from fieldscope.fields.training.trainer import Snapshot
 
 #: Cells per axis of the grid the points' density histogram counts in.
 DENSITY_CELLS = {2: 32, 3: 16}
 
 
-def grid_level_count(config: Any) -> int:
+def grid_level_count(config: FieldConfig) -> int:
     """Levels that have collision counts (grid-based kinds; 0 for others)."""
     return int(config.levels) if config.capabilities.hash_table else 0
 
@@ -34,7 +34,7 @@ class CollisionReport:
     sharing: collisions.BucketSharing | None = None
 
 
-def heatmap_problem(config: Any, name: str, level: int) -> str:
+def heatmap_problem(config: FieldConfig, name: str, level: int) -> str:
     """Why heatmap `name` of `level` cannot be drawn for fields of `config` ("" when it can)."""
     if name == "none":
         return ""

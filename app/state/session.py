@@ -14,6 +14,7 @@ import numpy as np
 import torch
 
 from fieldscope.fields import snapshot as snapshots
+from fieldscope.fields.config import FieldConfig
 from fieldscope.fields.errors import InputError
 from fieldscope.fields.paths import path_problem
 from fieldscope.fields.scenes import detect_task, open_scene
@@ -102,7 +103,7 @@ def new_session(
     field: FieldOptions | None = None,
     train: TrainOptions | None = None,
     source: Path | None = None,
-    config: Any = None,
+    config: FieldConfig | None = None,
     device: str = "cpu",
 ) -> Session:
     """A trainer (not started) on `device`, built as `fit` builds it: fields.run.build_run;

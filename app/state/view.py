@@ -81,7 +81,11 @@ class ViewState:
         self.change(mode=mode)
 
     def options(
-        self, mask: tuple[bool, ...] | None, truth: Any = None, level_states: tuple[str, ...] = (), caption: str = ""
+        self,
+        mask: tuple[bool, ...] | None,
+        truth: np.ndarray | None = None,
+        level_states: tuple[str, ...] = (),
+        caption: str = "",
     ) -> ViewOptions:
         """The view's options; the level strip (level_states, caption) shows when it is on and some
         level is not."""

@@ -6,7 +6,7 @@ x runs along the columns, y along the rows, both in [0,1].
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -82,7 +82,9 @@ def gradient_norm_at(pixels: torch.Tensor, rows: torch.Tensor, cols: torch.Tenso
     if min(height, width) <= 1:
         return torch.zeros(rows.shape[0], dtype=pixels.dtype, device=pixels.device)
 
-    def along(index: torch.Tensor, size: int, at: Any) -> torch.Tensor:
+    def along(
+        index: torch.Tensor, size: int, at: Callable[[torch.Tensor], tuple[torch.Tensor, torch.Tensor]]
+    ) -> torch.Tensor:
         low, high = (index - 1).clamp(min=0), (index + 1).clamp(max=size - 1)
         return (pixels[at(high)] - pixels[at(low)]) / (high - low).clamp(min=1)[:, None]
 

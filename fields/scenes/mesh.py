@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import torch
@@ -44,7 +43,7 @@ def load_mesh(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
     return check_mesh(path, vertices, faces)
 
 
-def check_mesh(name: Any, vertices: np.ndarray, faces: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def check_mesh(name: str | Path, vertices: np.ndarray, faces: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The arrays unchanged if they make a usable mesh, else InputError naming `name`."""
     if faces.shape[0] == 0:
         raise InputError(f"{name}: the mesh has no faces (triangles); a point cloud cannot be a scene")

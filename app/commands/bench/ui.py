@@ -21,6 +21,7 @@ import numpy as np
 
 from fieldscope.app.options import DEFAULT_IMAGE, Subparsers
 from fieldscope.app.state.session import new_session
+from fieldscope.fields.config import FieldConfig
 from fieldscope.fields.scenes import open_scene
 from fieldscope.fields.scenes.base import Scene
 from fieldscope.fields.scenes.sphere import SphereScene
@@ -60,7 +61,7 @@ def percentiles(times: list[float]) -> dict[str, float]:
     return {"frames": len(ms), "p50_ms": float(np.percentile(ms, 50)), "p95_ms": float(np.percentile(ms, 95))}
 
 
-def steps_headless(scene: Scene, config: Any, seconds: float, warmup: float = 2.0) -> float:
+def steps_headless(scene: Scene, config: FieldConfig, seconds: float, warmup: float = 2.0) -> float:
     """Steps/s of the trainer thread with no window (config None: the scene's default field), after
     `warmup` seconds and its first steps (kernel loads, slow first steps such as NeRF's occupancy
     grid), over `seconds` or until it publishes a newer step, whichever is later."""

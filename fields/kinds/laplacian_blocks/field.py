@@ -19,6 +19,7 @@ block layout and U2 are fields/kinds/laplacian_blocks/layout.py.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
@@ -339,7 +340,7 @@ def sample_blocks(m: torch.Tensor, scale: Scale, side: int, dtype: torch.dtype) 
     return ids, local
 
 
-def _vec3(values: Any, fill: Any) -> list[Any]:
+def _vec3(values: Iterable[float], fill: float) -> list[float]:
     values = list(values)
     return values + [fill] * (3 - len(values))
 
@@ -443,13 +444,14 @@ class LaplacianBlocksField(FieldBase):
         grid = c.dims == 2 and tuple(c.size) == (width, height) and height * width <= GRID_PIXELS
         if not grid or not self.scales_of_mask()[0]:
             return None
-        upper: Any = None
+        upper: np.ndarray | None = None
         for scale in reversed(self.layout):
             shape = (*(n * c.block_size for n in reversed(scale.blocks)), c.out_dims)
             recon = from_blocks(self._outputs_at_samples(scale.scale), shape, c.block_size)
             if upper is not None:
                 recon += upsample2(upper, shape[:-1], sample_counts(c, scale.scale + 1))
             upper = recon
+        assert upper is not None  # the layout has at least one scale
         return torch.from_numpy(np.ascontiguousarray(upper[:height, :width])).to(self.weights.device)
 
     def _outputs_at_samples(self, scale: int) -> np.ndarray:
@@ -475,7 +477,7 @@ class LaplacianBlocksField(FieldBase):
         return out
 
     def fit_blocks(
-        self, weights: torch.Tensor, targets: torch.Tensor, loss_weight: torch.Tensor, samples: Any = None
+        self, weights: torch.Tensor, targets: torch.Tensor, loss_weight: torch.Tensor, samples: np.ndarray | None = None
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Training on whole blocks: weight rows (B, P) against targets (B, S, C) at every sample of
         their block (S = b^D, sample x fastest), or at the block samples of index `samples` (S,) only.

@@ -6,8 +6,9 @@ upsampling and as the composed weights of points over coarser samples."""
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any, Protocol, runtime_checkable
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 import torch
@@ -106,7 +107,7 @@ def upsample2(coarse: np.ndarray, fine_shape: tuple[int, ...], valid: tuple[int,
     return out
 
 
-def u2_windows(x: torch.Tensor, config: PyramidShape, top: int) -> Any:
+def u2_windows(x: torch.Tensor, config: PyramidShape, top: int) -> Iterator[tuple[int, torch.Tensor, torch.Tensor]]:
     """For each scale j under `top` (top+1 .. J-1): (j, base (N, D) int64, win (N, D, 3)), the composed
     U2 weights of points x (N, D) over samples base + 0..2 of scale j per axis."""
     cnt = torch.tensor(sample_counts(config, top + 1), dtype=x.dtype, device=x.device)

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import math
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -73,7 +73,7 @@ class ScaleState:
         self.loss_weight = valid / (valid.sum(1, keepdims=True) * channels)
         self.pred = np.zeros((scale.count, valid.shape[1], channels), np.float32)
         self.version = 0  # counts changes of pred
-        self.up: Any = np.float32(0.0)  # U2 of the reconstruction of the scale above (array order)
+        self.up: np.ndarray | np.float32 = np.float32(0.0)  # U2 of the reconstruction of the scale above (array order)
         self.targets = np.zeros(0, np.float32)  # (count, b^D, C): signal - up, cut into blocks
         self.targets_of: tuple[int, ...] | None = None  # the coarser scales' versions they were built at
         self.block_ids = torch.zeros(0, dtype=torch.long)
@@ -103,7 +103,7 @@ class ScalesTogetherTraining:
         self.steps = torch.zeros(0, dtype=torch.int32)
         self.per_scale_launches = False
         self.finished = False
-        self._weights_seen: Any = None
+        self._weights_seen: torch.Tensor | None = None
         self._order = np.zeros(0, np.int64)
         self._cursor = 0
         self._last: tuple[float, dict[str, float]] = (math.nan, {})
@@ -131,7 +131,9 @@ class ScalesTogetherTraining:
         time.sleep(0.02)  # nothing left to train: do not spin
         return self._last[0], {**self._last[1], "finished": 1.0}
 
-    def _train(self, batch: list[tuple[ScaleState, torch.Tensor]], targets: list[np.ndarray]) -> Any:
+    def _train(
+        self, batch: list[tuple[ScaleState, torch.Tensor]], targets: list[np.ndarray]
+    ) -> tuple[float, dict[str, float]]:
         """One Adam step for the active blocks of every started scale (local indices into each)."""
         c = self.config
         samples = self._samples()
@@ -203,7 +205,13 @@ class ScalesTogetherTraining:
         return mse.detach().cpu().numpy(), pred.detach().cpu().numpy()
 
     def _record(
-        self, st: ScaleState, active: torch.Tensor, mse: np.ndarray, pred: np.ndarray, samples: np.ndarray, seen: Any
+        self,
+        st: ScaleState,
+        active: torch.Tensor,
+        mse: np.ndarray,
+        pred: np.ndarray,
+        samples: np.ndarray,
+        seen: np.ndarray,
     ) -> None:
         """Store the blocks' errors and outputs at the samples; those at or under tau_j (measured on
         samples inside the signal, `seen`) leave the active set."""

@@ -23,7 +23,8 @@ import math
 import os
 import tempfile
 import time
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 import numpy as np
 import torch
@@ -140,7 +141,7 @@ class ScaleByScaleTraining:
         self.config = field.config
         self.run: ScaleRun | None = None
         self.finished = False
-        self._weights_seen: Any = None
+        self._weights_seen: torch.Tensor | None = None
         self._last: tuple[float, dict[str, float]] = (math.nan, {})
 
     # ---- the step
@@ -304,7 +305,7 @@ class ScaleByScaleTraining:
         self.run = ScaleRun(scale, block_ids, rows, store, c.row_length, field.weights.device)
         self._end_epoch()
 
-    def _residual_bands(self, scale: Scale) -> Any:
+    def _residual_bands(self, scale: Scale) -> Iterator[tuple[int, torch.Tensor]]:
         """For each band of blocks along the last axis: (band, residuals (blocks in band, b^D, C)), the
         scale-j signal minus the field's coarser scales, blocks in id order, samples x fastest."""
         c, field, scene = self.config, self.field, region_scene(self.trainer)
