@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 from pathlib import Path
+from types import ModuleType
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -112,10 +113,17 @@ def transform_points(points: np.ndarray, matrix: np.ndarray | None) -> np.ndarra
     return points @ m[:3, :3].T + m[:3, 3]
 
 
+def load_trimesh() -> ModuleType:
+    """The trimesh module, imported on first use (lazy: trimesh takes seconds to load, and only mesh
+    files need it)."""
+    import trimesh
+
+    return trimesh
+
+
 def mesh_bytes(vertices: np.ndarray, faces: np.ndarray, suffix: str, colors: np.ndarray | None = None) -> bytes:
     """The mesh as a binary .ply or a text .obj file's bytes; colors (V, 3) in [0,1] as vertex colours."""
-    import trimesh  # lazy: trimesh takes seconds to load, and only mesh files need it
-
+    trimesh = load_trimesh()
     suffix = suffix.lower()
     if suffix not in MESH_OUTPUTS:
         raise ConfigError(f"unsupported mesh output type {suffix or '(none)'}; use {' or '.join(MESH_OUTPUTS)}")
@@ -135,8 +143,7 @@ def write_mesh(path: str | Path, vertices: np.ndarray, faces: np.ndarray, colors
 
 def read_mesh_bytes(data: bytes, suffix: str) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
     """Vertices, faces and vertex colours (or None) of a mesh file's bytes (for checks and tests)."""
-    import trimesh  # lazy: trimesh takes seconds to load, and only mesh files need it
-
+    trimesh = load_trimesh()
     mesh = trimesh.load(io.BytesIO(data), file_type=suffix.lstrip("."), process=False, force="mesh")
     if not isinstance(mesh, trimesh.Trimesh):
         raise ConfigError(f"the {suffix} data holds no single mesh")

@@ -4,6 +4,7 @@ imageio's formats and OpenEXR (read with its own binding); errors name the file.
 from __future__ import annotations
 
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import numpy as np
@@ -11,12 +12,20 @@ import numpy as np
 from fieldscope.fields.errors import InputError
 
 
+def _imageio() -> ModuleType:
+    """imageio.v3, imported on first use (lazy: ~70 ms that `fieldscope --help`, which loads this
+    module, skips)."""
+    import imageio.v3 as iio
+
+    return iio
+
+
 def image_info(path: Path) -> tuple[tuple[int, int, int], np.dtype]:
     """(height, width, channels) and dtype of an image file, from its header where the format allows."""
     if path.suffix.lower() == ".exr":
         pixels = _read_exr(path)
         return _three_axes(pixels.shape), pixels.dtype
-    import imageio.v3 as iio  # lazy: ~70 ms that `fieldscope --help`, which loads this module, skips
+    iio = _imageio()
 
     try:
         props = iio.improps(path)
@@ -36,7 +45,7 @@ def read_native(path: Path) -> np.ndarray:
 
 
 def _read_imageio(path: Path) -> np.ndarray:
-    import imageio.v3 as iio  # lazy: ~70 ms that `fieldscope --help`, which loads this module, skips
+    iio = _imageio()
 
     try:
         pixels = iio.imread(path, **_sixteen_bit_png_reader(path))

@@ -13,6 +13,7 @@ import torch
 import warp as wp
 
 from fieldscope.fields.errors import ConfigError, InputError
+from fieldscope.fields.render.mesh_export import load_trimesh
 from fieldscope.fields.scenes import MESH_SUFFIXES
 from fieldscope.fields.scenes.files import first_line
 from fieldscope.fields.scenes.mesh_header import check_mesh_file
@@ -32,8 +33,7 @@ def load_mesh(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
     suffix = path.suffix.lower()
     if suffix not in MESH_SUFFIXES:
         raise InputError(f"{path}: not a mesh type fieldscope reads (supported: {', '.join(MESH_SUFFIXES)})")
-    import trimesh  # lazy: trimesh takes seconds to load, and only mesh files need it
-
+    trimesh = load_trimesh()
     try:
         loaded = trimesh.load(str(path), file_type=suffix[1:], force="mesh")
     except Exception as error:
@@ -74,7 +74,7 @@ def normalise(vertices: np.ndarray, faces: np.ndarray, margin: float) -> tuple[n
 
 def is_watertight(vertices: np.ndarray, faces: np.ndarray) -> bool:
     """Every edge shared by exactly two triangles (after merging duplicate vertices)."""
-    import trimesh  # lazy: trimesh takes seconds to load, and only mesh files need it
+    trimesh = load_trimesh()
 
     return bool(trimesh.Trimesh(vertices, faces, process=True).is_watertight)
 

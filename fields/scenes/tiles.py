@@ -24,6 +24,7 @@ import zlib
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import numpy as np
@@ -298,8 +299,16 @@ def source_info(path: Path) -> tuple[tuple[int, int, int], np.dtype]:
     return image_info(path)
 
 
+def _tifffile() -> ModuleType:
+    """The tifffile module, imported on first use (lazy: only TIFF files need it, and `fieldscope
+    --help` loads this module)."""
+    import tifffile
+
+    return tifffile
+
+
 def _tiff_page(path: Path) -> Any:
-    import tifffile  # lazy: only TIFF files need it, and `fieldscope --help` loads this module
+    tifffile = _tifffile()
 
     try:
         with tifffile.TiffFile(path) as tif:
@@ -344,7 +353,7 @@ def _storable(band: np.ndarray) -> np.ndarray:
 
 
 def _tiff_bands(path: Path, shape: tuple[int, int, int]) -> Iterator[np.ndarray]:
-    import tifffile  # lazy: only TIFF files need it, and `fieldscope --help` loads this module
+    tifffile = _tifffile()
 
     height, width, channels = shape
     with tifffile.TiffFile(path) as tif:

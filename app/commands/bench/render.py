@@ -39,24 +39,22 @@ def trained_sphere(steps: int, device: str, impl: str = "warp") -> Snapshot:
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
-    from fieldscope.app.render.camera import Camera3D  # ModernGL: not at --help time
-    from fieldscope.app.render.context import gl_info  # ModernGL: not at --help time
-    from fieldscope.app.render.renderer import Renderer, ViewOptions  # ModernGL: not at --help time
+    from fieldscope.app.render import camera, context, renderer  # ModernGL: not at --help time
 
     snapshot = trained_sphere(args.steps, args.device, args.impl)
-    renderer = Renderer()
-    options = ViewOptions(width=args.width, height=args.height, mode=args.mode)
-    camera = Camera3D()
-    renderer.draw(snapshot, camera, options)  # compile and upload
+    drawer = renderer.Renderer()
+    options = renderer.ViewOptions(width=args.width, height=args.height, mode=args.mode)
+    view = camera.Camera3D()
+    drawer.draw(snapshot, view, options)  # compile and upload
     times = []
     for _ in range(args.frames):
-        camera = camera.orbit(3.0, 0.0)
+        view = view.orbit(3.0, 0.0)
         started = time.perf_counter()
-        renderer.draw(snapshot, camera, options)
+        drawer.draw(snapshot, view, options)
         times.append(time.perf_counter() - started)
     median = statistics.median(times)
     report = {"width": args.width, "height": args.height, "frames": args.frames, "median_ms": median * 1e3,
-              "fps": 1.0 / median, "device": args.device, **gl_info(renderer.ctx)}  # fmt: skip
+              "fps": 1.0 / median, "device": args.device, **context.gl_info(drawer.ctx)}  # fmt: skip
     if not args.json:
         print(f"{args.width}x{args.height} {args.mode} SDF on {report['gl_renderer']}: {report['fps']:.1f} frames/s "
               f"(median {report['median_ms']:.1f} ms per frame, read-back included)")  # fmt: skip

@@ -607,11 +607,9 @@ class LaplacianBlocksField(FieldBase):
         return [{"params": [self.weights], "lr": self.config.learning_rate}]
 
     def training_strategy(self, trainer: Trainer) -> TrainingStrategy:
+        # lazy: import cycle (the schedules build on this module's field)
+        from fieldscope.fields.kinds.laplacian_blocks import together, training
+
         if self.config.schedule == "together":
-            # lazy, both: import cycle (the schedules build on this module's field)
-            from fieldscope.fields.kinds.laplacian_blocks.together import ScalesTogetherTraining
-
-            return ScalesTogetherTraining(trainer)
-        from fieldscope.fields.kinds.laplacian_blocks.training import ScaleByScaleTraining
-
-        return ScaleByScaleTraining(trainer)
+            return together.ScalesTogetherTraining(trainer)
+        return training.ScaleByScaleTraining(trainer)
