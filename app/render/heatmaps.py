@@ -4,13 +4,14 @@ words for one frame, and the texture of a level's collision counts."""
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import moderngl
 import numpy as np
 
 from fieldscope.app.render.camera import ViewCamera
 from fieldscope.app.render.gl_util import table_image
+from fieldscope.app.render.shaders import Uniform
 from fieldscope.app.state import collisions
 from fieldscope.fields.kinds.hashgrid import GridConfig
 from fieldscope.fields.training.trainer import Snapshot
@@ -38,7 +39,7 @@ class Heat:
     note: str = ""
     counts: np.ndarray | None = None
 
-    def uniforms(self, opacity: float) -> dict[str, Any]:
+    def uniforms(self, opacity: float) -> dict[str, Uniform]:
         return {
             "u_heat": self.kind,
             "u_heat_level": self.level,

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from fieldscope.app.render import decoder_gl
+from fieldscope.app.render.shaders import Uniform
 from fieldscope.fields.errors import ConfigError
 from fieldscope.fields.render.volume_rendering import TERMINATION
 
@@ -52,7 +53,7 @@ def glsl(snapshot: Snapshot) -> str:
     return "\n".join(f"#define {key} {value}" for key, value in defines.items())
 
 
-def render_uniforms(snapshot: Snapshot, spacing: float = 1.0) -> dict[str, Any]:
+def render_uniforms(snapshot: Snapshot, spacing: float = 1.0) -> dict[str, Uniform]:
     """The NeRF render's settings as the scene's own renders use them: sample spacing along rays
     (sqrt(3) / render_steps, times `spacing`), the evaluation background, and the transmittance
     where rays stop (the renders' TERMINATION; LIVE_TERMINATION when `spacing` > 1)."""

@@ -7,7 +7,6 @@ draws into a layer of their own (premultiplied RGBA) that the renderer lays over
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import Any
 
 import moderngl
 import numpy as np
@@ -15,6 +14,7 @@ import numpy as np
 from fieldscope.app.render import field_gl, shaders
 from fieldscope.app.render.colormaps import inferno, level_colour
 from fieldscope.app.render.context import finish_drawing
+from fieldscope.app.render.shaders import Uniform
 from fieldscope.fields.training.trainer import Snapshot
 
 #: At most this many points of a level are drawn as dots, and as sigma circles (2D; line strips
@@ -66,7 +66,7 @@ def lagrangian_levels(snapshot: Snapshot) -> list[PointSet]:
     return [PointSet(p["level"], p["means"], p["sigma"], p.get("start"), p.get("resolution", 0)) for p in points]
 
 
-def in_view(means: np.ndarray, uniforms: dict[str, Any], margin: float) -> np.ndarray:
+def in_view(means: np.ndarray, uniforms: dict[str, Uniform], margin: float) -> np.ndarray:
     """(P,) True for means inside the 2D view's field rectangle grown by `margin` (field units);
     all True in 3D. Compares columns in the means' own dtype (an upcast of a million points to
     float64 costs more than the test)."""
@@ -91,7 +91,7 @@ def every_nth(means: np.ndarray, most: int, where: np.ndarray | None = None) -> 
 
 
 def shown_sets(
-    snapshot: Snapshot, toggles: tuple[bool, ...], uniforms: dict[str, Any], starts: bool = False
+    snapshot: Snapshot, toggles: tuple[bool, ...], uniforms: dict[str, Uniform], starts: bool = False
 ) -> list[PointSet]:
     """The point sets whose toggle is on (toggles[i] for the i-th Lagrangian level), with the dots
     and circles to draw in the view that `uniforms` (the view shader's) describe, how far each dot
@@ -166,7 +166,7 @@ class PointsOverlay:
             )
         self.target: moderngl.Framebuffer | None = None
 
-    def draw(self, sets: list[PointSet], camera_uniforms: dict[str, Any], size: tuple[int, int], circles: bool):
+    def draw(self, sets: list[PointSet], camera_uniforms: dict[str, Uniform], size: tuple[int, int], circles: bool):
         """The layer (H, W, 4) float32, premultiplied, row 0 at the top; camera_uniforms as the view
         shader's (u_origin.. in 2D, u_eye.. in 3D)."""
         width, height = size
@@ -192,7 +192,7 @@ class PointsOverlay:
         return np.frombuffer(pixels, np.float32).reshape(height, width, 4)[::-1].copy()
 
     def _render(
-        self, program: moderngl.Program, data: np.ndarray, uniforms: dict[str, Any], mode: int, vertices: int
+        self, program: moderngl.Program, data: np.ndarray, uniforms: dict[str, Uniform], mode: int, vertices: int
     ) -> None:
         if not len(data):
             return

@@ -5,7 +5,6 @@ The live view, screenshots and exported frames all come from `Renderer.draw` (or
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from typing import Any
 
 import moderngl
 import numpy as np
@@ -13,6 +12,7 @@ import numpy as np
 from fieldscope.app.render import field_gl, heatmaps, legend, nerf_head_gl, overlays, shaders
 from fieldscope.app.render.camera import Camera2D, Camera3D
 from fieldscope.app.render.context import create_context, finish_drawing
+from fieldscope.app.render.shaders import Uniform
 from fieldscope.app.state import blocks as block_grid
 from fieldscope.fields.render.render3d import NORMAL_CELLS
 from fieldscope.fields.scenes.levels import finest_active_resolution
@@ -113,7 +113,7 @@ class Frame:
         renderer: Renderer,
         snapshot: Snapshot,
         mask: tuple[bool, ...],
-        uniforms: dict[str, Any],
+        uniforms: dict[str, Uniform],
         options: ViewOptions,
         heat: heatmaps.Heat,
         camera: Camera2D | Camera3D,
@@ -384,7 +384,9 @@ class Renderer:
         return True
 
     # ---- uniforms
-    def _uniforms_2d(self, snapshot: Snapshot, camera: Camera2D | Camera3D, options: ViewOptions) -> dict[str, Any]:
+    def _uniforms_2d(
+        self, snapshot: Snapshot, camera: Camera2D | Camera3D, options: ViewOptions
+    ) -> dict[str, Uniform]:
         if not isinstance(camera, Camera2D):
             raise TypeError("a 2D field needs a Camera2D")
         origin, axis_x, axis_y = camera.mapping(options.width, options.height, image_size(snapshot))
@@ -412,7 +414,9 @@ class Renderer:
         shown = ((inside >= 0) & (inside <= 1)).all(axis=-1)
         return float(max(np.percentile(values[shown], 99), 1e-6)) if shown.any() else 1.0
 
-    def _uniforms_3d(self, snapshot: Snapshot, camera: Camera2D | Camera3D, options: ViewOptions) -> dict[str, Any]:
+    def _uniforms_3d(
+        self, snapshot: Snapshot, camera: Camera2D | Camera3D, options: ViewOptions
+    ) -> dict[str, Uniform]:
         if not isinstance(camera, Camera3D):
             raise TypeError("a 3D field needs a Camera3D")
         eye, forward, right, up = camera.basis()
@@ -472,7 +476,7 @@ def upload_snapshot(ctx: moderngl.Context, snapshot: Snapshot, mask: tuple[bool,
     return Uploaded(snapshot, gpu, head, mask, code)
 
 
-def _set(program: moderngl.Program, name: str, value: Any) -> None:
+def _set(program: moderngl.Program, name: str, value: Uniform) -> None:
     """Set a uniform the compiler kept (unused ones are optimised away)."""
     if name in program:
         program[name].value = value

@@ -8,6 +8,8 @@ from functools import cache
 from importlib import resources
 
 SHADER_DIR = resources.files("fieldscope.shaders")
+#: A uniform's value as moderngl sets it: a number, or a vector's components.
+Uniform = int | float | tuple[float, ...]
 _INCLUDE = re.compile(r'^\s*#include\s+(?:"([^"]+)"|(FIELD_INCLUDE))\s*$', re.MULTILINE)
 
 
