@@ -6,10 +6,9 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Generator
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
 import imageio.v2 as imageio
 import numpy as np
@@ -137,10 +136,11 @@ def snapshot_job(snapshot: Snapshot, path: Path) -> JobSteps:
 
 #: task -> function(snapshot, resolution) yielding progress and returning (vertices, faces):
 #: the mesh export hook. The 3D scenes add their tasks here; "sdf" and "occupancy" are built in.
-MESH_EXTRACTORS: dict[str, Callable[..., Any]] = {}
+MeshSteps = Generator[float, None, tuple[np.ndarray, np.ndarray]]
+MESH_EXTRACTORS: dict[str, Callable[[Snapshot, int], MeshSteps]] = {}
 
 
-def sample_grid(snapshot: Snapshot, resolution: int):
+def sample_grid(snapshot: Snapshot, resolution: int) -> Generator[float, None, np.ndarray]:
     """The field's first output on a resolution^3 grid of [0,1]^3 (torch, in slabs), yielding
     progress; returns float32 (R, R, R) indexed [x, y, z]."""
     field = snapshots.field_from(snapshot)
@@ -155,7 +155,7 @@ def sample_grid(snapshot: Snapshot, resolution: int):
     return values
 
 
-def level_set_mesh(snapshot: Snapshot, resolution: int = 128):
+def level_set_mesh(snapshot: Snapshot, resolution: int = 128) -> MeshSteps:
     """Marching cubes (scikit-image) of the zero level: surface of a signed distance, or of an
     occupancy logit (occupancy 1/2)."""
     from skimage import measure  # loads SciPy (~1 s): only when a mesh is exported
