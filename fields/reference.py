@@ -200,7 +200,7 @@ def guidance_level(
 def guidance_soft_level(
     x: torch.Tensor,
     means: torch.Tensor,
-    layout: Any,
+    layout: LevelLayout,
     level: int,
     sigma: float,
     points: int,
