@@ -14,8 +14,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
+from tqdm import tqdm
 
 from fieldscope.app.commands.frames_out import FrameSink
+from fieldscope.fields import snapshot as snapshots
 from fieldscope.fields.errors import ConfigError, FieldscopeError
 from fieldscope.fields.pixels import to_uint8
 
@@ -39,8 +42,6 @@ def add_options(render: argparse.ArgumentParser) -> None:
 
 def field_and_head(snapshot: Any, device: Any) -> tuple[Any, Any]:
     """The snapshot's field (and a NeRF's colour head, else None) on `device`."""
-    from fieldscope.fields import snapshot as snapshots
-
     head = None
     if snapshot.scene.get("task") == "nerf":
         from fieldscope.fields.scenes.nerf import head_from
@@ -68,10 +69,7 @@ def draw_3d(snapshot: Any, device: Any, level: float | None) -> Callable[[Any], 
 def draw_2d(snapshot: Any, device: Any, width: int, height: int) -> Callable[[Any, float], np.ndarray]:
     """A function (centre, zoom) -> frame (H, W, 3) uint8 of a 2D model: the field over the view
     (black outside the image's extent), as the window's 2D view frames it."""
-    import torch
-
     from fieldscope.app.render.camera import Camera2D
-    from fieldscope.fields import snapshot as snapshots
 
     field = snapshots.field_from(snapshot).to(device)
     size = tuple(snapshot.scene.get("size", (width, height)))
@@ -99,8 +97,6 @@ def video_size(args: argparse.Namespace, shot: Any) -> tuple[int, int]:
 
 def render_camera_path(args: argparse.Namespace, snapshot: Any) -> int:
     """Render the model along args.camera_path into args.out (a video file or a folder of PNGs)."""
-    from tqdm import tqdm
-
     from fieldscope.fields.render.camera_path import frame_times
     from fieldscope.fields.render.camera_path_files import read_camera_path
 

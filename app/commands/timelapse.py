@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -18,8 +19,12 @@ from typing import Any
 import numpy as np
 
 from fieldscope.app.commands.frames_out import FrameSink, stamp
+from fieldscope.app.commands.render_path import field_and_head
+from fieldscope.fields import snapshot as snapshots
 from fieldscope.fields.errors import ConfigError
 from fieldscope.fields.pixels import to_uint8
+from fieldscope.fields.render.cameras import Camera, orbit_camera
+from fieldscope.fields.scenes.image import render_bands
 
 #: Longest side of a time-lapse frame unless --timelapse-size says otherwise.
 DEFAULT_SIDE = 512
@@ -77,7 +82,6 @@ def frame_size(spec: str | None, facts: dict[str, Any], dims: int) -> tuple[int,
 def camera_for(spec: str | None, facts: dict[str, Any], width: int, height: int) -> tuple[Any, bool]:
     """The camera of a 3D time-lapse and whether it is in the scene's world (a NeRF test view)."""
     from fieldscope.app.ui.start_camera import parse_camera
-    from fieldscope.fields.render.cameras import Camera, orbit_camera
 
     views = facts.get("test_views") or []
     choice = parse_camera(spec or ("test:0" if facts.get("task") == "nerf" and views else "orbit:30,20,2"))
@@ -101,9 +105,6 @@ def frame_drawer(facts: dict[str, Any], dims: int, args: argparse.Namespace) -> 
             raise ConfigError(f"--camera {args.camera}: the scene is 2D (its time-lapse shows the whole image)")
 
         def draw_2d(snapshot: Any) -> np.ndarray:
-            from fieldscope.fields import snapshot as snapshots
-            from fieldscope.fields.scenes.image import render_bands
-
             field = snapshots.field_from(snapshot).to(args.device)
             values = np.concatenate(list(render_bands(field, width, height)))
             rgb = np.repeat(values[..., :1], 3, axis=2) if values.shape[2] < 3 else values[..., :3]
@@ -113,7 +114,6 @@ def frame_drawer(facts: dict[str, Any], dims: int, args: argparse.Namespace) -> 
     camera, world = camera_for(args.camera, facts, width, height)
 
     def draw_3d(snapshot: Any) -> np.ndarray:
-        from fieldscope.app.commands.render_path import field_and_head
         from fieldscope.fields.render.render3d import render_field
 
         field, head = field_and_head(snapshot, args.device)
@@ -143,8 +143,6 @@ class Timelapse:
 
     def record(self, force: bool = False) -> None:
         """Publish a snapshot and draw it, when due (or `force`, once per step)."""
-        import time
-
         if not (self.due() or (force and self.trainer.step_count != self.last_step)):
             return
         started = time.perf_counter()

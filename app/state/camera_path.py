@@ -17,10 +17,14 @@ from typing import Any
 
 import numpy as np
 
+from fieldscope.app.commands.frames_out import FrameSink
 from fieldscope.app.render.camera import Camera2D, Camera3D, test_view_camera
+from fieldscope.app.state.export import draw_tiled
 from fieldscope.app.state.jobs import JobSteps
 from fieldscope.fields.errors import ConfigError
+from fieldscope.fields.pixels import to_uint8
 from fieldscope.fields.render.camera_path import CameraPath, Keyframe, Keyframe2D, frame_times
+from fieldscope.fields.render.camera_path_files import Shot, read_camera_path, write_camera_path
 
 #: Seconds between a new keyframe and the one before it.
 KEY_STEP = 1.0
@@ -168,8 +172,6 @@ class PathEditor:
     # ---- files
     def save(self, path: Path, width: int, height: int, world_from_unit: Any | None = None) -> None:
         """Write the path (nerfstudio's schema in 3D, in the data set's world for a NeRF)."""
-        from fieldscope.fields.render.camera_path_files import Shot, write_camera_path
-
         keys = tuple(
             replace(k, c2w=similarity(world_from_unit, k.c2w)) if isinstance(k, Keyframe) else k for k in self.keys
         )
@@ -178,8 +180,6 @@ class PathEditor:
 
     def load(self, path: Path, unit_from_world: Any | None = None) -> None:
         """Read a camera path file's keyframes (a file with only frames: evenly timed keyframes)."""
-        from fieldscope.fields.render.camera_path_files import read_camera_path
-
         shot = read_camera_path(path)
         source = shot.path
         if source is None:
@@ -222,10 +222,6 @@ def path_video_job(
 
 
 def draw_path(renderer: Any, snapshot: Any, cameras: list[Any], options: Any, out: Path, fps: float) -> JobSteps:
-    from fieldscope.app.commands.frames_out import FrameSink
-    from fieldscope.app.state.export import draw_tiled
-    from fieldscope.fields.pixels import to_uint8
-
     pixels = np.zeros((options.height, options.width, 4), np.float32)
     with FrameSink(str(out), options.width, options.height, fps) as sink:
         for index, camera in enumerate(cameras):

@@ -32,6 +32,7 @@ from typing import Any
 import numpy as np
 
 from fieldscope.fields.errors import FieldscopeError, InputError
+from fieldscope.fields.paths import write_atomic
 from fieldscope.fields.render.camera_path import (
     CameraPath,
     Keyframe,
@@ -317,8 +318,6 @@ def shot_json(shot: Shot) -> dict[str, Any]:
 
 def write_camera_path(path: str | Path, shot: Shot) -> None:
     """Write a shot as a camera path file (atomically)."""
-    from fieldscope.fields.snapshot import write_atomic
-
     write_atomic(Path(path), (json.dumps(shot_json(shot), indent=1) + "\n").encode())
 
 
