@@ -12,6 +12,7 @@ import shutil
 import subprocess
 import tempfile
 from pathlib import Path
+from types import TracebackType
 from typing import Any
 
 import numpy as np
@@ -137,7 +138,9 @@ class FrameSink:
     def __enter__(self) -> FrameSink:
         return self
 
-    def __exit__(self, kind: Any, error: Any, trace: Any) -> None:
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
+    ) -> None:
         if kind is not None:
             self.discard()
 

@@ -9,9 +9,9 @@ from __future__ import annotations
 import argparse
 import math
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -21,6 +21,13 @@ from fieldscope.app.commands.frames_out import FrameSink
 from fieldscope.fields import snapshot as snapshots
 from fieldscope.fields.errors import ConfigError, FieldscopeError
 from fieldscope.fields.pixels import to_uint8
+
+if TYPE_CHECKING:
+    from fieldscope.fields.field import FieldBase
+    from fieldscope.fields.render.camera_path_files import Shot
+    from fieldscope.fields.render.cameras import Camera
+    from fieldscope.fields.scenes.nerf import NerfHead
+    from fieldscope.fields.training.trainer import Snapshot
 
 MAX_SIDE = 16384
 MAX_FRAMES = 100_000
@@ -40,7 +47,7 @@ def add_options(render: argparse.ArgumentParser) -> None:
     group.add_argument("--codec", default="libx264", help="ffmpeg video encoder (default libx264, in yuv420p)")
 
 
-def field_and_head(snapshot: Any, device: Any) -> tuple[Any, Any]:
+def field_and_head(snapshot: Snapshot, device: str | torch.device) -> tuple[FieldBase, NerfHead | None]:
     """The snapshot's field (and a NeRF's colour head, else None) on `device`."""
     head = None
     if snapshot.scene.get("task") == "nerf":
@@ -50,7 +57,7 @@ def field_and_head(snapshot: Any, device: Any) -> tuple[Any, Any]:
     return snapshots.field_from(snapshot).to(device), head
 
 
-def draw_3d(snapshot: Any, device: Any, level: float | None) -> Callable[[Any], np.ndarray]:
+def draw_3d(snapshot: Snapshot, device: str | torch.device, level: float | None) -> Callable[[Camera], np.ndarray]:
     """A function camera -> frame (H, W, 3) uint8 of a 3D model (a NeRF's cameras in its world)."""
     from fieldscope.fields.render.render3d import RenderOptions, render_field
 
@@ -59,14 +66,16 @@ def draw_3d(snapshot: Any, device: Any, level: float | None) -> Callable[[Any], 
     options = RenderOptions(level=level)
     world = facts.get("task") == "nerf"
 
-    def draw(camera: Any) -> np.ndarray:
+    def draw(camera: Camera) -> np.ndarray:
         pixels = render_field(field, facts, camera, world_camera=world, head=head, options=options)
         return to_uint8(pixels[..., :3])
 
     return draw
 
 
-def draw_2d(snapshot: Any, device: Any, width: int, height: int) -> Callable[[Any, float], np.ndarray]:
+def draw_2d(
+    snapshot: Snapshot, device: str | torch.device, width: int, height: int
+) -> Callable[[Sequence[float], float], np.ndarray]:
     """A function (centre, zoom) -> frame (H, W, 3) uint8 of a 2D model: the field over the view
     (black outside the image's extent), as the window's 2D view frames it."""
     from fieldscope.app.render.camera import Camera2D
@@ -75,7 +84,7 @@ def draw_2d(snapshot: Any, device: Any, width: int, height: int) -> Callable[[An
     size = tuple(snapshot.scene.get("size", (width, height)))
 
     @torch.no_grad()
-    def draw(center: Any, zoom: float) -> np.ndarray:
+    def draw(center: Sequence[float], zoom: float) -> np.ndarray:
         coords = Camera2D((float(center[0]), float(center[1])), float(zoom)).field_coords(width, height, size)
         points = torch.from_numpy(coords.reshape(-1, 2))
         values = torch.cat([field(part.to(device)).float().cpu() for part in points.split(1 << 16)]).numpy()
@@ -87,7 +96,7 @@ def draw_2d(snapshot: Any, device: Any, width: int, height: int) -> Callable[[An
     return draw
 
 
-def video_size(args: argparse.Namespace, shot: Any) -> tuple[int, int]:
+def video_size(args: argparse.Namespace, shot: Shot) -> tuple[int, int]:
     width = args.width or (round(shot.width * args.height / shot.height) if args.height else shot.width)
     height = args.height or round(shot.height * width / shot.width)
     if not (1 <= width <= MAX_SIDE and 1 <= height <= MAX_SIDE):
@@ -95,7 +104,7 @@ def video_size(args: argparse.Namespace, shot: Any) -> tuple[int, int]:
     return width, height
 
 
-def render_camera_path(args: argparse.Namespace, snapshot: Any) -> int:
+def render_camera_path(args: argparse.Namespace, snapshot: Snapshot) -> int:
     """Render the model along args.camera_path into args.out (a video file or a folder of PNGs)."""
     from fieldscope.fields.render.camera_path import frame_times
     from fieldscope.fields.render.camera_path_files import read_camera_path

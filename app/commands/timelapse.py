@@ -25,6 +25,7 @@ from fieldscope.fields.errors import ConfigError
 from fieldscope.fields.pixels import to_uint8
 from fieldscope.fields.render.cameras import Camera, orbit_camera
 from fieldscope.fields.scenes.image import render_bands
+from fieldscope.fields.training.trainer import Snapshot, Trainer
 
 #: Longest side of a time-lapse frame unless --timelapse-size says otherwise.
 DEFAULT_SIDE = 512
@@ -79,7 +80,7 @@ def frame_size(spec: str | None, facts: dict[str, Any], dims: int) -> tuple[int,
     return max(2, round(w * scale / 2) * 2), max(2, round(h * scale / 2) * 2)
 
 
-def camera_for(spec: str | None, facts: dict[str, Any], width: int, height: int) -> tuple[Any, bool]:
+def camera_for(spec: str | None, facts: dict[str, Any], width: int, height: int) -> tuple[Camera, bool]:
     """The camera of a 3D time-lapse and whether it is in the scene's world (a NeRF test view)."""
     from fieldscope.app.ui.start_camera import parse_camera
 
@@ -94,7 +95,7 @@ def camera_for(spec: str | None, facts: dict[str, Any], width: int, height: int)
     return Camera.from_dict(views[index]).resized(width, height), True
 
 
-Drawer = Callable[[Any], np.ndarray]
+Drawer = Callable[[Snapshot], np.ndarray]
 
 
 def frame_drawer(facts: dict[str, Any], dims: int, args: argparse.Namespace) -> tuple[Drawer, int, int]:
@@ -104,7 +105,7 @@ def frame_drawer(facts: dict[str, Any], dims: int, args: argparse.Namespace) -> 
         if args.camera:
             raise ConfigError(f"--camera {args.camera}: the scene is 2D (its time-lapse shows the whole image)")
 
-        def draw_2d(snapshot: Any) -> np.ndarray:
+        def draw_2d(snapshot: Snapshot) -> np.ndarray:
             field = snapshots.field_from(snapshot).to(args.device)
             values = np.concatenate(list(render_bands(field, width, height)))
             rgb = np.repeat(values[..., :1], 3, axis=2) if values.shape[2] < 3 else values[..., :3]
@@ -113,7 +114,7 @@ def frame_drawer(facts: dict[str, Any], dims: int, args: argparse.Namespace) -> 
         return draw_2d, width, height
     camera, world = camera_for(args.camera, facts, width, height)
 
-    def draw_3d(snapshot: Any) -> np.ndarray:
+    def draw_3d(snapshot: Snapshot) -> np.ndarray:
         from fieldscope.fields.render.render3d import render_field
 
         field, head = field_and_head(snapshot, args.device)
@@ -125,7 +126,7 @@ def frame_drawer(facts: dict[str, Any], dims: int, args: argparse.Namespace) -> 
 class Timelapse:
     """Draws frames from the trainer's published snapshots into a FrameSink."""
 
-    def __init__(self, args: argparse.Namespace, trainer: Any, headline: str) -> None:
+    def __init__(self, args: argparse.Namespace, trainer: Trainer, headline: str) -> None:
         self.every = Every.parse(str(args.every))
         self.trainer, self.headline = trainer, headline
         trainer.publish("running")
@@ -161,7 +162,7 @@ class Timelapse:
         return f"time-lapse, {self.sink.count} frames ({self.drawing:.1f} s drawing them) -> {target}"
 
 
-def start(args: argparse.Namespace, trainer: Any, headline: str) -> Timelapse | None:
+def start(args: argparse.Namespace, trainer: Trainer, headline: str) -> Timelapse | None:
     """The time-lapse `fit --timelapse` asks for (its file checked before training), else None."""
     if not getattr(args, "timelapse", None):
         return None

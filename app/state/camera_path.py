@@ -13,7 +13,7 @@ import math
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -25,6 +25,10 @@ from fieldscope.fields.errors import ConfigError
 from fieldscope.fields.pixels import to_uint8
 from fieldscope.fields.render.camera_path import CameraPath, Keyframe, Keyframe2D, frame_times
 from fieldscope.fields.render.camera_path_files import Shot, read_camera_path, write_camera_path
+from fieldscope.fields.training.trainer import Snapshot
+
+if TYPE_CHECKING:
+    from fieldscope.app.render.renderer import Renderer, ViewOptions
 
 #: Seconds between a new keyframe and the one before it.
 KEY_STEP = 1.0
@@ -61,7 +65,7 @@ def similarity(matrix: Any | None, c2w: np.ndarray) -> np.ndarray:
 class PathEditor:
     """Keyframes (3D: unit-cube Keyframes; 2D: Keyframe2D), the path's length, loop, the scrubber."""
 
-    keys: list[Any] = field(default_factory=list)
+    keys: list[Keyframe | Keyframe2D] = field(default_factory=list)
     seconds: float = 0.0
     loop: bool = False
     fps: float = 24.0
@@ -73,7 +77,7 @@ class PathEditor:
         """Append the view's camera as a keyframe KEY_STEP after the last; its index."""
         at = self.keys[-1].time + KEY_STEP if self.keys else 0.0
         if isinstance(camera, Camera3D):
-            key: Any = Keyframe(camera_pose(camera), float(camera.fov), at)
+            key: Keyframe | Keyframe2D = Keyframe(camera_pose(camera), float(camera.fov), at)
         else:
             key = Keyframe2D(tuple(float(v) for v in camera.center), float(camera.zoom), at)
         if self.keys and type(key) is not type(self.keys[0]):
@@ -209,7 +213,12 @@ def project(view: Camera3D, points: np.ndarray, width: int, height: int) -> np.n
 
 
 def path_video_job(
-    renderer: Any, snapshot: Any, editor: PathEditor, options: Any, out: Path, fps: float | None = None
+    renderer: Renderer,
+    snapshot: Snapshot,
+    editor: PathEditor,
+    options: ViewOptions,
+    out: Path,
+    fps: float | None = None,
 ) -> JobSteps:
     """The view's picture along the path, one frame every 1 / fps seconds -> a video (or DIR/ of
     PNGs); a path without keyframes or a bad frame rate raises here, before the job starts."""
@@ -221,7 +230,14 @@ def path_video_job(
     return draw_path(renderer, snapshot, cameras, options, out, fps)
 
 
-def draw_path(renderer: Any, snapshot: Any, cameras: list[Any], options: Any, out: Path, fps: float) -> JobSteps:
+def draw_path(
+    renderer: Renderer,
+    snapshot: Snapshot,
+    cameras: list[Camera2D | Camera3D],
+    options: ViewOptions,
+    out: Path,
+    fps: float,
+) -> JobSteps:
     pixels = np.zeros((options.height, options.width, 4), np.float32)
     with FrameSink(str(out), options.width, options.height, fps) as sink:
         for index, camera in enumerate(cameras):
