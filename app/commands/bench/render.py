@@ -58,5 +58,5 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     if not args.json:
         print(f"{args.width}x{args.height} {args.mode} SDF on {report['gl_renderer']}: {report['fps']:.1f} frames/s "
               f"(median {report['median_ms']:.1f} ms per frame, read-back included)")  # fmt: skip
-    renderer.release()
+    drawer.release()
     return report
