@@ -17,9 +17,14 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fieldscope.app.options import add_device_option
+from fieldscope.fields.scenes import open_scene
+from fieldscope.fields.training.run import build_run
+
+if TYPE_CHECKING:
+    from fieldscope.gpu.warmup import Loaded
 
 #: The tasks whose default views --views draws (app/commands/bench/scenes.py writes a small scene of each).
 VIEW_TASKS = ("image", "sdf", "volume", "nerf")
@@ -38,7 +43,6 @@ def cmd_warmup(args: argparse.Namespace) -> int:
     import warp as wp
 
     from fieldscope.fields.warmup import warm_up
-    from fieldscope.gpu.warmup import Loaded
 
     def say(loaded: Loaded) -> None:
         what = "compiled" if loaded.compiled else "loaded"
@@ -64,8 +68,6 @@ def warm_views(device: str) -> int:
     from fieldscope.app.render.context import NoDisplayError, create_context
     from fieldscope.app.render.renderer import Renderer, ViewOptions, default_camera
     from fieldscope.app.state.view import default_mode
-    from fieldscope.fields.scenes import open_scene
-    from fieldscope.fields.training.run import build_run
 
     try:
         renderer = Renderer(create_context())
