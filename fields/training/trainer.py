@@ -13,7 +13,7 @@ import queue
 import threading
 import time
 import traceback
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import Any
@@ -225,10 +225,20 @@ class Trainer:
     """Trains `field` on `scene` with the field's strategy (`field.training_strategy(trainer)`, e.g.
     MINER's scale by scale) or GradientSteps, over the field's `param_groups(lr)` (per-group
     learning rates). A scene may hold a learned module of its own, `scene.head` (the NeRF colour
-    head): it is optimised with the field and published in snapshots under HEAD_PREFIX."""
+    head): it is optimised with the field and published in snapshots under HEAD_PREFIX.
 
-    def __init__(self, field_module: FieldBase, scene: Scene, config: TrainConfig | None = None) -> None:
+    `clock` (seconds, monotonic) times the steps (`elapsed`, a RunPlan's seconds) and spaces the
+    loop's publishing and evaluations; tests pass a fake one to drive time themselves."""
+
+    def __init__(
+        self,
+        field_module: FieldBase,
+        scene: Scene,
+        config: TrainConfig | None = None,
+        clock: Callable[[], float] = time.perf_counter,
+    ) -> None:
         self.field = field_module
+        self.clock = clock
         self.scene = scene
         self.config = config or TrainConfig()
         self.generator = torch.Generator(device="cpu").manual_seed(self.config.seed)
@@ -291,10 +301,10 @@ class Trainer:
     def step(self) -> float:
         """One training step (the strategy's); returns the loss. Raises TrainingError and leaves the
         parameters unchanged when the loss or a gradient is not finite."""
-        started = time.perf_counter()
+        started = self.clock()
         value, metrics = self.strategy.step()
         self.step_count += 1
-        self.elapsed += time.perf_counter() - started
+        self.elapsed += self.clock() - started
         self.last_loss = value
         self.metrics.update(metrics)
         return value
@@ -336,7 +346,7 @@ class Trainer:
 
     def run(self, stop_event: threading.Event | None = None) -> None:
         """The loop: drain commands, step unless paused, publish every publish_interval seconds."""
-        last_publish = time.perf_counter()
+        last_publish = self.clock()
         clock = EvaluationClock(self.config, getattr(self.scene, "live_full_metrics", False), last_publish)
         self.publish(self._state())
         while not self._stopped and not (stop_event is not None and stop_event.is_set()):
@@ -355,16 +365,18 @@ class Trainer:
                 if self._steps_left <= 0:
                     self._steps_left = None
                     self._paused = True
-            now = time.perf_counter()
+            now = self.clock()
             if self._paused or now - last_publish >= self.config.publish_interval:
-                self.publish(self._state())  # before a slow evaluation: the view draws this step meanwhile
+                # before a slow evaluation: the view draws this step meanwhile; a pause after Step(n)
+                # is published after it, once (the "paused" snapshot carries its metrics)
+                self.publish("running")
                 if clock.due(now) or self._paused:
                     full = clock.full_due(now)
                     self._evaluate_safely(full)
-                    clock.done(now, time.perf_counter(), full)
+                    clock.done(now, self.clock(), full)
                     if self._paused:  # the snapshot a pause leaves carries its metrics
                         self.publish(self._state())
-                last_publish = time.perf_counter()
+                last_publish = self.clock()
         self._evaluate_safely()
         self.publish("stopped")
 
