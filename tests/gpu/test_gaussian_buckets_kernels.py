@@ -187,7 +187,7 @@ def test_guidance_picks_the_nearest_point_when_alpha_and_sigma_are_equal():
     assert torch.allclose(lag.means.grad[nearest], -(x[0] - lag.means[nearest].detach()) / sigma**2, rtol=1e-4)
 
 
-def test_two_core_launches_equal_one_core(monkeypatch):
+def test_launches_split_over_cores_equal_one_launch(monkeypatch):
     from fieldscope.gpu import runtime
 
     lag, _ = make_pair(2, 4, 2, 2, 4, 10, 4, 2.0, "linear")
@@ -202,9 +202,11 @@ def test_two_core_launches_equal_one_core(monkeypatch):
         return [y.detach().clone(), g.detach().clone(), lag.means.grad.clone(), lag.values.grad.clone(),
                 x.grad.clone()]  # fmt: skip
 
-    assert runtime.cpu_workers() >= 2, "this machine should have two cores"
-    split = run()
-    monkeypatch.setattr(runtime, "cpu_workers", lambda: 1)
-    single = run()
-    for a, b in zip(split, single, strict=True):
-        assert torch.equal(a, b)
+    # the split as on a 2- or 3-core machine, whatever this one has (the launches share the pool)
+    results = {}
+    for workers in (1, 2, 3):
+        monkeypatch.setattr(runtime, "cpu_workers", lambda w=workers: w)
+        results[workers] = run()
+    for split in (results[2], results[3]):
+        for a, b in zip(split, results[1], strict=True):
+            assert torch.equal(a, b)
