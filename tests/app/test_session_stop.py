@@ -4,18 +4,19 @@ outlasted the old 30 s wait and the process aborted with the thread still runnin
 from __future__ import annotations
 
 import threading
-import time
 
 from fieldscope.app.state import session as sessions
 from fieldscope.app.state.session import Session
 
 
 class SlowTrainer:
-    """A trainer whose current step ends `step_seconds` after start; Stop is seen only then."""
+    """A trainer in a step that ends when `finish` is set, or once stop() has waited for it
+    `waits` times (each up to its timeout); Stop is seen only then."""
 
-    def __init__(self, step_seconds: float) -> None:
-        self.stopped = threading.Event()
-        self._thread = threading.Thread(target=time.sleep, args=(step_seconds,), daemon=True)
+    def __init__(self, waits: int) -> None:
+        self.stopped, self.finish = threading.Event(), threading.Event()
+        self.waits = waits
+        self._thread = threading.Thread(target=self.finish.wait, args=(60,), daemon=True)
         self._thread.start()
 
     def send(self, message: object) -> None:
@@ -27,20 +28,24 @@ class SlowTrainer:
 
     def stop(self, timeout: float | None = 30.0) -> None:
         self.send(None)
+        self.waits -= 1
+        if self.waits <= 0:
+            self.finish.set()
         self._thread.join(timeout)
 
 
 def test_stop_waits_past_the_notice_interval_and_says_so(monkeypatch):
     monkeypatch.setattr(sessions, "STOP_NOTICE", 0.05)
-    trainer = SlowTrainer(0.5)
+    trainer = SlowTrainer(waits=3)  # the step outlasts two notice intervals
     said: list[str] = []
     Session(name="slow", source=None, trainer=trainer).stop(wait=True, say=said.append)  # type: ignore[arg-type]
     assert trainer.stopped.is_set()
     assert not trainer.running, "stop(wait=True) returned while the step was still running"
-    assert said and all("waiting for the trainer" in text for text in said)
+    assert len(said) == 2 and all("waiting for the trainer" in text for text in said)
 
 
 def test_stop_without_wait_returns_at_once():
-    trainer = SlowTrainer(0.5)
+    trainer = SlowTrainer(waits=1)
     Session(name="slow", source=None, trainer=trainer).stop()  # type: ignore[arg-type]
     assert trainer.stopped.is_set() and trainer.running
+    trainer.finish.set()

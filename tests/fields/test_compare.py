@@ -9,6 +9,7 @@ import pytest
 
 from fieldscope.fields.errors import ConfigError
 from fieldscope.fields.scenes import open_scene
+from fieldscope.fields.training import compare as compare_module
 from fieldscope.fields.training.budget import TOLERANCE
 from fieldscope.fields.training.compare import compare, parse_kinds
 from fieldscope.fields.training.run import TrainOptions
@@ -39,17 +40,37 @@ def test_equal_steps_when_stopped_by_steps(astronaut) -> None:
     json.dumps(report)  # plain JSON
 
 
-def test_equal_steps_when_stopped_by_the_time_budget(astronaut) -> None:
+def test_equal_steps_when_stopped_by_the_time_budget(astronaut, monkeypatch) -> None:
+    """Steps of known cost on a clock the test drives (1/64, 1/32 and 3/64 s: exact in binary)."""
+    now = [0.0]
+    real_build_runs = compare_module.build_runs
+
+    def build_runs(*args, **kwargs):
+        runs = real_build_runs(*args, **kwargs)
+        for cost, run in zip((1 / 64, 1 / 32, 3 / 64), runs, strict=True):
+            run.trainer.clock = lambda: now[0]
+            run.trainer.strategy.step = timed_step(run.trainer.strategy.step, cost, now)
+        return runs
+
+    monkeypatch.setattr(compare_module, "build_runs", build_runs)
     report, runs = compare(
         astronaut, KINDS, 20_000, time_budget=0.5, train=TrainOptions(batch_size=1024), pixels=PIXELS
     )
-    steps = {row["steps"] for row in report["results"]}
-    assert len(steps) == 1 and steps.pop() >= 1
-    spent = sum(run.trainer.elapsed for run in runs)
-    slowest_round = max(run.trainer.elapsed / run.trainer.step_count for run in runs) * len(runs)
-    # 0.5 s per field: stopped at the first round past 1.5 s (that round may be slower than the
-    # average one on a shared CPU: twice its length allowed)
-    assert 1.5 <= spent <= 1.5 + 2 * slowest_round
+    # 0.5 s per field on average: 1.5 s of the three fields' seconds, 6/64 s a round
+    assert [row["steps"] for row in report["results"]] == [16, 16, 16]
+    assert [run.trainer.elapsed for run in runs] == [16 / 64, 16 / 32, 16 * 3 / 64]
+    assert [row["seconds"] for row in report["results"]] == [0.25, 0.5, 0.75]
+
+
+def timed_step(step, cost: float, now: list[float]):
+    """`step`, taking `cost` seconds on the clock `now[0]`."""
+
+    def timed():
+        result = step()
+        now[0] += cost
+        return result
+
+    return timed
 
 
 def test_training_improves_every_field(astronaut) -> None:
