@@ -1,4 +1,6 @@
-"""Shared test set-up: Warp's kernel cache under the checkout, small torch thread pool, assets."""
+"""Shared test set-up: Warp's kernel cache under the checkout, small torch thread pool, assets, and
+the same torch random state at the start of every test (pytest-randomly shuffles the order and
+seeds `random` and NumPy's global generator per test; torch's it leaves alone)."""
 
 import os
 from pathlib import Path
@@ -17,6 +19,12 @@ torch.set_num_threads(2)
 
 #: Kernel tests run on every device this machine has: the CPU always, CUDA where there is a GPU.
 DEVICES = ["cpu", *(["cuda"] if torch.cuda.is_available() else [])]
+
+
+@pytest.fixture(autouse=True)
+def seeded_torch() -> None:
+    """Fields built without a seed of their own get the same parameters whatever ran before."""
+    torch.manual_seed(0)
 
 
 @pytest.fixture(params=DEVICES)

@@ -79,6 +79,7 @@ class App:
         start_background(device)  # compile the Warp kernels that scenes opened later will need (fields/warmup.py)
         self.renderer = Renderer(ctx if ctx is not None else create_context())  # before the viewport
         self.fixed_view_size = view_size
+        self.start_paused = False  # True: a new scene's trainer waits at step 0 for step()/resume() (tests)
         self.frame_times: deque[float] = deque(maxlen=5000)
         self.status = Status()
         self.jobs = Jobs(self.status.say)
@@ -149,7 +150,7 @@ class App:
             self.view_state.reset_for(snapshot)
         self.overlays.fit_to(snapshot)
         self.compare.on_session(session)
-        session.start(paused=False)
+        session.start(paused=self.start_paused)
         self.window.on_session(session)
         self.status.say(f"{session.name}: {'training' if session.can_train else 'saved model (view only)'}")
 

@@ -100,11 +100,14 @@ def image_snapshot(astronaut_path: Path) -> Any:
 
 @pytest.fixture(scope="session")
 def app(gl_context: Any, tmp_path_factory: pytest.TempPathFactory, astronaut_path: Path) -> Iterator[Any]:
-    """One window for the GUI tests (DearPyGui allows one per process), on the bundled scene."""
+    """One window for the GUI tests (DearPyGui allows one per process), on the bundled scene. Every
+    scene it opens waits at step 0 (start_paused): a test trains a known number of steps with
+    train_steps, or says app.training.resume() when it only needs training to go on."""
     os.environ["XDG_CONFIG_HOME"] = str(tmp_path_factory.mktemp("config"))
     from fieldscope.app.ui.app import App
 
     window = App(gl_context, view_size=(320, 240))
+    window.start_paused = True
     window.open(astronaut_path)
     assert window.run_until(lambda: window.session is not None, timeout=120), window.status.message
     yield window
@@ -114,13 +117,24 @@ def app(gl_context: Any, tmp_path_factory: pytest.TempPathFactory, astronaut_pat
 ASTRONAUT = "astronaut.png"
 
 
+def open_fresh(app: Any, path: Path, timeout: float = 120.0) -> Any:
+    """Open `path` in the window and wait until it is the current scene (a new session: a scene's
+    new field from the seed, paused at step 0, or a saved model); its first snapshot."""
+    old = app.session
+    future = app.open(path)
+    assert app.run_until(lambda: future.done() and app.session is not old, timeout), app.status.message
+    if app.session.can_train:  # (a saved model shows its own step)
+        assert app.snapshot().step == 0 and app.snapshot().state == "paused", app.snapshot().state
+    return app.snapshot()
+
+
 @pytest.fixture
-def image_app(app: Any, astronaut_path: Path) -> Any:
-    """The app on the bundled image, training, with quick refreshes of the view."""
+def image_app(app: Any, astronaut_path: Path) -> Iterator[Any]:
+    """The app on a new field of the bundled image (the default kind and seed, step 0, paused),
+    the field view at its default camera and settings, quick refreshes of the view. Afterwards the
+    trainer is paused and nothing the test started (comparison, flow, export) goes on."""
     app.view.refresh_interval = 0.2
-    if app.session is None or app.session.name != ASTRONAUT:
-        app.open(astronaut_path)
-        assert app.run_until(lambda: app.session.name == ASTRONAUT, 120), app.status.message
+    open_fresh(app, astronaut_path)
     app.views.set_mode("field")
     app.view_state.reset_camera()
     app.levels.set_schedule(False)
@@ -131,8 +145,33 @@ def image_app(app: Any, astronaut_path: Path) -> Any:
     app.overlays.show_points(False)
     app.overlays.set_level_strip(True)
     app.overlays.set_legend(True)
-    app.training.resume()
-    return app
+    yield app
+    leave_quiet(app)
+
+
+def leave_quiet(app: Any) -> None:
+    """Stop what a test left going in the window: training, a comparison, a flow, a job."""
+    if app.session is not None and app.session.can_train:
+        app.training.pause()
+    if app.compare.shown:
+        app.compare.close()
+    app.flow.stop()
+    app.jobs.cancel()
+
+
+def train_steps(app: Any, steps: int, timeout: float = 300.0) -> Any:
+    """Train the window's (paused) field exactly `steps` steps, then wait until it has paused there
+    and the view shows that snapshot at full resolution; the snapshot."""
+    start = app.snapshot()
+    assert start.state == "paused", start.state
+    app.training.step(steps)
+
+    def there() -> bool:
+        snapshot = app.snapshot()
+        return snapshot.step == start.step + steps and snapshot.state == "paused" and app.settled()
+
+    assert app.run_until(there, timeout), (app.snapshot().step, app.snapshot().state, app.status.message)
+    return app.snapshot()
 
 
 def pause_and_settle(app: Any) -> Any:

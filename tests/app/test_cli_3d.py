@@ -102,7 +102,8 @@ def test_fit_a_nerf_folder_then_render_a_test_view_and_export_a_coloured_mesh(tm
 
 
 def write_bad_inputs(folder, dataset):
-    (folder / "cloud.ply").write_bytes(trimesh.PointCloud(np.random.rand(10, 3)).export(file_type="ply"))
+    cloud = trimesh.PointCloud(np.random.default_rng(0).random((10, 3)))
+    (folder / "cloud.ply").write_bytes(cloud.export(file_type="ply"))
     np.save(folder / "voxel.npy", np.ones((1, 1, 1), np.float32))
     shutil.copytree(dataset, folder / "no_image")
     (folder / "no_image" / "train" / "r_2.png").unlink()

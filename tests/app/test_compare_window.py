@@ -6,13 +6,15 @@ the status bar."""
 from __future__ import annotations
 
 from dataclasses import replace
+from functools import partialmethod
 from typing import Any
 
 import dearpygui.dearpygui as dpg
 import numpy as np
+import pytest
 
 from fieldscope.app.render import Camera2D
-from fieldscope.app.state.compare import tile_grid, tile_options
+from fieldscope.app.state.compare import CompareSession, tile_grid, tile_options
 from fieldscope.app.ui.panels.compare import ComparePanel
 
 KINDS = ["hashgrid", "fourier", "mlp"]
@@ -22,15 +24,19 @@ def panel_of(app: Any) -> ComparePanel:
     return next(p for p in app.window.panels if isinstance(p, ComparePanel))
 
 
-def train_side_by_side(app: Any, kinds: list[str], params: int) -> list[Any]:
-    """Start a comparison, train until every field made 3 steps, stop; the final snapshots."""
+def train_side_by_side(app: Any, kinds: list[str], params: int, monkeypatch: pytest.MonkeyPatch) -> list[Any]:
+    """Start a comparison that trains every field 3 steps and stops; the final snapshots."""
+    monkeypatch.setattr(CompareSession, "start", partialmethod(CompareSession.start, rounds=3))
     panel = panel_of(app)
     panel.choose(kinds, params)
     assert panel.start(), app.status.message
-    assert app.views.compare is panel.comparison.session and app.views.shown() is app.tiles
-    assert app.run_until(lambda: min(s.step for s in panel.comparison.session.snapshots()) >= 3, timeout=180)
+    session = panel.comparison.session
+    assert app.views.compare is session and app.views.shown() is app.tiles
+    assert app.run_until(lambda: not session.running, timeout=300)
     panel.stop()
-    return panel.comparison.session.snapshots()
+    snapshots = session.snapshots()
+    assert [s.step for s in snapshots] == [3] * len(kinds) and session.error == ""
+    return snapshots
 
 
 def settled_tiles(app: Any, snapshots: list[Any], camera: Any) -> np.ndarray:
@@ -54,10 +60,13 @@ def assert_tiles_are_their_fields(app: Any, snapshots: list[Any], camera: Any, p
     return expected
 
 
-def test_three_fields_side_by_side_in_the_view_under_one_camera(image_app: Any) -> None:
+def test_three_fields_side_by_side_in_the_view_under_one_camera(
+    image_app: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     app, panel = image_app, panel_of(image_app)
     try:
-        snapshots = train_side_by_side(app, KINDS, 5_000)  # small fields: llvmpipe shades every weight per pixel
+        # small fields: llvmpipe shades every weight per pixel
+        snapshots = train_side_by_side(app, KINDS, 5_000, monkeypatch)
         kinds = panel.comparison.session.kinds  # in the kinds' registration order
         assert sorted(kinds) == sorted(KINDS) and [s.config.kind for s in snapshots] == kinds
         assert len({s.step for s in snapshots}) == 1  # equal steps
@@ -76,10 +85,12 @@ def test_three_fields_side_by_side_in_the_view_under_one_camera(image_app: Any) 
         app.view_state.reset_camera()
 
 
-def test_inside_overlays_draw_in_the_tiles_of_fields_that_have_them(image_app: Any) -> None:
+def test_inside_overlays_draw_in_the_tiles_of_fields_that_have_them(
+    image_app: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     app, panel = image_app, panel_of(image_app)
     try:
-        snapshots = train_side_by_side(app, ["hashgrid", "gaussian_buckets"], 40_000)
+        snapshots = train_side_by_side(app, ["hashgrid", "gaussian_buckets"], 40_000, monkeypatch)
         assert app.overlays.lagrangian_levels()  # the Gaussian tile's levels, though the scene's field has none
         assert app.overlays.show_points(True) and app.overlays.set_heatmap("contribution", 3)
         camera = Camera2D()

@@ -19,6 +19,7 @@ from fieldscope.app.ui.panels.scene import ScenePanel
 from fieldscope.fields import snapshot as snapshots
 from fieldscope.fields.analysis import flow
 from fieldscope.fields.scenes.image import load_image
+from tests.app.conftest import train_steps
 
 SHIFT = (2.6, -1.8)  # pixels, B(x) = A(x + SHIFT)
 TRAINED = 80  # steps of A's field before the flow
@@ -40,10 +41,7 @@ def test_flow_from_the_path_box_shows_its_wheel_and_warped_a(
 ) -> None:
     app = image_app
     b = write_shifted(astronaut_path, tmp_path / "shifted.png")
-    assert app.run_until(lambda: app.snapshot().step >= TRAINED, 300)  # A's field shows the image
-    app.training.pause()
-    assert app.run_until(lambda: app.snapshot().state == "paused", 60)
-    start = app.snapshot()
+    start = train_steps(app, TRAINED)  # A's field shows the image
     scene, window = panel(app, ScenePanel), panel(app, FlowPanel)
     dpg.set_value(scene.flow_path, str(b))
     assert scene.start_flow(), app.status.message  # what Enter in the box and the button do
@@ -54,7 +52,7 @@ def test_flow_from_the_path_box_shows_its_wheel_and_warped_a(
         assert app.run_until(lambda: window.picture is not None and job.preview() is not None, 120)
         assert app.run_until(lambda: not job.running, 300), job.label()
         assert job.error == "" and job.result is not None
-        assert app.snapshot().step > step  # the trainer went on meanwhile
+        assert app.run_until(lambda: app.snapshot().step > step, 120)  # the trainer goes on
         assert app.run_until(lambda: window._preview is job.preview(), 10)
         preview = job.preview()
         assert preview.done and dpg.is_item_shown(window.window)
@@ -91,6 +89,7 @@ def test_bad_image_b_is_one_line_and_stops_nothing(image_app: Any, tmp_path: Pat
     iio.imwrite(small, np.zeros((80, 100, 3), np.uint8))
     text = tmp_path / "notes.png"
     text.write_text("not an image")
+    app.training.resume()
     before, step = app.flow.job, app.snapshot().step
     for path, words in ((small, "small.png is 100x80 but the scene's image is 512x512"), (text, "notes.png")):
         assert not app.flow.start(path)

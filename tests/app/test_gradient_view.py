@@ -97,12 +97,12 @@ def test_lagrange_gradient_heatmap_has_no_jumps_at_cell_boundaries(renderer: Any
 
 
 def test_the_window_shows_the_gradient_mode(image_app: Any, tmp_path: Any) -> None:
-    from tests.app.conftest import pause_and_settle
+    from tests.app.conftest import train_steps
 
     app = image_app
     app.views.set_mode("gradient")
     try:
-        snapshot = pause_and_settle(app)
+        snapshot = train_steps(app, 3)
         expected = app.renderer.draw(snapshot, app.view_state.camera, app.views.options())
         assert np.abs(app.view.image - expected).max() < 1e-5  # the view shows the renderer's picture
         inside = app.views.picture()[..., :3]
@@ -110,4 +110,3 @@ def test_the_window_shows_the_gradient_mode(image_app: Any, tmp_path: Any) -> No
         app.window.screenshot(tmp_path / "gradient_view.png")
     finally:
         app.views.set_mode("field")
-        app.training.resume()

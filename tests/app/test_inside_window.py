@@ -21,8 +21,7 @@ from fieldscope.app.state import collisions
 from fieldscope.app.ui.panels.inside import InsidePanel
 from fieldscope.fields.kinds.hashgrid import layout_of
 from fieldscope.fields.pixels import to_uint8
-from fieldscope.fields.training.run import FieldOptions, field_config
-from tests.app.conftest import pause_and_settle
+from tests.app.conftest import train_steps
 from tests.app.test_inside import brute_force_counts, cell_corner_rows
 
 
@@ -50,28 +49,25 @@ def wait_for_text(app: Any, item: int, words: str, timeout: float = 60.0) -> str
 
 
 @contextmanager
-def trained_field(app: Any, settings: dict[str, Any], astronaut_path: Path) -> Iterator[Any]:
-    """The app training another field on the bundled image (a few steps, then paused); afterwards
-    the bundled scene with its default field again, and the inside views off."""
+def trained_field(app: Any, settings: dict[str, Any]) -> Iterator[Any]:
+    """The app with another new field on the bundled image, trained 2 steps and paused; afterwards
+    the inside views off."""
     try:
         assert app.training.restart_field(settings)
-        assert app.run_until(lambda: app.snapshot().step >= 2, 120)
-        yield pause_and_settle(app)
+        yield train_steps(app, 2)
     finally:
         app.overlays.set_heatmap("none")
         app.overlays.show_points(False)
         app.overlays.set_sigma_circles(True)
         app.overlays.set_legend(True)
-        app.open(astronaut_path)  # the next tests expect the bundled scene with its default field
-        assert app.run_until(lambda: app.snapshot().config == field_config(app.session.scene, FieldOptions()), 120)
 
 
 def test_collision_heatmap_shows_the_brute_force_counts_its_statistics_and_exports(
-    image_app: Any, astronaut_path: Path, tmp_path: Path
+    image_app: Any, tmp_path: Path
 ) -> None:
     app = image_app
     # the default field keeps every level of the bundled image dense: a small table makes collisions
-    with trained_field(app, {"log2_table_size": 12}, astronaut_path) as snapshot:
+    with trained_field(app, {"log2_table_size": 12}) as snapshot:
         check_collision_view(app, snapshot, level=7, tmp_path=tmp_path)  # N = 80: 6561 vertices into 4096
 
 
@@ -122,7 +118,7 @@ def check_collision_view(app: Any, snapshot: Any, level: int, tmp_path: Path) ->
 
 def test_level_strip_and_contribution_map_turn_on_and_off(image_app: Any, tmp_path: Path) -> None:
     app = image_app
-    pause_and_settle(app)
+    train_steps(app, 3)
     plain = screen_view(app, tmp_path / "plain.png")
     app.levels.set_lod(3)  # levels 0..3 on, the rest past the cut: the strip shows in the bottom left
     strip = screen_view(app, tmp_path / "strip.png")
@@ -162,13 +158,13 @@ def test_views_a_field_cannot_show_say_why_in_the_status_bar(image_app: Any) -> 
 
 
 def test_lagrangian_points_turn_on_at_the_projected_means_and_off(
-    image_app: Any, astronaut_path: Path, tmp_path: Path
+    image_app: Any, tmp_path: Path
 ) -> None:
     app = image_app
     settings = {"kind": "gaussian_buckets", "levels": 4, "lagrangian_levels": 1, "points_per_bucket": 1}
     settings |= {"log2_table_size": 10, "base_resolution": 4, "growth": 2.0}  # level 3: 1024 points
     settings |= {"means_lr": 0.02}  # 0.64 cells of level 3 a step: the points visibly move in 2 steps
-    with trained_field(app, settings, astronaut_path) as snapshot:
+    with trained_field(app, settings) as snapshot:
         assert app.overlays.lagrangian_levels() == [3]
         plain = screen_view(app, tmp_path / "plain.png")
         app.overlays.set_sigma_circles(False)
@@ -223,14 +219,14 @@ def test_lagrangian_points_turn_on_at_the_projected_means_and_off(
 
 
 def test_laplacian_blocks_turn_on_with_their_states_hover_and_turn_off(
-    image_app: Any, astronaut_path: Path, tmp_path: Path
+    image_app: Any, tmp_path: Path
 ) -> None:
     from fieldscope.app.state import blocks
     from fieldscope.fields import snapshot as snapshots
 
     app = image_app
     settings = {"kind": "laplacian_blocks", "scales": 3, "block_size": 32, "target_mse": 1e-3}
-    with trained_field(app, settings, astronaut_path) as snapshot:
+    with trained_field(app, settings) as snapshot:
         app.overlays.set_legend(False)
         plain = screen_view(app, tmp_path / "plain.png")
         assert app.blocks.show(0)  # the coarsest level: 4 x 4 blocks of 128 pixels

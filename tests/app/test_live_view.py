@@ -158,13 +158,14 @@ def test_an_opened_then_a_dropped_image_is_displayed_soon(image_app: Any, drop_f
     import imageio.v3 as iio
 
     from fieldscope.app.ui import drop
+    from tests.app.conftest import open_fresh
     from tests.app.test_app import drop_while_running
 
     app = image_app
     first = write_image(tmp_path / "waves.png", 128)
-    app.open(first)
-    assert app.run_until(lambda: app.session.name == "waves.png", 120), app.status.message
-    assert app.view_state.mode == "field"
+    open_fresh(app, first)
+    assert app.session.name == "waves.png" and app.view_state.mode == "field"
+    app.training.resume()  # the trainer runs: live pictures (the window's tests start their scenes paused)
     frames_to_picture_of(app, iio.imread(first)[..., :3] / 255.0, 18.0, 25)
     # --view-screenshot's picture: the displayed one, cut to the square image's part of the 320x240 view
     picture = app.views.picture()
@@ -175,6 +176,7 @@ def test_an_opened_then_a_dropped_image_is_displayed_soon(image_app: Any, drop_f
     iio.imwrite(second, iio.imread(first)[::-1, :, ::-1])
     target = drop.x11_window()
     assert drop_while_running(app, drop_files, target, second, lambda: app.session.name == "flipped.png")
+    app.training.resume()
     frames_to_picture_of(app, iio.imread(second)[..., :3] / 255.0, 18.0, 25)
 
 

@@ -103,13 +103,18 @@ def test_a_loaded_model_shows_its_loss_on_a_fitted_axis(app: Any, sphere_snapsho
     import dearpygui.dearpygui as dpg
 
     from fieldscope.app.ui.panels.training import TrainingPanel
+    from tests.app.conftest import open_fresh
 
     path = tmp_path / "loaded.fsnap"
     snapshots.save(path, sphere_snapshot)
-    app.open(path)
-    assert app.run_until(lambda: app.session.name == "loaded.fsnap", 60), app.status.message
-    app.run_until(lambda: False, 1.0)  # a few frames: the panels refresh
+    open_fresh(app, path)
+    assert app.session.name == "loaded.fsnap"
     panel = next(p for p in app.window.panels if isinstance(p, TrainingPanel))
-    low, high = dpg.get_axis_limits(panel.loss_y)
-    assert low <= sphere_snapshot.loss <= high and low > sphere_snapshot.loss / 1e3, (low, high)
+    loss = sphere_snapshot.loss
+
+    def fitted() -> bool:  # once the panels refreshed (a few times a second)
+        low, high = dpg.get_axis_limits(panel.loss_y)
+        return low <= loss <= high and low > loss / 1e3
+
+    assert app.run_until(fitted, 60), dpg.get_axis_limits(panel.loss_y)
     assert dpg.get_item_configuration(panel.quality_y)["label"] == "IoU"

@@ -64,7 +64,7 @@ def test_a_glb_scene_of_several_meshes_is_flattened(tmp_path):
 
 def test_bad_meshes_are_clear_errors_naming_the_file(tmp_path):
     cloud = tmp_path / "cloud.ply"
-    cloud.write_bytes(trimesh.PointCloud(np.random.rand(20, 3)).export(file_type="ply"))
+    cloud.write_bytes(trimesh.PointCloud(np.random.default_rng(0).random((20, 3))).export(file_type="ply"))
     (tmp_path / "empty.obj").write_bytes(b"")
     (tmp_path / "junk.glb").write_text("not a glb")
     (tmp_path / "flat.obj").write_text("v 0 0 0\nv 0 0 0\nv 0 0 0\nf 1 2 3\n")
