@@ -11,6 +11,7 @@ step: commands go to the trainer's queue.
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from collections import deque
@@ -76,7 +77,8 @@ class App:
         """`ctx`: the moderngl context to draw with (None: a new one, made before the viewport);
         `view_size`: a fixed view size in pixels (None: what the window's middle area holds);
         `device`: where scenes opened in the window train."""
-        start_background(device)  # compile the Warp kernels that scenes opened later will need (fields/warmup.py)
+        if os.environ.get("FIELDSCOPE_WARMUP", "1") != "0":
+            start_background(device)  # compile the Warp kernels that scenes opened later will need (fields/warmup.py)
         self.renderer = Renderer(ctx if ctx is not None else create_context())  # before the viewport
         self.fixed_view_size = view_size
         self.start_paused = False  # True: a new scene's trainer waits at step 0 for step()/resume() (tests)
