@@ -12,10 +12,9 @@ os.environ.setdefault("WARP_CACHE_PATH", str(ROOT / ".warp_cache"))
 # OpenMP threads that spin while they wait make small torch ops 10-20x slower when other processes
 # share the cores (measured here); sleeping waiters cost nothing when the machine is idle.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-# The window's background kernel warm-up stays off in tests (.ci/run compiles the kernels first with
-# `fieldscope warmup`; tests/fields/test_warmup.py tests it): a fresh-clone CI run segfaulted inside
-# DearPyGui's first frame while that thread was loading Warp modules, Warp's LLVM and Mesa's
-# llvmpipe JIT working in one process at once (not proven to be the cause).
+# The window's background kernel warm-up stays off in tests: .ci/run compiles the kernels first with
+# `fieldscope warmup`, tests/fields/test_warmup.py tests the warm-up itself, and its gc.freeze() would
+# keep every object alive at the first window out of the cyclic collector for the rest of the session.
 os.environ.setdefault("FIELDSCOPE_WARMUP", "0")
 
 import torch  # noqa: E402
