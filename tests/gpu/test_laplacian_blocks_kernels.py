@@ -300,7 +300,7 @@ def test_adam_rows_matches_torch_adam():
 def test_torch_evaluation_in_small_padded_batches_equals_one_batch(monkeypatch):
     """torch_blocks evaluates blocks in batches of bounded padded size; the result does not depend on
     the batching (a budget of 64 entries here cuts the blocks into many batches, some alone)."""
-    from fieldscope.fields.kinds.laplacian_blocks import field as module
+    from fieldscope.fields.kinds.laplacian_blocks import geometry as module
     from fieldscope.fields.kinds.laplacian_blocks.layout import padded_batches
 
     field = make_field(2, (37, 29), 3, 8, 20, 4, 3, 30.0, impl="torch")
