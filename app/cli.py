@@ -22,7 +22,7 @@ from tqdm import tqdm
 
 # The subcommand modules load with the parser (their options show in --help); each keeps what is slow to
 # import (the window, 3D rendering, NeRF scenes, mesh libraries) inside the function that needs it.
-from fieldscope.app.commands import bench, compare, flow, ntk, render_path, timelapse, warmup
+from fieldscope.app.commands import bench, compare, flow, kinds, ntk, render_path, timelapse, warmup
 from fieldscope.app.commands.bigimage import make_test_image, write_png
 from fieldscope.app.options import (
     DEFAULT_IMAGE,
@@ -58,7 +58,7 @@ from fieldscope.fields.training.run import build_run
 from fieldscope.fields.training.trainer import Snapshot
 
 #: The subcommands defined in their own modules, each with add_parser(subparsers) and run(args).
-COMMAND_MODULES = (bench, compare, ntk, flow, warmup)
+COMMAND_MODULES = (bench, compare, ntk, flow, warmup, kinds)
 
 
 

@@ -1,5 +1,5 @@
 """The field kinds: one module (or folder) each, and KINDS, the one registration of every kind, in the
-order every list of kinds shows them (the window's kind box, `compare`, the README's Fields table).
+order every list of kinds shows them (the window's kind box, `compare`, `fieldscope kinds`).
 
 A registration names where a kind's parts live as "module:attribute" strings, loaded when first
 used (importlib): listing the kinds imports none of them, and fields/ never imports the GL side
@@ -29,8 +29,10 @@ class FieldKind:
     gl: str
     #: its budget tiers: scene -> iterator of (settings, knob, values) (fields/training/budget.py)
     tiers: str
-    #: what it is, in one line: the README's Fields table and the --field help
+    #: what it is, in one line: `fieldscope kinds` and the --field help
     summary: str
+    #: its own settings (`--option KEY=VALUE`) with their defaults: `fieldscope kinds`
+    settings: str
     #: the implementations its builder takes as `impl=`, the default first ("warp": Warp kernels,
     #: "torch": pure PyTorch); empty: plain torch, the builder takes no `impl` (impl="torch" is
     #: accepted, any other refused)
@@ -54,6 +56,10 @@ KINDS: tuple[FieldKind, ...] = (
         gl=f"{_GL}.hashgrid_gl:HashGridGL",
         tiers=f"{_TIERS}:grid_tiers",
         summary="Instant-NGP multiresolution hash grid + MLP (one hidden layer of 64)",
+        settings="the grid options (`--levels`, `--features`, `--log2-table-size`, `--base-resolution`, "
+        "`--growth`, `--max-resolution`); `--interpolation lagrange` reads (2k)^D vertices per level through a "
+        "Lagrange polynomial of order 2k-1 (HashEncoding's multi-sampling; `lagrange_k` 2, 1 = linear; smooth "
+        "coordinate gradients; the stencil shifts inwards at the border)",
     ),
     FieldKind(
         name="gaussian_buckets",
@@ -63,6 +69,14 @@ KINDS: tuple[FieldKind, ...] = (
         tiers=f"{_TIERS}:grid_tiers",
         summary="Lagrangian Hashing: the last L~ levels hold K moving Gaussian points per bucket, pulled where "
         "the image has detail by the guidance loss",
+        settings="`lagrangian_levels` (2), `points_per_bucket` (4), `sigma_start`/`sigma_end` (50/5 cells), "
+        "`sigma_schedule` (`run`: the decay ends with the planned run of `fit`/`bench`; `steps`: over "
+        "`sigma_decay_steps`, also the window's), `guidance_weight` (0.1), `guidance_warmup`, `guidance` "
+        "(`hard`: eq. 8's minimum; `soft`: a softmin, every candidate gets its softmax share; `none`), "
+        "`normaliser` (`peak`: 1; `paper`: 1/(sqrt(2 pi) sigma); `released`: 1/sqrt(2 pi sigma); `density`: "
+        "the D-dimensional 1/((2 pi)^(D/2) sigma^D)), `init` (`vertex`: near a vertex hashing to the bucket; "
+        "`uniform`), `means_lr` (1e-4, in our [0,1] coordinates); the defaults that depart from the paper: "
+        "the README's \"Gaussian buckets\" section",
     ),
     FieldKind(
         name="laplacian_blocks",
@@ -73,6 +87,15 @@ KINDS: tuple[FieldKind, ...] = (
         summary="MINER: a Laplacian pyramid of J scales cut into blocks, each active block a tiny SIREN; each "
         "scale is its blocks' residual plus the bilinear 2x upsampling (U2) of the coarser scale; trained coarse "
         "to fine with pruning",
+        settings="`scales` (4), `block_size` (32), `target_mse`, `defaults` (`tuned`: learning rate 2e-3, `schedule` "
+        "`together`: a finer scale starts once the scale above falls by less than `min_gain` 20% over "
+        "`gain_window` 10 passes while the coarser ones go on, every started scale's active blocks in one "
+        "launch per pass; `paper`: MINER's 5e-4, plateau rule and `schedule` `sequential`, one scale after "
+        "the other; 3D: 22 units, 3 layers, 1e-3; `fast` (2D): `tuned` with `sample_fraction` 1/8 of each "
+        "block's samples a step and `stop_coarser` (coarser scales stop when a finer one starts): ~3x faster "
+        "to a PSNR, rougher coarse levels; on a 1 MP photo with 2 CPU cores 30 dB in ~10 s, as fast as the "
+        "hash grid at equal parameters), `learning_rate`, `omega`, `hidden_width`, `layers`, `max_epochs`, "
+        "`blocks_per_step` (sequential schedule; 0: every active block in one launch)",
     ),
     FieldKind(
         name="fourier",
@@ -82,6 +105,8 @@ KINDS: tuple[FieldKind, ...] = (
         tiers=f"{_TIERS}:fourier_tiers",
         summary="random Fourier features [cos 2πBx, sin 2πBx] (B Gaussian, fixed, saved with the model) + the "
         "same MLP decoder; a baseline",
+        settings="`frequencies` (256), `sigma` (10), `hidden_width` (128), `hidden_layers` (2), `learning_rate` (1e-3, "
+        "its own)",
         impls=(),
     ),
     FieldKind(
@@ -91,6 +116,8 @@ KINDS: tuple[FieldKind, ...] = (
         gl=f"{_GL}.mlp_gl:MlpGL",
         tiers=f"{_TIERS}:mlp_tiers",
         summary="the plain coordinate MLP (ReLU), or a SIREN with `activation=sine`; a baseline",
+        settings="`hidden_width` (256), `hidden_layers` (3), `activation` (relu), `omega` (30), `learning_rate` (1e-3, "
+        "its own)",
         impls=(),
     ),
 )

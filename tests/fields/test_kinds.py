@@ -1,5 +1,5 @@
 """The registry of field kinds (fields/kinds/__init__.py): its declared order, every registration's
-parts resolve to what they promise, the README's Fields table follows it, and an `impl` a kind
+parts resolve to what they promise, `fieldscope kinds` prints it, and an `impl` a kind
 lacks is refused. The walk through every kind (build, train, save, load, draw, budget) is
 tests/app/test_every_kind.py (it draws in GL)."""
 
@@ -13,6 +13,7 @@ import sys
 import pytest
 import torch
 
+from fieldscope.app.commands.kinds import markdown_table, plain_text
 from fieldscope.fields import config as configs
 from fieldscope.fields.errors import ConfigError
 from fieldscope.fields.kinds import KINDS, PARTS
@@ -67,13 +68,15 @@ def test_a_kind_with_growth_levels_has_their_settings(kind) -> None:
         assert resolution == DEFAULT_RESOLUTION
 
 
-def test_the_readme_fields_table_follows_the_registry() -> None:
-    readme = (ROOT / "README.md").read_text()
-    table = readme.split("## Fields", 1)[1].split("\n\n", 2)[1]
-    rows = [line.split(" | ") for line in table.splitlines()[2:]]
-    expected = [f"| `{kind.name}` | {kind.summary} |" for kind in KINDS]
-    got = [f"{cells[0]} | {cells[1]} |" for cells in rows]
-    assert got == expected, "README.md's Fields table: one row a kind, in KINDS' order, its summary second"
+def test_fieldscope_kinds_prints_every_registered_kind_in_order() -> None:
+    table = markdown_table().splitlines()
+    assert [row.split(" | ")[0] for row in table[2:]] == [f"| `{kind.name}`" for kind in KINDS]
+    for row, kind in zip(table[2:], KINDS, strict=True):
+        assert row == f"| `{kind.name}` | {kind.summary} | {kind.settings} |"
+        assert kind.settings.strip(), f"{kind.name}: no settings text"
+    text = plain_text(width=60)
+    starts = [text.index(f"\n{kind.name}\n" if i else f"{kind.name}\n") for i, kind in enumerate(KINDS)]
+    assert starts == sorted(starts) and max(len(line) for line in text.splitlines()) <= 60
 
 
 def hand_lists(text: str, window: int = 300) -> list[str]:
@@ -94,8 +97,7 @@ def test_no_module_lists_the_kinds_by_hand() -> None:
         for path in sorted((ROOT / folder).rglob("*.py")):
             if path != ROOT / "fields" / "kinds" / "__init__.py":
                 found += [f"{path.relative_to(ROOT)}: {text}" for text in hand_lists(path.read_text())]
-    commands = (ROOT / "README.md").read_text().split("## Fields", 1)[0]
-    found += [f"README.md: {text}" for text in hand_lists(commands)]
+    found += [f"README.md: {text}" for text in hand_lists((ROOT / "README.md").read_text())]
     assert found == []
     assert hand_lists("a, " + ", ".join(reversed(configs.kinds())) + " and b")  # the finder finds one
 
