@@ -20,8 +20,8 @@ from typing import BinaryIO
 import numpy as np
 from tqdm import tqdm
 
-# The subcommand modules load with the parser (their options show in --help); each keeps what is slow to
-# import (the window, 3D rendering, NeRF scenes, mesh libraries) inside the function that needs it.
+# The subcommand modules load with the parser (their options show in --help); what only the window needs
+# (DearPyGui, ModernGL) and the heavy optional libraries (mesh, image and volume readers) load when used.
 from fieldscope.app.commands import bench, compare, flow, kinds, ntk, render_path, timelapse, warmup
 from fieldscope.app.commands.bigimage import make_test_image, write_png
 from fieldscope.app.options import (
@@ -52,8 +52,10 @@ from fieldscope.fields.render.mesh_export import (
     vertex_normals,
     write_mesh,
 )
+from fieldscope.fields.render.render3d import RenderOptions, render_field
 from fieldscope.fields.scenes import TASKS, open_scene
 from fieldscope.fields.scenes.image import render_bands
+from fieldscope.fields.scenes.nerf import head_from, vertex_colours
 from fieldscope.fields.training.run import build_run
 from fieldscope.fields.training.trainer import Snapshot
 
@@ -189,7 +191,6 @@ def cmd_view(args: argparse.Namespace) -> int:
 
 def render_3d(args: argparse.Namespace, snapshot: Snapshot) -> int:
     """Render a 3D model from an orbit camera (unit-cube coordinates) or one of its test views."""
-    from fieldscope.fields.render.render3d import RenderOptions, render_field  # its Warp kernels: not at --help
 
     out = Path(args.out)
     check_image_output(out)
@@ -212,8 +213,6 @@ def render_3d(args: argparse.Namespace, snapshot: Snapshot) -> int:
         raise ConfigError(f"render size {camera.width}x{camera.height} is out of range (1..16384)")
     head = None
     if task == "nerf":
-        from fieldscope.fields.scenes.nerf import head_from  # ~1 s to import: only for NeRF models
-
         head = head_from(snapshot).to(args.device)
     field = snapshots.field_from(snapshot).to(args.device)
     options = RenderOptions(level=args.level)
@@ -241,8 +240,6 @@ def cmd_export_mesh(args: argparse.Namespace) -> int:
     vertices, faces = extract_mesh(field, args.resolution, level, inside_is_low)
     colors = None
     if facts.get("task") == "nerf":
-        from fieldscope.fields.scenes.nerf import head_from, vertex_colours  # ~1 s to import: NeRF models only
-
         colors = vertex_colours(field, head_from(snapshot).to(args.device), vertices, vertex_normals(vertices, faces))
     world = None if args.unit_cube else facts.get("world_from_unit")
     write_mesh(out, transform_points(vertices, world), faces, colors)

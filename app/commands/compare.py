@@ -27,6 +27,7 @@ from fieldscope.fields.errors import ConfigError
 from fieldscope.fields.field import FieldBase
 from fieldscope.fields.pixels import to_uint8
 from fieldscope.fields.render.cameras import orbit_camera
+from fieldscope.fields.render.render3d import render_field
 from fieldscope.fields.scenes import open_scene
 from fieldscope.fields.scenes.base import Scene
 from fieldscope.fields.scenes.image import render_image
@@ -119,8 +120,6 @@ def pictures_of(scene: Scene, model: FieldBase) -> np.ndarray:
         scale = PICTURE_SIDE / max(width, height)
         pixels = render_image(model, max(1, round(width * scale)), max(1, round(height * scale)))
     else:
-        from fieldscope.fields.render.render3d import render_field  # its Warp kernels: not at --help time
-
         camera = orbit_camera(30.0, 20.0, 2.0, PICTURE_SIDE, PICTURE_SIDE, 40.0)
         pixels = render_field(model, facts, camera)
     channels = pixels.shape[-1]

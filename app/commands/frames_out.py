@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from fieldscope.app.render.legend import font
 from fieldscope.fields.errors import ConfigError, FieldscopeError
 from fieldscope.fields.paths import plain_file_mode
 
@@ -148,8 +149,6 @@ class FrameSink:
 def stamp(frame: np.ndarray, text: str) -> np.ndarray:
     """The frame (H, W, 3) uint8 with `text` in white on a dark band along its top (STAMP rows)."""
     from PIL import Image, ImageDraw
-
-    from fieldscope.app.render.legend import font
 
     height = stamp_height(frame.shape[0])
     image = Image.fromarray(frame)

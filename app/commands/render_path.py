@@ -18,9 +18,14 @@ import torch
 from tqdm import tqdm
 
 from fieldscope.app.commands.frames_out import FrameSink
+from fieldscope.app.render.camera import Camera2D
 from fieldscope.fields import snapshot as snapshots
 from fieldscope.fields.errors import ConfigError, FieldscopeError
 from fieldscope.fields.pixels import to_uint8
+from fieldscope.fields.render.camera_path import frame_times
+from fieldscope.fields.render.camera_path_files import read_camera_path
+from fieldscope.fields.render.render3d import RenderOptions, render_field
+from fieldscope.fields.scenes.nerf import head_from
 
 if TYPE_CHECKING:
     from fieldscope.fields.field import FieldBase
@@ -51,15 +56,12 @@ def field_and_head(snapshot: Snapshot, device: str | torch.device) -> tuple[Fiel
     """The snapshot's field (and a NeRF's colour head, else None) on `device`."""
     head = None
     if snapshot.scene.get("task") == "nerf":
-        from fieldscope.fields.scenes.nerf import head_from
-
         head = head_from(snapshot).to(device)
     return snapshots.field_from(snapshot).to(device), head
 
 
 def draw_3d(snapshot: Snapshot, device: str | torch.device, level: float | None) -> Callable[[Camera], np.ndarray]:
     """A function camera -> frame (H, W, 3) uint8 of a 3D model (a NeRF's cameras in its world)."""
-    from fieldscope.fields.render.render3d import RenderOptions, render_field
 
     field, head = field_and_head(snapshot, device)
     facts = dict(snapshot.scene)
@@ -78,7 +80,6 @@ def draw_2d(
 ) -> Callable[[Sequence[float], float], np.ndarray]:
     """A function (centre, zoom) -> frame (H, W, 3) uint8 of a 2D model: the field over the view
     (black outside the image's extent), as the window's 2D view frames it."""
-    from fieldscope.app.render.camera import Camera2D
 
     field = snapshots.field_from(snapshot).to(device)
     size = tuple(snapshot.scene.get("size", (width, height)))
@@ -106,8 +107,6 @@ def video_size(args: argparse.Namespace, shot: Shot) -> tuple[int, int]:
 
 def render_camera_path(args: argparse.Namespace, snapshot: Snapshot) -> int:
     """Render the model along args.camera_path into args.out (a video file or a folder of PNGs)."""
-    from fieldscope.fields.render.camera_path import frame_times
-    from fieldscope.fields.render.camera_path_files import read_camera_path
 
     source = Path(args.camera_path)
     shot = read_camera_path(source, args.dataparser_transforms)

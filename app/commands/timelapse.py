@@ -20,10 +20,12 @@ import numpy as np
 
 from fieldscope.app.commands.frames_out import FrameSink, stamp
 from fieldscope.app.commands.render_path import field_and_head
+from fieldscope.app.ui.start_camera import parse_camera
 from fieldscope.fields import snapshot as snapshots
 from fieldscope.fields.errors import ConfigError
 from fieldscope.fields.pixels import to_uint8
 from fieldscope.fields.render.cameras import Camera, orbit_camera
+from fieldscope.fields.render.render3d import render_field
 from fieldscope.fields.scenes.image import render_bands
 from fieldscope.fields.training.trainer import Snapshot, Trainer
 
@@ -82,7 +84,6 @@ def frame_size(spec: str | None, facts: dict[str, Any], dims: int) -> tuple[int,
 
 def camera_for(spec: str | None, facts: dict[str, Any], width: int, height: int) -> tuple[Camera, bool]:
     """The camera of a 3D time-lapse and whether it is in the scene's world (a NeRF test view)."""
-    from fieldscope.app.ui.start_camera import parse_camera
 
     views = facts.get("test_views") or []
     choice = parse_camera(spec or ("test:0" if facts.get("task") == "nerf" and views else "orbit:30,20,2"))
@@ -115,8 +116,6 @@ def frame_drawer(facts: dict[str, Any], dims: int, args: argparse.Namespace) -> 
     camera, world = camera_for(args.camera, facts, width, height)
 
     def draw_3d(snapshot: Snapshot) -> np.ndarray:
-        from fieldscope.fields.render.render3d import render_field
-
         field, head = field_and_head(snapshot, args.device)
         return to_uint8(render_field(field, dict(snapshot.scene), camera, world_camera=world, head=head)[..., :3])
 

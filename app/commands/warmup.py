@@ -13,24 +13,18 @@ cached (a shader variant to find)."""
 from __future__ import annotations
 
 import argparse
-import sys
-import tempfile
 import time
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from fieldscope.app.options import add_device_option
-from fieldscope.fields.scenes import open_scene
-from fieldscope.fields.training.run import build_run
+import warp as wp
+
+from fieldscope.app.options import Subparsers, add_device_option
 
 if TYPE_CHECKING:
     from fieldscope.gpu.warmup import Loaded
 
-#: The tasks whose default views --views draws (app/commands/bench/scenes.py writes a small scene of each).
-VIEW_TASKS = ("image", "sdf", "volume", "nerf")
 
-
-def add_parser(sub: Any) -> None:
+def add_parser(sub: Subparsers) -> None:
     warmup = sub.add_parser("warmup", help="compile the Warp kernels the default scenes need (for CI and installs)")
     add_device_option(warmup)
     warmup.add_argument(
@@ -40,9 +34,7 @@ def add_parser(sub: Any) -> None:
 
 
 def cmd_warmup(args: argparse.Namespace) -> int:
-    import warp as wp
-
-    from fieldscope.fields.warmup import warm_up
+    from fieldscope.fields.warmup import warm_up  # lazy: imports every kind's modules, not for --help
 
     def say(loaded: Loaded) -> None:
         what = "compiled" if loaded.compiled else "loaded"
@@ -57,32 +49,7 @@ def cmd_warmup(args: argparse.Namespace) -> int:
         flush=True,
     )
     if args.views:
-        return warm_views(args.device)
-    return 0
+        from fieldscope.app.commands import warmup_views  # lazy: ModernGL and the GL renderer, only for --views
 
-
-def warm_views(device: str) -> int:
-    """Draw the default view of an untrained field on each of VIEW_TASKS' small scenes, 32x24 pixels
-    in the default view mode; print the seconds of each draw. 2 without a display."""
-    from fieldscope.app.commands.bench.scenes import write_scene
-    from fieldscope.app.render.context import NoDisplayError, create_context
-    from fieldscope.app.render.renderer import Renderer, ViewOptions, default_camera
-    from fieldscope.app.state.view import default_mode
-
-    try:
-        renderer = Renderer(create_context())
-    except NoDisplayError as error:
-        print(f"fieldscope: warmup --views: {error}", file=sys.stderr)
-        return 2
-    with tempfile.TemporaryDirectory(prefix="fieldscope-warmup-") as folder:
-        for task in VIEW_TASKS:
-            scene = open_scene(write_scene(task, Path(folder) / task), task, device=device)
-            trainer = build_run(scene, device=device)
-            trainer.publish("paused")
-            snapshot = trainer.latest()
-            options = ViewOptions(width=32, height=24, mode=default_mode(snapshot), legend=False)
-            started = time.perf_counter()
-            renderer.draw(snapshot, default_camera(snapshot), options)
-            print(f"view     {time.perf_counter() - started:6.2f} s  {task} ({options.mode})", flush=True)
-    renderer.release()
+        return warmup_views.warm_views(args.device)
     return 0

@@ -13,7 +13,7 @@ from PIL import Image, ImageDraw, ImageFont
 
 from fieldscope.app.render.colormaps import inferno, level_colour
 from fieldscope.app.state.blocks import STATE_COLOURS
-from fieldscope.fields.kinds.laplacian_blocks.field import STATUS_NAMES
+from fieldscope.fields.kinds.laplacian_blocks.layout import STATUS_NAMES
 from fieldscope.fields.pixels import to_uint8
 
 #: Level states of the strip, drawn as: filled level colour; grey outline; dark with a cross;

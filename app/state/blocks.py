@@ -9,8 +9,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from fieldscope.fields.kinds.laplacian_blocks.field import ACTIVE, STATUS_NAMES
-from fieldscope.fields.kinds.laplacian_blocks.layout import scale_layout
+from fieldscope.fields.kinds.laplacian_blocks.layout import ACTIVE, STATUS_NAMES, scale_layout
 from fieldscope.fields.training.trainer import Snapshot
 
 #: RGBA per block state (index = state): not started (clear), active (orange), converged (green),

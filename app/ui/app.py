@@ -19,9 +19,9 @@ from collections.abc import Callable
 from concurrent.futures import Future
 from pathlib import Path
 
-from fieldscope.app.render import Renderer
 from fieldscope.app.render.context import create_context, gl_description
 from fieldscope.app.render.progressive import ProgressiveView
+from fieldscope.app.render.renderer import Renderer
 from fieldscope.app.state.block_overlay import BlockOverlay
 from fieldscope.app.state.compare import TilesRenderer
 from fieldscope.app.state.comparison import Comparison

@@ -64,7 +64,7 @@ def gl_context(display: str) -> Any:
 
 @pytest.fixture(scope="session")
 def renderer(gl_context: Any) -> Any:
-    from fieldscope.app.render import Renderer
+    from fieldscope.app.render.renderer import Renderer
 
     return Renderer(gl_context)
 

@@ -11,18 +11,12 @@ import numpy as np
 import pytest
 import torch
 
-from fieldscope.app.render import Camera2D, Camera3D, ViewOptions
-from fieldscope.app.render.renderer import image_size
+from fieldscope.app.render.camera import Camera2D, Camera3D
+from fieldscope.app.render.renderer import ViewOptions, image_size
 from fieldscope.app.state import blocks
 from fieldscope.fields import config as configs
-from fieldscope.fields.kinds.laplacian_blocks.field import (
-    ACTIVE,
-    CONVERGED,
-    PRUNED,
-    STATUS_NAMES,
-    LaplacianBlocksConfig,
-)
-from fieldscope.fields.kinds.laplacian_blocks.layout import locate
+from fieldscope.fields.kinds.laplacian_blocks.field import LaplacianBlocksConfig
+from fieldscope.fields.kinds.laplacian_blocks.layout import ACTIVE, CONVERGED, PRUNED, STATUS_NAMES, locate
 from fieldscope.fields.scenes.image import ImageScene
 from tests.app.test_renderer import snapshot_of
 from tests.fields.test_laplacian_blocks_field import QUICK, half_flat_image, train

@@ -10,7 +10,8 @@ from typing import Any
 import numpy as np
 import pytest
 
-from fieldscope.app.render import Camera3D, ViewOptions
+from fieldscope.app.render.camera import Camera3D
+from fieldscope.app.render.renderer import ViewOptions
 from fieldscope.fields import snapshot as snapshots
 from fieldscope.fields.render.cameras import camera_rays, orbit_camera
 from fieldscope.fields.render.render3d import render_field

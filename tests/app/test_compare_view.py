@@ -13,7 +13,8 @@ import pytest
 from PIL import Image
 
 from fieldscope.app.commands.compare import plot_curves, plot_lines
-from fieldscope.app.render import Camera2D, ViewOptions
+from fieldscope.app.render.camera import Camera2D
+from fieldscope.app.render.renderer import ViewOptions
 from fieldscope.app.state.compare import CompareSession, NtkJob, draw_tiles, tile_grid
 from fieldscope.fields.errors import ConfigError
 from fieldscope.fields.training.run import TrainOptions

@@ -13,7 +13,7 @@ import dearpygui.dearpygui as dpg
 import numpy as np
 import pytest
 
-from fieldscope.app.render import Camera2D
+from fieldscope.app.render.camera import Camera2D
 from fieldscope.app.state.compare import CompareSession, tile_grid, tile_options
 from fieldscope.app.ui.panels.compare import ComparePanel
 

@@ -12,7 +12,8 @@ import pytest
 import torch
 from PIL import Image
 
-from fieldscope.app.render import Camera2D, field_gl
+from fieldscope.app.render import field_gl
+from fieldscope.app.render.camera import Camera2D
 from fieldscope.fields import config as configs
 from fieldscope.fields import snapshot as snapshots
 from fieldscope.fields.scenes import open_scene

@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 import torch
 
-from fieldscope.app.render import Camera2D, Camera3D, ViewOptions
+from fieldscope.app.render.camera import Camera2D, Camera3D
+from fieldscope.app.render.renderer import ViewOptions
 from fieldscope.fields import config as configs
 from fieldscope.fields.kinds.gaussian_buckets import GaussianBucketsConfig
 from fieldscope.fields.kinds.hashgrid import layout_of

@@ -11,8 +11,9 @@ import numpy as np
 import pytest
 import torch
 
-from fieldscope.app.render import Camera2D, ViewOptions
+from fieldscope.app.render.camera import Camera2D
 from fieldscope.app.render.colormaps import inferno
+from fieldscope.app.render.renderer import ViewOptions
 from fieldscope.fields import config as configs
 from fieldscope.fields import snapshot as snapshots
 from fieldscope.fields.kinds.hashgrid import HashGridConfig

@@ -12,8 +12,9 @@ import pytest
 import torch
 from scipy import ndimage
 
-from fieldscope.app.render import Camera2D, Camera3D, ViewOptions
+from fieldscope.app.render.camera import Camera2D, Camera3D
 from fieldscope.app.render.colormaps import inferno
+from fieldscope.app.render.renderer import ViewOptions
 from fieldscope.fields import config as configs
 from fieldscope.fields.kinds.gaussian_buckets import GaussianBucketsConfig
 from fieldscope.fields.kinds.hashgrid import HashGridConfig, layout_of

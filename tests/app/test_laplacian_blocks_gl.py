@@ -11,11 +11,12 @@ import numpy as np
 import pytest
 import torch
 
-from fieldscope.app.render import Camera2D, Camera3D, ViewOptions
+from fieldscope.app.render.camera import Camera2D, Camera3D
 from fieldscope.app.render.laplacian_blocks_gl import pack_weights, row_vec4s
+from fieldscope.app.render.renderer import ViewOptions
 from fieldscope.fields import config as configs
-from fieldscope.fields.kinds.laplacian_blocks.field import PRUNED, LaplacianBlocksConfig, siren_init
-from fieldscope.fields.kinds.laplacian_blocks.layout import scale_layout
+from fieldscope.fields.kinds.laplacian_blocks.field import LaplacianBlocksConfig, siren_init
+from fieldscope.fields.kinds.laplacian_blocks.layout import PRUNED, scale_layout
 from fieldscope.fields.scenes.image import ImageScene
 from fieldscope.fields.training.trainer import TrainConfig, Trainer
 from tests.app.test_renderer import snapshot_of, torch_eval

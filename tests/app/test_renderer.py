@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 import torch
 
-from fieldscope.app.render import Camera2D, Camera3D, ViewOptions
+from fieldscope.app.render.camera import Camera2D, Camera3D
+from fieldscope.app.render.renderer import ViewOptions
 from fieldscope.fields import snapshot as snapshots
 from fieldscope.fields.kinds.hashgrid import HashGridConfig
 from fieldscope.fields.training.trainer import Snapshot

@@ -9,7 +9,7 @@ import sys
 import pytest
 
 from fieldscope.app.cli import main
-from fieldscope.app.commands.warmup import VIEW_TASKS
+from fieldscope.app.commands.warmup_views import VIEW_TASKS
 
 
 def test_warmup_views_draws_every_task_view(display):

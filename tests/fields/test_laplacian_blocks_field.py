@@ -9,15 +9,8 @@ from fieldscope.fields import config as configs
 from fieldscope.fields import snapshot as snapshots
 from fieldscope.fields.errors import ConfigError
 from fieldscope.fields.kinds.laplacian_blocks import pyramid
-from fieldscope.fields.kinds.laplacian_blocks.field import (
-    ACTIVE,
-    CONVERGED,
-    NOT_STARTED,
-    PRUNED,
-    STOPPED,
-    LaplacianBlocksConfig,
-    LaplacianBlocksField,
-)
+from fieldscope.fields.kinds.laplacian_blocks.field import LaplacianBlocksConfig, LaplacianBlocksField
+from fieldscope.fields.kinds.laplacian_blocks.layout import ACTIVE, CONVERGED, NOT_STARTED, PRUNED, STOPPED
 from fieldscope.fields.scenes.base import Scene, psnr_from_mse
 from fieldscope.fields.scenes.image import ImageScene
 from fieldscope.fields.training.trainer import SetLearningRate, TrainConfig, Trainer

@@ -18,6 +18,13 @@ from typing import Any
 import numpy as np
 import torch
 
+from fieldscope.app.options import DEFAULT_IMAGE, add_device_option, key_values
+from fieldscope.app.state import collisions
+from fieldscope.fields import config as configs
+from fieldscope.fields.errors import ConfigError, InputError
+from fieldscope.fields.scenes import open_scene
+from fieldscope.fields.training.run import FieldOptions, TrainOptions, build_run
+
 FIELDS = ("hashgrid", "gaussian_buckets")
 #: Lagrangian Hashing's Table 1 / Fig. 6 pairings: (kind, log2 T).
 PAPER_PAIRS = (("hashgrid", 19), ("gaussian_buckets", 17), ("gaussian_buckets", 18))
@@ -25,8 +32,6 @@ COLOURS = {"hashgrid": (31, 119, 180), "gaussian_buckets": (214, 39, 40)}
 
 
 def add_parser(which: Any) -> None:
-    from fieldscope.app.options import add_device_option
-
     budget = which.add_parser("budget", help="PSNR vs parameter count: hash grid vs Gaussian buckets")
     budget.add_argument("--json", action="store_true")
     budget.add_argument("--regime", choices=("ours", "paper"), default="ours", help="see the module doc")
@@ -51,9 +56,6 @@ def fit_once(
 ) -> dict[str, Any]:
     """Fit one field for `steps` steps or `seconds` of training (the run plan the sigma schedule
     follows); its final PSNR and parameter counts (Gaussian means included, and not)."""
-    from fieldscope.app.options import key_values
-    from fieldscope.fields import config as configs
-    from fieldscope.fields.training.run import FieldOptions, TrainOptions, build_run
 
     lagrangian = configs.config_class(kind).capabilities.lagrangian_points
     extra = key_values(args.option, "--option") if lagrangian else {}
@@ -98,7 +100,6 @@ def point_report(field: Any, scene: Any) -> list[dict[str, Any]]:
     nearest point a place reads is (over ~3, the level adds almost nothing there), and whether the
     points sit where the image's detail is: the mean gradient norm W at the points over its mean
     over the image (1: no better than uniform)."""
-    from fieldscope.app.state import collisions
 
     info = field.inspect()
     probe = torch.rand(1 << 14, field.config.dims, generator=torch.Generator().manual_seed(0))
@@ -157,10 +158,6 @@ def plan(args: argparse.Namespace) -> list[tuple[str, int, int | None, float | N
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
-    from fieldscope.app.options import DEFAULT_IMAGE
-    from fieldscope.fields.errors import ConfigError
-    from fieldscope.fields.scenes import open_scene
-
     if args.regime == "paper" and not args.image:
         raise ConfigError("--regime paper needs --image: a large image (the paper's are gigapixel; e.g. 4096x4096)")
     results = []
@@ -196,8 +193,6 @@ def plot_pareto(results: list[dict[str, Any]], path: Path, size: tuple[int, int]
     """PSNR (dB) against parameters (log scale), one polyline per (image, kind) of the step-budget
     fits, drawn with Pillow and written atomically."""
     from PIL import Image, ImageDraw
-
-    from fieldscope.fields.errors import InputError
 
     rows = [r for r in results if r["budget"] == "steps" and math.isfinite(r["psnr"])]
     if not rows:

@@ -7,6 +7,7 @@ import argparse
 from typing import TYPE_CHECKING, Any
 
 from fieldscope.app.options import DEFAULT_IMAGE, Subparsers, add_field_options, field_options
+from fieldscope.app.state import collisions
 from fieldscope.fields.errors import ConfigError
 from fieldscope.fields.scenes import open_scene
 from fieldscope.fields.training.run import field_config
@@ -25,7 +26,6 @@ def add_parser(which: Subparsers) -> None:
 def collision_table(config: GridConfig) -> list[dict[str, Any]]:
     """Per level of a grid config: resolution, dense or hashed, vertices, entries, the share of
     colliding entries, the share of vertices that share their entry, the most per entry."""
-    from fieldscope.app.state import collisions  # its Warp kernels (~1 s to import): not at --help time
 
     rows = []
     for level in range(config.levels):

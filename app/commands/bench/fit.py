@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from fieldscope.app.options import DEFAULT_IMAGE, Subparsers, add_device_option, field_options, kind_help, train_options
 from fieldscope.fields import config as configs
+from fieldscope.fields.kinds.hashgrid import level_layout
 from fieldscope.fields.scenes import open_scene
 from fieldscope.fields.training.run import build_run, field_config
 from fieldscope.fields.training.trainer import Trainer
@@ -69,7 +70,6 @@ def fit_until(trainer: Trainer, targets: list[float], time_budget: float, eval_e
 
 def matching_table_size(config: GridConfig, params: int) -> int:
     """log2 table size of a hash-grid config whose table holds about `params` parameters."""
-    from fieldscope.fields.kinds.hashgrid import level_layout  # Warp (~1 s to import): not at --help time
 
     def size(k: int) -> int:
         layout = level_layout(config.dims, config.levels, config.base_resolution, config.growth, k)

@@ -14,8 +14,10 @@ from dataclasses import replace
 from typing import Any
 
 from fieldscope.app.options import DEFAULT_IMAGE
-from fieldscope.app.render import Camera2D, Renderer, ViewOptions, overlays
+from fieldscope.app.render import overlays
+from fieldscope.app.render.camera import Camera2D
 from fieldscope.app.render.heatmaps import lagrangian_start
+from fieldscope.app.render.renderer import Renderer, ViewOptions
 from fieldscope.app.state.levels import LevelState
 from fieldscope.app.state.session import Session, new_session
 from fieldscope.fields.scenes import open_scene

@@ -15,13 +15,17 @@ from typing import Any
 
 import torch
 
+from fieldscope.app.options import add_device_option, add_field_options, add_train_options, field_options, train_options
+from fieldscope.fields import reference
+from fieldscope.fields.errors import ConfigError
+from fieldscope.fields.scenes import open_scene
+from fieldscope.fields.training.run import build_run
+
 #: Share of the image's pixels, by gradient norm, that counts as its detail.
 DETAIL_SHARE = 0.10
 
 
 def add_parser(which: Any) -> None:
-    from fieldscope.app.options import add_device_option, add_field_options, add_train_options
-
     parser = which.add_parser("points", help="where the Gaussian-bucket field's Lagrangian points go while it trains")
     parser.add_argument("path", help="image to fit")
     parser.add_argument("--json", action="store_true")
@@ -57,7 +61,6 @@ def on_mask(mask: torch.Tensor, means: torch.Tensor) -> torch.Tensor:
 def serving(means: torch.Tensor, layout: Any, level: int, points: int, first_row: int) -> torch.Tensor:
     """(P,) bool: whether each point (rows first_row.. of means, bucket = row // K) lies within one
     cell (per axis) of a vertex that hashes to its bucket: a corner of the cell it is in."""
-    from fieldscope.fields import reference
 
     n = layout.resolution[level]
     cell = torch.clamp(torch.floor(means.clamp(0.0, 1.0) * n), max=n - 1).long()
@@ -118,15 +121,11 @@ def train_points(
 ) -> tuple[dict[str, Any], Any]:
     """Train the Gaussian-bucket field (and, with --against-hashgrid, a hash grid, a step of each in
     turn) for `steps` or `seconds`; the report and the trainer."""
-    from fieldscope.app.options import field_options, train_options
-    from fieldscope.fields.training.run import build_run
 
     options = field_options(args)
     trainer = build_run(scene, options, train_options(args), args.device)
     field = trainer.field
     if not field.config.capabilities.lagrangian_points:
-        from fieldscope.fields.errors import ConfigError
-
         raise ConfigError(f"the {options.kind} field has no Lagrangian points (use --field gaussian_buckets)")
     grid = None
     if args.against_hashgrid:
@@ -177,8 +176,6 @@ def train_points(
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
-    from fieldscope.fields.scenes import open_scene
-
     scene = open_scene(args.path, device=args.device)
     steps = args.steps if args.steps is not None or args.seconds is not None else 100
     report, _trainer = train_points(scene, args, steps, args.seconds)

@@ -10,6 +10,7 @@ import time
 from typing import Any
 
 from fieldscope.app.options import Subparsers, add_device_option
+from fieldscope.app.render import camera, context, renderer
 from fieldscope.fields.scenes.sphere import SphereScene
 from fieldscope.fields.training.run import FieldOptions, TrainOptions, build_run
 from fieldscope.fields.training.trainer import Snapshot
@@ -39,8 +40,6 @@ def trained_sphere(steps: int, device: str, impl: str = "warp") -> Snapshot:
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
-    from fieldscope.app.render import camera, context, renderer  # ModernGL: not at --help time
-
     snapshot = trained_sphere(args.steps, args.device, args.impl)
     drawer = renderer.Renderer()
     options = renderer.ViewOptions(width=args.width, height=args.height, mode=args.mode)

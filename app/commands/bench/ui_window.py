@@ -72,7 +72,8 @@ def run_window(app: App, seconds: float, move: bool) -> tuple[dict[str, float], 
 def live_view(app: App, path: Path, seconds: float) -> dict[str, float]:
     """Open `path` in the running window and follow it, paced as App.run: seconds to the first
     picture after the scene is ready, seconds between pictures of newer snapshots (p95), the
-    trainer's steps/s after a warm-up (2 s and 2 steps), and frame times."""
+    trainer's steps/s after a warm-up (2 s and 2 steps) over `seconds` or until it publishes a newer
+    step, whichever is later, and frame times."""
     old = app.session
     app.open(path)
     if not app.run_until(lambda: app.session is not old, 600):
@@ -81,8 +82,9 @@ def live_view(app: App, path: Path, seconds: float) -> dict[str, float]:
     session, pictures, shown, first_step = app.session, [], None, None
     warm = ready + 2.0
     while (first_step is None and time.perf_counter() - ready < 600) or (
-        first_step is not None and time.perf_counter() - first_step[1] < seconds
-    ):
+        first_step is not None
+        and time.perf_counter() - first_step[1] < max(seconds, 600 * (app.snapshot().step == first_step[0]))
+    ):  # `seconds`, or until a newer step (a rate of no steps says nothing on a loaded machine)
         begin = time.perf_counter()
         app.frame()
         picture = app.view.shown_snapshot

@@ -32,6 +32,11 @@ from fieldscope.fields.errors import ConfigError
 from fieldscope.fields.field import FieldBase, TrainingStrategy, checked_level_mask
 from fieldscope.fields.kinds.laplacian_blocks.geometry import BlockGeometry, torch_blocks
 from fieldscope.fields.kinds.laplacian_blocks.layout import (
+    ACTIVE,
+    CONVERGED,
+    NOT_STARTED,
+    STATUS_NAMES,
+    STOPPED,
     block_grid,
     from_blocks,
     sample_counts,
@@ -49,10 +54,6 @@ IMPLEMENTATIONS = ("warp", "torch")
 #: "together": a finer scale starts once the one above is good enough and all started scales train
 #: in one launch per pass (fields/kinds/laplacian_blocks/together.py).
 SCHEDULES = ("sequential", "together")
-
-# Block states (the `status` buffer).
-NOT_STARTED, ACTIVE, CONVERGED, STOPPED, PRUNED = 0, 1, 2, 3, 4
-STATUS_NAMES = ("not_started", "active", "converged", "stopped", "pruned")
 
 #: Default block side per dimension (MINER: 32x32 pixels, 16^3 voxels).
 DEFAULT_BLOCK = {2: 32, 3: 16}

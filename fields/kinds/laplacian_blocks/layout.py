@@ -13,6 +13,11 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 import torch
 
+# Block states (the `status` buffer); here, not in field.py, so that the view's legend and block
+# colours read them without loading the Warp kernels.
+NOT_STARTED, ACTIVE, CONVERGED, STOPPED, PRUNED = 0, 1, 2, 3, 4
+STATUS_NAMES = ("not_started", "active", "converged", "stopped", "pruned")
+
 
 class PyramidShape(Protocol):
     """What the layout reads of a LaplacianBlocksConfig (fields/kinds/laplacian_blocks/field.py, which imports

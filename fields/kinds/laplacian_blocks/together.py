@@ -25,16 +25,19 @@ import torch
 
 from fieldscope.fields.errors import ConfigError
 from fieldscope.fields.kinds.laplacian_blocks import pyramid
-from fieldscope.fields.kinds.laplacian_blocks.field import (
+from fieldscope.fields.kinds.laplacian_blocks.field import LaplacianBlocksField, given
+from fieldscope.fields.kinds.laplacian_blocks.layout import (
     ACTIVE,
     CONVERGED,
     NOT_STARTED,
     PRUNED,
     STOPPED,
-    LaplacianBlocksField,
-    given,
+    Scale,
+    from_blocks,
+    sample_counts,
+    to_blocks,
+    upsample2,
 )
-from fieldscope.fields.kinds.laplacian_blocks.layout import Scale, from_blocks, sample_counts, to_blocks, upsample2
 from fieldscope.fields.kinds.laplacian_blocks.training import (
     BETAS,
     EPS,

@@ -32,17 +32,20 @@ import torch
 from fieldscope.fields.errors import ConfigError
 from fieldscope.fields.kinds.laplacian_blocks import pyramid
 from fieldscope.fields.kinds.laplacian_blocks.field import (
-    ACTIVE,
-    CONVERGED,
-    NOT_STARTED,
-    PRUNED,
-    STOPPED,
     LaplacianBlocksConfig,
     LaplacianBlocksField,
     given,
     siren_init,
 )
-from fieldscope.fields.kinds.laplacian_blocks.layout import Scale, to_blocks
+from fieldscope.fields.kinds.laplacian_blocks.layout import (
+    ACTIVE,
+    CONVERGED,
+    NOT_STARTED,
+    PRUNED,
+    STOPPED,
+    Scale,
+    to_blocks,
+)
 from fieldscope.fields.scenes.base import psnr_from_mse
 from fieldscope.fields.training.trainer import TrainingError
 from fieldscope.fields.warp_bridge import warp_call
