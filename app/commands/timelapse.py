@@ -4,8 +4,10 @@ its parameters, as the window's live view gets them) and a frame is drawn from t
 from the trainer's own tensors: a 2D field over its whole image, a 3D field from a camera
 (`test:N`, a NeRF's test view N, the default for NeRF scenes; `orbit:AZ,EL,DIST` around the unit
 cube's centre, orbit:30,20,2 by default). Each frame is stamped with the step, the seconds of
-training and the scene's headline metric. The file is written as `render --camera-path` writes:
-atomically, nothing left behind by an error or Ctrl-C."""
+training and the scene's headline metric. With --mode, --overlay or --lod the frames are drawn as
+the window's view draws them (app/commands/looks.py: its view modes, and the inside views laid over
+them: Lagrangian points, a heatmap, Laplacian blocks, the level strip). The file is written as
+`render --camera-path` writes: atomically, nothing left behind by an error or Ctrl-C."""
 
 from __future__ import annotations
 
@@ -18,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from fieldscope.app.commands import looks
 from fieldscope.app.commands.frames_out import FrameSink, stamp
 from fieldscope.app.commands.render_path import field_and_head
 from fieldscope.fields import snapshot as snapshots
@@ -39,6 +42,7 @@ def add_options(fit: argparse.ArgumentParser) -> None:
     group.add_argument("--camera", metavar="SPEC", help="3D: test:N (a NeRF's test view) or orbit:AZ,EL,DIST")
     group.add_argument("--timelapse-size", metavar="WxH", help=f"frame size (default: longest side {DEFAULT_SIDE})")
     group.add_argument("--timelapse-fps", type=float, default=10.0, help="frames per second of the video (10)")
+    looks.add_options(group)
 
 
 @dataclass(frozen=True)
@@ -98,12 +102,23 @@ def camera_for(spec: str | None, facts: dict[str, Any], width: int, height: int)
 Drawer = Callable[[Snapshot], np.ndarray]
 
 
-def frame_drawer(facts: dict[str, Any], dims: int, args: argparse.Namespace) -> tuple[Drawer, int, int]:
-    """A function snapshot -> frame (H, W, 3) uint8, and the frame's width and height."""
+def frame_drawer(
+    facts: dict[str, Any],
+    dims: int,
+    args: argparse.Namespace,
+    truth: np.ndarray | None = None,
+    first: Snapshot | None = None,
+) -> tuple[Drawer, int, int]:
+    """A function snapshot -> frame (H, W, 3) uint8, and the frame's width and height; `truth`: a
+    2D scene's target image (H, W, C), for --mode truth and error; `first`: a snapshot the look's
+    mode and overlays are checked against (before training)."""
     width, height = frame_size(args.timelapse_size, facts, dims)
+    if dims == 2 and args.camera:
+        raise ConfigError(f"--camera {args.camera}: the scene is 2D (its time-lapse shows the whole image)")
+    look = looks.Look.from_args(args)
+    if look.by_view:
+        return view_drawer(look, facts, dims, args, truth, width, height, first), width, height
     if dims == 2:
-        if args.camera:
-            raise ConfigError(f"--camera {args.camera}: the scene is 2D (its time-lapse shows the whole image)")
 
         def draw_2d(snapshot: Snapshot) -> np.ndarray:
             field = snapshots.field_from(snapshot).to(args.device)
@@ -123,6 +138,36 @@ def frame_drawer(facts: dict[str, Any], dims: int, args: argparse.Namespace) -> 
     return draw_3d, width, height
 
 
+def view_drawer(
+    look: looks.Look,
+    facts: dict[str, Any],
+    dims: int,
+    args: argparse.Namespace,
+    truth: np.ndarray | None,
+    width: int,
+    height: int,
+    first: Snapshot | None,
+) -> Drawer:
+    """Frames drawn by the window's renderer in `look`, from the time-lapse's camera (2D: the whole
+    image); the look checked against `first` (ConfigError for what the field cannot show)."""
+    from fieldscope.app.commands import view_frames  # ModernGL and the window's renderer: only for a look
+    from fieldscope.app.render.camera import Camera2D
+
+    if dims == 2:
+        camera: Any = Camera2D()
+    else:
+        headless, world = camera_for(args.camera, facts, width, height)
+        camera = view_frames.view_camera(headless, facts.get("unit_from_world") if world else None)
+    if first is not None:
+        view_frames.view_options(look, first, width, height, truth)
+    drawer = view_frames.ViewDrawer(look)
+
+    def draw(snapshot: Snapshot) -> np.ndarray:
+        return drawer.frame(snapshot, camera, width, height, truth)
+
+    return draw
+
+
 class Timelapse:
     """Draws frames from the trainer's published snapshots into a FrameSink."""
 
@@ -130,8 +175,11 @@ class Timelapse:
         self.every = Every.parse(str(args.every))
         self.trainer, self.headline = trainer, headline
         trainer.publish("running")
-        facts, dims = dict(trainer.latest().scene), int(trainer.field.config.dims)
-        self.draw, width, height = frame_drawer(facts, dims, args)
+        first = trainer.latest()
+        facts, dims = dict(first.scene), int(trainer.field.config.dims)
+        pixels = getattr(trainer.scene, "pixels", None)
+        truth = pixels.detach().cpu().numpy() if dims == 2 and pixels is not None else None
+        self.draw, width, height = frame_drawer(facts, dims, args, truth, first)
         self.sink = FrameSink(args.timelapse, width, height, args.timelapse_fps)
         self.last_step, self.last_seconds = -1, -math.inf
         self.drawing = 0.0  # seconds spent drawing frames
