@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from fieldscope.app.commands import looks
-from fieldscope.app.commands.frames_out import FrameSink, stamp
+from fieldscope.app.commands.frames_out import FrameSink, stamp, stamp_text
 from fieldscope.app.commands.render_path import field_and_head
 from fieldscope.fields import snapshot as snapshots
 from fieldscope.fields.errors import ConfigError
@@ -197,10 +197,7 @@ class Timelapse:
         started = time.perf_counter()
         self.trainer.publish("running")
         snapshot = self.trainer.latest()
-        value = snapshot.metrics.get(self.headline, math.nan)
-        shown = f"{value:.4g}" if math.isfinite(value) else "(not measured yet)"
-        text = f"step {snapshot.step}  {snapshot.elapsed:.1f} s  {self.headline.upper()} {shown}"
-        self.sink.add(stamp(self.draw(snapshot), text))
+        self.sink.add(stamp(self.draw(snapshot), stamp_text(snapshot, self.headline)))
         self.last_step, self.last_seconds = snapshot.step, snapshot.elapsed
         self.drawing += time.perf_counter() - started
 
