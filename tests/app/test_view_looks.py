@@ -106,6 +106,7 @@ assert main(["render", {str(model)!r}, "--camera-path", {str(tmp_path / "path.js
 assert main(["fit", {str(astronaut_path)!r}, "--steps", "20", "--out", {str(tmp_path / "astro.fsnap")!r},
              "--levels", "6", "--log2-table-size", "12", "--batch-size", "2048", "--quiet", "--seed", "3",
              "--timelapse", {str(tmp_path / "lapse")!r} + "/", "--every", "10", "--timelapse-size", "96x96",
+             "--timelapse-share", "1",
              "--mode", "error", "--overlay", "levels", "--lod", "4"]) == 0
 """
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=600)
