@@ -83,7 +83,15 @@ def run_fit(args: argparse.Namespace) -> dict[str, Any]:
             )
     rate = statistics.mean(r["steps"] / r["seconds"] for r in plain)
     with_video = statistics.mean(r["steps"] / r["seconds"] for r in recorded)
-    return {"what": "fit --timelapse", "plain": plain, "recorded": recorded, "steps_ratio": with_video / rate}
+    share = statistics.mean(r["drawing_s"] / r["seconds"] for r in recorded)
+    _say(args, f"drawing took {share:.1%} of the recorded rounds' time")
+    return {
+        "what": "fit --timelapse",
+        "plain": plain,
+        "recorded": recorded,
+        "steps_ratio": with_video / rate,
+        "drawing_share": share,
+    }
 
 
 def run_window(args: argparse.Namespace) -> dict[str, Any]:
