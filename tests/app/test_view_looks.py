@@ -16,10 +16,11 @@ import imageio.v3 as iio
 import numpy as np
 import pytest
 
-from fieldscope.app.commands.looks import Look, parse_overlays
+from fieldscope.app.commands.looks import MODES_HELP, Look, parse_overlays
 from fieldscope.app.commands.view_frames import ViewDrawer, view_camera, view_options
 from fieldscope.app.render.camera import Camera2D, Camera3D
 from fieldscope.app.state import collisions
+from fieldscope.app.state.view import USER_MODES
 from fieldscope.fields import snapshot as snapshots
 from fieldscope.fields.errors import ConfigError
 from fieldscope.fields.render.camera_path import CameraPath, Keyframe
@@ -30,6 +31,7 @@ from fieldscope.fields.render.cameras import orbit_camera
 def test_overlay_lists_parse_and_bad_ones_are_one_line():
     assert parse_overlays("points, collisions:3,levels") == (("points", None), ("collisions", 3), ("levels", None))
     assert parse_overlays(None) == () and not Look().by_view and Look(lod=2).by_view
+    assert "; ".join(f"{dims}D: {' '.join(modes)}" for dims, modes in USER_MODES.items()) == MODES_HELP
     for text, message in [
         ("points,bogus", "unknown"),
         ("levels:2", "takes no level"),
