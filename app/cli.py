@@ -24,6 +24,7 @@ from tqdm import tqdm
 # (DearPyGui, ModernGL) and the heavy optional libraries (mesh, image and volume readers) load when used.
 from fieldscope.app.commands import bench, compare, flow, kinds, ntk, render_path, timelapse, warmup
 from fieldscope.app.commands.bigimage import make_test_image, write_png
+from fieldscope.app.commands.frames_out import headline_metric
 from fieldscope.app.options import (
     DEFAULT_IMAGE,
     add_device_option,
@@ -89,7 +90,7 @@ def cmd_fit(args: argparse.Namespace) -> int:
     )
     started = time.perf_counter()
     last_eval, eval_cost = -math.inf, 0.0
-    headline = "psnr" if scene.task in ("image", "volume", "nerf") else "iou"
+    headline = headline_metric(scene.task)
     recorder = timelapse.start(args, trainer, headline)  # None without --timelapse
     try:
         while True:

@@ -1,12 +1,13 @@
 """Where rendered frames go: a video (H.264, yuv420p, through imageio-ffmpeg) or a folder of PNG
 frames, written atomically: into a temporary file or folder next to the target, renamed over it at
 the end; anything that fails or is interrupted leaves nothing behind. Also the text stamp of a
-time-lapse frame."""
+time-lapse frame (the step, the seconds of training and the scene's headline metric)."""
 
 from __future__ import annotations
 
 import contextlib
 import functools
+import math
 import os
 import shutil
 import subprocess
@@ -20,6 +21,7 @@ import numpy as np
 from fieldscope.app.render.legend import font
 from fieldscope.fields.errors import ConfigError, FieldscopeError
 from fieldscope.fields.paths import plain_file_mode
+from fieldscope.fields.training.trainer import Snapshot
 
 VIDEO_SUFFIXES = (".mp4", ".mkv", ".mov", ".avi")
 #: Codecs that need even frame sides in yuv420p.
@@ -144,6 +146,18 @@ class FrameSink:
     ) -> None:
         if kind is not None:
             self.discard()
+
+
+def headline_metric(task: str) -> str:
+    """The metric a time-lapse frame is stamped with (and `fit`'s progress bar shows) for a scene task."""
+    return "psnr" if task in ("image", "volume", "nerf") else "iou"
+
+
+def stamp_text(snapshot: Snapshot, headline: str) -> str:
+    """'step 40  12.3 s  PSNR 24.5' of a snapshot."""
+    value = snapshot.metrics.get(headline, math.nan)
+    shown = f"{value:.4g}" if math.isfinite(value) else "(not measured yet)"
+    return f"step {snapshot.step}  {snapshot.elapsed:.1f} s  {headline.upper()} {shown}"
 
 
 def stamp(frame: np.ndarray, text: str) -> np.ndarray:

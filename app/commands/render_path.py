@@ -2,7 +2,8 @@
 of a saved field along a camera path (fields/render/camera_path_files.py reads the file), drawn by
 the headless renderer one frame at a time with a progress bar. Size, frame rate and length come
 from the file unless given. A 3D path is in the NeRF data set's own world for a NeRF model, in
-the unit cube (y up) for the other 3D models; a 2D path holds view centres and zooms."""
+the unit cube (y up) for the other 3D models; a 2D path holds view centres and zooms. With --mode,
+--overlay or --lod the frames are drawn as the window's view draws them (app/commands/looks.py)."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from fieldscope.app.commands import looks
 from fieldscope.app.commands.frames_out import FrameSink
 from fieldscope.app.render.camera import Camera2D
 from fieldscope.fields import snapshot as snapshots
@@ -50,6 +52,7 @@ def add_options(render: argparse.ArgumentParser) -> None:
         "--dataparser-transforms", metavar="JSON", help="nerfstudio's dataparser_transforms.json of the path's run"
     )
     group.add_argument("--codec", default="libx264", help="ffmpeg video encoder (default libx264, in yuv420p)")
+    looks.add_options(group)
 
 
 def field_and_head(snapshot: Snapshot, device: str | torch.device) -> tuple[FieldBase, NerfHead | None]:
@@ -119,7 +122,10 @@ def render_camera_path(args: argparse.Namespace, snapshot: Snapshot) -> int:
     path_dims = shot.path.dims if shot.path is not None else 3
     if path_dims != dims:
         raise ConfigError(f"{source}: a {path_dims}D camera path, but {args.model} is a {dims}D model")
-    if dims == 3:
+    look = looks.Look.from_args(args)
+    if look.by_view:
+        frame = view_frames(args, snapshot, shot, look, width, height, fps, seconds)
+    elif dims == 3:
         poses = shot.poses(fps, seconds)
         draw_camera = draw_3d(snapshot, args.device, args.level)
 
@@ -143,3 +149,39 @@ def render_camera_path(args: argparse.Namespace, snapshot: Snapshot) -> int:
     fps_text = f"{fps:g}" if math.isfinite(fps) else str(fps)
     print(f"rendered {count} frames of {width}x{height} at {fps_text} fps along {source} -> {target}")
     return 0
+
+
+def view_frames(
+    args: argparse.Namespace,
+    snapshot: Snapshot,
+    shot: Shot,
+    look: looks.Look,
+    width: int,
+    height: int,
+    fps: float,
+    seconds: float,
+) -> Callable[[int], np.ndarray]:
+    """Frame i -> (H, W, 3) uint8 drawn by the window's renderer in `look` (its options checked
+    against the model here, before any file is opened)."""
+    from fieldscope.app.commands import view_frames as by_view  # ModernGL and the window's renderer
+    from fieldscope.app.render.camera import Camera2D
+    from fieldscope.fields.render.camera_path import frame_times
+
+    by_view.view_options(look, snapshot, width, height)
+    drawer = by_view.ViewDrawer(look)
+    if int(snapshot.config.dims) == 3:
+        poses = shot.poses(fps, seconds)
+        facts = snapshot.scene or {}
+        unit = facts.get("unit_from_world") if facts.get("task") == "nerf" else None
+
+        def frame_3d(i: int) -> np.ndarray:
+            return drawer.frame(snapshot, by_view.view_camera(poses.camera(i, width, height), unit), width, height)
+
+        return frame_3d
+    views = shot.path.views(frame_times(fps, seconds) * (shot.path.seconds / seconds))
+
+    def frame_2d(i: int) -> np.ndarray:
+        camera = Camera2D((float(views.center[i][0]), float(views.center[i][1])), float(views.zoom[i]))
+        return drawer.frame(snapshot, camera, width, height)
+
+    return frame_2d

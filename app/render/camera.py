@@ -77,13 +77,16 @@ class Camera2D:
 
 @dataclass(frozen=True)
 class Camera3D:
-    """Orbit camera: looks at `target` from `distance`, at azimuth/elevation in degrees (y up)."""
+    """Orbit camera: looks at `target` from `distance`, at azimuth/elevation in degrees (y up),
+    turned by `roll` degrees about its viewing direction (positive: the picture turns clockwise, the
+    camera's right vector towards its unrolled up; the mouse never rolls it, a camera path may)."""
 
     target: tuple[float, float, float] = (0.5, 0.5, 0.5)
     distance: float = 2.4
     azimuth: float = 35.0
     elevation: float = 25.0
     fov: float = 40.0
+    roll: float = 0.0
 
     def basis(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """eye, forward, right, up as float32 (3,)."""
@@ -91,9 +94,10 @@ class Camera3D:
         offset = np.array([math.cos(el) * math.sin(az), math.sin(el), math.cos(el) * math.cos(az)])
         eye = np.array(self.target) + self.distance * offset
         forward = -offset / np.linalg.norm(offset)
-        right = np.cross(forward, [0.0, 1.0, 0.0])
-        right /= max(np.linalg.norm(right), 1e-9)
-        up = np.cross(right, forward)
+        right, up = level_axes(forward)
+        if self.roll:
+            turn = math.radians(self.roll)
+            right, up = math.cos(turn) * right + math.sin(turn) * up, math.cos(turn) * up - math.sin(turn) * right
         return tuple(v.astype(np.float32) for v in (eye, forward, right, up))  # type: ignore[return-value]
 
     def slice_point(
@@ -133,25 +137,44 @@ class Camera3D:
         return replace(self, distance=float(np.clip(self.distance / factor, 0.05, 20.0)))
 
 
+def level_axes(forward: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Right and up (3,) of an unrolled camera looking along the unit vector `forward` (3,): right
+    level (in the x-z plane), up towards +y."""
+    right = np.cross(forward, [0.0, 1.0, 0.0])
+    right /= max(np.linalg.norm(right), 1e-9)
+    return right, np.cross(right, forward)
+
+
 #: The view's camera: 2D (pan and zoom over the image) or 3D (orbit around a target).
 ViewCamera = Camera2D | Camera3D
 
 
-def test_view_camera(view: dict[str, Any], unit_from_world: np.ndarray) -> Camera3D:
-    """The orbit camera that sees as a NeRF test view (fields.cameras.Camera.to_dict: c2w, intrinsics,
-    size; OpenGL axes, x right, y up, looking down -z) sees, in unit-cube coordinates: its eye, its
-    direction and vertical field of view (a test view's roll about its axis is not kept: the
-    Blender scenes' cameras have none)."""
-    c2w = np.asarray(view["c2w"], np.float64)
-    eye = (unit_from_world @ np.append(c2w[:3, 3], 1.0))[:3]
-    forward = unit_from_world[:3, :3] @ -c2w[:3, 2]
+def pose_camera(c2w: np.ndarray, fov: float, unit_from_world: np.ndarray | None = None) -> Camera3D:
+    """The orbit camera that sees as a camera-to-world pose (4, 4) (OpenGL axes: x right, y up,
+    looking down -z) with vertical field of view `fov` (degrees) sees, in unit-cube coordinates (a
+    pose in a NeRF's world is mapped by unit_from_world (4, 4), a similarity): its eye, direction,
+    roll about that direction and field of view. Its target lies where the view passes nearest the
+    cube's centre."""
+    c2w = np.asarray(c2w, np.float64)
+    rotation = np.eye(3) if unit_from_world is None else np.asarray(unit_from_world, np.float64)[:3, :3]
+    eye = c2w[:3, 3] if unit_from_world is None else (np.asarray(unit_from_world) @ np.append(c2w[:3, 3], 1.0))[:3]
+    forward = rotation @ -c2w[:3, 2]
     forward /= np.linalg.norm(forward)
+    camera_right = rotation @ c2w[:3, 0]
+    right, up = level_axes(forward)
+    roll = math.degrees(math.atan2(float(camera_right @ up), float(camera_right @ right)))
     centre = np.full(3, 0.5)
     distance = max(float(np.dot(centre - eye, forward)), 1e-3)
     target = eye + distance * forward
     offset = -forward
     elevation = math.degrees(math.asin(float(np.clip(offset[1], -1.0, 1.0))))
     azimuth = math.degrees(math.atan2(offset[0], offset[2])) % 360.0
+    return Camera3D(tuple(float(v) for v in target), distance, azimuth, elevation, float(fov), roll)
+
+
+def test_view_camera(view: dict[str, Any], unit_from_world: np.ndarray) -> Camera3D:
+    """The orbit camera that sees as a NeRF test view (fields.cameras.Camera.to_dict: c2w, intrinsics,
+    size; OpenGL axes, x right, y up, looking down -z) sees, in unit-cube coordinates (pose_camera)."""
     fy, height = float(view["intrinsics"][1]), float(view["size"][1])
     fov = math.degrees(2.0 * math.atan(0.5 * height / fy))
-    return Camera3D(tuple(float(v) for v in target), distance, azimuth, elevation, fov)
+    return pose_camera(np.asarray(view["c2w"], np.float64), fov, unit_from_world)

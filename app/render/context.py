@@ -42,6 +42,18 @@ def create_context() -> moderngl.Context:
         raise NoDisplayError(f"no usable OpenGL 4.3 display ({error})") from None
 
 
+def headless_context() -> moderngl.Context:
+    """An offscreen context for commands without a window (`render --camera-path --mode`, `fit
+    --timelapse --mode`): EGL (no display needed; Mesa's llvmpipe on a machine without a GPU), else
+    GLX on the display; NoDisplayError when neither opens."""
+    try:
+        return moderngl.create_context(standalone=True, require=GL_VERSION, backend="egl")
+    except Exception as egl:  # glcontext raises plain Exceptions
+        if not has_display():
+            raise NoDisplayError(f"no usable OpenGL 4.3: EGL failed ({egl}) and no display is set") from None
+        return create_context()
+
+
 @functools.cache
 def _gl_finish() -> Callable[[], None] | None:
     """libGL's glFinish called through ctypes, or None where there is no libGL."""

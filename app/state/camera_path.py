@@ -3,9 +3,8 @@ time to scrub to, play and loop, keyframe frusta projected into the 3D view, fil
 job that draws the path with the view's renderer (a video written atomically; cancel leaves nothing).
 
 3D keyframes are kept in unit-cube coordinates, the view's own; a NeRF scene's path is saved and
-read in its data set's world (world_from_unit). The view's orbit camera has no roll, so a path with
-rolled keyframes (from a file) shows in the window without their roll; `render --camera-path`
-draws it exactly."""
+read in its data set's world (world_from_unit). The view's camera takes a path's roll (keyframes
+from a file may be rolled): the preview shows the frames `render --camera-path` draws."""
 
 from __future__ import annotations
 
@@ -18,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from fieldscope.app.commands.frames_out import FrameSink
-from fieldscope.app.render.camera import Camera2D, Camera3D, test_view_camera
+from fieldscope.app.render.camera import Camera2D, Camera3D, pose_camera
 from fieldscope.app.state.export import draw_tiled
 from fieldscope.app.state.jobs import JobSteps
 from fieldscope.fields.errors import ConfigError
@@ -42,13 +41,6 @@ def camera_pose(camera: Camera3D) -> np.ndarray:
     c2w[:3, 0], c2w[:3, 1], c2w[:3, 2], c2w[:3, 3] = right, up, -forward, eye
     c2w[:3, :3] /= np.linalg.norm(c2w[:3, :3], axis=0)
     return c2w
-
-
-def pose_camera(c2w: np.ndarray, fov: float) -> Camera3D:
-    """The orbit camera closest to a pose (unit cube): its eye, direction and fov (no roll)."""
-    focal = 0.5 / math.tan(math.radians(fov) / 2.0)
-    view = {"c2w": np.asarray(c2w).tolist(), "intrinsics": [focal, focal, 0.5, 0.5], "size": [1, 1]}
-    return test_view_camera(view, np.eye(4))
 
 
 def similarity(matrix: Any | None, c2w: np.ndarray) -> np.ndarray:

@@ -1,6 +1,6 @@
 """The App: the composition root of the window and its frame loop. It makes the window's state
 objects (app/state: the current session, opening, training, levels, the views, overlays, flow,
-exports, comparison, jobs, status), the panels that paint them and send them the user's commands
+exports, the recording, comparison, jobs, status), the panels that paint them and send them the user's commands
 (app/ui/panels), and the Window that lays the panels out; scripts, tests and benchmarks drive the
 same state objects the panels do (app.training.pause(), app.overlays.set_heatmap(...), ...).
 
@@ -32,6 +32,7 @@ from fieldscope.app.state.jobs import Jobs
 from fieldscope.app.state.level_mask import LevelMask
 from fieldscope.app.state.opening import Opening
 from fieldscope.app.state.overlays import Overlays
+from fieldscope.app.state.recording import Recording
 from fieldscope.app.state.session import Session
 from fieldscope.app.state.shown import Views
 from fieldscope.app.state.status import Status
@@ -97,6 +98,7 @@ class App:
         self.blocks = BlockOverlay(self.current, self.view_state, self.status)
         self.flow = Flow(self.current, self.status)
         self.exports = Exports(self.renderer, self.current, self.views, self.jobs, self.status)
+        self.recording = Recording(self.views, self.status)  # the Record toggle: the live view to a video
         self.compare = Comparison(self.current, self.training, self.views, self.status)
         self.window = Window(
             self._panels(),
@@ -119,7 +121,7 @@ class App:
             ViewPanel(self.views, self.current),
             InsidePanel(self.overlays, self.views, self.levels, self.renderer, self.exports, self.status),
             BlocksPanel(self.blocks, self.current, self.exports),
-            ExportPanel(self.exports, self.opening),
+            ExportPanel(self.exports, self.opening, self.recording),
             CameraPathPanel(self.exports, lambda: self.window.view_rect() if self.window.image else None),
             ComparePanel(self.compare),
             FlowPanel(self.flow, self.status),
@@ -143,6 +145,8 @@ class App:
         """Make `session` the current one and start its trainer; the old trainer stops, and every
         state object and panel follows the new field."""
         snapshot = session.latest()
+        if self.recording.active:
+            self.recording.stop()  # the recording was of the field shown so far
         old = self.current.show(session)
         if old is not None and old.trainer is not session.trainer:
             self.opening.retire(old)
@@ -188,6 +192,7 @@ class App:
             self.jobs.advance(JOB_BUDGET)
             self.view_state.set_size(self.fixed_view_size or self.window.view_size())
             changed = self.views.update(snapshot, budget)
+            self.recording.capture()
             self.window.refresh(snapshot, changed)
         self.window.render()
         self.frame_times.append(time.perf_counter() - started)
@@ -233,6 +238,7 @@ class App:
     def close(self) -> None:
         """Stop every trainer thread (and wait for them as long as their step lasts, saying so on the
         terminal: exiting during a step aborts), the flow and the job; close the window."""
+        self.recording.stop()
         self.opening.close(say=_say_on_terminal)
         self.flow.stop()
         self.jobs.cancel()

@@ -1,4 +1,4 @@
-"""`fieldscope bench curve | render | ui | collisions`, each run tiny in a fresh process: what it
+"""`fieldscope bench curve | render | ui | collisions | record`, each run tiny in a fresh process: what it
 prints is one JSON object with the documented keys and sane values (finite, positive, shares and
 ratios in range). The speeds themselves are the benchmarks' business, never asserted here."""
 
@@ -54,6 +54,16 @@ def test_bench_curve_scores_each_checkpoint(astronaut_path, capsys):
         assert row["seconds"] >= checkpoint and row["steps"] >= 1 and positive(row["psnr"])
     assert rows[1]["steps"] >= rows[0]["steps"] and rows[1]["seconds"] >= rows[0]["seconds"]
     assert rows[-1]["params"] == report["params"]  # a hash grid's count does not change
+
+
+def test_bench_record_compares_steps_with_and_without_a_timelapse(astronaut_path, capsys):
+    args = ["--path", str(astronaut_path), "--seconds", "1", "--rounds", "1", "--every", "1", "--size", "16x16"]
+    report = bench_here(capsys, "record", *args, "--share", "1")
+    assert report["what"] == "fit --timelapse" and positive(report["steps_ratio"])
+    (plain,), (recorded,) = report["plain"], report["recorded"]
+    assert plain["frames"] == 0 and recorded["frames"] == recorded["steps"] >= 1  # a frame before every step
+    assert recorded["skipped"] == 0 and share(report["drawing_share"]) and report["drawing_share"] > 0
+    assert len(report["load_average"]) == 3
 
 
 def test_bench_collisions_table_has_shares_per_level(capsys):

@@ -1,6 +1,6 @@
 """The window's camera path state: keyframes from the view's camera, reorder, times, scrub and play
-with and without loop, frusta in the 3D view, files in a NeRF's world, and the export job (a video
-with one frame per 1/fps; cancel leaves nothing)."""
+with and without loop, a rolled path previewed with its roll, frusta in the 3D view, files in a
+NeRF's world, and the export job (a video with one frame per 1/fps; cancel leaves nothing)."""
 
 from pathlib import Path
 from typing import Any
@@ -8,9 +8,10 @@ from typing import Any
 import numpy as np
 import pytest
 
-from fieldscope.app.render.camera import Camera2D, Camera3D
+from fieldscope.app.render.camera import Camera2D, Camera3D, pose_camera
 from fieldscope.app.state.camera_path import PathEditor, camera_pose, path_video_job, project
 from fieldscope.fields.errors import ConfigError
+from fieldscope.fields.render.camera_path import Keyframe
 
 
 def same_view(a: Camera3D, b: Camera3D) -> bool:
@@ -69,6 +70,37 @@ def test_a_looping_path_wraps_and_2d_keyframes():
     assert 1.0 < flat.camera_at(0.5).zoom < 8.0 and flat.frusta(Camera3D(), 100, 100).shape == (0, 2, 2)
     with pytest.raises(ConfigError, match="no keyframes"):
         PathEditor().camera_at(0.0)
+
+
+def rolled(camera: Camera3D, degrees: float) -> np.ndarray:
+    """The camera's pose (4, 4) turned by `degrees` about its viewing axis (its -z)."""
+    c2w = camera_pose(camera)
+    turn = np.radians(degrees)
+    about_z = np.array([[np.cos(turn), -np.sin(turn), 0.0], [np.sin(turn), np.cos(turn), 0.0], [0.0, 0.0, 1.0]])
+    c2w[:3, :3] = c2w[:3, :3] @ about_z
+    return c2w
+
+
+def test_a_rolled_path_previews_with_its_roll():
+    base = Camera3D(azimuth=40.0, elevation=15.0, distance=2.0, fov=45.0)
+    editor = PathEditor()
+    editor.keys = [Keyframe(rolled(base, 0.0), 45.0, 0.0), Keyframe(rolled(base, 60.0), 45.0, 1.0)]
+    editor.seconds = 1.0
+    for key in editor.keys:  # the preview's camera has the keyframe's axes, roll included
+        assert np.allclose(camera_pose(editor.camera_at(key.time)), key.c2w, atol=1e-5)
+    assert editor.camera_at(0.0).roll == pytest.approx(0.0, abs=1e-4)
+    assert editor.camera_at(1.0).roll == pytest.approx(60.0)
+    assert 0.0 < editor.camera_at(0.5).roll < 60.0
+    # rolling only turns the picture: eye and direction stay, and the mouse's orbit keeps the roll
+    eye, forward, right, _ = editor.camera_at(1.0).basis()
+    assert np.allclose(eye, base.basis()[0], atol=1e-5) and np.allclose(forward, base.basis()[1], atol=1e-5)
+    assert np.dot(right, base.basis()[3]) == pytest.approx(np.sin(np.radians(60.0)), abs=1e-5)
+    assert editor.camera_at(1.0).orbit(10.0, 0.0).roll == pytest.approx(60.0)
+    # a pose in a NeRF's world keeps its roll in the unit cube
+    unit_from_world = np.diag([0.25, 0.25, 0.25, 1.0])
+    unit_from_world[:3, 3] = 0.5
+    world = np.linalg.inv(unit_from_world) @ rolled(base, -30.0)
+    assert pose_camera(world, 45.0, unit_from_world).roll == pytest.approx(-30.0)
 
 
 def test_keyframe_frusta_project_into_the_view():

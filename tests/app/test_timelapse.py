@@ -24,7 +24,8 @@ def psnr(a: np.ndarray, b: np.ndarray) -> float:
 def test_a_timelapse_of_an_image_fit_gets_closer_to_the_target(tmp_path, astronaut_path, capsys):
     model, video = tmp_path / "astro.fsnap", tmp_path / "fit.mp4"
     fit = ["fit", str(astronaut_path), "--steps", "60", "--out", str(model), *SMALL]
-    assert main([*fit, "--timelapse", str(video), "--every", "20", "--timelapse-size", "64x64"]) == 0
+    every = ["--every", "20", "--timelapse-size", "64x64", "--timelapse-share", "1"]  # every due frame
+    assert main([*fit, "--timelapse", str(video), *every]) == 0
     assert "time-lapse, 4 frames" in capsys.readouterr().err
     reader = imageio.get_reader(video)
     frames = [np.asarray(frame) for frame in reader]
@@ -54,12 +55,23 @@ def test_timelapse_options_fail_before_training(tmp_path, astronaut_path, capsys
         (["--timelapse", str(tmp_path / "v.mp4"), "--camera", "orbit:1,2,3"], "the scene is 2D"),
         (["--timelapse", str(tmp_path / "no" / "v.mp4")], "does not exist"),
         (["--timelapse", str(tmp_path / "v.mp4"), "--timelapse-size", "big"], "use WxH"),
+        (["--timelapse", str(tmp_path / "v.mp4"), "--timelapse-share", "0"], "a share in (0, 1]"),
     ]
     for args, message in cases:
         assert main([*fit, *args]) == 2
         err = capsys.readouterr().err.strip().splitlines()
         assert err[-1].startswith("fieldscope: error: ") and message in err[-1], err
     assert list(tmp_path.iterdir()) == []
+
+
+def test_frames_past_the_drawing_share_are_skipped(tmp_path, astronaut_path, capsys):
+    # a share no frame fits in: the first frame (nothing drawn yet) and the last (forced) only
+    fit = ["fit", str(astronaut_path), "--steps", "12", "--out", str(tmp_path / "m.fsnap"), *SMALL]
+    lapse = ["--timelapse", f"{tmp_path}/frames/", "--every", "3", "--timelapse-size", "16x16"]
+    assert main([*fit, *lapse, "--timelapse-share", "1e-9"]) == 0
+    err = capsys.readouterr().err
+    assert "time-lapse, 2 frames" in err and "3 due frames skipped" in err, err
+    assert sorted(p.name for p in (tmp_path / "frames").iterdir()) == ["frame_00000.png", "frame_00001.png"]
 
 
 def test_an_interrupted_fit_leaves_no_timelapse(tmp_path, astronaut_path, monkeypatch):

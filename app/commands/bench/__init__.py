@@ -21,6 +21,7 @@ BENCHES = {
     "collisions": "collisions",
     "flow": "flow",
     "points": "points",
+    "record": "record",
 }
 
 
