@@ -164,8 +164,6 @@ def view_frames(
     """Frame i -> (H, W, 3) uint8 drawn by the window's renderer in `look` (its options checked
     against the model here, before any file is opened)."""
     from fieldscope.app.commands import view_frames as by_view  # ModernGL and the window's renderer
-    from fieldscope.app.render.camera import Camera2D
-    from fieldscope.fields.render.camera_path import frame_times
 
     by_view.view_options(look, snapshot, width, height)
     drawer = by_view.ViewDrawer(look)

@@ -26,6 +26,7 @@ import numpy as np
 from fieldscope.app.commands import looks
 from fieldscope.app.commands.frames_out import FrameSink, stamp, stamp_text
 from fieldscope.app.commands.render_path import field_and_head
+from fieldscope.app.render.camera import Camera2D
 from fieldscope.app.ui.start_camera import parse_camera
 from fieldscope.fields import snapshot as snapshots
 from fieldscope.fields.errors import ConfigError
@@ -161,7 +162,6 @@ def view_drawer(
     """Frames drawn by the window's renderer in `look`, from the time-lapse's camera (2D: the whole
     image); the look checked against `first` (ConfigError for what the field cannot show)."""
     from fieldscope.app.commands import view_frames  # ModernGL and the window's renderer: only for a look
-    from fieldscope.app.render.camera import Camera2D
 
     if dims == 2:
         camera: Any = Camera2D()

@@ -16,7 +16,11 @@ from pathlib import Path
 from typing import Any
 
 from fieldscope.app.commands import looks
+from fieldscope.app.commands.frames_out import headline_metric
+from fieldscope.app.commands.timelapse import Timelapse
 from fieldscope.app.options import DEFAULT_IMAGE, Subparsers, add_device_option
+from fieldscope.fields.scenes import open_scene
+from fieldscope.fields.training.run import FieldOptions, TrainOptions, build_run
 
 
 def add_parser(which: Subparsers) -> argparse.ArgumentParser:
@@ -47,10 +51,6 @@ def timelapse_args(args: argparse.Namespace, out: Path) -> argparse.Namespace:
 def fit_round(args: argparse.Namespace, out: Path | None) -> dict[str, float]:
     """Train a new run of the scene for args.seconds of wall-clock time as `fit` does (with a
     time-lapse into `out` when given); its steps and the seconds its frames took."""
-    from fieldscope.app.commands.frames_out import headline_metric
-    from fieldscope.app.commands.timelapse import Timelapse
-    from fieldscope.fields.scenes import open_scene
-    from fieldscope.fields.training.run import FieldOptions, TrainOptions, build_run
 
     scene = open_scene(args.path, device=args.device)
     trainer = build_run(scene, FieldOptions(), TrainOptions(), args.device)
@@ -76,7 +76,7 @@ def run_fit(args: argparse.Namespace) -> dict[str, Any]:
             plain.append(fit_round(args, None))
             recorded.append(fit_round(args, Path(folder) / f"round{i}.mp4"))
             last = recorded[-1]
-            _say(
+            say(
                 args,
                 f"round {i + 1}: {plain[-1]['steps']} steps plain, {last['steps']} with the time-lapse "
                 f"({last['frames']} frames, {last['drawing_s']:.1f} s drawing, {last['skipped']} skipped)",
@@ -84,7 +84,7 @@ def run_fit(args: argparse.Namespace) -> dict[str, Any]:
     rate = statistics.mean(r["steps"] / r["seconds"] for r in plain)
     with_video = statistics.mean(r["steps"] / r["seconds"] for r in recorded)
     share = statistics.mean(r["drawing_s"] / r["seconds"] for r in recorded)
-    _say(args, f"drawing took {share:.1%} of the recorded rounds' time")
+    say(args, f"drawing took {share:.1%} of the recorded rounds' time")
     return {
         "what": "fit --timelapse",
         "plain": plain,
@@ -94,45 +94,20 @@ def run_fit(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
-def run_window(args: argparse.Namespace) -> dict[str, Any]:
-    """The window's trainer on the bundled image, Record off and on in turn (ui_window's paced loop)."""
-    from fieldscope.app.commands.bench import ui_window  # DearPyGui, ModernGL: only when it runs
-    from fieldscope.app.render.context import gl_info
-    from fieldscope.app.state.session import new_session
-    from fieldscope.app.ui.app import App
-    from fieldscope.fields.scenes import open_scene
-    from fieldscope.fields.warmup import start_background
-
-    scene = open_scene(args.path, device=args.device)
-    off, on, frames = [], [], []
-    app = App(view_size=(800, 600), device=args.device)
-    try:
-        start_background(app.opening.device).join()
-        app.switch(new_session(scene))
-        with tempfile.TemporaryDirectory(prefix="fieldscope-bench-record-") as folder:
-            for i in range(args.rounds):
-                off.append(ui_window.run_window(app, args.seconds, move=False)[1])
-                app.recording.start(Path(folder) / f"round{i}.mp4")
-                on.append(ui_window.run_window(app, args.seconds, move=False)[1])
-                frames.append(len(app.recording.steps))
-                app.recording.discard()
-                _say(args, f"round {i + 1}: {off[-1]:.2f} steps/s, {on[-1]:.2f} recording ({frames[-1]} frames)")
-        gl = gl_info(app.renderer.ctx)
-    finally:
-        app.close()
-    ratio = statistics.mean(on) / statistics.mean(off)
-    return {"what": "window Record", "off_steps_per_s": off, "on_steps_per_s": on, "frames": frames,
-            "steps_ratio": ratio, **gl}  # fmt: skip
-
-
 def run(args: argparse.Namespace) -> dict[str, Any]:
-    report = run_window(args) if args.window else run_fit(args)
+    if args.window:
+        from fieldscope.app.commands.bench import record_window  # DearPyGui, ModernGL: only with --window
+
+        report = record_window.run_window(args, lambda text: say(args, text))
+    else:
+        report = run_fit(args)
     report["load_average"] = os.getloadavg()
-    _say(args, f"{report['what']}: {report['steps_ratio']:.3f} of the steps without it "
+    say(args, f"{report['what']}: {report['steps_ratio']:.3f} of the steps without it "
                f"(load average {report['load_average'][0]:.2f}: a shared machine, weak evidence)")  # fmt: skip
     return report
 
 
-def _say(args: argparse.Namespace, text: str) -> None:
+def say(args: argparse.Namespace, text: str) -> None:
+    """Print `text` unless the report is JSON."""
     if not args.json:
         print(text, flush=True)
