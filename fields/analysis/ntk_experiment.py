@@ -98,6 +98,9 @@ class PaperProtocol:
     def describe(self, paper: PaperProtocol) -> str:
         """The scaling against the paper's sizes, in words (the JSON's "scaling")."""
         what = "image side" if self.dims == 2 else "NTK lattice points per axis"
+        paper_rate = f"{paper.learning_rate:g}"
+        if self.dims == 2:
+            paper_rate = f"{PAPER_LEARNING_RATE:g}, which diverges to NaN here"
         parts = [
             f"{self.dims}D",
             f"{what} {self.size} (n = {self.size**self.dims} NTK points; the paper does not say its size, "
@@ -105,7 +108,7 @@ class PaperProtocol:
             f"MLP {self.depth} x {self.width} (paper {paper.depth} x {paper.width})",
             f"{self.epochs} epochs (paper {paper.epochs})",
             f"batch {self.batch_size} (paper {paper.batch_size})",
-            f"SGD learning rate {self.learning_rate:g} (paper {PAPER_LEARNING_RATE:g}, which diverges to NaN here)",
+            f"SGD learning rate {self.learning_rate:g} (paper {paper_rate})",
             f"spectra resampled to {self.spectrum_count} values",
         ]
         if self.dims == 3:

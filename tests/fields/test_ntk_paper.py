@@ -162,3 +162,16 @@ def test_command_line_bad_paper_input(capsys: pytest.CaptureFixture[str]) -> Non
     args = ["--size", "33", "--width", "8", "--depth", "1", "--epochs", "1", "--encodings", "baseline", "--lr", "1e6"]
     assert main(["ntk", "--protocol", "paper", *args]) == 2
     assert "baseline diverged (non-finite weights by epoch 1)" in capsys.readouterr().err
+
+
+def test_command_line_3d_occupancy(capsys: pytest.CaptureFixture[str]) -> None:
+    from fieldscope.app.cli import main
+
+    args = ["--dims", "3", "--size", "4", "--width", "8", "--depth", "2", "--epochs", "2", "--spectrum-points", "4"]
+    assert main(["ntk", "--protocol", "paper", *args, "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert "on a torus" in report["scaling"] and "MLP 2 x 8 (paper 8 x 256)" in report["scaling"]
+    assert [row["name"] for row in report["encodings"]] == list(NAMES)
+    for row in report["encodings"]:
+        assert row["psnr"] is None and row["ms_ssim"] is None and 0.0 <= row["iou"] <= 1.0
+        assert all(len(values) == 4 for values in row["eigenvalues"].values())
