@@ -17,6 +17,7 @@ from PIL import Image
 from torch import nn
 from torch.func import functional_call, jacrev
 
+from fieldscope.app.cli import main
 from fieldscope.fields import config as configs
 from fieldscope.fields.analysis.ntk import grid_parameters, ntk_matrix, ntk_split, resample_spectrum, sample_points
 from fieldscope.fields.analysis.ntk_experiment import NAMES, PaperProtocol, encodings
@@ -124,8 +125,6 @@ def test_resampled_spectrum_keeps_its_ends_and_order() -> None:
 
 
 def test_command_line_json_and_report(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
-    from fieldscope.app.cli import main
-
     args = ["ntk", "--protocol", "paper", "--size", "33", "--width", "8", "--depth", "1", "--epochs", "2", "--lr", "1"]
     assert main([*args, "--spectrum-points", "6", "--json", "--report", str(tmp_path)]) == 0
     report = json.loads(capsys.readouterr().out)
@@ -153,8 +152,6 @@ def test_command_line_json_and_report(capsys: pytest.CaptureFixture[str], tmp_pa
 
 
 def test_command_line_bad_paper_input(capsys: pytest.CaptureFixture[str]) -> None:
-    from fieldscope.app.cli import main
-
     assert main(["ntk", "--protocol", "paper", "--size", "20"]) == 2
     assert "at least 33 pixels" in capsys.readouterr().err
     assert main(["ntk", "--protocol", "paper", "--encodings", "grid_fine,nope"]) == 2
@@ -165,8 +162,6 @@ def test_command_line_bad_paper_input(capsys: pytest.CaptureFixture[str]) -> Non
 
 
 def test_command_line_3d_occupancy(capsys: pytest.CaptureFixture[str]) -> None:
-    from fieldscope.app.cli import main
-
     args = ["--dims", "3", "--size", "4", "--width", "8", "--depth", "2", "--epochs", "2", "--spectrum-points", "4"]
     assert main(["ntk", "--protocol", "paper", *args, "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
