@@ -5,6 +5,7 @@ by side and a Markdown table. Drawn with Pillow: one line plot does not need mat
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import math
 from collections.abc import Sequence
@@ -172,9 +173,11 @@ def plot_lines(
     x_label: str,
     log: bool = False,
     size: tuple[int, int] = (720, 440),
+    styles: Sequence[tuple[int, bool]] | None = None,
 ) -> Image.Image:
     """A line plot, one line per series of (x, y) points, with axes, ticks and a key; `log`: both
-    axes logarithmic (ticks show the values)."""
+    axes logarithmic (ticks show the values); `styles`: per series (colour index, dashed), by
+    default the i-th colour, solid."""
     left, right, top, bottom = 64, 150, 30, 44
     width, height = size
     canvas = Image.new("RGB", size, (255, 255, 255))
@@ -214,11 +217,29 @@ def plot_lines(
         draw.text((left - 58, y - 6), tick(ty), fill=(0, 0, 0))
     draw.text((left + (width - left - right) / 2 - 60, height - 18), x_label, fill=(0, 0, 0))
     draw.text((left, 8), title, fill=(0, 0, 0))
-    for i, (line, label) in enumerate(zip(lines, labels, strict=True)):
-        colour = COLOURS[i % len(COLOURS)]
+    styles = styles or [(i, False) for i in range(len(lines))]
+    for i, (line, label, (hue, dashed)) in enumerate(zip(lines, labels, styles, strict=True)):
+        colour = COLOURS[hue % len(COLOURS)]
         if len(line) > 1:
-            draw.line([xy(x, y) for x, y in line], fill=colour, width=2)
+            draw_line(draw, [xy(x, y) for x, y in line], colour, dashed)
         y = top + 10 + 18 * i
-        draw.line([(width - right + 10, y + 6), (width - right + 30, y + 6)], fill=colour, width=3)
+        draw_line(draw, [(width - right + 10, y + 6), (width - right + 30, y + 6)], colour, dashed)
         draw.text((width - right + 36, y), label, fill=(0, 0, 0))
     return canvas
+
+
+def draw_line(draw: ImageDraw.ImageDraw, points: Sequence[tuple[float, float]], colour: tuple, dashed: bool) -> None:
+    """A polyline 2 px wide; dashed: 6 px on, 4 px off along its length."""
+    if not dashed:
+        draw.line(list(points), fill=colour, width=2)
+        return
+    travelled = 0.0
+    for (x0, y0), (x1, y1) in itertools.pairwise(points):
+        length = math.hypot(x1 - x0, y1 - y0)
+        steps = max(1, math.ceil(length))
+        for k in range(steps):
+            if (travelled + k) % 10 < 6:
+                a, b = k / steps, min(1.0, (k + 1) / steps)
+                draw.line([(x0 + (x1 - x0) * a, y0 + (y1 - y0) * a), (x0 + (x1 - x0) * b, y0 + (y1 - y0) * b)],
+                          fill=colour, width=2)  # fmt: skip
+        travelled += steps

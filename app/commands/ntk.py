@@ -1,6 +1,11 @@
-"""`fieldscope ntk`: the empirical NTK spectrum of field kinds at an equal parameter budget
-(fields/analysis/ntk.py), at initialisation, after training them on a scene (--scene, --steps: the same
-step-interleaved run as `compare`), or of saved fields (--snapshot)."""
+"""`fieldscope ntk`: the empirical NTK spectrum of field kinds. Two protocols:
+
+- `budget` (the default): field kinds at an equal parameter budget (fields/analysis/ntk.py) on random
+  points, at initialisation, after training them on a scene (--scene, --steps: the same
+  step-interleaved run as `compare`), or of saved fields (--snapshot); min / max / condition number.
+- `paper`: the NTK paper's scaling experiment, one MLP behind six encodings on one photograph, spectra
+  during training with and without the grid term, PSNR / MS-SSIM beside its Table 3
+  (app/commands/ntk_paper.py)."""
 
 from __future__ import annotations
 
@@ -10,6 +15,7 @@ from typing import Any
 
 import torch
 
+from fieldscope.app.commands import ntk_paper
 from fieldscope.app.options import Subparsers
 from fieldscope.fields import config as configs
 from fieldscope.fields import snapshot as snapshots
@@ -31,21 +37,33 @@ PAPER = {
 
 
 def add_parser(sub: Subparsers) -> None:
-    ntk = sub.add_parser("ntk", help="NTK eigenvalue spectra of field kinds at equal parameters")
+    ntk = sub.add_parser(
+        "ntk", help="NTK eigenvalue spectra: field kinds at equal parameters, or the paper's experiment"
+    )
+    ntk.add_argument(
+        "--protocol",
+        choices=("budget", "paper"),
+        default="budget",
+        help="budget (default): kinds at an equal parameter budget on random points; "
+        "paper: the NTK paper's scaling experiment on one photograph",
+    )
     ntk.add_argument("--fields", default="hashgrid,fourier,mlp", help="comma-separated kinds")
     ntk.add_argument("--dims", type=int, choices=(2, 3), default=2, help="input dimensions without --scene")
     ntk.add_argument("--points", type=int, default=1024, help="sample points n (K is n x n; default 1024)")
     ntk.add_argument("--params", type=int, default=100_000, help="parameter budget per field (default 100000)")
     ntk.add_argument("--scene", help="train the fields on this scene first and sample its points")
     ntk.add_argument("--steps", type=int, default=0, help="training steps on --scene before the NTK (default 0)")
-    ntk.add_argument("--batch-size", type=int, help="samples per training step (default: the scene's)")
+    ntk.add_argument("--batch-size", type=int, help="samples per training step (default: the scene's; paper: 32)")
     ntk.add_argument("--snapshot", action="append", default=[], help="a saved field (instead of --fields)")
     ntk.add_argument("--seed", type=int, default=0)
     ntk.add_argument("--json", action="store_true", help="print the report as one JSON object")
+    ntk_paper.add_options(ntk)
     ntk.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.protocol == "paper":
+        return ntk_paper.run(args)
     if not 2 <= args.points <= 8192:
         raise ConfigError(f"--points must be between 2 and 8192, not {args.points}")
     if args.steps and not args.scene:

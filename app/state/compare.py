@@ -11,7 +11,9 @@ thread owns every trainer and publishes their snapshots every publish interval; 
 snapshots() and curves() only.
 
 NtkJob computes the compared fields' NTK spectra (fields/analysis/ntk.py) in a background thread from
-their latest snapshots."""
+their latest snapshots, as `fieldscope ntk --protocol paper` shows them: over a regular lattice of the
+scene's domain (an image's pixel centres at a coarser resolution), eigenvalues sorted high to low and
+resampled to a fixed count, with and without the grid term (the encoding's parameters)."""
 
 from __future__ import annotations
 
@@ -25,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from fieldscope.fields import snapshot as snapshots
-from fieldscope.fields.analysis.ntk import ntk_matrix, param_total, sample_points, spectrum
+from fieldscope.fields.analysis.ntk import grid_parameters, lattice_points, ntk_split, param_total, split_spectra
 from fieldscope.fields.config import FieldConfig
 from fieldscope.fields.errors import ConfigError
 from fieldscope.fields.scenes.base import Scene
@@ -241,11 +243,13 @@ class TilesRenderer:
 
 
 class NtkJob:
-    """NTK spectra of snapshots' fields in a background thread: results() is None until done."""
+    """NTK spectra of snapshots' fields in a background thread: results() is None until done, then
+    per field: field, step, params, eigenvalues and eigenvalues_without_grid_term (each `count`
+    values, high to low), has_grid_term, min_eigenvalue, max_eigenvalue, condition_number."""
 
-    def __init__(self, snapshots: Sequence[Snapshot], points: int = 256, seed: int = 0) -> None:
+    def __init__(self, snapshots: Sequence[Snapshot], points: int = 256, count: int = 64) -> None:
         self.snapshots = list(snapshots)
-        self.points, self.seed = points, seed
+        self.points, self.count = points, count
         self._results: list[dict[str, Any]] | None = None
         self.error = ""
         self.thread = threading.Thread(target=self._run, name="fieldscope-ntk", daemon=True)
@@ -253,16 +257,27 @@ class NtkJob:
 
     def _run(self) -> None:
         try:
-            results = []
-            for snapshot in self.snapshots:
-                model = snapshots.field_from(snapshot)
-                x = sample_points(model.config.dims, self.points, self.seed)
-                results.append(
-                    {"field": snapshot.config.kind, "params": param_total(model)} | spectrum(ntk_matrix(model, x))
-                )
-            self._results = results
+            self._results = [self.spectra_of(snapshot) for snapshot in self.snapshots]
         except Exception as error:
             self.error = f"{type(error).__name__}: {error}"
+
+    def spectra_of(self, snapshot: Snapshot) -> dict[str, Any]:
+        model = snapshots.field_from(snapshot)
+        grid = grid_parameters(model)
+        without, grid_term = ntk_split(model, lattice_points(model.config.dims, self.points), grid)
+        whole, bare = split_spectra(without, grid_term, self.count)
+        smallest, largest = whole[-1], whole[0]
+        return {
+            "field": snapshot.config.kind,
+            "step": snapshot.step,
+            "params": param_total(model),
+            "eigenvalues": whole,
+            "eigenvalues_without_grid_term": bare,
+            "has_grid_term": bool(grid),
+            "min_eigenvalue": smallest,
+            "max_eigenvalue": largest,
+            "condition_number": largest / smallest if smallest > 0 else math.inf,
+        }
 
     def results(self) -> list[dict[str, Any]] | None:
         return self._results

@@ -60,14 +60,18 @@ class Comparison:
     def start_ntk(self) -> bool:
         if self.session is None:
             return self._say("start a comparison first", error=True)
-        self.ntk = NtkJob(self.session.snapshots())
-        return self._say("computing NTK spectra in the background ...")
+        snapshots = self.session.snapshots()
+        self.ntk = NtkJob(snapshots)
+        step = snapshots[0].step if snapshots else 0
+        return self._say(f"computing NTK spectra at step {step} in the background ...")
 
     def say_ntk(self) -> None:
         """Say the spectra's smallest eigenvalues (once they are known)."""
         results = self.ntk.results() if self.ntk is not None else None
         if results is not None:
-            self._say("NTK spectra: " + ", ".join(f"{r['field']} min {r['min_eigenvalue']:.2e}" for r in results))
+            step = results[0]["step"] if results else 0
+            mins = ", ".join(f"{r['field']} min {r['min_eigenvalue']:.2e}" for r in results)
+            self._say(f"NTK spectra at step {step}: {mins}")
 
     def on_session(self, session: Session) -> None:
         """A new scene: a comparison on another scene is closed and forgotten."""

@@ -105,9 +105,13 @@ def block(a: JacobianChunk, b: JacobianChunk) -> torch.Tensor:
 
 def ntk_matrix(model: nn.Module, x: torch.Tensor, chunk: int = 64) -> torch.Tensor:
     """The empirical NTK of model at x (n, D) -> float64 (n, n), symmetric positive semi-definite."""
-    chunks = list(jacobian_chunks(model, x, chunk))
+    return kernel_of(list(jacobian_chunks(model, x, chunk)), x.shape[0])
+
+
+def kernel_of(chunks: list[JacobianChunk], n: int) -> torch.Tensor:
+    """The kernel (n, n) float64 of the points whose Jacobian rows the chunks hold, in order."""
     starts = np.cumsum([0] + [c.values.shape[0] // c.outputs for c in chunks])
-    kernel = torch.zeros(x.shape[0], x.shape[0], dtype=torch.float64)
+    kernel = torch.zeros(n, n, dtype=torch.float64)
     for i, a in enumerate(chunks):
         for j in range(i + 1):
             k = block(a, chunks[j])
@@ -116,6 +120,73 @@ def ntk_matrix(model: nn.Module, x: torch.Tensor, chunk: int = 64) -> torch.Tens
             kernel[starts[i] : starts[i + 1], starts[j] : starts[j + 1]] = k
             kernel[starts[j] : starts[j + 1], starts[i] : starts[i + 1]] = k.T
     return kernel
+
+
+def grid_parameters(model: nn.Module) -> list[nn.Parameter]:
+    """The parameters of the grid term (the NTK paper's Figure 2): a field's encoding's trainable
+    parameters (a hash grid's table, Gaussian buckets' features; none for Fourier features, whose
+    frequencies are fixed, or a plain MLP)."""
+    encoding = getattr(model, "encoding", None)
+    return [p for p in encoding.parameters() if p.requires_grad] if isinstance(encoding, nn.Module) else []
+
+
+def ntk_split(
+    model: nn.Module, x: torch.Tensor, grid: list[nn.Parameter], chunk: int = 64
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The empirical NTK at x (n, D) split by parameters: (the kernel of every parameter but
+    `grid`, the kernel of `grid`), two float64 (n, n) whose sum is ntk_matrix(model, x)."""
+    params = trainable(model)
+    chosen = {id(p) for p in grid}
+    in_grid = np.concatenate([np.full(p.numel(), id(p) in chosen) for p in params]) if params else np.zeros(0, bool)
+    rest, grid_chunks = [], []
+    for part in jacobian_chunks(model, x, chunk):
+        mask = in_grid[part.cols]
+        keep = torch.from_numpy(mask)
+        rest.append(JacobianChunk(part.cols[~mask], part.values[:, ~keep], part.outputs))
+        grid_chunks.append(JacobianChunk(part.cols[mask], part.values[:, keep], part.outputs))
+    return kernel_of(rest, x.shape[0]), kernel_of(grid_chunks, x.shape[0])
+
+
+def resample_spectrum(eigenvalues: torch.Tensor, count: int) -> list[float]:
+    """Eigenvalues sorted from high to low, linearly resampled to `count` values over their rank
+    (the first and last kept: the largest and the smallest eigenvalue survive) -> list of count."""
+    values = torch.sort(eigenvalues.double().cpu(), descending=True).values
+    if values.numel() == count:
+        return values.tolist()
+    position = torch.linspace(0, values.numel() - 1, count, dtype=torch.float64)
+    low = position.floor().long().clamp(max=values.numel() - 1)
+    high = (low + 1).clamp(max=values.numel() - 1)
+    t = position - low
+    return ((1 - t) * values[low] + t * values[high]).tolist()
+
+
+def split_spectra(without: torch.Tensor, grid: torch.Tensor, count: int) -> tuple[list[float], list[float]]:
+    """The eigenvalues of the whole kernel (without + grid) and of the kernel without the grid term,
+    each sorted high to low and resampled to `count` values (the same list twice when the grid
+    term is zero)."""
+    whole = eigenvalues_of(without + grid)
+    bare = eigenvalues_of(without) if bool(grid.abs().max() > 0) else whole
+    return resample_spectrum(whole, count), resample_spectrum(bare, count)
+
+
+def eigenvalues_of(kernel: torch.Tensor) -> torch.Tensor:
+    """The eigenvalues of a symmetric positive semi-definite kernel (n, n), in no set order. LAPACK's
+    divide and conquer (eigvalsh) can fail to converge on a kernel of low rank (many eigenvalues at
+    rounding level, e.g. a narrow MLP's on many points); then its singular values, which are its
+    eigenvalues up to the sign of those rounding-level ones."""
+    try:
+        return torch.linalg.eigvalsh(kernel)
+    except torch.linalg.LinAlgError:
+        return torch.linalg.svdvals(kernel)
+
+
+def lattice_points(dims: int, count: int) -> torch.Tensor:
+    """About `count` points on a regular lattice over [0, 1]^dims (cell centres, side round(count^(1/dims)),
+    x fastest: an image's pixel centres at that resolution) -> (side^dims, dims)."""
+    side = max(2, round(count ** (1.0 / dims)))
+    axis = (torch.arange(side, dtype=torch.float32) + 0.5) / side
+    grids = torch.meshgrid(*([axis] * dims), indexing="ij")
+    return torch.stack([g.reshape(-1) for g in reversed(grids)], dim=-1)
 
 
 def spectrum(kernel: torch.Tensor) -> dict[str, Any]:

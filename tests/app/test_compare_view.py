@@ -85,12 +85,21 @@ def plot_spectra(results: Sequence[dict[str, Any]]) -> Image.Image:
 
 
 def test_ntk_job_and_plots(session: Any) -> None:
-    job = NtkJob(session.snapshots(), points=24)
+    job = NtkJob(session.snapshots(), points=24, count=16)  # a 5 x 5 lattice, spectra resampled to 16
     job.thread.join(120)
     results = job.results()
     assert job.error == "" and results is not None
     assert [row["field"] for row in results] == KINDS
-    assert all(len(row["eigenvalues"]) == 24 and row["min_eigenvalue"] <= row["max_eigenvalue"] for row in results)
+    assert [row["has_grid_term"] for row in results] == [True, False, False]  # only the hash grid's table
+    for row in results:
+        assert row["step"] == 3
+        whole, bare = row["eigenvalues"], row["eigenvalues_without_grid_term"]
+        assert len(whole) == len(bare) == 16 and whole == sorted(whole, reverse=True)
+        assert row["min_eigenvalue"] == whole[-1] <= row["max_eigenvalue"] == whole[0]
+        if row["has_grid_term"]:
+            assert whole[-1] > bare[-1] and whole != bare  # the grid term raises the spectrum (Weyl)
+        else:
+            assert whole == bare
     spectra = np.asarray(plot_spectra(results))
     curves = np.asarray(plot_curves([c for c in session.curves()], KINDS, session.report()))
     for picture in (spectra, curves):

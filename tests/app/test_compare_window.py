@@ -108,6 +108,34 @@ def test_inside_overlays_draw_in_the_tiles_of_fields_that_have_them(
         app.view_state.reset_camera()
 
 
+def test_the_ntk_panel_shows_the_paper_spectra_at_the_current_step(
+    image_app: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app, panel = image_app, panel_of(image_app)
+    try:
+        train_side_by_side(app, KINDS, 5_000, monkeypatch)
+        kinds = panel.comparison.session.kinds
+        assert panel.start_ntk() and "at step 3" in app.status.message
+        job = panel.comparison.ntk
+        assert app.run_until(lambda: panel._painted_ntk is job, timeout=300), job.error  # painted off the UI thread
+        results = job.results()
+        assert [row["field"] for row in results] == kinds and all(row["step"] == 3 for row in results)
+        expected = []
+        for row in results:
+            expected.append((row["field"], row["eigenvalues"]))
+            if row["has_grid_term"]:
+                expected.append((f"{row['field']} no grid", row["eigenvalues_without_grid_term"]))
+        assert [label for label, _ in expected].count("hashgrid no grid") == 1 and len(expected) == 4
+        assert [dpg.get_item_label(series) for series in panel.ntk_series] == [label for label, _ in expected]
+        for series, (_, values) in zip(panel.ntk_series, expected, strict=True):
+            assert dpg.get_value(series)[1] == pytest.approx([v for v in values if v > 0])
+        assert dpg.get_item_label(panel.ntk_plot) == "NTK eigenvalues at step 3"
+        assert "NTK spectra at step 3" in app.status.message
+    finally:
+        panel.close()
+        app.view_state.reset_camera()
+
+
 def test_bad_choices_are_one_line(image_app: Any) -> None:
     app, panel = image_app, panel_of(image_app)
     panel.choose(["hashgrid", "gaussian_buckets", "laplacian_blocks", "fourier", "mlp"], 20_000)

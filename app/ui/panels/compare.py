@@ -3,10 +3,14 @@ the budget fitter, exact counts shown), trained together in one thread that inte
 steps (app/state/compare.py says why). The view splits into a grid of their live pictures under its
 camera (pan, zoom and orbit move every tile; the inside overlays draw in every tile whose field
 has them), each tile labelled with kind, parameters, steps and PSNR; the panel plots the
-metric against seconds for all of them, the table, and their NTK spectra on log axes, computed in
-the background. The scene's own trainer pauses meanwhile (app/state/comparison.py)."""
+metric against seconds for all of them, the table, and their NTK spectra on log axes at the step the
+button was pressed (as `fieldscope ntk --protocol paper` draws them: sorted high to low, resampled,
+each field with a grid term also without it, "no grid"), computed in the background. The scene's
+own trainer pauses meanwhile (app/state/comparison.py)."""
 
 from __future__ import annotations
+
+from typing import Any
 
 import dearpygui.dearpygui as dpg
 
@@ -45,7 +49,8 @@ class ComparePanel(Panel):
                     dpg.add_plot_legend()
                     dpg.add_plot_axis(dpg.mvXAxis, label="training seconds", auto_fit=True)
                     self.curve_axis = dpg.add_plot_axis(dpg.mvYAxis, label="PSNR", auto_fit=True)
-                with dpg.plot(label="NTK eigenvalues", height=160, width=-1, no_menus=True):
+                with dpg.plot(label="NTK eigenvalues", height=160, width=-1, no_menus=True) as ntk_plot:
+                    self.ntk_plot = ntk_plot
                     dpg.add_plot_legend()
                     dpg.add_plot_axis(dpg.mvXAxis, label="index", auto_fit=True, scale=dpg.mvPlotScale_Log10)
                     self.ntk_axis = dpg.add_plot_axis(dpg.mvYAxis, label="eigenvalue", auto_fit=True,
@@ -53,6 +58,7 @@ class ComparePanel(Panel):
                 self.table_text = dpg.add_text("", wrap=WRAP)
         self.curve_series: list[int] = []
         self.ntk_series: list[int] = []
+        self._painted_ntk: object | None = None  # the NtkJob the spectra's series belong to
 
     # ---- actions (the buttons call these; tests too)
     def chosen(self) -> list[str]:
@@ -101,6 +107,23 @@ class ComparePanel(Panel):
         if session is not None and not session.running:
             dpg.set_value(self.table_text, markdown_table(session.report()))
 
+    def paint_spectra(self, results: list[dict[str, Any]]) -> None:
+        """One line per field (and one more, "no grid", per field with a grid term), eigenvalue
+        against rank on log axes; the plot's title says the step."""
+        for series in self.ntk_series:
+            dpg.delete_item(series)
+        self.ntk_series = []
+        for row in results:
+            lines = [(row["field"], row["eigenvalues"])]
+            if row["has_grid_term"]:
+                lines.append((f"{row['field']} no grid", row["eigenvalues_without_grid_term"]))
+            for label, eigenvalues in lines:
+                points = [(i + 1.0, v) for i, v in enumerate(eigenvalues) if v > 0]
+                xs, ys = [p[0] for p in points], [p[1] for p in points]
+                self.ntk_series.append(dpg.add_line_series(xs, ys, parent=self.ntk_axis, label=label))
+        step = results[0]["step"] if results else 0
+        dpg.configure_item(self.ntk_plot, label=f"NTK eigenvalues at step {step}")
+
     def on_session(self, session: Session) -> None:
         # One box a registered kind, in the registry's order; the NTK paper's three are ticked.
         for kind in configs.kinds():
@@ -117,10 +140,8 @@ class ComparePanel(Panel):
         for series, curve in zip(self.curve_series, session.curves(), strict=True):
             dpg.set_value(series, [[t for t, _ in curve], [v for _, v in curve]])
         ntk = self.comparison.ntk
-        if ntk is not None and ntk.results() is not None and not self.ntk_series:
-            for row in ntk.results():
-                values = [v for v in row["eigenvalues"] if v > 0]
-                index = list(range(1, len(values) + 1))
-                self.ntk_series.append(dpg.add_line_series(index, values, parent=self.ntk_axis, label=row["field"]))
+        if ntk is not None and ntk.results() is not None and ntk is not self._painted_ntk:
+            self.paint_spectra(ntk.results())
+            self._painted_ntk = ntk
             self.comparison.say_ntk()
         self._follow()
