@@ -51,6 +51,8 @@ class FourierEncoding(nn.Module):
     """x (n, D) in [0, 1] -> [sin(2 pi B x), cos(2 pi B x)] (n, 2 L D), B = `matrix` (L D, D): every
     row one axis times one frequency 2^k, k < L (axis-aligned, log-spaced; nothing learnable)."""
 
+    matrix: torch.Tensor
+
     def __init__(self, dims: int, frequencies: int) -> None:
         super().__init__()
         scales = 2.0 ** torch.arange(frequencies, dtype=torch.float32)
@@ -179,7 +181,7 @@ def kernel_terms(net: PaperNet, x: torch.Tensor) -> tuple[torch.Tensor, torch.Te
     """The empirical NTK of net at x (n, D), traced over the outputs, as (without the grid term,
     the grid term): two float64 (n, n) matrices whose sum is the whole kernel; the grid term is
     zero without a multigrid encoding."""
-    layers = list(net.layers)
+    layers = [layer for layer in net.layers if isinstance(layer, NtkLinear)]
     for layer in layers:
         layer.last = (x, x)  # record this forward's inputs and outputs
     try:
@@ -201,7 +203,7 @@ def kernel_terms(net: PaperNet, x: torch.Tensor) -> tuple[torch.Tensor, torch.Te
         a = a.detach().double()
         without += gram(d) * (a @ a.T / layer.fan_in + layer.beta**2)
     grid = torch.zeros_like(without)
-    if levels:
+    if isinstance(net.encoding, MultigridEncoding):
         encoding = net.encoding
         for resolution, g in zip(encoding.resolutions, grads[len(layers) :], strict=True):
             grid += gram(g) * interpolation_gram(x, resolution)
