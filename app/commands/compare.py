@@ -203,6 +203,9 @@ def plot_lines(
     x_hi = x_hi if x_hi > x_lo else x_lo + 1.0
     if y_hi - y_lo < 1e-9:
         y_lo, y_hi = y_lo - 1.0, y_hi + 1.0
+    if markers:  # a margin of 5%: no dot on the frame
+        x_pad, y_pad = (x_hi - x_lo) / 20, (y_hi - y_lo) / 20
+        x_lo, x_hi, y_lo, y_hi = x_lo - x_pad, x_hi + x_pad, y_lo - y_pad, y_hi + y_pad
 
     def xy(x: float, y: float) -> tuple[float, float]:
         return (

@@ -11,6 +11,7 @@ that cannot be reached, is one FieldscopeError line."""
 
 from __future__ import annotations
 
+import importlib
 import logging
 import os
 from collections.abc import Callable, Iterator, Sequence
@@ -21,8 +22,9 @@ from typing import Any
 from fieldscope.fields.errors import FieldscopeError
 from fieldscope.fields.training.sweep import Hook, Outcome, RunSpec, error_row, run_in_worker
 
+ray: Any
 try:  # Ray is a dependency, but an environment may lack it: `fieldscope sweep` then says so in one line
-    import ray
+    ray = importlib.import_module("ray")
 except ImportError:  # pragma: no cover - exercised where Ray is not installed
     ray = None
 

@@ -93,11 +93,13 @@ class SweepFolder:
             runs = json.loads((self.root / "sweep.json").read_text())["runs"]
         except (OSError, ValueError, KeyError, TypeError):
             return []
-        pairs = ("settings", "scene_options")
-        return [
-            RunSpec(**{k: tuple(map(tuple, v)) if k in pairs else v for k, v in run.items() if k != "run_id"})
-            for run in runs
-        ]
+        specs = []
+        for run in runs:
+            fields: dict[str, Any] = {k: v for k, v in run.items() if k != "run_id"}
+            for name in ("settings", "scene_options"):  # (name, value) pairs: lists in JSON
+                fields[name] = tuple(tuple(pair) for pair in fields.get(name, ()))
+            specs.append(RunSpec(**fields))
+        return specs
 
     def record(self, row: dict[str, Any], snapshot: bytes | None) -> dict[str, Any]:
         """Write a run's snapshot (if any), then its row (with the snapshot's path in the folder)."""

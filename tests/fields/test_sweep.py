@@ -167,3 +167,19 @@ def test_ray_missing_or_an_unreachable_cluster_is_one_line(scenes, tmp_path, cap
     monkeypatch.setattr(ray_engine, "ray", None)
     with pytest.raises(FieldscopeError, match="needs Ray, which is not installed here: pip install ray"):
         ray_engine.connect(ray_engine.RayOptions())
+
+
+def test_a_spec_file_sets_the_sweep_and_the_command_line_wins(scenes, tmp_path) -> None:
+    """Serial (no Ray): the spec's kinds, scene, seeds and per-kind settings; --steps over its steps."""
+    spec = tmp_path / "sweep.toml"
+    out = tmp_path / "out"
+    spec.write_text(
+        f'fields = ["hashgrid"]\nscenes = ["{scenes[0]}"]\nseeds = 2\nsteps = 50\nbatch_size = 128\nout = "{out}"\n'
+        '[settings]\n"hashgrid.interpolation" = "smoothstep"\nlevels = 3\n"mlp.hidden_width" = 8\n'
+    )
+    assert main(["sweep", str(spec), "--steps", "2", "--serial"]) == 0
+    rows = json.loads((out / "results.json").read_text())["runs"]
+    assert [(r["kind"], r["seed"], r["steps"]) for r in rows] == [("hashgrid", 0, 2), ("hashgrid", 1, 2)]
+    assert all(r["config"]["interpolation"] == "smoothstep" and r["config"]["levels"] == 3 for r in rows)
+    spec.write_text(spec.read_text().replace("seeds = 2", "seeds = 2\ncolour = 1"))
+    assert main(["sweep", str(spec), "--serial"]) == 2  # an unknown setting: one line
