@@ -30,8 +30,8 @@ except ImportError:  # pragma: no cover - exercised where Ray is not installed
 
 #: Ray's session folder: its socket paths must stay under the OS's ~100-character limit.
 TEMP_DIR = "/tmp/ray"
-#: How long a worker's wait for the next finished run lasts before the progress line is refreshed.
-POLL_SECONDS = 5.0
+#: How long the wait for the next finished run lasts before `waiting` (the progress line) is called.
+POLL_SECONDS = 30.0
 
 
 @dataclass(frozen=True)
@@ -54,13 +54,12 @@ def require_ray() -> Any:
     return ray
 
 
-def worker_environment(local: bool) -> dict[str, str]:
-    """Environment of the workers: OpenMP's waiters sleep (as in the CLI); locally, Warp's kernel
-    cache is the driver's (compiled kernels are shared, not rebuilt per worker)."""
-    env = {"OMP_WAIT_POLICY": os.environ.get("OMP_WAIT_POLICY", "PASSIVE")}
-    if local and "WARP_CACHE_PATH" in os.environ:
-        env["WARP_CACHE_PATH"] = os.environ["WARP_CACHE_PATH"]
-    return env
+def worker_environment() -> dict[str, str]:
+    """Environment of a cluster's workers: OpenMP's waiters sleep (as in the CLI). A local Ray's
+    workers inherit this process's environment instead (its WARP_CACHE_PATH too: compiled kernels are
+    shared, not rebuilt per worker), which lets the first runs use the workers Ray starts with it
+    (a runtime_env would start others)."""
+    return {"OMP_WAIT_POLICY": os.environ.get("OMP_WAIT_POLICY", "PASSIVE")}
 
 
 def connect(options: RayOptions) -> bool:
@@ -74,10 +73,10 @@ def connect(options: RayOptions) -> bool:
         cpus = options.local_cpus or os.cpu_count() or 1
         if cpus < options.cpus_per_run:
             raise FieldscopeError(f"a run needs {options.cpus_per_run} CPUs; the local Ray has {cpus}")
+        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before Ray starts its workers: they inherit it
         settings.update(num_cpus=cpus, include_dashboard=False, _temp_dir=TEMP_DIR)
     else:
-        settings["address"] = options.address
-    settings["runtime_env"] = {"env_vars": worker_environment(options.address is None)}
+        settings.update(address=options.address, runtime_env={"env_vars": worker_environment()})
     try:
         module.init(**settings)
     except Exception as error:  # Ray raises ConnectionError, RuntimeError, ValueError, ... for a bad address

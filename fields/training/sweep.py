@@ -21,7 +21,7 @@ import traceback
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 
@@ -32,6 +32,9 @@ from fieldscope.fields.scenes import open_scene
 from fieldscope.fields.training.budget import budget_params, fit_budget
 from fieldscope.fields.training.compare import CURVE_PIXELS, FieldRun, Probe, interleave
 from fieldscope.fields.training.run import FieldOptions, TrainOptions, build_run
+
+if TYPE_CHECKING:
+    from fieldscope.fields.scenes.base import Scene
 
 #: A setting's value (an int, a float, a bool or a string), as options parse them.
 Value = int | float | bool | str
@@ -129,6 +132,8 @@ def base_row(spec: RunSpec) -> dict[str, Any]:
         "value": None,
         "wall": None,
         "host": "",
+        "started_at": None,
+        "ended_at": None,
         "error": "",
         "snapshot": "",
         "metrics": {},
@@ -153,54 +158,74 @@ def describe_error(error: BaseException) -> str:
     return f"{type(error).__name__}: {error}{where}"
 
 
-def run_one(spec: RunSpec) -> Outcome:
-    """Open the scene, build the run, train it, evaluate it -> (row, snapshot bytes). Any error is
-    caught and becomes the row's `error` (a sweep's other runs go on)."""
-    started = time.perf_counter()
-    row = base_row(spec)
-    row["host"] = f"{socket.gethostname()}:{os.getpid()}"
-    try:
+@dataclass
+class Trained:
+    """A run trained: its scene, its trainer with its curve (FieldRun), the probe and the final metrics."""
+
+    scene: Scene
+    run: FieldRun
+    probe: Probe
+    metrics: dict[str, float]
+
+
+def train(spec: RunSpec, scene: Scene | None = None) -> Trained:
+    """Open the scene (unless given), build the run, train it, evaluate it (errors raise)."""
+    if scene is None:
         try:
             scene = open_scene(spec.scene, spec.task, device=spec.device, **dict(spec.scene_options))
         except TypeError as error:  # an unknown scene option (as `fit` says it)
             raise ConfigError(f"{spec.scene}: {error}") from None
-        train = TrainOptions(lr=spec.lr, batch_size=spec.batch_size, seed=spec.seed)
-        if spec.params is not None:
-            config = fit_budget(scene, spec.kind, spec.params, dict(spec.settings))
-            trainer = build_run(scene, None, train, spec.device, config=config)
-        else:
-            options = FieldOptions(spec.kind, dict(spec.settings), spec.max_resolution)
-            trainer = build_run(scene, options, train, spec.device)
-        trainer.plan_run(spec.steps, spec.time_budget)
-        probe = Probe(scene, probe_pixels(scene))
-        run = FieldRun(spec.kind, trainer)
-        interleave([run], probe, spec.time_budget, spec.steps)
-        metrics = trainer.evaluate(full=True)
-        run.curve.append((trainer.elapsed, probe(trainer)[1]))
-        trainer.publish("stopped")
+    options = TrainOptions(lr=spec.lr, batch_size=spec.batch_size, seed=spec.seed)
+    if spec.params is not None:
+        config = fit_budget(scene, spec.kind, spec.params, dict(spec.settings))
+        trainer = build_run(scene, None, options, spec.device, config=config)
+    else:
+        trainer = build_run(
+            scene, FieldOptions(spec.kind, dict(spec.settings), spec.max_resolution), options, spec.device
+        )
+    trainer.plan_run(spec.steps, spec.time_budget)
+    probe = Probe(scene, probe_pixels(scene))
+    run = FieldRun(spec.kind, trainer)
+    interleave([run], probe, spec.time_budget, spec.steps)
+    metrics = trainer.evaluate(full=True)
+    run.curve.append((trainer.elapsed, probe(trainer)[1]))
+    trainer.publish("stopped")
+    return Trained(scene, run, probe, metrics)
+
+
+def run_one(spec: RunSpec) -> Outcome:
+    """`train` the run -> (row, snapshot bytes). Any error is caught and becomes the row's `error`
+    (a sweep's other runs go on)."""
+    started = time.perf_counter()
+    row = base_row(spec)
+    row.update(host=f"{socket.gethostname()}:{os.getpid()}", started_at=time.time())
+    try:
+        trained = train(spec)
+        trainer, curve, metrics = trained.run.trainer, trained.run.curve, trained.metrics
         data = snapshots.to_bytes(trainer.latest())
     except Exception as error:
-        row.update(error=describe_error(error), wall=time.perf_counter() - started)
+        row.update(error=describe_error(error), wall=time.perf_counter() - started, ended_at=time.time())
         return row, None
-    name = next((m for m in ("psnr", "iou") if m in metrics), probe.name)
+    name = next((m for m in ("psnr", "iou") if m in metrics), trained.probe.name)
     row.update(
         params=int(trainer.field.param_count()),
         steps=trainer.step_count,
         seconds=trainer.elapsed,
         metric=name,
-        value=float(metrics[name]) if name in metrics else run.curve[-1][1],
+        value=float(metrics[name]) if name in metrics else curve[-1][1],
         metrics={k: float(v) for k, v in metrics.items()},
-        curve=[[round(t, 4), v] for t, v in run.curve],
-        curve_metric=probe.name,
+        curve=[[round(t, 4), v] for t, v in curve],
+        curve_metric=trained.probe.name,
         config=configs.to_dict(trainer.field.config),
         wall=time.perf_counter() - started,
+        ended_at=time.time(),
     )
     if spec.params is not None:
         row["params_budgeted"] = budget_params(trainer.field.config)
     return row, data
 
 
-def probe_pixels(scene: Any) -> int:
+def probe_pixels(scene: Scene) -> int:
     """The curve's probe: compare's CURVE_PIXELS, or fewer when an image has fewer pixels."""
     facts = scene.describe()
     if facts.get("task") == "image" and facts.get("size"):

@@ -40,6 +40,8 @@ COLUMNS = (
     "value",
     "wall",
     "host",
+    "started_at",
+    "ended_at",
     "error",
     "snapshot",
     "steps_planned",

@@ -19,8 +19,11 @@ from PIL import Image
 from fieldscope.app.cli import main
 from fieldscope.fields import snapshot as snapshots
 from fieldscope.fields.errors import FieldscopeError
+from fieldscope.fields.scenes import open_scene
 from fieldscope.fields.training import ray_engine
-from fieldscope.fields.training.sweep import RunSpec, grid
+from fieldscope.fields.training.compare import compare
+from fieldscope.fields.training.run import TrainOptions
+from fieldscope.fields.training.sweep import RunSpec, grid, run_serial
 from fieldscope.fields.training.sweep_folder import SweepFolder, read_csv
 
 ray = pytest.importorskip("ray")
@@ -183,3 +186,19 @@ def test_a_spec_file_sets_the_sweep_and_the_command_line_wins(scenes, tmp_path) 
     assert all(r["config"]["interpolation"] == "smoothstep" and r["config"]["levels"] == 3 for r in rows)
     spec.write_text(spec.read_text().replace("seeds = 2", "seeds = 2\ncolour = 1"))
     assert main(["sweep", str(spec), "--serial"]) == 2  # an unknown setting: one line
+
+
+def test_a_budgeted_run_is_compares(scenes) -> None:
+    """With a parameter budget a run's config and trained parameters are compare's (serial engine)."""
+    kinds, budget = ["hashgrid", "mlp"], 8000
+    report, runs = compare(
+        open_scene(scenes[0]), kinds, budget, steps=STEPS, train=TrainOptions(batch_size=256, seed=3)
+    )
+    outcomes: list = []
+    specs = grid(kinds, [scenes[0]], [budget], [3], steps=STEPS, batch_size=256)
+    run_serial(specs, lambda spec, outcome: outcomes.append(outcome))
+    for (row, data), run, result in zip(outcomes, runs, report["results"], strict=True):
+        swept = snapshots.from_bytes(Path(row["run_id"]), data)
+        assert row["params_budgeted"] == result["params"] and swept.config == run.trainer.field.config
+        for name, array in run.trainer.field.state().items():
+            np.testing.assert_allclose(swept.params[name], array, rtol=1e-5, atol=1e-6, err_msg=name)
