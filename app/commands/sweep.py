@@ -198,9 +198,9 @@ def run(args: argparse.Namespace) -> int:
         )
         if options.address is not None:
             check_reachable(options.address)
-    slots = 1 if options is None else (options.local_cpus or 1) // options.cpus_per_run
-    progress = Progress(len(specs), len(specs) - len(pending), slots)
-    print(f"sweep of {len(specs)} runs -> {folder.root}: {progress.line()}", file=sys.stderr, flush=True)
+    progress = Progress(len(specs), len(specs) - len(pending), slots=1)  # slots: the cluster's, once joined
+    before = f" ({progress.skipped} finished before)" if progress.skipped else ""
+    print(f"sweep of {len(specs)} runs{before} -> {folder.root}", file=sys.stderr, flush=True)
 
     def deliver(spec: RunSpec, outcome: Outcome) -> None:
         row = folder.record(*outcome)

@@ -104,7 +104,7 @@ def test_a_sweep_is_fits_reports_and_resumes(local_ray, scenes, tmp_path, capsys
     stamps = {p.name: p.stat().st_mtime_ns for p in (out / "runs").iterdir()}
     capsys.readouterr()
     assert sweep(out, scenes) == 0
-    assert "4/4 done (4 from before), 0 running" in capsys.readouterr().err
+    assert "sweep of 4 runs (4 finished before)" in capsys.readouterr().err
     assert {p.name: p.stat().st_mtime_ns for p in (out / "runs").iterdir()} == stamps
 
 
