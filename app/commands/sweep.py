@@ -200,7 +200,8 @@ def run(args: argparse.Namespace) -> int:
             check_reachable(options.address)
     progress = Progress(len(specs), len(specs) - len(pending), slots=1)  # slots: the cluster's, once joined
     before = f" ({progress.skipped} finished before)" if progress.skipped else ""
-    print(f"sweep of {len(specs)} runs{before} -> {folder.root}", file=sys.stderr, flush=True)
+    runs = f"{len(specs)} run{'s' if len(specs) != 1 else ''}"
+    print(f"sweep of {runs}{before} -> {folder.root}", file=sys.stderr, flush=True)
 
     def deliver(spec: RunSpec, outcome: Outcome) -> None:
         row = folder.record(*outcome)

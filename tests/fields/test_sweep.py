@@ -17,6 +17,7 @@ import pytest
 from PIL import Image
 
 from fieldscope.app.cli import main
+from fieldscope.app.commands.bench.sweep import timeline
 from fieldscope.fields import snapshot as snapshots
 from fieldscope.fields.errors import FieldscopeError
 from fieldscope.fields.scenes import open_scene
@@ -24,7 +25,7 @@ from fieldscope.fields.training import ray_engine
 from fieldscope.fields.training.compare import compare
 from fieldscope.fields.training.run import TrainOptions
 from fieldscope.fields.training.sweep import RunSpec, grid, run_serial
-from fieldscope.fields.training.sweep_folder import SweepFolder, read_csv
+from fieldscope.fields.training.sweep_folder import Progress, SweepFolder, read_csv
 
 ray = pytest.importorskip("ray")
 
@@ -202,3 +203,18 @@ def test_a_budgeted_run_is_compares(scenes) -> None:
         assert row["params_budgeted"] == result["params"] and swept.config == run.trainer.field.config
         for name, array in run.trainer.field.state().items():
             np.testing.assert_allclose(swept.params[name], array, rtol=1e-5, atol=1e-6, err_msg=name)
+
+
+def test_progress_and_the_engines_timeline_from_rows() -> None:
+    """The progress line's counts and estimate; bench sweep's split of a Ray sweep's time (made-up rows)."""
+    now = [0.0]
+    progress = Progress(total=6, skipped=1, slots=2, clock=lambda: now[0])
+    progress.finished({"error": "", "wall": 10.0})
+    progress.finished({"error": "bad scene", "wall": 2.0})
+    assert progress.line() == "3/6 done (1 from before) (1 failed), 2 running, about 12 s left"
+    rows = [
+        {"host": "a:1", "submitted_at": 100.0, "started_at": 105.0, "ended_at": 115.0, "delivered_at": 115.5},
+        {"host": "a:1", "submitted_at": 100.0, "started_at": 115.25, "ended_at": 125.0, "delivered_at": 125.5},
+        {"host": "b:2", "submitted_at": 100.0, "started_at": 106.0, "ended_at": 116.0, "delivered_at": 116.5},
+    ]
+    assert timeline(rows) == {"first_start_seconds": 5.0, "gap_between_runs_seconds": 0.25, "gather_seconds": 0.5}
