@@ -74,7 +74,8 @@ def connect(options: RayOptions) -> bool:
         if cpus < options.cpus_per_run:
             raise FieldscopeError(f"a run needs {options.cpus_per_run} CPUs; the local Ray has {cpus}")
         os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before Ray starts its workers: they inherit it
-        settings.update(num_cpus=cpus, include_dashboard=False, _temp_dir=TEMP_DIR)
+        # "local": a Ray of our own, even where RAY_ADDRESS or another user's `ray start` names a cluster
+        settings.update(address="local", num_cpus=cpus, include_dashboard=False, _temp_dir=TEMP_DIR)
     else:
         settings.update(address=options.address, runtime_env={"env_vars": worker_environment()})
     try:
