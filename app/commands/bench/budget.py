@@ -57,7 +57,6 @@ def fit_once(
     """Fit one field for `steps` steps or `seconds` of training (the run plan the sigma schedule
     follows), as a sweep's run (fields/training/sweep.py: `fit`'s build, training and final
     evaluation); its final PSNR and parameter counts (Gaussian means included, and not)."""
-
     lagrangian = configs.config_class(kind).capabilities.lagrangian_points
     extra = key_values(args.option, "--option") if lagrangian else {}
     settings = tuple(sorted({**extra, "log2_table_size": log2_table_size}.items()))
