@@ -45,10 +45,12 @@ def kind_help(what: str) -> str:
     return f"{what}: {', '.join(configs.kinds())} (default hashgrid)"
 
 
-def add_field_options(parser: argparse.ArgumentParser) -> None:
-    """Options that build a field config (any kind); unset ones keep the kind's defaults."""
+def add_field_options(parser: argparse.ArgumentParser, kind_flag: bool = True) -> None:
+    """Options that build a field config (any kind); unset ones keep the kind's defaults. Without
+    `kind_flag` no --field (a command that names its kinds otherwise, e.g. sweep's --fields)."""
     group = parser.add_argument_group("field")
-    group.add_argument("--field", default="hashgrid", help=kind_help("field kind"))
+    if kind_flag:
+        group.add_argument("--field", default="hashgrid", help=kind_help("field kind"))
     group.add_argument("--levels", type=int, help="number of levels L")
     group.add_argument("--features", type=int, help="features per level F (1, 2, 4, 8)")
     group.add_argument("--log2-table-size", type=int, help="hash table size T = 2^K")

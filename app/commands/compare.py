@@ -174,28 +174,38 @@ def plot_lines(
     log: bool = False,
     size: tuple[int, int] = (720, 440),
     styles: Sequence[tuple[int, bool]] | None = None,
+    log_x: bool = False,
+    markers: bool = False,
 ) -> Image.Image:
     """A line plot, one line per series of (x, y) points, with axes, ticks and a key; `log`: both
-    axes logarithmic (ticks show the values); `styles`: per series (colour index, dashed), by
-    default the i-th colour, solid."""
+    axes logarithmic, `log_x`: the x axis only (ticks show the values); `styles`: per series (colour
+    index, dashed), by default the i-th colour, solid; `markers`: a dot at each point."""
     left, right, top, bottom = 64, 150, 30, 44
     width, height = size
     canvas = Image.new("RGB", size, (255, 255, 255))
     draw = ImageDraw.Draw(canvas)
 
-    def scaled(x: float, y: float) -> tuple[float, float]:
-        return (math.log10(x), math.log10(y)) if log else (x, y)
+    log_x = log or log_x
 
-    lines = [[scaled(x, y) for x, y in line if math.isfinite(y) and (not log or (x > 0 and y > 0))] for line in series]
+    def scaled(x: float, y: float) -> tuple[float, float]:
+        return (math.log10(x) if log_x else x, math.log10(y) if log else y)
+
+    def shown(x: float, y: float) -> bool:
+        return math.isfinite(y) and (not log_x or x > 0) and (not log or y > 0)
+
+    lines = [[scaled(x, y) for x, y in line if shown(x, y)] for line in series]
     points = [p for line in lines for p in line]
     if not points:
         return canvas
-    x_lo = min(x for x, _ in points) if log else 0.0
+    x_lo = min(x for x, _ in points) if log_x else 0.0
     x_hi = max(x for x, _ in points)
     y_lo, y_hi = min(y for _, y in points), max(y for _, y in points)
     x_hi = x_hi if x_hi > x_lo else x_lo + 1.0
     if y_hi - y_lo < 1e-9:
         y_lo, y_hi = y_lo - 1.0, y_hi + 1.0
+    if markers:  # a margin of 5%: no dot on the frame
+        x_pad, y_pad = (x_hi - x_lo) / 20, (y_hi - y_lo) / 20
+        x_lo, x_hi, y_lo, y_hi = x_lo - x_pad, x_hi + x_pad, y_lo - y_pad, y_hi + y_pad
 
     def xy(x: float, y: float) -> tuple[float, float]:
         return (
@@ -203,8 +213,8 @@ def plot_lines(
             height - bottom - (height - top - bottom) * (y - y_lo) / (y_hi - y_lo),
         )
 
-    def tick(v: float) -> str:
-        return f"1e{v:.0f}" if log and abs(v - round(v)) < 1e-6 else f"{10**v:.3g}" if log else f"{v:.4g}"
+    def tick(v: float, logged: bool) -> str:
+        return f"1e{v:.0f}" if logged and abs(v - round(v)) < 1e-6 else f"{10**v:.3g}" if logged else f"{v:.4g}"
 
     draw.rectangle([left, top, width - right, height - bottom], outline=(0, 0, 0))
     for i in range(5):
@@ -212,9 +222,9 @@ def plot_lines(
         x, _ = xy(tx, y_lo)
         _, y = xy(x_lo, ty)
         draw.line([(x, height - bottom), (x, height - bottom + 4)], fill=(0, 0, 0))
-        draw.text((x - 10, height - bottom + 6), tick(tx), fill=(0, 0, 0))
+        draw.text((x - 10, height - bottom + 6), tick(tx, log_x), fill=(0, 0, 0))
         draw.line([(left - 4, y), (left, y)], fill=(0, 0, 0))
-        draw.text((left - 58, y - 6), tick(ty), fill=(0, 0, 0))
+        draw.text((left - 58, y - 6), tick(ty, log), fill=(0, 0, 0))
     draw.text((left + (width - left - right) / 2 - 60, height - 18), x_label, fill=(0, 0, 0))
     draw.text((left, 8), title, fill=(0, 0, 0))
     styles = styles or [(i, False) for i in range(len(lines))]
@@ -222,6 +232,8 @@ def plot_lines(
         colour = COLOURS[hue % len(COLOURS)]
         if len(line) > 1:
             draw_line(draw, [xy(x, y) for x, y in line], colour, dashed)
+        for px, py in [xy(x, y) for x, y in line] if markers else []:
+            draw.ellipse([px - 3, py - 3, px + 3, py + 3], fill=colour)
         y = top + 10 + 18 * i
         draw_line(draw, [(width - right + 10, y + 6), (width - right + 30, y + 6)], colour, dashed)
         draw.text((width - right + 36, y), label, fill=(0, 0, 0))

@@ -22,6 +22,7 @@ BENCHES = {
     "flow": "flow",
     "points": "points",
     "record": "record",
+    "sweep": "sweep",
 }
 
 

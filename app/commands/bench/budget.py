@@ -23,7 +23,7 @@ from fieldscope.app.state import collisions
 from fieldscope.fields import config as configs
 from fieldscope.fields.errors import ConfigError, InputError
 from fieldscope.fields.scenes import open_scene
-from fieldscope.fields.training.run import FieldOptions, TrainOptions, build_run
+from fieldscope.fields.training.sweep import RunSpec, train
 
 FIELDS = ("hashgrid", "gaussian_buckets")
 #: Lagrangian Hashing's Table 1 / Fig. 6 pairings: (kind, log2 T).
@@ -55,25 +55,34 @@ def fit_once(
     scene: Any, kind: str, log2_table_size: int, args: argparse.Namespace, steps: int | None, seconds: float | None
 ) -> dict[str, Any]:
     """Fit one field for `steps` steps or `seconds` of training (the run plan the sigma schedule
-    follows); its final PSNR and parameter counts (Gaussian means included, and not)."""
-
+    follows), as a sweep's run (fields/training/sweep.py: `fit`'s build, training and final
+    evaluation); its final PSNR and parameter counts (Gaussian means included, and not)."""
     lagrangian = configs.config_class(kind).capabilities.lagrangian_points
     extra = key_values(args.option, "--option") if lagrangian else {}
-    options = FieldOptions(kind, {**extra, "log2_table_size": log2_table_size}, max_resolution(scene, args))
-    trainer = build_run(scene, options, TrainOptions(batch_size=args.batch_size), args.device)
-    trainer.plan_run(steps, seconds)
-    while (steps is not None and trainer.step_count < steps) or (seconds is not None and trainer.elapsed < seconds):
-        trainer.step()
+    settings = tuple(sorted({**extra, "log2_table_size": log2_table_size}.items()))
+    resolution = max_resolution(scene, args)
+    spec = RunSpec(
+        kind=kind,
+        scene=scene.name,
+        steps=steps,
+        time_budget=seconds,
+        settings=settings,
+        max_resolution=resolution,
+        batch_size=args.batch_size,
+        device=args.device,
+    )
+    trained = train(spec, scene)
+    trainer = trained.run.trainer
     field = trainer.field
     means = field.encoding.lagrangian.means.numel() if field.config.capabilities.lagrangian_points else 0
     row = {
         "image": scene.name,
         "field": kind,
         "log2_table_size": log2_table_size,
-        "max_resolution": options.max_resolution,
+        "max_resolution": resolution,
         "params": field.param_count(),
         "params_without_means": field.param_count() - means,
-        "psnr": trainer.evaluate()["psnr"],
+        "psnr": trained.metrics["psnr"],
         "steps": trainer.step_count,
         "seconds": trainer.elapsed,
         "budget": "seconds" if seconds is not None else "steps",
