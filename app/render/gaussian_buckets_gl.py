@@ -8,29 +8,30 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+import moderngl
 import numpy as np
 import torch
 
 from fieldscope.app.render.gl_util import float_texture, include, table_image
 from fieldscope.app.render.hashgrid_gl import GridBuffers, grid_defines, level_table
-from fieldscope.fields.kinds.gaussian_buckets import gaussian_norm, split_layout
+from fieldscope.fields.kinds.gaussian_buckets import GaussianBucketsConfig, gaussian_norm, split_layout
 from fieldscope.fields.kinds.hashgrid import layout_of
 
 MEANS_UNIT, VALUES_UNIT = 2, 3  # texture units (0: ground truth, 1: the coarse table)
 
 
-def coarse_count(config: Any) -> int:
+def coarse_count(config: GaussianBucketsConfig) -> int:
     return config.levels - config.lagrangian_levels
 
 
-def level_offsets(config: Any) -> tuple[int, ...]:
+def level_offsets(config: GaussianBucketsConfig) -> tuple[int, ...]:
     """First row of every level in its own table: coarse levels in the coarse table, Lagrangian
     levels in the bucket table (bucket b's points are rows b*K .. b*K+K-1 of means and values)."""
     coarse, fine = split_layout(layout_of(config), coarse_count(config))
     return (*coarse.offset, *fine.offset)
 
 
-def sigmas(config: Any, params: Mapping[str, np.ndarray]) -> np.ndarray:
+def sigmas(config: GaussianBucketsConfig, params: Mapping[str, np.ndarray]) -> np.ndarray:
     """(L~,) float32 sigma of every Lagrangian level, computed in float32 as the torch module does:
     sigma_scale * (1 / resolution)."""
     scale = np.float32(np.asarray(params["encoding.lagrangian.sigma_scale"]).reshape(-1)[0])
@@ -38,13 +39,13 @@ def sigmas(config: Any, params: Mapping[str, np.ndarray]) -> np.ndarray:
     return (scale * (np.float32(1.0) / resolution)).astype(np.float32)
 
 
-def norms(config: Any, sigma: np.ndarray) -> np.ndarray:
+def norms(config: GaussianBucketsConfig, sigma: np.ndarray) -> np.ndarray:
     """(L~,) float32 normaliser of every Lagrangian level for its sigma (L~,), computed by the torch
     module's own function (fields/kinds/gaussian_buckets.py gaussian_norm)."""
     return gaussian_norm(config.normaliser, torch.from_numpy(sigma), config.dims).numpy().astype(np.float32)
 
 
-def lagrangian_points(config: Any, params: Mapping[str, np.ndarray]) -> list[dict[str, Any]]:
+def lagrangian_points(config: GaussianBucketsConfig, params: Mapping[str, np.ndarray]) -> list[dict[str, Any]]:
     """Per Lagrangian level: its level index, means (P, D), sigma, resolution and where the points
     started (P, D; None for a snapshot without starting positions): what the points overlay draws."""
     means = np.asarray(params["encoding.lagrangian.means"])
@@ -65,7 +66,13 @@ def lagrangian_points(config: Any, params: Mapping[str, np.ndarray]) -> list[dic
 
 
 class GaussianBucketsBuffers(GridBuffers):
-    def __init__(self, ctx: Any, config: Any, params: Mapping[str, np.ndarray], mask: tuple[bool, ...]) -> None:
+    def __init__(
+        self,
+        ctx: moderngl.Context,
+        config: GaussianBucketsConfig,
+        params: Mapping[str, np.ndarray],
+        mask: tuple[bool, ...],
+    ) -> None:
         super().__init__(ctx, config, params, mask)
         self.means = float_texture(ctx, table_image(np.asarray(params["encoding.lagrangian.means"]), 4), "means")
         values = np.asarray(params["encoding.lagrangian.values"])
@@ -82,7 +89,7 @@ class GaussianBucketsBuffers(GridBuffers):
     def level_rows(self, mask: tuple[bool, ...]) -> np.ndarray:
         return level_table(self.config, mask, level_offsets(self.config))
 
-    def bind(self, program: Any) -> None:
+    def bind(self, program: moderngl.Program) -> None:
         super().bind(program)
         self.means.use(location=MEANS_UNIT)
         self.values.use(location=VALUES_UNIT)
@@ -96,7 +103,7 @@ class GaussianBucketsBuffers(GridBuffers):
 
 
 class GaussianBucketsGL:
-    def glsl(self, config: Any, params: Mapping[str, np.ndarray]) -> str:
+    def glsl(self, config: GaussianBucketsConfig, params: Mapping[str, np.ndarray]) -> str:
         defines = {
             **grid_defines(config, params),
             "GB_COARSE": coarse_count(config),
@@ -104,11 +111,15 @@ class GaussianBucketsGL:
         }
         return include(defines, "gaussian_buckets.glsl")
 
-    def points(self, config: Any, params: Mapping[str, np.ndarray]) -> list[dict[str, Any]]:
+    def points(self, config: GaussianBucketsConfig, params: Mapping[str, np.ndarray]) -> list[dict[str, Any]]:
         """The Lagrangian points (the overlay's): see lagrangian_points."""
         return lagrangian_points(config, params)
 
     def upload(
-        self, ctx: Any, config: Any, params: Mapping[str, np.ndarray], mask: tuple[bool, ...]
+        self,
+        ctx: moderngl.Context,
+        config: GaussianBucketsConfig,
+        params: Mapping[str, np.ndarray],
+        mask: tuple[bool, ...],
     ) -> GaussianBucketsBuffers:
         return GaussianBucketsBuffers(ctx, config, params, mask)

@@ -18,11 +18,12 @@ from typing import Any
 import numpy as np
 import torch
 
-from fieldscope.app.options import DEFAULT_IMAGE, add_device_option, key_values
+from fieldscope.app.options import DEFAULT_IMAGE, Subparsers, add_device_option, key_values
 from fieldscope.app.state import collisions
 from fieldscope.fields import config as configs
 from fieldscope.fields.errors import ConfigError, InputError
-from fieldscope.fields.scenes import open_scene
+from fieldscope.fields.field import FieldBase
+from fieldscope.fields.scenes import Scene, open_scene
 from fieldscope.fields.training.sweep import RunSpec, train
 
 FIELDS = ("hashgrid", "gaussian_buckets")
@@ -31,7 +32,7 @@ PAPER_PAIRS = (("hashgrid", 19), ("gaussian_buckets", 17), ("gaussian_buckets", 
 COLOURS = {"hashgrid": (31, 119, 180), "gaussian_buckets": (214, 39, 40)}
 
 
-def add_parser(which: Any) -> None:
+def add_parser(which: Subparsers) -> None:
     budget = which.add_parser("budget", help="PSNR vs parameter count: hash grid vs Gaussian buckets")
     budget.add_argument("--json", action="store_true")
     budget.add_argument("--regime", choices=("ours", "paper"), default="ours", help="see the module doc")
@@ -52,7 +53,7 @@ def add_parser(which: Any) -> None:
 
 
 def fit_once(
-    scene: Any, kind: str, log2_table_size: int, args: argparse.Namespace, steps: int | None, seconds: float | None
+    scene: Scene, kind: str, log2_table_size: int, args: argparse.Namespace, steps: int | None, seconds: float | None
 ) -> dict[str, Any]:
     """Fit one field for `steps` steps or `seconds` of training (the run plan the sigma schedule
     follows), as a sweep's run (fields/training/sweep.py: `fit`'s build, training and final
@@ -95,7 +96,7 @@ def fit_once(
     return row
 
 
-def max_resolution(scene: Any, args: argparse.Namespace) -> int | None:
+def max_resolution(scene: Scene, args: argparse.Namespace) -> int | None:
     """The finest grid resolution: the user's, else W/2 in the paper regime (N_max = half the
     image width), else None (the scene's extent)."""
     if args.max_resolution is not None or args.regime != "paper":
@@ -103,7 +104,7 @@ def max_resolution(scene: Any, args: argparse.Namespace) -> int | None:
     return max(2, int(scene.describe()["size"][0]) // 2)
 
 
-def point_report(field: Any, scene: Any) -> list[dict[str, Any]]:
+def point_report(field: FieldBase, scene: Scene) -> list[dict[str, Any]]:
     """Per Lagrangian level: its hash collisions (app/state/collisions.py), how many of its points serve
     a vertex of their bucket, how far (median over random places, in sigmas, from eq. 8's cost) the
     nearest point a place reads is (over ~3, the level adds almost nothing there), and whether the
