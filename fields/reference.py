@@ -147,11 +147,18 @@ def hashgrid_encode(
 
 
 def bucket_points(
-    x: torch.Tensor, means: torch.Tensor, layout: LevelLayout, level: int, points: int, smooth: int
+    x: torch.Tensor,
+    means: torch.Tensor,
+    layout: LevelLayout,
+    level: int,
+    points: int,
+    smooth: int,
+    at: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """For one Lagrangian level: bucket weights alpha (N, C), the rows of the K points of every
-    bucket (N, C, K), and squared distances |x - mu|^2 (N, C, K)."""
-    buckets, alpha = interpolation_points(x, layout, level, smooth, means.dtype)
+    bucket (N, C, K), and squared distances |x - mu|^2 (N, C, K); the buckets and weights are those
+    of the cell of `at` (N, D) when given (the guidance's reach), else of x."""
+    buckets, alpha = interpolation_points(x if at is None else at, layout, level, smooth, means.dtype)
     rows = buckets[..., None] * points + torch.arange(points, device=x.device)
     p = x.to(means.dtype).clamp(0.0, 1.0)
     dist2 = ((p[:, None, None, :] - means[rows]) ** 2).sum(dim=-1)
@@ -187,32 +194,19 @@ def guidance_level(
     points: int,
     smooth: int,
     alpha_eps: float = 1e-5,
+    soft: bool = False,
+    at: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Guidance cost (N,) of one level (eq. 8 without W): min over corners v and points k of
-    -log(alpha_v + eps) + |x - mu_vk|^2 / (2 sigma^2). Lagrange weights can be negative: with
-    them the guidance uses the linear weights of the cell's corners (as gpu/gaussian_buckets.py)."""
+    cost_vk = -log(alpha_v + eps) + |x - mu_vk|^2 / (2 sigma^2); soft: the softmin
+    -log sum_vk exp(-cost_vk), so that every candidate gets its softmax share of the pull. The
+    candidates are those of the cell of `at` (N, D) when given (the guidance's reach), else of x.
+    Lagrange weights can be negative: with them the guidance uses the linear weights of the cell's
+    corners (as gpu/gaussian_buckets.py)."""
     smooth = 0 if smooth >= LAGRANGE else smooth
-    alpha, _rows, dist2 = bucket_points(x, means, layout, level, points, smooth)
-    cost = -torch.log(alpha + alpha_eps)[..., None] + dist2 / (2.0 * sigma * sigma)
-    return cost.flatten(1).min(dim=1).values
-
-
-def guidance_soft_level(
-    x: torch.Tensor,
-    means: torch.Tensor,
-    layout: LevelLayout,
-    level: int,
-    sigma: float,
-    points: int,
-    smooth: int,
-    alpha_eps: float = 1e-5,
-) -> torch.Tensor:
-    """Soft guidance cost (N,) of one level: the softmin -log sum_vk exp(-cost_vk) of guidance_level's
-    costs, so that every candidate point gets its softmax share of the pull."""
-    smooth = 0 if smooth >= LAGRANGE else smooth
-    alpha, _rows, dist2 = bucket_points(x, means, layout, level, points, smooth)
-    cost = -torch.log(alpha + alpha_eps)[..., None] + dist2 / (2.0 * sigma * sigma)
-    return -torch.logsumexp(-cost.flatten(1), dim=1)
+    alpha, _rows, dist2 = bucket_points(x, means, layout, level, points, smooth, at)
+    cost = (-torch.log(alpha + alpha_eps)[..., None] + dist2 / (2.0 * sigma * sigma)).flatten(1)
+    return -torch.logsumexp(-cost, dim=1) if soft else cost.min(dim=1).values
 
 
 def segment_ids(offsets: torch.Tensor) -> torch.Tensor:

@@ -13,7 +13,8 @@ Layout:
 - means (R*K, D), feats (R*K, F): bucket r of level l is row offset[l] + r; its points are rows
   (offset[l] + r) * K + k.
 - resolution, offset, hashed, mask: (L~,) int32; sigma, norm: (L~,) float32 (sigma in coordinate units).
-- out: (N, L~*F); guidance: value (N, L~) float32 and the argmin point row (N, L~) int32 (hard).
+- out: (N, L~*F); guidance: value (N, L~) float32 and the argmin point row (N, L~) int32; the
+  candidates of the cell of an anchor row (the sample itself, or a jittered place: the reach).
 
 Launches are level-major blocks of points as in gpu/hashgrid.py: per-point outputs are sliced by
 points, gradients of means and features by levels (disjoint rows), so no update is lost.
@@ -181,17 +182,33 @@ def field_kernels(dims: int, feats: int, smooth: int, points: int) -> SimpleName
 
 
 @cache
-def guidance_kernels(dims: int, smooth: int, points: int) -> SimpleNamespace:
-    """The guidance loss (eq. 8) per level and its gradient to the means. Its prior -log(alpha + eps)
-    needs alpha >= 0: with Lagrange weights (negative in places) it uses the linear weights of the
-    cell's 2^D corners, the buckets that the point's own cell reads."""
+def guidance_kernels(dims: int, smooth: int, points: int, soft: bool) -> SimpleNamespace:
+    """The guidance loss (eq. 8) per level and its gradient to the means: the hard minimum over the
+    candidates, or (soft) the softmin. Its prior -log(alpha + eps) needs alpha >= 0: with Lagrange
+    weights (negative in places) it uses the linear weights of the cell's 2^D corners. The candidates
+    are the points of the corners of the cell of anchor row lvl * anchor_stride + i (the sample
+    itself: anchor x, stride 0; a reach: a jittered place per level); the distances are to x[i]."""
     g = grid_helpers(dims, SMOOTHSTEP if smooth == SMOOTHSTEP else LINEAR)
     h = point_helpers(dims)
     corners = 1 << dims
 
+    @wp.func
+    def candidate_cost(means: wp.array2d(dtype=float), j: int, p: wp.vec3, prior: float, inv_2s2: float):
+        """cost_j = prior + |x - mu_j|^2 / (2 sigma^2), and x - mu_j."""
+        diff = h.offset_to(means, j, p)
+        return prior + wp.dot(diff, diff) * inv_2s2, diff
+
+    @wp.func
+    def pull(grad_means: wp.array2d(dtype=float), j: int, diff: wp.vec3, scale: float):
+        """Add scale * d cost / d mu_j = -scale (x - mu_j) / sigma^2 (scale includes 1 / sigma^2)."""
+        for d in range(wp.static(dims)):
+            wp.atomic_add(grad_means, j, d, -scale * diff[d])
+
     @wp.kernel(enable_backward=False, module="unique")
     def guidance(
         x: wp.array2d(dtype=float),
+        anchor: wp.array2d(dtype=float),
+        anchor_stride: int,
         means: wp.array2d(dtype=float),
         levels: Levels,
         sigma: wp.array(dtype=float),
@@ -206,88 +223,38 @@ def guidance_kernels(dims: int, smooth: int, points: int) -> SimpleNamespace:
         for i in range(first, last):
             best = float(0.0)
             best_j = int(-1)
+            total = float(1.0)  # soft: sum of exp(best - cost) over the candidates so far
             if levels.mask[lvl] != 0:
                 p = h.clamped(x, i)
-                buckets, upper, _slope = g.cell_corners(x, i, levels, lvl)
+                buckets, upper, _slope = g.cell_corners(anchor, lvl * anchor_stride + i, levels, lvl)
                 for c in range(wp.static(corners)):
                     prior = -wp.log(g.corner_weight(upper, c) + ALPHA_EPS)
                     for k in range(wp.static(points)):
                         j = buckets[c] * wp.static(points) + k
-                        diff = h.offset_to(means, j, p)
-                        cost = prior + wp.dot(diff, diff) * inv_2s2
-                        if best_j < 0 or cost < best:
+                        cost, _diff = candidate_cost(means, j, p, prior, inv_2s2)
+                        if best_j < 0:
                             best = cost
                             best_j = j
-            value[i, lvl] = best
+                        elif cost < best:
+                            if wp.static(soft):
+                                total = total * wp.exp(cost - best) + 1.0
+                            best = cost
+                            best_j = j
+                        elif wp.static(soft):
+                            total = total + wp.exp(best - cost)
+            value[i, lvl] = best - wp.log(total)
             nearest[i, lvl] = best_j
 
     @wp.kernel(enable_backward=False, module="unique")
     def guidance_backward(
         x: wp.array2d(dtype=float),
+        anchor: wp.array2d(dtype=float),
+        anchor_stride: int,
         means: wp.array2d(dtype=float),
         levels: Levels,
         sigma: wp.array(dtype=float),
+        value: wp.array2d(dtype=float),
         nearest: wp.array2d(dtype=int),
-        grad_value: wp.array2d(dtype=float),
-        grad_means: wp.array2d(dtype=float),
-        slice_start: int,
-        slice_stride: int,
-    ):
-        j_lvl, q = wp.tid()
-        lvl = j_lvl * slice_stride + slice_start
-        first, last = point_block(levels, q, x.shape[0])
-        inv_s2 = 1.0 / (sigma[lvl] * sigma[lvl])
-        for i in range(first, last):
-            j = nearest[i, lvl]
-            if j >= 0:
-                diff = h.offset_to(means, j, h.clamped(x, i))
-                # d/dmu |x - mu|^2 / (2 sigma^2) = -(x - mu) / sigma^2
-                for d in range(wp.static(dims)):
-                    wp.atomic_add(grad_means, j, d, -grad_value[i, lvl] * diff[d] * inv_s2)
-
-    @wp.kernel(enable_backward=False, module="unique")
-    def guide_soft_forward(
-        x: wp.array2d(dtype=float),
-        means: wp.array2d(dtype=float),
-        levels: Levels,
-        sigma: wp.array(dtype=float),
-        value: wp.array2d(dtype=float),
-        slice_start: int,
-        slice_stride: int,
-    ):
-        lvl, q = wp.tid()
-        first, last = point_block(levels, q * slice_stride + slice_start, x.shape[0])
-        inv_2s2 = 0.5 / (sigma[lvl] * sigma[lvl])
-        for i in range(first, last):
-            best = float(0.0)
-            total = float(0.0)  # sum of exp(best - cost) over the candidates so far
-            if levels.mask[lvl] != 0:
-                p = h.clamped(x, i)
-                buckets, upper, _slope = g.cell_corners(x, i, levels, lvl)
-                for c in range(wp.static(corners)):
-                    prior = -wp.log(g.corner_weight(upper, c) + ALPHA_EPS)
-                    for k in range(wp.static(points)):
-                        diff = h.offset_to(means, buckets[c] * wp.static(points) + k, p)
-                        cost = prior + wp.dot(diff, diff) * inv_2s2
-                        if total == 0.0:
-                            best = cost
-                            total = 1.0
-                        elif cost < best:
-                            total = total * wp.exp(cost - best) + 1.0
-                            best = cost
-                        else:
-                            total = total + wp.exp(best - cost)
-                value[i, lvl] = best - wp.log(total)
-            else:
-                value[i, lvl] = 0.0
-
-    @wp.kernel(enable_backward=False, module="unique")
-    def guide_soft_backward(
-        x: wp.array2d(dtype=float),
-        means: wp.array2d(dtype=float),
-        levels: Levels,
-        sigma: wp.array(dtype=float),
-        value: wp.array2d(dtype=float),
         grad_value: wp.array2d(dtype=float),
         grad_means: wp.array2d(dtype=float),
         slice_start: int,
@@ -301,21 +268,24 @@ def guidance_kernels(dims: int, smooth: int, points: int) -> SimpleNamespace:
         inv_s2 = 1.0 / (sigma[lvl] * sigma[lvl])
         for i in range(first, last):
             p = h.clamped(x, i)
-            buckets, upper, _slope = g.cell_corners(x, i, levels, lvl)
-            for c in range(wp.static(corners)):
-                prior = -wp.log(g.corner_weight(upper, c) + ALPHA_EPS)
-                for k in range(wp.static(points)):
-                    j = buckets[c] * wp.static(points) + k
-                    diff = h.offset_to(means, j, p)
-                    # the candidate's softmax share exp(softmin - cost) times d cost / d mu = -(x - mu) / sigma^2
-                    share = wp.exp(value[i, lvl] - prior - 0.5 * wp.dot(diff, diff) * inv_s2)
-                    if share > 0.0:
-                        for d in range(wp.static(dims)):
-                            wp.atomic_add(grad_means, j, d, -grad_value[i, lvl] * share * diff[d] * inv_s2)
+            scale = grad_value[i, lvl] * inv_s2
+            if wp.static(soft):
+                # every candidate, by its softmax share exp(softmin - cost)
+                buckets, upper, _slope = g.cell_corners(anchor, lvl * anchor_stride + i, levels, lvl)
+                for c in range(wp.static(corners)):
+                    prior = -wp.log(g.corner_weight(upper, c) + ALPHA_EPS)
+                    for k in range(wp.static(points)):
+                        j = buckets[c] * wp.static(points) + k
+                        cost, diff = candidate_cost(means, j, p, prior, 0.5 * inv_s2)
+                        share = wp.exp(value[i, lvl] - cost)
+                        if share > 0.0:
+                            pull(grad_means, j, diff, scale * share)
+            else:
+                j = nearest[i, lvl]
+                if j >= 0:
+                    pull(grad_means, j, h.offset_to(means, j, p), scale)
 
-    return SimpleNamespace(
-        forward=guidance, backward=guidance_backward, soft_forward=guide_soft_forward, soft_backward=guide_soft_backward
-    )
+    return SimpleNamespace(forward=guidance, backward=guidance_backward)
 
 
 def _launch(kernel: Any, x: Any, levels: Levels, axis: int, inputs: list[Any]) -> None:
@@ -357,33 +327,32 @@ def backward_points(x: Any, means: Any, values: Any, grid: dict[str, Any], grad_
     _launch(kernel, x, levels, 1, [x, means, values, levels, grid["sigma"], grid["norm"], grad_out, grad_x])
 
 
-def guidance(x: Any, means: Any, grid: dict[str, Any], value: Any, nearest: Any) -> None:
-    """Per point and Lagrangian level: value (N, L~) = min over corners and points of
-    -log(alpha + eps) + |x - mu|^2 / (2 sigma^2); nearest (N, L~) = the argmin's row (-1 if off)."""
-    kernel = guidance_kernels(x.shape[1], grid["smooth"], grid["points"]).forward
-    levels = _levels(grid)
-    _launch(kernel, x, levels, 1, [x, means, levels, grid["sigma"], value, nearest])
-
-
-def guidance_backward(x: Any, means: Any, grid: dict[str, Any], nearest: Any, grad_value: Any, grad_means: Any) -> None:
-    """Add d loss / d means from grad_value (N, L~) through the argmin points; sliced by levels."""
-    kernel = guidance_kernels(x.shape[1], grid["smooth"], grid["points"]).backward
-    levels = _levels(grid)
-    _launch(kernel, x, levels, 0, [x, means, levels, grid["sigma"], nearest, grad_value, grad_means])
-
-
-def guidance_soft(x: Any, means: Any, grid: dict[str, Any], value: Any) -> None:
-    """Per point and Lagrangian level: value (N, L~) = softmin over corners and points of
-    -log(alpha + eps) + |x - mu|^2 / (2 sigma^2), i.e. -log sum exp(-cost) (0 if off)."""
-    kernel = guidance_kernels(x.shape[1], grid["smooth"], grid["points"]).soft_forward
-    levels = _levels(grid)
-    _launch(kernel, x, levels, 1, [x, means, levels, grid["sigma"], value])
-
-
-def guidance_soft_backward(
-    x: Any, means: Any, grid: dict[str, Any], value: Any, grad_value: Any, grad_means: Any
+def guidance(
+    x: Any, anchor: Any, anchor_stride: int, means: Any, grid: dict[str, Any], value: Any, nearest: Any
 ) -> None:
-    """Add d loss / d means from grad_value (N, L~) to every candidate, by its softmax share; sliced by levels."""
-    kernel = guidance_kernels(x.shape[1], grid["smooth"], grid["points"]).soft_backward
+    """Per point and Lagrangian level: value (N, L~) = the min (grid["soft"]: the softmin
+    -log sum exp(-cost)) over the candidates of cost = -log(alpha + eps) + |x - mu|^2 / (2 sigma^2),
+    0 if the level is off; nearest (N, L~) = the argmin's row (-1 if off). The candidates are those of
+    the cell of anchor row lvl * anchor_stride + i (anchor (L~*N, D), or x itself with stride 0)."""
+    kernel = guidance_kernels(x.shape[1], grid["smooth"], grid["points"], grid["soft"]).forward
     levels = _levels(grid)
-    _launch(kernel, x, levels, 0, [x, means, levels, grid["sigma"], value, grad_value, grad_means])
+    _launch(kernel, x, levels, 1, [x, anchor, anchor_stride, means, levels, grid["sigma"], value, nearest])
+
+
+def guidance_backward(
+    x: Any,
+    anchor: Any,
+    anchor_stride: int,
+    means: Any,
+    grid: dict[str, Any],
+    value: Any,
+    nearest: Any,
+    grad_value: Any,
+    grad_means: Any,
+) -> None:
+    """Add d loss / d means from grad_value (N, L~): hard, to each argmin point; soft, to every
+    candidate by its softmax share exp(value - cost); sliced by levels."""
+    kernel = guidance_kernels(x.shape[1], grid["smooth"], grid["points"], grid["soft"]).backward
+    levels = _levels(grid)
+    inputs = [x, anchor, anchor_stride, means, levels, grid["sigma"], value, nearest, grad_value, grad_means]
+    _launch(kernel, x, levels, 0, inputs)

@@ -70,6 +70,8 @@ class GaussianBucketsConfig(GridConfig):
     guidance: str = "hard"
     normaliser: str = "peak"
     init: str = "vertex"
+    guidance_reach: float = 0.0
+    guidance_power: float = 1.0
 
     def __post_init__(self) -> None:
         check(self.kind == "gaussian_buckets", f"kind must be 'gaussian_buckets', not {self.kind!r}")
@@ -91,6 +93,8 @@ class GaussianBucketsConfig(GridConfig):
         )
         check(self.guidance_weight >= 0 and self.guidance_warmup >= 0, "guidance weight and warm-up must be >= 0")
         check(self.means_lr > 0, f"means_lr must be positive, not {self.means_lr}")
+        check(self.guidance_reach >= 0, f"guidance_reach must not be negative, not {self.guidance_reach}")
+        check(self.guidance_power > 0, f"guidance_power must be positive, not {self.guidance_power}")
         for name, allowed in (("guidance", GUIDANCES), ("normaliser", NORMALISERS), ("init", INITS)):
             value = getattr(self, name)
             check(value in allowed, f"{name} must be one of {', '.join(allowed)}, not {value!r}")
@@ -175,6 +179,15 @@ def vertex_means(layout: LevelLayout, level: int, points: int, generator: torch.
     return means
 
 
+def guidance_weights(weights: torch.Tensor, power: float) -> torch.Tensor:
+    """The guidance weights (N,) from W (N,): W itself at power 1 (eq. 8), else W^power rescaled to
+    W's mean over the batch (sharper towards the batch's highest W, at the same overall weight)."""
+    if power == 1.0:
+        return weights
+    sharp = weights.clamp_min(0.0) ** power
+    return sharp * (weights.mean() / sharp.mean().clamp_min(1e-30))
+
+
 def initial_means(count: int, dims: int) -> torch.Tensor:
     """(count, D) means: uniform in [0,1]^2 for images; uniform in the ball of radius 0.75 of the
     paper's [-1,1]^3, i.e. radius 0.375 around the centre of our [0,1]^3, in 3D."""
@@ -213,58 +226,35 @@ class _WarpLagrangian(torch.autograd.Function):
         return grad_x, grad_means, grad_values, None
 
 
-class _WarpSoftGuidance(torch.autograd.Function):
-    """x (N, D), means -> soft guidance costs (N, L~); backward to the means of every candidate."""
-
-    @staticmethod
-    def forward(ctx: Any, x: torch.Tensor, means: torch.Tensor, enc: LagrangianLevels) -> torch.Tensor:
-        x = x.detach().float().contiguous()
-        value = torch.empty(x.shape[0], enc.num_levels, device=x.device)
-        warp_call(kernels.guidance_soft, x, means.detach(), enc.grid(), value)
-        ctx.save_for_backward(x, means, value)
-        ctx.enc = enc
-        return value
-
-    @staticmethod
-    def backward(ctx: Any, grad_value: torch.Tensor) -> tuple[Any, ...]:
-        x, means, value = ctx.saved_tensors
-        grad_means = torch.zeros_like(means)
-        grid = ctx.enc.grid()
-        warp_call(
-            kernels.guidance_soft_backward, x, means.detach(), grid, value, grad_value.float().contiguous(), grad_means
-        )
-        ctx.enc.note_pulls(grad_means)
-        return None, grad_means, None
-
-
 class _WarpGuidance(torch.autograd.Function):
-    """x (N, D), means -> guidance costs (N, L~); backward to the means through each argmin."""
+    """x (N, D), means, anchors (L~*N, D) or None (the samples' own cells) -> guidance costs (N, L~)
+    (hard or soft as the levels say); backward to the means of the argmin (hard) or every candidate
+    (soft)."""
 
     @staticmethod
-    def forward(ctx: Any, x: torch.Tensor, means: torch.Tensor, enc: LagrangianLevels) -> torch.Tensor:
+    def forward(
+        ctx: Any, x: torch.Tensor, means: torch.Tensor, anchors: torch.Tensor | None, enc: LagrangianLevels
+    ) -> torch.Tensor:
         x = x.detach().float().contiguous()
+        anchor, stride = (x, 0) if anchors is None else (anchors.detach().float().contiguous(), x.shape[0])
         value = torch.empty(x.shape[0], enc.num_levels, device=x.device)
         nearest = torch.empty(x.shape[0], enc.num_levels, dtype=torch.int32, device=x.device)
-        warp_call(kernels.guidance, x, means.detach(), enc.grid(), value, nearest)
-        ctx.save_for_backward(x, means, nearest)
-        ctx.enc = enc
+        warp_call(kernels.guidance, x, anchor, stride, means.detach(), enc.grid(), value, nearest)
+        ctx.save_for_backward(x, anchor, means, value, nearest)
+        ctx.stride, ctx.enc = stride, enc
         return value
 
     @staticmethod
     def backward(ctx: Any, grad_value: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
-        x, means, nearest = ctx.saved_tensors
+        x, anchor, means, value, nearest = ctx.saved_tensors
         grad_means = torch.zeros_like(means)
+        grid, grad_value = ctx.enc.grid(), grad_value.float().contiguous()
         warp_call(
-            kernels.guidance_backward,
-            x,
-            means.detach(),
-            ctx.enc.grid(),
-            nearest,
-            grad_value.float().contiguous(),
+            kernels.guidance_backward, x, anchor, ctx.stride, means.detach(), grid, value, nearest, grad_value,
             grad_means,
-        )
+        )  # fmt: skip
         ctx.enc.note_pulls(grad_means)
-        return None, grad_means, None
+        return None, grad_means, None, None
 
 
 class LagrangianLevels(nn.Module):
@@ -281,6 +271,7 @@ class LagrangianLevels(nn.Module):
         super().__init__()
         self.layout, self.impl = layout, impl
         self.normaliser, self.soft = config.normaliser, config.guidance == "soft"
+        self.reach = config.guidance_reach
         self.points = config.points_per_bucket
         self.smooth = interpolation_code(config.interpolation, config.lagrange_k)
         self.num_levels = len(layout.resolution)
@@ -302,6 +293,8 @@ class LagrangianLevels(nn.Module):
         self.register_buffer("mask", torch.ones(self.num_levels, dtype=torch.int32), persistent=False)
         self.register_buffer("cell", 1.0 / torch.tensor(layout.resolution, dtype=torch.float32), persistent=False)
         self.register_buffer("sigma_scale", torch.tensor([config.sigma_start], dtype=torch.float32))
+        #: draws the guidance's reach offsets (seeded from the global generator: reproducible runs)
+        self.reach_generator = torch.Generator().manual_seed(int(torch.randint(0, 2**31 - 1, ()).item()))
 
     def sigma(self) -> torch.Tensor:
         """(L~,) current standard deviations in coordinate units."""
@@ -328,6 +321,7 @@ class LagrangianLevels(nn.Module):
             "table_size": self.layout.table_size,
             "smooth": self.smooth,
             "points": self.points,
+            "soft": self.soft,
         }
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -336,20 +330,32 @@ class LagrangianLevels(nn.Module):
             return torch.cat([self._reference_level(x, lvl) for lvl in range(self.num_levels)], dim=1)
         return _WarpLagrangian.apply(x, self.means, self.values, self)
 
-    def guidance(self, x: torch.Tensor) -> torch.Tensor:
+    def reach_anchors(self, x: torch.Tensor) -> torch.Tensor | None:
+        """(L~*N, D) where the guidance reads each sample's candidates, level-major: x plus a
+        uniform offset in [-reach, reach]^D cells of each level (one draw per sample, scaled per
+        level), clamped to [0,1]^D; None with no reach (the sample's own cell, eq. 8)."""
+        if self.reach == 0.0:
+            return None
+        unit = torch.rand(x.shape, generator=self.reach_generator).to(device=x.device, dtype=x.dtype) * 2.0 - 1.0
+        cell = self.cell.to(x.dtype)[:, None, None]
+        return (x.detach()[None] + unit[None] * self.reach * cell).clamp(0.0, 1.0).reshape(-1, x.shape[1])
+
+    def guidance(self, x: torch.Tensor, anchors: torch.Tensor | None = None) -> torch.Tensor:
         """Guidance costs (N, L~) (eq. 8 without W: the hard minimum, or the softmin with guidance
-        "soft"); zero for levels that are off."""
+        "soft") of the candidates of the cells of anchors (L~*N, D) (reach_anchors), or of each
+        sample's own cell; zero for levels that are off."""
         if self.impl == "torch":
             sigma = self.sigma().tolist()
-            level_cost = reference.guidance_soft_level if self.soft else reference.guidance_level
+            at = None if anchors is None else anchors.reshape(self.num_levels, x.shape[0], -1)
             costs = [
-                level_cost(x, self.means, self.layout, lvl, sigma[lvl], self.points, self.smooth)
+                reference.guidance_level(
+                    x, self.means, self.layout, lvl, sigma[lvl], self.points, self.smooth, soft=self.soft,
+                    at=None if at is None else at[lvl],
+                )
                 for lvl in range(self.num_levels)
-            ]
+            ]  # fmt: skip
             return torch.stack(costs, dim=1) * self.mask.to(x.dtype)
-        if self.soft:
-            return _WarpSoftGuidance.apply(x, self.means, self)
-        return _WarpGuidance.apply(x, self.means, self)
+        return _WarpGuidance.apply(x, self.means, anchors, self)
 
     def _reference_level(self, x: torch.Tensor, level: int) -> torch.Tensor:
         if not self.mask[level]:
@@ -439,12 +445,14 @@ class GaussianBucketsField(Field):
         return [{"params": others, "lr": lr}, {"params": [means], "lr": self.config.means_lr}]
 
     def extra_loss(self, batch: Any, step: int) -> tuple[torch.Tensor, dict[str, float]]:
-        """lambda(step) * mean over the batch of W(x) * sum over Lagrangian levels of the guidance cost."""
+        """lambda(step) * mean over the batch of W'(x) * sum over Lagrangian levels of the guidance
+        cost, W' = W (eq. 8), or W^p rescaled to W's batch mean with guidance_power p != 1."""
         weight = self.config.guidance_at(step)
         if weight == 0.0 or batch.weights is None:
             return torch.zeros((), device=batch.coords.device), {}
-        cost = self.encoding.lagrangian.guidance(batch.coords)
-        loss = weight * (batch.weights[:, None] * cost).sum(dim=1).mean()
+        lag = self.encoding.lagrangian
+        cost = lag.guidance(batch.coords, lag.reach_anchors(batch.coords))
+        loss = weight * (guidance_weights(batch.weights, self.config.guidance_power)[:, None] * cost).sum(dim=1).mean()
         return loss, {"guidance": float(loss.detach())}
 
     def after_step(self, step: int) -> None:

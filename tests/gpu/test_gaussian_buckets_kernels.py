@@ -145,6 +145,29 @@ def test_soft_guidance_value_and_gradient_match_the_reference(dims, device):
     assert torch.equal(lag.pulls.cpu(), (lag.means.grad != 0).any(dim=1).cpu())
 
 
+@pytest.mark.parametrize(("dims", "guidance"), [(2, "hard"), (2, "soft"), (3, "hard"), (3, "soft")])
+def test_guidance_with_a_reach_matches_the_reference(dims, guidance, device):
+    """The reach's candidates (the cells of jittered anchors, distances to the samples themselves)
+    against the float64 reference: value, and gradient to the means."""
+    lag, ref = make_pair(dims, 4, 2, 2, 4, 10, 4, 2.0, "linear", guidance=guidance, guidance_reach=3.0)
+    lag, ref = lag.to(device), ref.to(device)
+    with torch.no_grad():
+        lag.means.copy_(0.5 + 0.4 * (lag.means - 0.5))
+        ref.means.copy_(lag.means.double())
+    x = points(600, dims).to(device)
+    anchors = lag.reach_anchors(x)
+    assert anchors.shape == (2 * 600, dims)
+    offset = (anchors.reshape(2, 600, dims) - x.clamp(0, 1)[None]).abs().amax(dim=(1, 2)).cpu()
+    assert torch.all(offset <= 3.0 * lag.cell.cpu() + 1e-6) and torch.all(offset > 1.5 * lag.cell.cpu())
+    weights = torch.rand(600, generator=torch.Generator().manual_seed(9)).to(device)
+    vw, vr = lag.guidance(x, anchors), ref.guidance(x.double(), anchors.double())
+    assert rel_err(vw, vr) <= 1e-5
+    assert not torch.allclose(vw, lag.guidance(x))  # the reach reads other cells than the samples' own
+    (weights[:, None] * vw).sum().backward()
+    (weights.double()[:, None] * vr).sum().backward()
+    assert rel_err(lag.means.grad, ref.means.grad) <= 2e-5
+
+
 def test_the_soft_assignment_pulls_every_candidate():
     lag, _ = make_pair(2, 2, 1, 2, 4, 10, 8, 2.0, "linear", guidance="soft")
     res = lag.layout.resolution[0]
