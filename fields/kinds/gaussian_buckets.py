@@ -72,6 +72,8 @@ class GaussianBucketsConfig(GridConfig):
     init: str = "vertex"
     guidance_reach: float = 0.0
     guidance_power: float = 1.0
+    guidance_error: bool = False
+    means_lr_end: float = 0.0
 
     def __post_init__(self) -> None:
         check(self.kind == "gaussian_buckets", f"kind must be 'gaussian_buckets', not {self.kind!r}")
@@ -93,6 +95,7 @@ class GaussianBucketsConfig(GridConfig):
         )
         check(self.guidance_weight >= 0 and self.guidance_warmup >= 0, "guidance weight and warm-up must be >= 0")
         check(self.means_lr > 0, f"means_lr must be positive, not {self.means_lr}")
+        check(self.means_lr_end >= 0, f"means_lr_end must not be negative, not {self.means_lr_end}")
         check(self.guidance_reach >= 0, f"guidance_reach must not be negative, not {self.guidance_reach}")
         check(self.guidance_power > 0, f"guidance_power must be positive, not {self.guidance_power}")
         for name, allowed in (("guidance", GUIDANCES), ("normaliser", NORMALISERS), ("init", INITS)):
@@ -104,6 +107,14 @@ class GaussianBucketsConfig(GridConfig):
         from sigma_start to sigma_end)."""
         t = min(1.0, max(0.0, progress))
         return self.sigma_start * (self.sigma_end / self.sigma_start) ** t
+
+    def means_lr_at(self, progress: float) -> float:
+        """The means' learning rate once a fraction `progress` of the sigma decay is done: means_lr,
+        or with means_lr_end > 0 an exponential decay from means_lr to means_lr_end alongside sigma."""
+        if self.means_lr_end == 0.0:
+            return self.means_lr
+        t = min(1.0, max(0.0, progress))
+        return self.means_lr * (self.means_lr_end / self.means_lr) ** t
 
     def sigma_scale(self, step: int) -> float:
         """sigma in cell sizes after `step` steps of the fixed-steps schedule."""
@@ -179,12 +190,14 @@ def vertex_means(layout: LevelLayout, level: int, points: int, generator: torch.
     return means
 
 
-def guidance_weights(weights: torch.Tensor, power: float) -> torch.Tensor:
-    """The guidance weights (N,) from W (N,): W itself at power 1 (eq. 8), else W^power rescaled to
-    W's mean over the batch (sharper towards the batch's highest W, at the same overall weight)."""
-    if power == 1.0:
+def guidance_weights(weights: torch.Tensor, power: float, error: torch.Tensor | None = None) -> torch.Tensor:
+    """The guidance weights (N,) from W (N,): W itself at power 1 without error (eq. 8); else
+    (W * error)^power (error (N,): each sample's squared reconstruction error, None: 1) rescaled to
+    W's mean over the batch (sharper towards where the detail is and the field is wrong, at the same
+    overall weight)."""
+    if power == 1.0 and error is None:
         return weights
-    sharp = weights.clamp_min(0.0) ** power
+    sharp = (weights.clamp_min(0.0) * (1.0 if error is None else error)) ** power
     return sharp * (weights.mean() / sharp.mean().clamp_min(1e-30))
 
 
@@ -428,6 +441,26 @@ class GaussianBucketsField(Field):
         super().__init__(config, GaussianBucketsEncoding(config, impl))
         self.run_plan: RunPlan | None = None
         self._elapsed: Callable[[], float] = lambda: 0.0
+        #: the last training forward's input and (detached) output, for guidance_error
+        self._last: tuple[torch.Tensor, torch.Tensor] | None = None
+        self._groups: list[dict[str, Any]] = []
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """x (N, D) in [0,1]^D -> (N, out_dims); with guidance_error a training call keeps its output."""
+        out = super().forward(x)
+        if self.config.guidance_error and torch.is_grad_enabled():
+            self._last = (x, out.detach())
+        return out
+
+    def sample_error(self, batch: Any) -> torch.Tensor | None:
+        """(N,) squared reconstruction error of the last training forward at the batch's samples, if
+        that forward was at batch.coords and the batch has targets of the output's shape; else None."""
+        if self._last is None or self._last[0] is not batch.coords:
+            return None
+        out = self._last[1]
+        if batch.targets is None or batch.targets.shape != out.shape:
+            return None
+        return ((out - batch.targets) ** 2).sum(dim=1)
 
     def set_run_plan(self, plan: RunPlan, elapsed: Callable[[], float]) -> None:
         """The trainer's hook: the run's planned length, and its training time so far."""
@@ -440,9 +473,12 @@ class GaussianBucketsField(Field):
         return step / self.config.sigma_decay_steps
 
     def param_groups(self, lr: float) -> list[dict[str, Any]]:
+        """The other parameters at lr, the means at means_lr (the optimizer keeps these dicts: with
+        means_lr_end, after_step moves the means' base_lr along the sigma decay)."""
         means = self.encoding.lagrangian.means
         others = [p for p in self.parameters() if p is not means]
-        return [{"params": others, "lr": lr}, {"params": [means], "lr": self.config.means_lr}]
+        self._groups = [{"params": others, "lr": lr}, {"params": [means], "lr": self.config.means_lr}]
+        return self._groups
 
     def extra_loss(self, batch: Any, step: int) -> tuple[torch.Tensor, dict[str, float]]:
         """lambda(step) * mean over the batch of W'(x) * sum over Lagrangian levels of the guidance
@@ -452,11 +488,19 @@ class GaussianBucketsField(Field):
             return torch.zeros((), device=batch.coords.device), {}
         lag = self.encoding.lagrangian
         cost = lag.guidance(batch.coords, lag.reach_anchors(batch.coords))
-        loss = weight * (guidance_weights(batch.weights, self.config.guidance_power)[:, None] * cost).sum(dim=1).mean()
+        error = self.sample_error(batch) if self.config.guidance_error else None
+        w = guidance_weights(batch.weights, self.config.guidance_power, error)
+        self._last = None
+        loss = weight * (w[:, None] * cost).sum(dim=1).mean()
         return loss, {"guidance": float(loss.detach())}
 
     def after_step(self, step: int) -> None:
-        self.encoding.lagrangian.sigma_scale.fill_(self.config.sigma_at(self.sigma_progress(step)))
+        progress = self.sigma_progress(step)
+        self.encoding.lagrangian.sigma_scale.fill_(self.config.sigma_at(progress))
+        if self.config.means_lr_end > 0.0 and len(self._groups) == 2 and "base_lr" in self._groups[0]:
+            main, means = self._groups
+            means["base_lr"] = self.config.means_lr_at(progress)
+            means["lr"] = means["base_lr"] * main["lr"] / main["base_lr"]
 
     def inspect(self) -> dict[str, Any]:
         """Adds the point positions of every Lagrangian level (what the viewer draws)."""

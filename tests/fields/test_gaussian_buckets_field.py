@@ -27,6 +27,9 @@ SMALL = {"levels": 6, "log2_table_size": 10, "base_resolution": 8, "growth": 2.0
         ({"sigma_start": 2.0, "sigma_end": 5.0}, "must not grow"),
         ({"sigma_end": 0.0, "sigma_start": 0.0}, "sigma_end must be positive"),
         ({"means_lr": 0.0}, "means_lr"),
+        ({"means_lr_end": -1.0}, "means_lr_end"),
+        ({"guidance_reach": -1.0}, "guidance_reach"),
+        ({"guidance_power": 0.0}, "guidance_power"),
         ({"log2_table_size": 9}, "table size"),
     ],
 )
@@ -150,6 +153,21 @@ def test_sigma_schedule_and_level_mask_reach_the_field_through_the_trainer():
     trainer._apply(SetLevelMask((True, True, True, True, True, False)))
     x = torch.rand(10, 2)
     assert torch.all(field.encoding(x)[:, 10:] == 0)
+
+
+def test_the_means_learning_rate_decays_alongside_sigma_and_follows_the_main_rate():
+    torch.manual_seed(0)
+    config = GaussianBucketsConfig(**SMALL, sigma_decay_steps=10, means_lr=1e-3, means_lr_end=1e-4)
+    assert config.means_lr_at(0.0) == pytest.approx(1e-3) and config.means_lr_at(0.5) == pytest.approx(10**-3.5)
+    field = GaussianBucketsField(config)
+    trainer = Trainer(field, ImageScene(quadrant_image(32), name="q"), TrainConfig(batch_size=256, lr=1e-2))
+    trainer.step()
+    assert trainer.optimizer.param_groups[1]["lr"] == pytest.approx(10 ** (-3.1))
+    trainer.set_learning_rate(5e-3)  # the window's learning-rate box halves every group
+    for _ in range(9):
+        trainer.step()
+    assert trainer.optimizer.param_groups[1]["lr"] == pytest.approx(0.5e-4)
+    assert trainer.optimizer.param_groups[0]["lr"] == pytest.approx(5e-3)
 
 
 def test_snapshots_round_trip_and_refuse_another_kind(tmp_path):

@@ -1,6 +1,7 @@
 """The Warp kernels of the Gaussian-bucket field against float64 PyTorch references and brute force."""
 
 import math
+from dataclasses import replace
 
 import pytest
 import torch
@@ -233,3 +234,43 @@ def test_launches_split_over_cores_equal_one_launch(monkeypatch):
     for split in (results[2], results[3]):
         for a, b in zip(split, results[1], strict=True):
             assert torch.equal(a, b)
+
+
+@pytest.mark.parametrize(
+    "variant",
+    [
+        {"guidance_power": 4.0},
+        {"guidance_error": True},
+        {"guidance": "soft", "guidance_reach": 2.0, "guidance_power": 2.0, "guidance_error": True},
+    ],
+    ids=["power", "error", "soft-reach-power-error"],
+)
+def test_weighted_guidance_loss_matches_the_float64_reference(variant):
+    """The field's guidance loss with W^p and the per-sample error weighting: value and gradient to
+    the means against the float64 torch field (the error from its own forward)."""
+    from fieldscope.fields.scenes.image import ImageScene
+
+    torch.manual_seed(0)
+    config = GaussianBucketsConfig(levels=4, lagrangian_levels=2, log2_table_size=10, base_resolution=4,
+                                   growth=2.0, guidance_warmup=0, **variant)  # fmt: skip
+    warp_field = GaussianBucketsField(config)
+    ref = GaussianBucketsField(config, impl="torch")
+    ref.load_state(warp_field.state())
+    ref.double()
+    ref.encoding.lagrangian.reach_generator.set_state(warp_field.encoding.lagrangian.reach_generator.get_state())
+    image = torch.rand(24, 20, 3, generator=torch.Generator().manual_seed(4)).numpy()
+    batch = ImageScene(image, name="noise").sample(500, torch.Generator().manual_seed(5))
+    double = type(batch)(batch.coords.double(), batch.targets.double(), batch.weights.double())
+    losses = []
+    for field, b in ((warp_field, batch), (ref, double)):
+        field(b.coords)  # the training forward whose error the weighting reads
+        loss, _ = field.extra_loss(b, 100)
+        loss.backward()
+        losses.append(loss)
+    assert rel_err(losses[0], losses[1]) <= 1e-5
+    grad_w, grad_r = warp_field.encoding.lagrangian.means.grad, ref.encoding.lagrangian.means.grad
+    assert rel_err(grad_w, grad_r) <= 2e-5
+    plain = GaussianBucketsField(replace(config, guidance_power=1.0, guidance_error=False))
+    plain.load_state(warp_field.state())
+    plain(batch.coords)
+    assert not torch.allclose(plain.extra_loss(batch, 100)[0], losses[0])  # the weighting changes the loss
