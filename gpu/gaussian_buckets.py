@@ -336,7 +336,7 @@ def guidance(
     the cell of anchor row lvl * anchor_stride + i (anchor (L~*N, D), or x itself with stride 0)."""
     kernel = guidance_kernels(x.shape[1], grid["smooth"], grid["points"], grid["soft"]).forward
     levels = _levels(grid)
-    _launch(kernel, x, levels, 1, [x, anchor, anchor_stride, means, levels, grid["sigma"], value, nearest])
+    _launch(kernel, x, levels, 1, [x, anchor, anchor_stride, means, levels, grid["guidance_sigma"], value, nearest])
 
 
 def guidance_backward(
@@ -354,5 +354,6 @@ def guidance_backward(
     candidate by its softmax share exp(value - cost); sliced by levels."""
     kernel = guidance_kernels(x.shape[1], grid["smooth"], grid["points"], grid["soft"]).backward
     levels = _levels(grid)
-    inputs = [x, anchor, anchor_stride, means, levels, grid["sigma"], value, nearest, grad_value, grad_means]
+    sigma = grid["guidance_sigma"]
+    inputs = [x, anchor, anchor_stride, means, levels, sigma, value, nearest, grad_value, grad_means]
     _launch(kernel, x, levels, 0, inputs)

@@ -40,6 +40,8 @@ NORMALISERS = ("paper", "released", "density", "peak")
 INITS = ("uniform", "vertex")
 #: The most candidate vertices the "vertex" initialisation hashes per level (memory: 8 D bytes each).
 MOST_CANDIDATES = 1 << 22
+#: Seed of the generator of the guidance's reach offsets.
+REACH_SEED = 23
 
 
 @dataclass(frozen=True)
@@ -74,6 +76,7 @@ class GaussianBucketsConfig(GridConfig):
     guidance_power: float = 1.0
     guidance_error: bool = False
     means_lr_end: float = 0.0
+    guidance_sigma: float = 0.0
 
     def __post_init__(self) -> None:
         check(self.kind == "gaussian_buckets", f"kind must be 'gaussian_buckets', not {self.kind!r}")
@@ -98,6 +101,7 @@ class GaussianBucketsConfig(GridConfig):
         check(self.means_lr_end >= 0, f"means_lr_end must not be negative, not {self.means_lr_end}")
         check(self.guidance_reach >= 0, f"guidance_reach must not be negative, not {self.guidance_reach}")
         check(self.guidance_power > 0, f"guidance_power must be positive, not {self.guidance_power}")
+        check(self.guidance_sigma >= 0, f"guidance_sigma must not be negative, not {self.guidance_sigma}")
         for name, allowed in (("guidance", GUIDANCES), ("normaliser", NORMALISERS), ("init", INITS)):
             value = getattr(self, name)
             check(value in allowed, f"{name} must be one of {', '.join(allowed)}, not {value!r}")
@@ -284,7 +288,7 @@ class LagrangianLevels(nn.Module):
         super().__init__()
         self.layout, self.impl = layout, impl
         self.normaliser, self.soft = config.normaliser, config.guidance == "soft"
-        self.reach = config.guidance_reach
+        self.reach, self.fixed_guidance_sigma = config.guidance_reach, config.guidance_sigma
         self.points = config.points_per_bucket
         self.smooth = interpolation_code(config.interpolation, config.lagrange_k)
         self.num_levels = len(layout.resolution)
@@ -306,12 +310,18 @@ class LagrangianLevels(nn.Module):
         self.register_buffer("mask", torch.ones(self.num_levels, dtype=torch.int32), persistent=False)
         self.register_buffer("cell", 1.0 / torch.tensor(layout.resolution, dtype=torch.float32), persistent=False)
         self.register_buffer("sigma_scale", torch.tensor([config.sigma_start], dtype=torch.float32))
-        #: draws the guidance's reach offsets (seeded from the global generator: reproducible runs)
-        self.reach_generator = torch.Generator().manual_seed(int(torch.randint(0, 2**31 - 1, ()).item()))
+        #: draws the guidance's reach offsets (a fixed seed: it leaves the global generator's draws as they were)
+        self.reach_generator = torch.Generator().manual_seed(REACH_SEED)
 
     def sigma(self) -> torch.Tensor:
         """(L~,) current standard deviations in coordinate units."""
         return self.sigma_scale * self.cell
+
+    def guidance_sigma(self) -> torch.Tensor:
+        """(L~,) the guidance cost's standard deviations: guidance_sigma cells if set, else sigma()."""
+        if self.fixed_guidance_sigma > 0.0:
+            return self.fixed_guidance_sigma * self.cell
+        return self.sigma()
 
     def norm(self) -> torch.Tensor:
         """(L~,) the Gaussian's normaliser per level (NORMALISERS)."""
@@ -330,6 +340,7 @@ class LagrangianLevels(nn.Module):
         return {
             **{n: getattr(self, n) for n in names},
             "sigma": self.sigma(),
+            "guidance_sigma": self.guidance_sigma(),
             "norm": self.norm(),
             "table_size": self.layout.table_size,
             "smooth": self.smooth,
@@ -358,7 +369,7 @@ class LagrangianLevels(nn.Module):
         "soft") of the candidates of the cells of anchors (L~*N, D) (reach_anchors), or of each
         sample's own cell; zero for levels that are off."""
         if self.impl == "torch":
-            sigma = self.sigma().tolist()
+            sigma = self.guidance_sigma().tolist()
             at = None if anchors is None else anchors.reshape(self.num_levels, x.shape[0], -1)
             costs = [
                 reference.guidance_level(

@@ -241,9 +241,15 @@ def test_launches_split_over_cores_equal_one_launch(monkeypatch):
     [
         {"guidance_power": 4.0},
         {"guidance_error": True},
-        {"guidance": "soft", "guidance_reach": 2.0, "guidance_power": 2.0, "guidance_error": True},
+        {
+            "guidance": "soft",
+            "guidance_reach": 2.0,
+            "guidance_power": 2.0,
+            "guidance_error": True,
+            "guidance_sigma": 1.5,
+        },
     ],
-    ids=["power", "error", "soft-reach-power-error"],
+    ids=["power", "error", "soft-reach-power-error-sigma"],
 )
 def test_weighted_guidance_loss_matches_the_float64_reference(variant):
     """The field's guidance loss with W^p and the per-sample error weighting: value and gradient to
@@ -257,7 +263,6 @@ def test_weighted_guidance_loss_matches_the_float64_reference(variant):
     ref = GaussianBucketsField(config, impl="torch")
     ref.load_state(warp_field.state())
     ref.double()
-    ref.encoding.lagrangian.reach_generator.set_state(warp_field.encoding.lagrangian.reach_generator.get_state())
     image = torch.rand(24, 20, 3, generator=torch.Generator().manual_seed(4)).numpy()
     batch = ImageScene(image, name="noise").sample(500, torch.Generator().manual_seed(5))
     double = type(batch)(batch.coords.double(), batch.targets.double(), batch.weights.double())
