@@ -75,8 +75,13 @@ KINDS: tuple[FieldKind, ...] = (
         "(`hard`: eq. 8's minimum; `soft`: a softmin, every candidate gets its softmax share; `none`), "
         "`normaliser` (`peak`: 1; `paper`: 1/(sqrt(2 pi) sigma); `released`: 1/sqrt(2 pi sigma); `density`: "
         "the D-dimensional 1/((2 pi)^(D/2) sigma^D)), `init` (`vertex`: near a vertex hashing to the bucket; "
-        "`uniform`), `means_lr` (1e-4, in our [0,1] coordinates); the defaults that depart from the paper: "
-        "the README's \"Gaussian buckets\" section",
+        "`uniform`), `means_lr` (1e-4, in our [0,1] coordinates), `means_lr_end` (0: constant; else the means' "
+        "rate decays to it alongside sigma); departures from eq. 8, all off by default: `guidance_reach` (R "
+        "cells: a sample pulls the points of the cell of a place up to R cells from it, drawn per sample and "
+        "step; 0), `guidance_power` (W^p at W's batch mean; 1), `guidance_error` (W times the sample's squared "
+        "reconstruction error; false), `guidance_sigma` (the guidance cost's own sigma in cells; 0: the "
+        "field's); the defaults that depart from the paper, and the variants measured: the README's "
+        "\"Gaussian buckets\" section",
     ),
     FieldKind(
         name="laplacian_blocks",
