@@ -142,6 +142,35 @@ def test_the_guidance_loss_gathers_points_where_the_detail_is():
     assert guided - unguided > 0.1
 
 
+def share_on_a_stripe(**settings) -> float:
+    """Share of the finest (dense, N=64) level's points on a 4-column stripe of detail (6.25% of the
+    image) after 100 steps of a 64x64 image flat elsewhere."""
+    torch.manual_seed(0)
+    image = np.full((64, 64, 3), 0.5, dtype=np.float32)
+    image[:, 30:34] = np.random.default_rng(0).random((64, 4, 3))
+    config = GaussianBucketsConfig(levels=4, lagrangian_levels=1, log2_table_size=13, base_resolution=8,
+                                   growth=2.0, points_per_bucket=1, sigma_decay_steps=100, **settings)  # fmt: skip
+    field = GaussianBucketsField(config)
+    assert not field.encoding.lagrangian.layout.hashed[0]
+    trainer = Trainer(field, ImageScene(image, name="stripe"), TrainConfig(batch_size=2048))
+    for _ in range(100):
+        trainer.step()
+    means = field.inspect()["points"][-1]["means"]
+    return float(np.mean((means[:, 0] >= 30 / 64) & (means[:, 0] < 34 / 64)))
+
+
+def test_the_guidance_reach_brings_points_of_a_dense_level_onto_the_detail():
+    """Eq. 8 pulls a point only towards samples within a cell of its vertex; a reach of 3 cells with
+    W^4 gathers the points of the vertices within 4 cells of the stripe onto it."""
+    moving = {"guidance": "soft", "guidance_power": 4.0, "guidance_warmup": 0, "guidance_weight": 10.0,
+              "means_lr": 5e-3, "guidance_sigma": 2.0}  # fmt: skip
+    reached = share_on_a_stripe(**moving, guidance_reach=3.0)
+    unreached = share_on_a_stripe(**moving)
+    default = share_on_a_stripe()
+    assert default < 0.09 and unreached < 0.1, (default, unreached)  # about the stripe's 6.25%
+    assert reached > 0.13 and reached > 1.5 * max(default, unreached), (reached, unreached, default)
+
+
 def test_sigma_schedule_and_level_mask_reach_the_field_through_the_trainer():
     torch.manual_seed(0)
     field = GaussianBucketsField(GaussianBucketsConfig(**SMALL, sigma_decay_steps=10))
