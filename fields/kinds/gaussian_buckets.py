@@ -493,7 +493,8 @@ class GaussianBucketsField(Field):
 
     def extra_loss(self, batch: Any, step: int) -> tuple[torch.Tensor, dict[str, float]]:
         """lambda(step) * mean over the batch of W'(x) * sum over Lagrangian levels of the guidance
-        cost, W' = W (eq. 8), or W^p rescaled to W's batch mean with guidance_power p != 1."""
+        cost (read through the reach's anchors with guidance_reach > 0); W' = W (eq. 8), or with
+        guidance_power or guidance_error the weights of guidance_weights."""
         weight = self.config.guidance_at(step)
         if weight == 0.0 or batch.weights is None:
             return torch.zeros((), device=batch.coords.device), {}
