@@ -207,6 +207,11 @@ def coarse_search(matcher: Matcher, options: FlowOptions, generator: torch.Gener
     return best
 
 
+def cosine_lr(lr: float, step: int, steps: int) -> float:
+    """The learning rate at `step` of `steps`: a cosine decay from lr to 1% of it."""
+    return lr * (0.01 + 0.99 * 0.5 * (1.0 + math.cos(math.pi * step / max(1, steps))))
+
+
 def descend(
     matcher: Matcher,
     motion: nn.Module,
@@ -225,7 +230,7 @@ def descend(
     optimizer = torch.optim.Adam(params, lr=lr)
     for step in range(steps):
         for group in optimizer.param_groups:
-            group["lr"] = lr * (0.01 + 0.99 * 0.5 * (1.0 + math.cos(math.pi * step / max(1, steps))))
+            group["lr"] = cosine_lr(lr, step, steps)
         if isinstance(motion, Dense):
             motion.reveal(min(1.0, 2.0 * (step + 1) / max(1, steps)))
         index = matcher.sample(options.points, generator)

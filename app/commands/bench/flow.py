@@ -1,12 +1,14 @@
 """`fieldscope bench flow`: optical flow by backpropagation into coordinates (HashEncoding sec. 4.3),
-linear (k = 1) against Lagrange (k = 2) interpolation, in the same process.
+linear (k = 1) against Lagrange (k = 2) interpolation, in the same process. Two protocols:
 
-Translations: random crops of real images, B(x) = A(x + t) (bicubic resampling of the source
-image, so B holds real pixels outside A), t uniform in the disk of radius --max-shift px; a field
-is fitted to A once per interpolation and the translation estimated twice: with the coarse search
-(what `fieldscope flow` does) and from zero by gradient descent alone (the paper's protocol). The
-end-point error is |t_estimated - t| in pixels (the paper's Table 2: 4.26 px with k = 1, 2.94 px
-with k = 2, image-wise). With --dense, also a dense flow on a known smooth warp of one crop.
+- `--protocol crops` (the default, this module): random crops of real images (160 px), B(x) = A(x + t)
+  (bicubic resampling of the source image, so B holds real pixels outside A), t uniform in the disk of
+  radius --max-shift px; a field (T = 2^15, L = 10, N_min = 8) is fitted to A once per interpolation
+  and the translation estimated image-wise twice: with the coarse search (what `fieldscope flow`
+  does) and from zero by gradient descent alone. The end-point error is |t_estimated - t| in pixels.
+  With --dense, also a dense flow on a known smooth warp of one crop. Its sizes are not the paper's.
+- `--protocol paper` (bench/flow_paper.py): the paper's setting and its three estimates, beside its
+  Table 2 (4.26 px with k = 1, 2.94 px with k = 2, image-wise).
 """
 
 from __future__ import annotations
@@ -19,9 +21,11 @@ from typing import Any
 
 import numpy as np
 
+from fieldscope.app.commands.bench import flow_paper
 from fieldscope.app.options import Subparsers
 from fieldscope.fields.analysis import flow
 from fieldscope.fields.analysis.flow import fit_image, shift_image
+from fieldscope.fields.errors import ConfigError
 from fieldscope.fields.field import FieldBase
 from fieldscope.fields.scenes.image import load_image
 from fieldscope.fields.training.run import FieldOptions, TrainOptions
@@ -32,21 +36,30 @@ DENSE_CANDIDATES = 16
 Crop = tuple[str, np.ndarray, int, int]
 
 
+PROTOCOLS = ("crops", "paper")
+#: Defaults of the options --protocol paper defaults differently (None on the command line: not given).
+DEFAULTS = {"fit_steps": 200, "batch_size": 8192, "flow_steps": 200, "levels": 10}
+
+
 def add_parser(which: Subparsers) -> None:
-    bench = which.add_parser("flow", help="optical flow EPE on shifted crops: linear vs Lagrange interpolation")
+    bench = which.add_parser("flow", help="optical flow EPE on shifted images: linear vs Lagrange interpolation")
+    bench.add_argument("--protocol", choices=PROTOCOLS, default="crops",
+                       help="crops (default): 160 px crops, image-wise; paper: HashEncoding's Table 2")  # fmt: skip
     bench.add_argument("--json", action="store_true", help="print one JSON object")
-    bench.add_argument("--images", default=str(DATA), help=f"folder of photos to crop (default {DATA})")
-    bench.add_argument("--crops", type=int, default=20, help="number of random crops (20; 0: only --dense)")
-    bench.add_argument("--size", type=int, default=160, help="crop side in pixels (160)")
+    bench.add_argument("--images", default=str(DATA) if DATA.is_dir() else None,
+                       help=f"folder of photos (default {DATA}; paper: used beside the bundled image)")  # fmt: skip
+    bench.add_argument("--crops", type=int, default=20, help="crops: number of random crops (20; 0: only --dense)")
+    bench.add_argument("--size", type=int, default=160, help="crops: crop side in pixels (160)")
     bench.add_argument("--max-shift", type=float, default=50.0, help="largest translation in pixels (50)")
-    bench.add_argument("--fit-steps", type=int, default=200, help="steps fitting each crop (200)")
-    bench.add_argument("--batch-size", type=int, default=8192)
-    bench.add_argument("--levels", type=int, default=10)
-    bench.add_argument("--flow-steps", type=int, default=200)
-    bench.add_argument("--dense", action="store_true", help="also a dense flow on a smooth warp of one crop")
+    bench.add_argument("--fit-steps", type=int, help="steps fitting each image (crops 200, paper 300)")
+    bench.add_argument("--batch-size", type=int, help="pixels per fitting step (crops 8192, paper 16384)")
+    bench.add_argument("--levels", type=int, help="grid levels L (crops 10, paper 12)")
+    bench.add_argument("--flow-steps", type=int, help="optimisation steps of each estimate (crops 200, paper 300)")
+    bench.add_argument("--dense", action="store_true", help="crops: also a dense flow on a smooth warp of one crop")
     bench.add_argument("--seed", type=int, default=0)
     bench.add_argument("--smoothness", type=float, default=1.0, help="dense: smoothness weight (1.0)")
     bench.add_argument("--dense-lr", type=float, default=0.05, help="dense: residual field learning rate, px (0.05)")
+    flow_paper.add_arguments(bench)
 
 
 def crops(folder: Path, count: int, size: int, margin: int, rng: np.random.Generator) -> list[Crop]:
@@ -84,6 +97,14 @@ def fit(a: np.ndarray, args: argparse.Namespace, interpolation: str) -> FieldBas
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
+    """The chosen protocol's report (see the module's docstring)."""
+    if args.protocol == "paper":
+        return flow_paper.run(args)
+    for name, value in DEFAULTS.items():
+        if getattr(args, name) is None:
+            setattr(args, name, value)
+    if args.images is None:
+        raise ConfigError(f"--protocol crops needs --images (no {DATA} here)")
     rng = np.random.default_rng(args.seed)
     margin = int(np.ceil(args.max_shift)) + 2
     interpolations = ("linear", "lagrange")
