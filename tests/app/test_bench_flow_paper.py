@@ -35,6 +35,11 @@ def test_bench_flow_paper_json_has_every_k_and_estimate_beside_the_paper(tmp_pat
     names = [image["name"] for image in report["images"]]
     assert names == [DEFAULT_IMAGE.name, "noise.png"]  # the copy of the bundled image once, small.png left out
     assert report["images"][0]["width"] == 256 and report["images"][1]["width"] == 230
+    assert [(f["image"], f["k"]) for f in report["fits"]] == [(n, k) for n in names for k in (1, 2)]
+    assert all(math.isfinite(f["psnr"]) for f in report["fits"])
+    by_image = {(r["image"], r["k"], r["estimate"]): r for r in report["by_image"]}
+    assert set(by_image) == {(n, k, e) for n in names for k in (1, 2) for e in ESTIMATES}
+    assert by_image[(DEFAULT_IMAGE.name, 1, "image")]["count"] == 2  # pairs 0 and 2 (the images in turn)
     pairs = report["pairs"]
     assert len(pairs) == 3 * 2 * 3 and {p["image"] for p in pairs} == set(names)
     for pair in pairs:

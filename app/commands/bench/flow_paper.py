@@ -34,7 +34,7 @@ from fieldscope.fields.analysis.flow_paper import (
     translated,
 )
 from fieldscope.fields.errors import ConfigError
-from fieldscope.fields.scenes.image import IMAGE_SUFFIXES, load_image
+from fieldscope.fields.scenes.image import IMAGE_SUFFIXES, ImageScene, load_image
 from fieldscope.fields.training.run import FieldOptions, TrainOptions
 
 KS = (1, 2)
@@ -111,12 +111,13 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         raise ConfigError(f"no pairs: {args.count} asked, {len(images)} image(s) of at least {smallest} px")
     rng = np.random.default_rng(args.seed)
     pairs = [(index % len(images), random_shift(rng, args.max_shift)) for index in range(args.count)]
-    rows = []
+    rows, fits = [], []
     for which, (name, image) in enumerate(images):
         mine = [(index, shift) for index, (used, shift) in enumerate(pairs) if used == which]
         for k in KS if mine else ():
             train = TrainOptions(batch_size=args.batch_size, seed=args.seed)
             field = fit_image(image, FieldOptions(settings=grid.settings(k)), args.fit_steps, train)
+            fits.append({"image": name, "k": k, "psnr": ImageScene(image).evaluate(field)["psnr"]})
             for index, shift in mine:
                 errors = pair_errors(field, translated(image, shift), shift, options, args.seed + index)
                 rows += [{"pair": index, "image": name, "shift": list(shift), "k": k, "estimate": e, "epe": v}
@@ -126,6 +127,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                     line = f"pair {index:3d} {name:18s} t=({shift[0]:6.1f},{shift[1]:6.1f}) k={k} {epes}"
                     print(line, file=sys.stderr, flush=True)
     report = summarise(rows, pairs, args, images)
+    report["fits"] = fits
     report["seconds"] = time.perf_counter() - started
     if not args.json:
         print(table(report))
@@ -133,16 +135,15 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def summarise(rows: list[dict[str, Any]], pairs: list[Any], args: argparse.Namespace, images: list[Any]) -> dict:
-    """The bench's JSON: mean EPE per (k, estimate), the paper's, the rows and what was scaled."""
-    results = []
-    for k in KS:
-        for estimate in ESTIMATES:
-            epes = [r["epe"] for r in rows if r["k"] == k and r["estimate"] == estimate]
-            results.append({"k": k, "estimate": estimate, "epe": statistics.fmean(epes), "count": len(epes)})
+    """The bench's JSON: mean EPE per (k, estimate), overall and per image, the paper's, the rows
+    and what was scaled."""
+    results = means(rows)
+    by_image = [{"image": name, **row} for name, _ in images for row in means([r for r in rows if r["image"] == name])]
     paper = [{"k": k, "estimate": e, "epe": PAPER_EPE[k][e], "count": PAPER_PAIRS} for k in KS for e in ESTIMATES]
     zero = statistics.fmean(math.hypot(*shift) for _, shift in pairs)
     return {
         "results": results,
+        "by_image": [row for row in by_image if row["count"]],
         "paper": {"source": "HashEncoding, Table 2 (COCO images)", "results": paper},
         "zero_flow_epe": zero,
         "images": [{"name": name, "width": im.shape[1], "height": im.shape[0]} for name, im in images],
@@ -150,6 +151,17 @@ def summarise(rows: list[dict[str, Any]], pairs: list[Any], args: argparse.Names
         "config": {k: v for k, v in vars(args).items() if k != "run"},
         "pairs": rows,
     }
+
+
+def means(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Mean EPE of `rows` per (k, estimate), in KS x ESTIMATES order (epe NaN where count is 0)."""
+    out = []
+    for k in KS:
+        for estimate in ESTIMATES:
+            epes = [r["epe"] for r in rows if r["k"] == k and r["estimate"] == estimate]
+            out.append({"k": k, "estimate": estimate, "epe": statistics.fmean(epes) if epes else math.nan,
+                        "count": len(epes)})  # fmt: skip
+    return out
 
 
 def scaling(args: argparse.Namespace) -> str:
@@ -177,11 +189,24 @@ def table(report: dict[str, Any]) -> str:
     for k in KS:
         lines.append(f"{k}  " + "".join(f"{ours[(k, e)]['epe']:11.4f}{PAPER_EPE[k][e]:11.4f}" for e in ESTIMATES))
     names = ", ".join(f"{i['name']} {i['width']}x{i['height']}" for i in report["images"])
+    psnr = {(f["image"], f["k"]): f["psnr"] for f in report.get("fits", [])}
+    fitted = ", ".join(
+        f"{i['name']} " + " / ".join(f"{psnr[(i['name'], k)]:.2f}" for k in KS)
+        for i in report["images"]
+        if (i["name"], 1) in psnr
+    )
+    lines.append("per image, k = 1 / 2:" + "".join(f"{NAMES[e]:>22s}" for e in ESTIMATES))
+    for image in report["images"]:
+        mine = {(r["k"], r["estimate"]): r["epe"] for r in report["by_image"] if r["image"] == image["name"]}
+        if mine:
+            cells = "".join(f"{mine[(1, e)]:11.4f}{mine[(2, e)]:11.4f}" for e in ESTIMATES)
+            lines.append(f"  {image['name']:19s}{cells}")
     lines += [
         f"zero flow (mean |t|): {report['zero_flow_epe']:.4f} px; images: {names}",
         f"grid T = 2^12, L = {config['levels']}, N_min = 4, N_max = 346, F = 2; A fitted {config['fit_steps']} "
         f"steps of {config['batch_size']} pixels per image and k; flow: {config['flow_steps']} Adam steps, "
         f"lr {config['flow_lr']} px, {config['points']} points, border {config['border']} px",
+        f"A's fitted field, PSNR dB for k = 1 / 2: {fitted}",
         f"scaled from the paper: {report['scaling'] or 'nothing'}; {report['seconds']:.0f} s",
     ]
     return "\n".join(lines)
