@@ -46,7 +46,7 @@ def test_bench_flow_paper_json_has_every_k_and_estimate_beside_the_paper(tmp_pat
         assert math.hypot(*pair["shift"]) <= 50.0
     mean = next(r for r in results if r["k"] == 2 and r["estimate"] == "patch")["epe"]
     assert math.isclose(mean, np.mean([p["epe"] for p in pairs if p["k"] == 2 and p["estimate"] == "patch"]))
-    assert "3 pairs" in report["scaling"]
+    assert "3 pairs over 2 images" in report["scaling"]
     text = flow_paper.table(report)
     assert "4.2565" in text and "2.9412" in text and "36.4531" in text
     assert f"{mean:11.4f}" in text.splitlines()[4]  # the k = 2 row

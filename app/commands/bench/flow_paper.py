@@ -147,7 +147,7 @@ def summarise(rows: list[dict[str, Any]], pairs: list[Any], args: argparse.Names
         "paper": {"source": "HashEncoding, Table 2 (COCO images)", "results": paper},
         "zero_flow_epe": zero,
         "images": [{"name": name, "width": im.shape[1], "height": im.shape[0]} for name, im in images],
-        "scaling": scaling(args),
+        "scaling": scaling(args, len(images)),
         "config": {k: v for k, v in vars(args).items() if k != "run"},
         "pairs": rows,
     }
@@ -164,11 +164,11 @@ def means(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return out
 
 
-def scaling(args: argparse.Namespace) -> str:
+def scaling(args: argparse.Namespace, images: int) -> str:
     """What differs from the paper's setting (empty when nothing the paper states does)."""
     notes = []
-    if args.count != PAPER_PAIRS:
-        notes.append(f"{args.count} pairs (paper: {PAPER_PAIRS} COCO images)")
+    if args.count != PAPER_PAIRS or images < args.count:
+        notes.append(f"{args.count} pairs over {min(images, args.count)} images (paper: {PAPER_PAIRS} COCO images)")
     if args.levels != PaperGrid().levels:
         notes.append(f"L = {args.levels} (paper: {PaperGrid().levels})")
     stated = (("border", args.border, 50), ("points", args.points, 256), ("radius", args.max_shift, 50))
