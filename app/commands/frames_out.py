@@ -17,6 +17,7 @@ from types import TracebackType
 from typing import Any
 
 import numpy as np
+from PIL import Image, ImageDraw
 
 from fieldscope.app.render.legend import font
 from fieldscope.fields.errors import ConfigError, FieldscopeError
@@ -37,7 +38,7 @@ def is_folder_target(out: str) -> bool:
 @functools.cache
 def ffmpeg_encoders() -> frozenset[str]:
     """Names of the video encoders the bundled ffmpeg knows."""
-    import imageio_ffmpeg
+    import imageio_ffmpeg  # lazy: only a video needs ffmpeg, not --help
 
     listing = subprocess.run(
         [imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-encoders"], capture_output=True, text=True, check=False
@@ -85,7 +86,7 @@ class FrameSink:
                 raise FieldscopeError(f"{out}: could not write ({error.strerror or error})") from None
             return
         check_video_target(self.target, codec, width, height)
-        import imageio.v2 as imageio
+        import imageio.v2 as imageio  # lazy: ~70 ms to import, only for a video, not --help
 
         try:
             fd, tmp = tempfile.mkstemp(prefix=f".{self.target.stem}.", suffix=self.target.suffix, dir=parent)
@@ -107,7 +108,7 @@ class FrameSink:
     def add(self, frame: np.ndarray) -> None:
         """Append one frame (H, W, 3) uint8."""
         if self.folder:
-            import imageio.v3 as iio
+            import imageio.v3 as iio  # lazy: ~70 ms to import, only for frames, not --help
 
             iio.imwrite(self.tmp / f"frame_{self.count:05d}.png", frame)
         else:
@@ -162,8 +163,6 @@ def stamp_text(snapshot: Snapshot, headline: str) -> str:
 
 def stamp(frame: np.ndarray, text: str) -> np.ndarray:
     """The frame (H, W, 3) uint8 with `text` in white on a dark band along its top (STAMP rows)."""
-    from PIL import Image, ImageDraw
-
     height = stamp_height(frame.shape[0])
     image = Image.fromarray(frame)
     draw = ImageDraw.Draw(image)

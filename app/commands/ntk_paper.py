@@ -16,7 +16,6 @@ from typing import Any
 
 import numpy as np
 import torch
-import trimesh
 from PIL import Image
 
 from fieldscope.app.commands.compare import plot_lines, save_png
@@ -101,6 +100,8 @@ def task_of(args: argparse.Namespace, protocol: PaperProtocol, device: torch.dev
         vertices, faces = load_mesh(args.mesh)
         name = Path(args.mesh).name
     else:
+        import trimesh  # ~1-5 s to import: only the 3D run without --mesh needs it, not --help
+
         mesh = trimesh.creation.torus(major_radius=1.0, minor_radius=0.35)
         vertices, faces, name = np.asarray(mesh.vertices), np.asarray(mesh.faces), "a torus (made here)"
     unit, _ = normalise(np.asarray(vertices, np.float64), np.asarray(faces), 0.05)

@@ -16,6 +16,7 @@ import torch
 
 from fieldscope.fields import config as configs
 from fieldscope.fields.errors import ConfigError
+from fieldscope.fields.kinds.hashgrid import growth_for
 from fieldscope.fields.training.trainer import TrainConfig, Trainer
 
 if TYPE_CHECKING:
@@ -51,7 +52,6 @@ class TrainOptions:
 def field_config(scene: Scene, options: FieldOptions) -> FieldConfig:
     """The config of `options.kind` for `scene`: its dims and outputs, its size (kinds laid out
     on the scene's samples), the growth that reaches the finest resolution, then the user's settings."""
-    from fieldscope.fields.kinds.hashgrid import growth_for  # lazy: it loads Warp, which `fieldscope --help` skips
 
     facts = scene.describe()
     cls = configs.config_class(options.kind)

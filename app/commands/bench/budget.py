@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from PIL import Image, ImageDraw
 
 from fieldscope.app.options import DEFAULT_IMAGE, Subparsers, add_device_option, key_values
 from fieldscope.app.state import collisions
@@ -202,8 +203,6 @@ def print_row(name: str, row: dict[str, Any]) -> None:
 def plot_pareto(results: list[dict[str, Any]], path: Path, size: tuple[int, int] = (720, 480)) -> None:
     """PSNR (dB) against parameters (log scale), one polyline per (image, kind) of the step-budget
     fits, drawn with Pillow and written atomically."""
-    from PIL import Image, ImageDraw
-
     rows = [r for r in results if r["budget"] == "steps" and math.isfinite(r["psnr"])]
     if not rows:
         raise InputError(f"{path}: nothing to plot (no finished fit)")
