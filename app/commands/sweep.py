@@ -17,6 +17,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # Python 3.10: the same parser from PyPI (pyproject's tomli marker)
+    import tomli as tomllib
+
 from fieldscope.app.commands.sweep_report import write_report
 from fieldscope.app.options import (
     Subparsers,
@@ -88,8 +93,6 @@ def read_spec(path: str | None) -> dict[str, Any]:
     """The SPEC.toml's table (empty without one); ConfigError for a missing, unreadable or unknown key."""
     if path is None:
         return {}
-    import tomllib  # Python 3.11's: only a sweep with a SPEC.toml needs it (fieldscope runs on 3.10)
-
     try:
         spec = tomllib.loads(Path(path).read_text())
     except OSError as error:
