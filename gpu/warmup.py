@@ -33,8 +33,9 @@ class Variants:
     grids: tuple[tuple[int, int, int], ...] = ()
     #: hashgrid.collision_kernel: dims (the window's collision counts)
     collisions: tuple[int, ...] = ()
-    #: gaussian_buckets.field_kernels and guidance_kernels: (dims, features, interpolation code, points)
-    buckets: tuple[tuple[int, int, int, int], ...] = ()
+    #: gaussian_buckets.field_kernels and guidance_kernels: (dims, features, interpolation code, points,
+    #: soft guidance)
+    buckets: tuple[tuple[int, int, int, int, bool], ...] = ()
     #: laplacian_blocks.kernels and laplacian_tiles.tiled_fit_kernel: the MLP (dims, hidden, layers, out_dims)
     blocks: tuple[tuple[int, int, int, int], ...] = ()
 
@@ -76,9 +77,9 @@ def variant_kernels(variants: Variants, device: str) -> list[wp.Kernel]:
     for grid in variants.grids:
         kernels += _kernels_in(hashgrid.kernels(*grid))
     kernels += [hashgrid.collision_kernel(dims) for dims in variants.collisions]
-    for dims, feats, smooth, points in variants.buckets:
+    for dims, feats, smooth, points, soft in variants.buckets:
         kernels += _kernels_in(gaussian_buckets.field_kernels(dims, feats, smooth, points))
-        kernels += _kernels_in(gaussian_buckets.guidance_kernels(dims, smooth, points))
+        kernels += _kernels_in(gaussian_buckets.guidance_kernels(dims, smooth, points, soft))
     for mlp in variants.blocks:
         made = laplacian_blocks.kernels(*mlp)
         cpu = device == "cpu"
