@@ -1,6 +1,7 @@
 """Scenes coming and going: opening a path in a worker thread (the latest request wins), files
 dropped on the window (queued by GLFW's callback, taken by the frame loop), the recent-files list,
-and the stopped sessions whose trainer threads may still finish a step."""
+and the stopped sessions whose trainer threads may still finish a step. A sweep's results folder
+opens the same ways (app/state/sweep_view.py): it goes to the Compare panel, not to the view."""
 
 from __future__ import annotations
 
@@ -14,15 +15,32 @@ from fieldscope.app.state import recent
 from fieldscope.app.state.current import Current
 from fieldscope.app.state.session import Session, open_path
 from fieldscope.app.state.status import Status
+from fieldscope.app.state.sweep_view import SweepResults, is_sweep, read_sweep
 from fieldscope.fields.errors import FieldscopeError
+
+
+def load(path: Path, task: str | None, current: Session | None, kind: str, device: str) -> Session | SweepResults:
+    """What opening `path` gives (in the worker thread): a sweep's results, or a session (open_path)."""
+    if is_sweep(path):
+        return read_sweep(path)
+    return open_path(path, task, current, kind, device)
 
 
 class Opening:
     """`on_news()` is called after each message about an open (the frame shows the status bar only
-    while a scene is shown: before the first one, what opening says must still reach the screen)."""
+    while a scene is shown: before the first one, what opening says must still reach the screen);
+    `on_sweep(results)` gets a sweep's folder that opened."""
 
-    def __init__(self, status: Status, current: Current, device: str, on_news: Callable[[], None]) -> None:
+    def __init__(
+        self,
+        status: Status,
+        current: Current,
+        device: str,
+        on_news: Callable[[], None],
+        on_sweep: Callable[[SweepResults], None],
+    ) -> None:
         self.status, self.current, self.device, self.on_news = status, current, device, on_news
+        self.on_sweep = on_sweep
         self.recent = recent.load()
         self.retired: list[Session] = []  # stopped sessions whose threads may still finish a step
         self._future: Future | None = None
@@ -31,16 +49,17 @@ class Opening:
         self._pool = ThreadPoolExecutor(1, thread_name_prefix="fieldscope-open")
 
     def open(self, path: str | Path, task: str | None = None, kind: str = "hashgrid") -> Future:
-        """Open a scene (trained with a field of `kind`) or saved model in the background; the
-        current scene trains on until the new one is ready, and stays if opening fails (the status
-        bar says why). The latest request wins: one still opening is replaced (its result dropped)."""
+        """Open a scene (trained with a field of `kind`), a saved model or a sweep's folder in the
+        background; the current scene trains on until the new one is ready, and stays if opening
+        fails (the status bar says why). The latest request wins: one still opening is replaced
+        (its result dropped)."""
         path = Path(path).expanduser()
         replaced = self.supersede()
         note = f" (replaces {replaced}, which was still opening)" if replaced is not None else ""
         self.status.say(f"opening {path} ...{note}")
         self.on_news()
         self._path = path
-        self._future = self._pool.submit(open_path, path, task, self.current.session, kind, self.device)
+        self._future = self._pool.submit(load, path, task, self.current.session, kind, self.device)
         return self._future
 
     def supersede(self) -> Path | None:
@@ -80,13 +99,14 @@ class Opening:
 
     def arrived(self) -> Session | None:
         """The session of an open that has finished since the last call (remembered as recent);
-        None while none has, or when it failed (the status bar says why)."""
+        None while none has, when it failed (the status bar says why) or when it was a sweep's
+        folder (given to on_sweep)."""
         future = self._future
         if future is None or not future.done():
             return None
         self._future = None
         try:
-            session = future.result()
+            opened = future.result()
         except Exception as error:
             still = self.current.still_training()
             if isinstance(error, FieldscopeError):
@@ -96,7 +116,11 @@ class Opening:
             self.on_news()
             return None
         self.recent = recent.remember(self._path)
-        return session
+        if isinstance(opened, SweepResults):
+            self.on_sweep(opened)
+            self.on_news()
+            return None
+        return opened
 
     def retire(self, session: Session) -> None:
         """Stop a replaced session (asks; its thread ends after its current step)."""

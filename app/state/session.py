@@ -17,7 +17,7 @@ from fieldscope.fields import snapshot as snapshots
 from fieldscope.fields.config import FieldConfig
 from fieldscope.fields.errors import InputError
 from fieldscope.fields.paths import path_problem
-from fieldscope.fields.scenes import detect_task, open_scene
+from fieldscope.fields.scenes import NERF_FILES, detect_task, open_scene
 from fieldscope.fields.scenes.base import Scene
 from fieldscope.fields.scenes.image import IMAGE_SUFFIXES
 from fieldscope.fields.training.run import FieldOptions, TrainOptions, build_run
@@ -79,7 +79,8 @@ class Session:
 
 
 def check_openable(path: Path) -> None:
-    """Clear messages for folders that are not scenes before the scene registry sees them."""
+    """Clear messages for folders that are not scenes (nor sweeps: the window opens those too, see
+    app/state/sweep_view.py) before the scene registry sees them."""
     problem = path_problem(path, folder_ok=True)
     if problem is not None:
         raise InputError(f"{path}: {problem}")
@@ -95,6 +96,11 @@ def check_openable(path: Path) -> None:
             raise InputError(
                 f"{path}: looks like a NeRF data set (images) but has no transforms.json or "
                 "transforms_train.json with the camera poses"
+            )
+        if not any((path / name).is_file() for name in NERF_FILES):
+            raise InputError(
+                f"{path}: a folder but neither a NeRF data set (no {' or '.join(NERF_FILES)}) nor a sweep's "
+                "results (no results.json)"
             )
 
 

@@ -1,8 +1,9 @@
 """The App: the composition root of the window and its frame loop. It makes the window's state
 objects (app/state: the current session, opening, training, levels, the views, overlays, flow,
-exports, the recording, comparison, jobs, status), the panels that paint them and send them the user's commands
-(app/ui/panels), and the Window that lays the panels out; scripts, tests and benchmarks drive the
-same state objects the panels do (app.training.pause(), app.overlays.set_heatmap(...), ...).
+exports, the recording, comparison, a sweep's results, jobs, status), the panels that paint them
+and send them the user's commands (app/ui/panels), and the Window that lays the panels out; scripts,
+tests and benchmarks drive the same state objects the panels do (app.training.pause(),
+app.overlays.set_heatmap(...), ...).
 
 Threads: the main thread owns DearPyGui and the OpenGL context; the trainer runs in its own
 thread (fields.train); opening a scene runs in a worker thread. Nothing here waits for a training
@@ -36,6 +37,7 @@ from fieldscope.app.state.recording import Recording
 from fieldscope.app.state.session import Session
 from fieldscope.app.state.shown import Views
 from fieldscope.app.state.status import Status
+from fieldscope.app.state.sweep_view import SweepView
 from fieldscope.app.state.training import Training
 from fieldscope.app.state.view import ViewState
 from fieldscope.app.ui.panels import Panel
@@ -92,7 +94,8 @@ class App:
         self.view = ProgressiveView(self.renderer)  # the scene's field
         self.tiles = ProgressiveView(TilesRenderer(self.renderer))  # a comparison's fields, when shown
         self.views = Views(self.view, self.tiles, self.current, self.view_state, self.levels, self.status)
-        self.opening = Opening(self.status, self.current, device, self._show_status_without_scene)
+        self.sweep = SweepView(self.current, self.status, lambda path: self.opening.open(path))  # a sweep's folder
+        self.opening = Opening(self.status, self.current, device, self._show_status_without_scene, self.sweep.show)
         self.training = Training(self.current, self.status, self.switch)
         self.overlays = Overlays(self.current, self.view_state, self.views, self.jobs, self.status)
         self.blocks = BlockOverlay(self.current, self.view_state, self.status)
@@ -123,7 +126,7 @@ class App:
             BlocksPanel(self.blocks, self.current, self.exports),
             ExportPanel(self.exports, self.opening, self.recording),
             CameraPathPanel(self.exports, lambda: self.window.view_rect() if self.window.image else None),
-            ComparePanel(self.compare),
+            ComparePanel(self.compare, self.sweep),
             FlowPanel(self.flow, self.status),
         ]
 

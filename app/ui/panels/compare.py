@@ -6,7 +6,8 @@ has them), each tile labelled with kind, parameters, steps and PSNR; the panel p
 metric against seconds for all of them, the table, and their NTK spectra on log axes at the step the
 button was pressed (as `fieldscope ntk --protocol paper` draws them: sorted high to low, resampled,
 each field with a grid term also without it, "no grid"), computed in the background. The scene's
-own trainer pauses meanwhile (app/state/comparison.py)."""
+own trainer pauses meanwhile (app/state/comparison.py). Below, a sweep's results when one is opened
+(app/ui/panels/sweep_table.py)."""
 
 from __future__ import annotations
 
@@ -18,7 +19,9 @@ from fieldscope.app.commands.compare import markdown_table
 from fieldscope.app.state.compare import CompareSession
 from fieldscope.app.state.comparison import Comparison
 from fieldscope.app.state.session import Session
+from fieldscope.app.state.sweep_view import SweepView
 from fieldscope.app.ui.panels import WRAP, Panel
+from fieldscope.app.ui.panels.sweep_table import SweepSection
 from fieldscope.fields import config as configs
 from fieldscope.fields.training.trainer import Snapshot
 
@@ -27,12 +30,14 @@ DEFAULT_KINDS = ("hashgrid", "fourier", "mlp")
 
 
 class ComparePanel(Panel):
-    def __init__(self, comparison: Comparison) -> None:
+    def __init__(self, comparison: Comparison, sweep: SweepView) -> None:
         self.comparison = comparison
+        self.sweep = SweepSection(sweep)
         self._painted: CompareSession | None = None  # the comparison the plots' series belong to
 
     def build(self) -> None:
-        with dpg.collapsing_header(label="Compare", default_open=False):
+        with dpg.collapsing_header(label="Compare", default_open=False) as header:
+            self.header = header
             self.kinds_group = dpg.add_group()  # a checkbox per kind once a scene is open (see on_session)
             self.boxes: dict[str, int] = {}
             self.budget = dpg.add_input_int(label="parameters", default_value=100_000, step=10_000, width=120)
@@ -56,6 +61,7 @@ class ComparePanel(Panel):
                     self.ntk_axis = dpg.add_plot_axis(dpg.mvYAxis, label="eigenvalue", auto_fit=True,
                                                       scale=dpg.mvPlotScale_Log10)  # fmt: skip
                 self.table_text = dpg.add_text("", wrap=WRAP)
+            self.sweep.build()
         self.curve_series: list[int] = []
         self.ntk_series: list[int] = []
         self._painted_ntk: object | None = None  # the NtkJob the spectra's series belong to
@@ -133,6 +139,9 @@ class ComparePanel(Panel):
         self._follow()
 
     def refresh(self, snapshot: Snapshot) -> None:
+        if self.sweep.refresh():  # a sweep opened: show it
+            dpg.set_value(self.header, True)
+            self.sweep.scroll_into_view(self.header)
         session = self.comparison.session
         if session is None:
             return

@@ -31,7 +31,7 @@ class ScenePanel(Panel):
                 dpg.add_button(label="Folder...", callback=lambda *_: dpg.show_item(self.folder_dialog))
                 self.task = dpg.add_combo([AUTO, *TASKS], default_value=AUTO, width=-1, label="")
             self.path = dpg.add_input_text(
-                hint="path of an image, data folder or .fsnap (Enter opens)",
+                hint="path of an image, data folder, .fsnap or sweep folder (Enter opens)",
                 width=-1,
                 on_enter=True,
                 callback=lambda *_: self._open(dpg.get_value(self.path)),
