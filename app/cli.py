@@ -306,7 +306,10 @@ def build_parser() -> argparse.ArgumentParser:
     add_device_option(render)
     render.set_defaults(run=cmd_render)
 
-    view = sub.add_parser("view", help="open the window on a scene (image, data folder) or a saved model (.fsnap)")
+    view = sub.add_parser(
+        "view",
+        help="open the window on a scene (image, data folder), a saved model (.fsnap) or a sweep's results folder",
+    )
     view.add_argument("path", nargs="?", default=str(DEFAULT_IMAGE), help="default: the bundled astronaut")
     view.add_argument("--task", help="scene task (default: detected from the path)")
     view.add_argument("--field", default="hashgrid", help=kind_help("field kind trained on a scene"))

@@ -6,6 +6,7 @@ scene stays. The sweep is made here with `fieldscope sweep --serial` (no Ray) on
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -56,8 +57,21 @@ def settle_open(app: Any) -> None:
     app.frame()
 
 
-def test_a_dropped_sweep_shows_its_table_and_curves_and_a_row_opens_its_snapshot(image_app: Any, sweep_dir: Path):
-    app, panel = image_app, panel_of(image_app)
+@pytest.fixture
+def sweep_app(image_app: Any) -> Iterator[Any]:
+    """The window on the bundled image; afterwards the Compare header is closed and the panels'
+    column scrolled back to its top (opening a sweep scrolls it to the sweep: later tests' plots
+    above would be out of sight, and an unseen plot keeps its old axis limits)."""
+    yield image_app
+    header = panel_of(image_app).header
+    dpg.set_value(header, False)
+    dpg.set_y_scroll(dpg.get_item_parent(header), 0.0)
+    for _ in range(2):
+        image_app.frame()
+
+
+def test_a_dropped_sweep_shows_its_table_and_curves_and_a_row_opens_its_snapshot(sweep_app: Any, sweep_dir: Path):
+    app, panel = sweep_app, panel_of(sweep_app)
     rows = rows_of(sweep_dir)
     assert [(r["scene"], r["kind"]) for r in rows] == [
         ("one.png", "hashgrid"), ("one.png", "mlp"), ("two.png", "hashgrid"), ("two.png", "mlp")
