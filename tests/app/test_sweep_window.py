@@ -70,7 +70,9 @@ def sweep_app(image_app: Any) -> Iterator[Any]:
         image_app.frame()
 
 
-def test_a_dropped_sweep_shows_its_table_and_curves_and_a_row_opens_its_snapshot(sweep_app: Any, sweep_dir: Path):
+def test_a_dropped_sweep_shows_its_table_and_curves_and_a_row_opens_its_snapshot(
+    sweep_app: Any, sweep_dir: Path
+) -> None:
     app, panel = sweep_app, panel_of(sweep_app)
     rows = rows_of(sweep_dir)
     assert [(r["scene"], r["kind"]) for r in rows] == [
