@@ -1,5 +1,5 @@
 """The `fieldscope` command line: view (the window; also with no arguments), fit, render, export-mesh,
-bench, make-test-image, compare, ntk, flow, sweep."""
+bench, make-test-image, make-views, compare, ntk, flow, sweep."""
 
 from __future__ import annotations
 
@@ -22,7 +22,18 @@ from tqdm import tqdm
 
 # The subcommand modules load with the parser (their options show in --help); what only the window needs
 # (DearPyGui, ModernGL) and the heavy optional libraries (mesh, image and volume readers) load when used.
-from fieldscope.app.commands import bench, compare, flow, kinds, ntk, render_path, sweep, timelapse, warmup
+from fieldscope.app.commands import (
+    bench,
+    compare,
+    flow,
+    kinds,
+    make_views,
+    ntk,
+    render_path,
+    sweep,
+    timelapse,
+    warmup,
+)
 from fieldscope.app.commands.bigimage import make_test_image, write_png
 from fieldscope.app.commands.frames_out import headline_metric
 from fieldscope.app.options import (
@@ -61,7 +72,7 @@ from fieldscope.fields.training.run import build_run
 from fieldscope.fields.training.trainer import Snapshot
 
 #: The subcommands defined in their own modules, each with add_parser(subparsers) and run(args).
-COMMAND_MODULES = (bench, compare, ntk, flow, warmup, kinds, sweep)
+COMMAND_MODULES = (bench, compare, ntk, flow, warmup, kinds, sweep, make_views)
 
 
 

@@ -50,6 +50,11 @@ def plain_file_mode() -> int:
     return 0o666 & ~_umask()
 
 
+def plain_folder_mode() -> int:
+    """The permission bits a plain mkdir() gives a new folder: 0777 less the process's umask."""
+    return 0o777 & ~_umask()
+
+
 def _umask() -> int:
     try:  # Linux tells it without changing it
         with open("/proc/self/status") as status:

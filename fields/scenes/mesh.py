@@ -29,6 +29,13 @@ def load_mesh(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
 
     Raises InputError naming the file when it is missing, empty, unreadable or holds no triangles.
     """
+    vertices, faces, _ = load_coloured_mesh(path)
+    return vertices, faces
+
+
+def load_coloured_mesh(path: str | Path) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """load_mesh's vertices (V, 3) and triangles (F, 3), and the vertex colours (V, 3) in [0,1]
+    float64 if the file has per-vertex colours (else None)."""
     path = check_mesh_file(path)  # before the slow import
     suffix = path.suffix.lower()
     if suffix not in MESH_SUFFIXES:
@@ -40,7 +47,14 @@ def load_mesh(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
         raise InputError(f"{path}: not a readable {suffix[1:].upper()} mesh ({first_line(error)})") from None
     faces = np.asarray(getattr(loaded, "faces", np.zeros((0, 3))), dtype=np.int64).reshape(-1, 3)
     vertices = np.asarray(getattr(loaded, "vertices", np.zeros((0, 3))), dtype=np.float64).reshape(-1, 3)
-    return check_mesh(path, vertices, faces)
+    vertices, faces = check_mesh(path, vertices, faces)
+    visual = getattr(loaded, "visual", None)
+    colours = None
+    if isinstance(visual, trimesh.visual.ColorVisuals) and visual.kind == "vertex":
+        rgba = np.asarray(visual.vertex_colors, dtype=np.float64)
+        if rgba.shape[0] == vertices.shape[0]:
+            colours = rgba[:, :3] / 255.0
+    return vertices, faces, colours
 
 
 def check_mesh(name: str | Path, vertices: np.ndarray, faces: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
