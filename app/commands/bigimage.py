@@ -3,8 +3,10 @@ tile by tile (`fieldscope make-test-image`), and a PNG writer fed row bands (`fi
 
 from __future__ import annotations
 
+import argparse
 import math
 import struct
+import time
 import zlib
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -12,6 +14,8 @@ from typing import BinaryIO
 
 import numpy as np
 
+from fieldscope.app.commands import command_parser
+from fieldscope.app.options import Subparsers
 from fieldscope.fields.errors import ConfigError
 from fieldscope.fields.pixels import to_uint8
 from fieldscope.fields.snapshot import atomic_output
@@ -117,3 +121,20 @@ def write_png(handle: BinaryIO, width: int, height: int, channels: int, bands: I
         raise ValueError(f"{written} rows written, the PNG has {height}")
     chunk(b"IDAT", packer.flush())
     chunk(b"IEND", b"")
+
+
+def add_parser(sub: Subparsers) -> None:
+    test_image = command_parser(sub, "make-test-image")
+    test_image.add_argument("out", help="TIFF file to write (.tif)")
+    test_image.add_argument("--megapixels", type=float, default=1000.0, help="size in millions of pixels")
+    test_image.set_defaults(run=cmd_make_test_image)
+
+
+def cmd_make_test_image(args: argparse.Namespace) -> int:
+    started = time.perf_counter()
+    width, height = make_test_image(args.out, args.megapixels)
+    print(
+        f"wrote a {width}x{height} test image ({width * height / 1e6:,.0f} MP) to {args.out} "
+        f"in {time.perf_counter() - started:.0f} s"
+    )
+    return 0

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageDraw
 
+from fieldscope.app.commands import command_parser
 from fieldscope.app.options import (
     Subparsers,
     add_device_option,
@@ -41,7 +42,7 @@ PICTURE_SIDE = 256
 
 
 def add_parser(sub: Subparsers) -> None:
-    compare = sub.add_parser("compare", help="several field kinds on one scene at equal parameters, side by side")
+    compare = command_parser(sub, "compare")
     compare.add_argument("path", help="the scene (image, mesh, volume, NeRF folder)")
     compare.add_argument("--task", help="what to fit (default: from the path)")
     compare.add_argument(

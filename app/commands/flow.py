@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from fieldscope.app.commands import command_parser
 from fieldscope.app.options import Subparsers, add_field_options, add_train_options, field_options, train_options
 from fieldscope.fields import snapshot as snapshots
 from fieldscope.fields.analysis import flow
@@ -27,7 +28,7 @@ DEFAULT_FIT_BATCH = 1 << 14
 
 
 def add_parser(sub: Subparsers) -> None:
-    command = sub.add_parser("flow", help="optical flow from image A to B through a field fitted to A")
+    command = command_parser(sub, "flow")
     command.add_argument("a", metavar="A", help="the first image (the field is fitted to it)")
     command.add_argument("b", metavar="B", help="the second image: B(x) = A(x + flow(x))")
     command.add_argument("--out", required=True, help="flow file to write (.npy, H x W x 2 pixels); a .png beside it")

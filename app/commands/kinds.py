@@ -7,12 +7,13 @@ from __future__ import annotations
 import argparse
 import textwrap
 
+from fieldscope.app.commands import command_parser
 from fieldscope.app.options import Subparsers
 from fieldscope.fields.kinds import KINDS, FieldKind
 
 
 def add_parser(sub: Subparsers) -> None:
-    kinds = sub.add_parser("kinds", help="the field kinds (--field), what each is, and its own settings (--option)")
+    kinds = command_parser(sub, "kinds")
     kinds.add_argument("--markdown", action="store_true", help="as a Markdown table")
     kinds.set_defaults(run=cmd_kinds)
 

@@ -7,14 +7,13 @@ from __future__ import annotations
 import argparse
 import time
 
+from fieldscope.app.commands import command_parser
 from fieldscope.app.options import Subparsers
 from fieldscope.fields.render.mesh_views import ViewsConfig, make_views, parse_size
 
 
 def add_parser(sub: Subparsers) -> None:
-    views = sub.add_parser(
-        "make-views", help="render a mesh from cameras on a sphere into a NeRF data set (RGBA PNGs + transforms)"
-    )
+    views = command_parser(sub, "make-views")
     views.add_argument("mesh", help="mesh file (.obj .ply .off .stl .glb)")
     views.add_argument("--out", required=True, help="folder to create (must not exist, or be empty)")
     views.add_argument("--views", type=int, default=50, help="training views on a Fibonacci sphere (default 50)")

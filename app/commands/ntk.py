@@ -15,7 +15,7 @@ from typing import Any
 
 import torch
 
-from fieldscope.app.commands import ntk_paper
+from fieldscope.app.commands import command_parser, ntk_paper
 from fieldscope.app.options import Subparsers
 from fieldscope.fields import config as configs
 from fieldscope.fields import snapshot as snapshots
@@ -37,9 +37,7 @@ PAPER = {
 
 
 def add_parser(sub: Subparsers) -> None:
-    ntk = sub.add_parser(
-        "ntk", help="NTK eigenvalue spectra: field kinds at equal parameters, or the paper's experiment"
-    )
+    ntk = command_parser(sub, "ntk")
     ntk.add_argument(
         "--protocol",
         choices=("budget", "paper"),

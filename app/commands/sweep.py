@@ -22,6 +22,7 @@ if sys.version_info >= (3, 11):
 else:  # Python 3.10: the same parser from PyPI (pyproject's tomli marker)
     import tomli as tomllib
 
+from fieldscope.app.commands import command_parser
 from fieldscope.app.commands.sweep_report import write_report
 from fieldscope.app.options import (
     Subparsers,
@@ -61,9 +62,7 @@ DEFAULT_STEPS = 1000
 
 
 def add_parser(sub: Subparsers) -> None:
-    sweep = sub.add_parser(
-        "sweep", help="field kinds x scenes x parameter budgets x seeds, each a `fit`, on Ray (local or a cluster)"
-    )
+    sweep = command_parser(sub, "sweep")
     sweep.add_argument("spec", nargs="?", help="a SPEC.toml with the sweep's settings (the options win)")
     sweep.add_argument("--fields", help="comma-separated kinds (default: every registered kind)")
     sweep.add_argument("--scenes", nargs="+", metavar="PATH", help="the scenes (images, meshes, volumes, NeRF folders)")

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 
 import warp as wp
 
+from fieldscope.app.commands import command_parser
 from fieldscope.app.options import Subparsers, add_device_option
 
 if TYPE_CHECKING:
@@ -25,7 +26,7 @@ if TYPE_CHECKING:
 
 
 def add_parser(sub: Subparsers) -> None:
-    warmup = sub.add_parser("warmup", help="compile the Warp kernels the default scenes need (for CI and installs)")
+    warmup = command_parser(sub, "warmup")
     add_device_option(warmup)
     warmup.add_argument(
         "--views", action="store_true", help="also draw each task's default view once (needs a display): GL shaders"

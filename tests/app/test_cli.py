@@ -226,7 +226,7 @@ def test_a_big_test_image_streams_through_fit_and_a_big_render_streams_out(tmp_p
     snapshot = snapshots.load(model)
     assert snapshot.scene["streamed"] and snapshot.scene["size"] == [1633, 1225]
     png = tmp_path / "wide.png"
-    monkeypatch.setattr("fieldscope.app.cli.WHOLE_RENDER_PIXELS", 1000)
+    monkeypatch.setattr("fieldscope.app.commands.render.WHOLE_RENDER_PIXELS", 1000)
     assert main(["render", str(model), "--out", str(png), "--width", "900"]) == 0
     assert iio.imread(png).shape == (675, 900, 3)
     assert main(["render", str(model), "--out", str(tmp_path / "wide.jpg"), "--width", "900"]) == 2

@@ -8,6 +8,7 @@ import argparse
 import importlib
 import json
 
+from fieldscope.app.commands import command_parser
 from fieldscope.app.options import Subparsers
 
 #: Benchmark name -> module in this package.
@@ -27,7 +28,7 @@ BENCHES = {
 
 
 def add_parser(sub: Subparsers) -> None:
-    bench = sub.add_parser("bench", help="benchmarks (ratios against a reference in the same process)")
+    bench = command_parser(sub, "bench")
     which = bench.add_subparsers(dest="bench", required=True)
     for module in BENCHES.values():
         importlib.import_module(f"{__name__}.{module}").add_parser(which)
