@@ -1,5 +1,5 @@
-"""The `fieldscope` command line: view (the window; also with no arguments), fit, render, export-mesh,
-bench, make-test-image, make-views, compare, ntk, flow, sweep."""
+"""The `fieldscope` command line: the subcommands below (app/commands, one module each); with no
+arguments, the window on the bundled image."""
 
 from __future__ import annotations
 
