@@ -71,7 +71,7 @@ def field_kernels(dims: int, feats: int, smooth: int, points: int) -> SimpleName
     corners = g.corners
 
     @wp.kernel(enable_backward=False, module="unique")
-    def forward(
+    def encode_forward(
         x: wp.array2d(dtype=float),
         means: wp.array2d(dtype=float),
         values: wp.array2d(dtype=float),
@@ -101,7 +101,7 @@ def field_kernels(dims: int, feats: int, smooth: int, points: int) -> SimpleName
                 out[i, lvl * wp.static(feats) + f] = acc[f]
 
     @wp.kernel(enable_backward=False, module="unique")
-    def backward_params(
+    def encode_backward_params(
         x: wp.array2d(dtype=float),
         means: wp.array2d(dtype=float),
         values: wp.array2d(dtype=float),
@@ -139,7 +139,7 @@ def field_kernels(dims: int, feats: int, smooth: int, points: int) -> SimpleName
                         wp.atomic_add(grad_means, j, d, dot * w * diff[d] * inv_s2)
 
     @wp.kernel(enable_backward=False, module="unique")
-    def backward_points(
+    def encode_backward_points(
         x: wp.array2d(dtype=float),
         means: wp.array2d(dtype=float),
         values: wp.array2d(dtype=float),
@@ -178,7 +178,9 @@ def field_kernels(dims: int, feats: int, smooth: int, points: int) -> SimpleName
             for d in range(wp.static(dims)):
                 wp.atomic_add(grad_x, i, d, grad[d] * passes[d])
 
-    return SimpleNamespace(forward=forward, backward_params=backward_params, backward_points=backward_points)
+    return SimpleNamespace(
+        forward=encode_forward, backward_params=encode_backward_params, backward_points=encode_backward_points
+    )
 
 
 @cache
@@ -205,7 +207,7 @@ def guidance_kernels(dims: int, smooth: int, points: int, soft: bool) -> SimpleN
             wp.atomic_add(grad_means, j, d, -scale * diff[d])
 
     @wp.kernel(enable_backward=False, module="unique")
-    def guidance(
+    def measure_guidance(
         x: wp.array2d(dtype=float),
         anchor: wp.array2d(dtype=float),
         anchor_stride: int,
@@ -246,7 +248,7 @@ def guidance_kernels(dims: int, smooth: int, points: int, soft: bool) -> SimpleN
             nearest[i, lvl] = best_j
 
     @wp.kernel(enable_backward=False, module="unique")
-    def guidance_backward(
+    def measure_guidance_backward(
         x: wp.array2d(dtype=float),
         anchor: wp.array2d(dtype=float),
         anchor_stride: int,
@@ -285,7 +287,7 @@ def guidance_kernels(dims: int, smooth: int, points: int, soft: bool) -> SimpleN
                 if j >= 0:
                     pull(grad_means, j, h.offset_to(means, j, p), scale)
 
-    return SimpleNamespace(forward=guidance, backward=guidance_backward)
+    return SimpleNamespace(forward=measure_guidance, backward=measure_guidance_backward)
 
 
 def _launch(kernel: Any, x: Any, levels: Levels, axis: int, inputs: list[Any]) -> None:
