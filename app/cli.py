@@ -38,8 +38,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not argv:  # the window on the bundled scene
         argv = ["view"]
     args = build_parser(argv[0] if argv[0] in COMMANDS else None).parse_args(argv)
-    if args.command is None:
-        args = build_parser("view").parse_args(["view"])
     try:
         if getattr(args, "device", None) is not None:
             args.device = resolve(args.device)

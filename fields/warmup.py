@@ -64,7 +64,7 @@ def config_variants(config: FieldConfig) -> Variants:
     smooth = interpolation_code(config.interpolation, config.lagrange_k)
     grids = ((config.dims, config.features, smooth),)
     if isinstance(config, GaussianBucketsConfig):
-        bucket = (config.dims, config.features, smooth, config.points_per_bucket, config.guidance == "soft")
+        bucket = (config.dims, config.features, smooth, config.points_per_bucket, config.soft_guidance)
         return Variants(grids=grids, buckets=(bucket,))
     return Variants(grids=grids)
 

@@ -106,6 +106,11 @@ class GaussianBucketsConfig(GridConfig):
             value = getattr(self, name)
             check(value in allowed, f"{name} must be one of {', '.join(allowed)}, not {value!r}")
 
+    @property
+    def soft_guidance(self) -> bool:
+        """Guidance by a softmin over the candidates (each gets its share of the pull), not eq. 8's minimum."""
+        return self.guidance == "soft"
+
     def sigma_at(self, progress: float) -> float:
         """sigma in cell sizes once a fraction `progress` of the decay is done (exponential decay
         from sigma_start to sigma_end)."""
@@ -287,7 +292,7 @@ class LagrangianLevels(nn.Module):
     def __init__(self, layout: LevelLayout, config: GaussianBucketsConfig, impl: str) -> None:
         super().__init__()
         self.layout, self.impl = layout, impl
-        self.normaliser, self.soft = config.normaliser, config.guidance == "soft"
+        self.normaliser, self.soft = config.normaliser, config.soft_guidance
         self.reach, self.fixed_guidance_sigma = config.guidance_reach, config.guidance_sigma
         self.points = config.points_per_bucket
         self.smooth = interpolation_code(config.interpolation, config.lagrange_k)
