@@ -12,7 +12,7 @@ from fieldscope.fields.errors import ConfigError, FieldscopeError
 from fieldscope.fields.render.mesh_export import (
     MESH_OUTPUTS,
     check_resolution,
-    extract_mesh,
+    scene_surface,
     transform_points,
     vertex_normals,
     write_mesh,
@@ -43,10 +43,8 @@ def cmd_export_mesh(args: argparse.Namespace) -> int:
     if snapshot.config.dims != 3:
         raise ConfigError(f"{args.model}: a {snapshot.config.dims}D field; export-mesh needs a 3D field")
     facts = dict(snapshot.scene)
-    level = args.level if args.level is not None else float(facts.get("level", 0.0))
-    inside_is_low = bool(facts.get("inside_is_low", True))
     field = snapshots.field_from(snapshot).to(args.device)
-    vertices, faces = extract_mesh(field, args.resolution, level, inside_is_low)
+    vertices, faces, level = scene_surface(field, facts, args.resolution, args.level, world=False)
     colors = None
     if facts.get("task") == "nerf":
         colors = vertex_colours(field, head_from(snapshot).to(args.device), vertices, vertex_normals(vertices, faces))

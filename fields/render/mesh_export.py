@@ -6,7 +6,7 @@ from __future__ import annotations
 import io
 from pathlib import Path
 from types import ModuleType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -84,6 +84,24 @@ def extract_mesh(
     vertices (V, 3) in [0,1]^3, triangles (F, 3) (see marching_cubes)."""
     check_resolution(resolution)
     return marching_cubes(field_grid(field, resolution, channel=channel), level, inside_is_low)
+
+
+def scene_surface(
+    field: FieldBase,
+    facts: dict[str, Any],
+    resolution: int,
+    level: float | None = None,
+    world: bool = True,
+) -> tuple[np.ndarray, np.ndarray, float]:
+    """The surface of a 3D field fitted to a scene, as export-mesh writes it: marching cubes at
+    the scene's iso-level (`level` overrides it) with its inside side, vertices (V, 3) mapped by the
+    scene's world_from_unit (its world coordinates: a mesh file's own, a NeRF data set's) unless
+    `world` is False, triangles (F, 3), and the level used. `facts` is the scene's describe() (a
+    snapshot keeps it). Raises ConfigError when the field has no surface at that level."""
+    level = float(facts.get("level", 0.0)) if level is None else level
+    check_resolution(resolution)
+    vertices, faces = extract_mesh(field, resolution, level, bool(facts.get("inside_is_low", True)))
+    return transform_points(vertices, facts.get("world_from_unit") if world else None), faces, level
 
 
 def vertex_normals(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
