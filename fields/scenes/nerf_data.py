@@ -23,6 +23,7 @@ import torch
 from fieldscope.fields.errors import InputError
 from fieldscope.fields.render.cameras import Camera, rigid_problem
 from fieldscope.fields.scenes.image import load_image
+from fieldscope.fields.scenes.view_overlap import view_cone, view_overlap_problem
 
 TRAIN_FILES = ("transforms_train.json", "transforms.json")
 DEFAULT_SCALE = 0.33
@@ -185,6 +186,22 @@ def load_views(transforms: Path, meta: dict[str, Any], frames: list[tuple[int, d
     )
 
 
+def check_overlap(splits: Sequence[tuple[Path, Views]], unit_from_world: np.ndarray) -> None:
+    """InputError naming the transforms file and the image when the cameras of all splits (their
+    transforms file, views) do not see a common volume inside the scene's box (view_overlap.py)."""
+    owners = [(transforms, name) for transforms, views in splits for name in views.files]
+    cameras = []
+    for _, views in splits:
+        for i in range(views.count):
+            fx, fy, cx, cy = (float(v) for v in views.intrinsics[i])
+            cameras.append(view_cone(views.c2w[i].double().numpy(), fx, fy, cx, cy, views.width, views.height))
+    problem = view_overlap_problem(cameras, unit_from_world)
+    if problem is not None:
+        index, why = problem
+        transforms, image = owners[index]
+        raise InputError(f"{transforms}: {Path(image).name}: {why}")
+
+
 def rgba(pixels: np.ndarray) -> np.ndarray:
     """(H, W, C) with C in 1..4 -> (H, W, 4): grey to RGB, opaque alpha added where missing."""
     channels = pixels.shape[2]
@@ -201,7 +218,8 @@ def load_nerf(
     aabb_scale: float | None = None,
 ) -> NerfData:
     """A NeRF data set from its folder or its transforms file; InputError names the file and the
-    problem (missing transforms, missing images, cameras that are not rigid, mixed image sizes)."""
+    problem (missing transforms, missing images, cameras that are not rigid, mixed image sizes,
+    cameras that do not see a common volume inside the scene's box)."""
     train_file, test_file = find_transforms(Path(path))
     meta = read_transforms(train_file)
     frames = list(enumerate(meta["frames"]))
@@ -220,12 +238,14 @@ def load_nerf(
         split = f"every {HOLD_OUT_EVERY}th frame of {train_file.name}"
     if (train.width, train.height) != (test.width, test.height):
         raise InputError(
-            f"{train_file}: test views are {test.width}x{test.height}, train views {train.width}x{train.height}"
+            f"{test.files[0]}: the image is {test.width}x{test.height}, "
+            f"the train views are {train.width}x{train.height}"
         )
     matrix = unit_map(
         float(scale if scale is not None else meta.get("scale", DEFAULT_SCALE)),
         offset if offset is not None else meta.get("offset", DEFAULT_OFFSET),
         float(aabb_scale if aabb_scale is not None else meta.get("aabb_scale", 1.0)),
     )
+    check_overlap([(train_file, train), (test_file or train_file, test)], matrix)
     layout = "blender" if "camera_angle_x" in meta and "fl_x" not in meta else "instant-ngp"
     return NerfData(train, test, matrix, train_file, layout, split)
