@@ -1,8 +1,8 @@
 """`fieldscope ntk`: the empirical NTK spectrum of field kinds. Two protocols:
 
 - `budget` (the default): field kinds at an equal parameter budget (fields/analysis/ntk.py) on random
-  points, at initialisation, after training them on a scene (--scene, --steps: the same
-  step-interleaved run as `compare`), or of saved fields (--snapshot); min / max / condition number.
+  points, at initialisation, after training them on a scene (--scene, --steps: each built as a run of
+  `compare` is, fields/training/sweep.py's `build`), or of saved fields (--snapshot); min / max / condition number.
 - `paper`: the NTK paper's scaling experiment, one MLP behind six encodings on one photograph, spectra
   during training with and without the grid term, PSNR / MS-SSIM beside its Table 3
   (app/commands/ntk_paper.py)."""
@@ -23,8 +23,9 @@ from fieldscope.fields.analysis.ntk import UnitScene, ntk_matrix, param_total, s
 from fieldscope.fields.errors import ConfigError
 from fieldscope.fields.field import FieldBase
 from fieldscope.fields.scenes import open_scene
-from fieldscope.fields.training.compare import Probe, build_runs, interleave, parse_kinds
-from fieldscope.fields.training.run import TrainOptions
+from fieldscope.fields.scenes.base import Scene
+from fieldscope.fields.training.compare import parse_kinds
+from fieldscope.fields.training.sweep import RunSpec, build
 
 #: The NTK paper's figures (Audia et al., 2D image regression, tuned encodings, end of training).
 PAPER = {
@@ -90,16 +91,22 @@ def fields_and_points(args: argparse.Namespace) -> tuple[list[tuple[str, FieldBa
     if growing and not args.steps:
         raise ConfigError(f"{growing[0]} fields have no parameters before they train: give --scene PATH --steps N")
     if not args.scene:
-        scene = UnitScene(args.dims)
-        runs = build_runs(scene, kinds, args.params)
-        return [(run.kind, run.trainer.field) for run in runs], sample_points(args.dims, args.points, args.seed), "init"
+        scene: Scene = UnitScene(args.dims)
+        fields = [(kind, build(RunSpec(kind, scene.name, params=args.params), scene).field) for kind in kinds]
+        return fields, sample_points(args.dims, args.points, args.seed), "init"
     scene = open_scene(args.scene)
-    runs = build_runs(scene, kinds, args.params, TrainOptions(batch_size=args.batch_size, seed=args.seed))
-    if args.steps:
-        interleave(runs, Probe(scene, 1024), None, args.steps)
+    fields = []
+    for kind in kinds:
+        spec = RunSpec(
+            kind, scene.name, params=args.params, seed=args.seed, steps=args.steps or None, batch_size=args.batch_size
+        )
+        trainer = build(spec, scene)
+        for _ in range(args.steps or 0):
+            trainer.step()
+        fields.append((kind, trainer.field))
     # uniform points of the scene's domain: distinct (sampled pixels can repeat, which makes K singular)
     points = sample_points(scene.dims, args.points, args.seed)
-    return [(run.kind, run.trainer.field) for run in runs], points, f"after {args.steps} steps on {scene.name}"
+    return fields, points, f"after {args.steps} steps on {scene.name}"
 
 
 def result_of(label: str, model: FieldBase, points: torch.Tensor) -> dict[str, Any]:

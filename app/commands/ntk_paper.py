@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from fieldscope.app.commands.compare import plot_lines, save_png
+from fieldscope.app.commands.plots import plot_lines, save_png
 from fieldscope.app.options import DEFAULT_IMAGE
 from fieldscope.fields import devices
 from fieldscope.fields.analysis.ntk_experiment import (

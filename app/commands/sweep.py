@@ -14,8 +14,9 @@ import argparse
 import dataclasses
 import socket
 import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -37,6 +38,9 @@ from fieldscope.fields import config as configs
 from fieldscope.fields.errors import ConfigError, FieldscopeError
 from fieldscope.fields.training.sweep import Outcome, RunSpec, grid, run_serial
 from fieldscope.fields.training.sweep_folder import Progress, SweepFolder
+
+if TYPE_CHECKING:  # types only: Ray loads with the engine
+    from fieldscope.fields.training.ray_engine import RayOptions
 
 #: Options a SPEC.toml may set (the command line wins), with their defaults when neither does.
 SPEC_DEFAULTS: dict[str, Any] = {
@@ -182,31 +186,38 @@ def check_reachable(address: str, timeout: float = 5.0) -> None:
         raise FieldscopeError(f"cannot join the Ray cluster at {address}: {error.strerror or error}") from None
 
 
-def run(args: argparse.Namespace) -> int:
-    specs, values = specs_of(args)
-    folder = SweepFolder(values["out"])
-    folder.begin(specs)
-    pending = folder.pending(specs)
-    options = None
-    if not args.serial:
-        from fieldscope.fields.training import ray_engine  # Ray takes ~1 s to import: only for a sweep on it
+def ray_options(
+    address: str | None = None,
+    local_cpus: int | None = None,
+    cpus_per_run: int = 1,
+    gpus_per_run: float = 0.0,
+    retries: int = 3,
+) -> RayOptions:
+    """The Ray engine's options (an address that does not answer: FieldscopeError now, not after Ray's retries)."""
+    from fieldscope.fields.training import ray_engine  # Ray takes ~1 s to import: only for runs on it
 
-        options = ray_engine.RayOptions(
-            address=values["address"],
-            local_cpus=values["local_cpus"],
-            cpus_per_run=int(values["cpus_per_run"]),
-            gpus_per_run=float(values["gpus_per_run"]),
-            retries=int(values["retries"]),
-        )
-        if options.address is not None:
-            check_reachable(options.address)
+    if address is not None:
+        check_reachable(address)
+    return ray_engine.RayOptions(address, local_cpus, cpus_per_run, gpus_per_run, retries)
+
+
+def execute(
+    specs: Sequence[RunSpec], folder: SweepFolder | None, options: RayOptions | None, threads: int | None = 1
+) -> list[dict[str, Any]]:
+    """Run `specs` (those not finished in `folder` before) on Ray with `options`, or here one after the
+    other with `threads` torch threads (None: as now) without; progress on stderr; each outcome
+    recorded in `folder` as it comes, then its tables and report written -> the rows, in the specs' order."""
+    pending = folder.pending(specs) if folder is not None else list(specs)
     progress = Progress(len(specs), len(specs) - len(pending), slots=1)  # slots: the cluster's, once joined
     before = f" ({progress.skipped} finished before)" if progress.skipped else ""
     runs = f"{len(specs)} run{'s' if len(specs) != 1 else ''}"
-    print(f"sweep of {runs}{before} -> {folder.root}", file=sys.stderr, flush=True)
+    where = f" -> {folder.root}" if folder is not None else ""
+    print(f"sweep of {runs}{before}{where}", file=sys.stderr, flush=True)
+    delivered: dict[str, dict[str, Any]] = {}
 
     def deliver(spec: RunSpec, outcome: Outcome) -> None:
-        row = folder.record(*outcome)
+        row = folder.record(*outcome) if folder is not None else outcome[0]
+        delivered[spec.run_id] = row
         progress.finished(row)
         failed = f": {row['error']}" if row["error"] else ""
         print(
@@ -214,14 +225,35 @@ def run(args: argparse.Namespace) -> int:
         )
 
     if options is None:
-        run_serial(pending, deliver, int(values["cpus_per_run"]))
+        run_serial(pending, deliver, threads)
     elif pending:
+        from fieldscope.fields.training import ray_engine  # Ray takes ~1 s to import: only for runs on it
+
         with ray_engine.session(options):
             progress.slots = ray_engine.slots(options)
             ray_engine.run_on_ray(pending, deliver, options, waiting=lambda: print(progress.line(), file=sys.stderr))
+    if folder is None:
+        return [delivered[spec.run_id] for spec in specs if spec.run_id in delivered]
     rows = folder.rows(specs)
     folder.write_tables(rows)
     write_report(folder.root, rows)
+    return rows
+
+
+def run(args: argparse.Namespace) -> int:
+    specs, values = specs_of(args)
+    folder = SweepFolder(values["out"])
+    folder.begin(specs)
+    options = None
+    if not args.serial:
+        options = ray_options(
+            values["address"],
+            values["local_cpus"],
+            int(values["cpus_per_run"]),
+            float(values["gpus_per_run"]),
+            int(values["retries"]),
+        )
+    rows = execute(specs, folder, options, int(values["cpus_per_run"]))
     failed = [row for row in rows if row.get("error")]
     print(f"{len(rows) - len(failed)} of {len(specs)} runs finished -> {folder.root}/results.md")
     if failed:

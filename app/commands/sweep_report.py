@@ -1,7 +1,7 @@
 """A sweep's report, from its rows (fields/training/sweep.py): results.md (a table per scene),
 curves.png (each run's metric against its training seconds, a plot per scene) and pareto.png (the
 final metric against parameters, a line per kind, the mean over seeds: the papers' Pareto plots).
-Drawn with Pillow by compare's plot_lines."""
+Drawn with Pillow (app/commands/plots.py)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from typing import Any
 
 from PIL import Image
 
-from fieldscope.app.commands.compare import plot_lines, save_png
+from fieldscope.app.commands.plots import plot_lines, save_png
 from fieldscope.fields.paths import write_atomic
 
 #: Each scene's plot in curves.png and pareto.png.

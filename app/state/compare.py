@@ -3,12 +3,15 @@ the current scene at an equal parameter budget (configs from fields/training/bud
 splits the view into a grid of their live pictures under one shared camera (TilesRenderer: the
 window's live view draws a TileSet of their snapshots as it draws one field).
 
-One background thread interleaves the fields' steps (one step of each in turn), as `fieldscope
-compare` does: every field gets the same steps, the machine's load falls on all of them alike, and
-the window competes with one trainer thread, not with four (on two cores, four trainer threads
-would take the frame loop's CPU and make each field's speed depend on the thread scheduler). The
-thread owns every trainer and publishes their snapshots every publish interval; the window reads
-snapshots() and curves() only.
+Each field is built as a run of `fieldscope compare` is (a RunSpec per kind, its config fitted to the
+budget: fields/training/sweep.py's `build`) and measured by the same probe, but trained live, side by
+side: `fieldscope compare` trains its runs one after the other to a fixed stop (the sweep's `train`),
+while the panel's tiles must all move at once and train until stopped, so one background thread
+interleaves the fields' steps (one step of each in turn): every field gets the same steps, the
+machine's load falls on all of them alike, and the window competes with one trainer thread, not with
+four (on two cores, four trainer threads would take the frame loop's CPU and make each field's speed
+depend on the thread scheduler). The thread owns every trainer and publishes their snapshots every
+publish interval; the window reads snapshots() and curves() only.
 
 NtkJob computes the compared fields' NTK spectra (fields/analysis/ntk.py) in a background thread from
 their latest snapshots, as `fieldscope ntk --protocol paper` shows them: over a regular lattice of the
@@ -26,14 +29,16 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from fieldscope.fields import config as configs
 from fieldscope.fields import snapshot as snapshots
 from fieldscope.fields.analysis.ntk import grid_parameters, lattice_points, ntk_split, param_total, split_spectra
 from fieldscope.fields.config import FieldConfig
 from fieldscope.fields.errors import ConfigError
 from fieldscope.fields.scenes.base import Scene
 from fieldscope.fields.training.budget import budget_params
-from fieldscope.fields.training.compare import Probe, build_runs, parse_kinds
+from fieldscope.fields.training.compare import FieldRun, Probe, parse_kinds
 from fieldscope.fields.training.run import TrainOptions
+from fieldscope.fields.training.sweep import RunSpec, base_row, build
 from fieldscope.fields.training.trainer import Snapshot
 
 if TYPE_CHECKING:  # types only: the GL renderer loads ModernGL
@@ -61,7 +66,10 @@ class CompareSession:
             raise ConfigError(f"compare needs 2 to {MOST_TILES} field kinds, not {len(kinds)}")
         self.scene = scene
         self.params = params
-        self.runs = build_runs(scene, kinds, params, train, device)
+        options = train or TrainOptions()
+        spec = RunSpec("", scene.name, params=params, seed=options.seed, lr=options.lr, batch_size=options.batch_size)
+        self.specs = [replace(spec, kind=kind, device=device) for kind in kinds]
+        self.runs = [FieldRun(spec.kind, build(spec, scene)) for spec in self.specs]
         self.probe = Probe(scene, PROBE_PIXELS)
         self._lock = threading.Lock()
         self._curves: list[list[tuple[float, float]]] = [[] for _ in self.runs]
@@ -144,28 +152,27 @@ class CompareSession:
             out.append(f"{snapshot.config.kind}  {count:,} params  {snapshot.step} steps  {shown}")
         return out
 
-    def report(self) -> dict[str, Any]:
-        """The table at the end, in `fieldscope compare`'s JSON shape."""
-        curves = self.curves()
-        results = []
-        for run, count, curve in zip(self.runs, self.counts(), curves, strict=True):
-            results.append(
-                {
-                    "field": run.kind,
-                    "params": count,
-                    "steps": run.trainer.step_count,
-                    "seconds": run.trainer.elapsed,
-                    self.probe.name: curve[-1][1] if curve else math.nan,
-                    "measured_on": f"a fixed sample of {PROBE_PIXELS:,} pixels" if self.probe.image else "the scene",
+    def rows(self) -> list[dict[str, Any]]:
+        """The comparison so far as a sweep's rows (fields/training/sweep.py: each field's parameters,
+        steps, training seconds, the probe's latest metric and its curve), for the sweep's table."""
+        rows = []
+        for spec, run, curve in zip(self.specs, self.runs, self.curves(), strict=True):
+            trainer = run.trainer
+            rows.append(
+                base_row(spec)
+                | {
+                    "params": int(trainer.field.param_count()),
+                    "params_budgeted": budget_params(trainer.field.config),
+                    "steps": trainer.step_count,
+                    "seconds": trainer.elapsed,
+                    "metric": self.probe.name,
+                    "value": curve[-1][1] if curve else None,
                     "curve": [[t, v] for t, v in curve],
+                    "curve_metric": self.probe.name,
+                    "config": configs.to_dict(trainer.field.config),
                 }
             )
-        return {
-            "scene": self.scene.describe().get("name", ""),
-            "params_target": self.params,
-            "schedule": "step-interleaved: equal steps, one thread",
-            "results": results,
-        }
+        return rows
 
 
 def tile_grid(count: int, width: int, height: int) -> list[tuple[int, int, int, int]]:

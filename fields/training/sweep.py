@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import re
 import socket
@@ -30,8 +31,9 @@ from fieldscope.fields import snapshot as snapshots
 from fieldscope.fields.errors import ConfigError, FieldscopeError
 from fieldscope.fields.scenes import open_scene
 from fieldscope.fields.training.budget import budget_params, fit_budget
-from fieldscope.fields.training.compare import CURVE_PIXELS, FieldRun, Probe, interleave
+from fieldscope.fields.training.compare import CURVE_PIXELS, CURVE_POINTS, FieldRun, Probe
 from fieldscope.fields.training.run import FieldOptions, TrainOptions, build_run
+from fieldscope.fields.training.trainer import Trainer
 
 if TYPE_CHECKING:
     from fieldscope.fields.scenes.base import Scene
@@ -168,13 +170,18 @@ class Trained:
     metrics: dict[str, float]
 
 
-def train(spec: RunSpec, scene: Scene | None = None) -> Trained:
-    """Open the scene (unless given), build the run, train it, evaluate it (errors raise)."""
-    if scene is None:
-        try:
-            scene = open_scene(spec.scene, spec.task, device=spec.device, **dict(spec.scene_options))
-        except TypeError as error:  # an unknown scene option (as `fit` says it)
-            raise ConfigError(f"{spec.scene}: {error}") from None
+def open_spec_scene(spec: RunSpec) -> Scene:
+    """The run's scene, opened as `fit` opens it (an unknown scene option: ConfigError)."""
+    try:
+        return open_scene(spec.scene, spec.task, device=spec.device, **dict(spec.scene_options))
+    except TypeError as error:  # an unknown scene option (as `fit` says it)
+        raise ConfigError(f"{spec.scene}: {error}") from None
+
+
+def build(spec: RunSpec, scene: Scene) -> Trainer:
+    """The run's trainer on `scene`, from fields.training.run.build_run (`fit`'s builder): its config
+    fitted to `spec.params` when it has a budget, else the kind's defaults and settings; its run
+    planned (schedules that end with the run) when it has steps or a time budget."""
     options = TrainOptions(lr=spec.lr, batch_size=spec.batch_size, seed=spec.seed)
     if spec.params is not None:
         config = fit_budget(scene, spec.kind, spec.params, dict(spec.settings))
@@ -183,12 +190,39 @@ def train(spec: RunSpec, scene: Scene | None = None) -> Trained:
         trainer = build_run(
             scene, FieldOptions(spec.kind, dict(spec.settings), spec.max_resolution), options, spec.device
         )
-    trainer.plan_run(spec.steps, spec.time_budget)
+    if spec.steps is not None or spec.time_budget is not None:
+        trainer.plan_run(spec.steps, spec.time_budget)
+    return trainer
+
+
+def train(spec: RunSpec, scene: Scene | None = None) -> Trained:
+    """Open the scene (unless given), build the run, train it for its steps or its seconds of
+    training, measuring the probe's metric every 1/CURVE_POINTS of the way, evaluate it (errors raise)."""
+    if spec.steps is None and spec.time_budget is None:
+        raise ConfigError("a run needs --steps or --time-budget")
+    scene = open_spec_scene(spec) if scene is None else scene
+    trainer = build(spec, scene)
     probe = Probe(scene, probe_pixels(scene))
     run = FieldRun(spec.kind, trainer)
-    interleave([run], probe, spec.time_budget, spec.steps)
+
+    def record() -> None:
+        run.curve.append((trainer.elapsed, probe(trainer)[1]))
+
+    record()
+    steps, next_probe = 0, 1
+    while True:
+        trainer.step()
+        steps += 1
+        if (spec.steps is not None and steps >= spec.steps) or (
+            spec.time_budget is not None and trainer.elapsed >= spec.time_budget
+        ):
+            break
+        progress = max(steps / spec.steps if spec.steps else 0.0, trainer.elapsed / (spec.time_budget or math.inf))
+        if progress * CURVE_POINTS >= next_probe:
+            next_probe = math.floor(progress * CURVE_POINTS) + 1
+            record()
     metrics = trainer.evaluate(full=True)
-    run.curve.append((trainer.elapsed, probe(trainer)[1]))
+    record()
     trainer.publish("stopped")
     return Trained(scene, run, probe, metrics)
 
@@ -233,19 +267,23 @@ def probe_pixels(scene: Scene) -> int:
     return CURVE_PIXELS
 
 
-def run_in_worker(spec: RunSpec, threads: int, hook: Hook | None = None) -> Outcome:
-    """What a worker does with a run: use `threads` torch threads, call `hook`, run it."""
-    torch.set_num_threads(max(1, threads))
+def run_in_worker(spec: RunSpec, threads: int | None, hook: Hook | None = None) -> Outcome:
+    """What a worker does with a run: use `threads` torch threads (None: as many as now), call `hook`, run it."""
+    if threads is not None:
+        torch.set_num_threads(max(1, threads))
     if hook is not None:
         hook(spec)
     return run_one(spec)
 
 
 def run_serial(
-    specs: Sequence[RunSpec], deliver: Callable[[RunSpec, Outcome], None], threads: int = 1, hook: Hook | None = None
+    specs: Sequence[RunSpec],
+    deliver: Callable[[RunSpec, Outcome], None],
+    threads: int | None = 1,
+    hook: Hook | None = None,
 ) -> None:
-    """The serial engine: every run here, one after the other (`deliver` gets each outcome); torch's
-    thread count is restored afterwards."""
+    """The serial engine: every run here, one after the other (`deliver` gets each outcome), with
+    `threads` torch threads (None: as many as now); torch's thread count is restored afterwards."""
     before = torch.get_num_threads()
     try:
         for spec in specs:

@@ -15,7 +15,7 @@ from typing import Any
 
 import dearpygui.dearpygui as dpg
 
-from fieldscope.app.commands.compare import markdown_table
+from fieldscope.app.commands.sweep_report import markdown
 from fieldscope.app.state.compare import CompareSession
 from fieldscope.app.state.comparison import Comparison
 from fieldscope.app.state.session import Session
@@ -111,7 +111,7 @@ class ComparePanel(Panel):
             self.ntk_series = []
             self._painted = session
         if session is not None and not session.running:
-            dpg.set_value(self.table_text, markdown_table(session.report()))
+            dpg.set_value(self.table_text, markdown(session.rows()))
 
     def paint_spectra(self, results: list[dict[str, Any]]) -> None:
         """One line per field (and one more, "no grid", per field with a grid term), eigenvalue
