@@ -5,7 +5,9 @@ fields/training/ray_engine.py; the results folder (rows, resume, tables) in fiel
 
 A run is `fieldscope fit` with the same options: the same builder, the same seed, the same steps
 (`trainer.step()` that many times), the same final `evaluate(full=True)`, the same snapshot, so its
-parameters are fit's. With a parameter budget its config is `compare`'s (fit_budget). While it trains,
+parameters are fit's. With a parameter budget its config is fitted to it (fit_budget): `fieldscope compare`
+is a sweep of one scene, a budgeted run per kind; the window's Compare panel builds its fields with `build`
+(it steps them live side by side). While it trains,
 its metric is measured CURVE_POINTS times on compare's fixed probe (fields/training/compare.py), a
 forward pass that changes nothing; a time budget counts training seconds (`trainer.elapsed`)."""
 

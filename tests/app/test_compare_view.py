@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from fieldscope.app.commands.compare import plot_curves, plot_lines
+from fieldscope.app.commands.plots import plot_lines
+from fieldscope.app.commands.sweep_report import curves_plot, markdown
 from fieldscope.app.render.camera import Camera2D
 from fieldscope.app.render.renderer import ViewOptions
 from fieldscope.app.state.compare import CompareSession, NtkJob, draw_tiles, tile_grid
@@ -43,8 +44,11 @@ def test_three_fields_train_side_by_side(session: Any) -> None:
     for label, kind, count in zip(labels, KINDS, session.counts(), strict=True):
         assert label.startswith(kind) and f"{count:,} params" in label and "dB" in label
         assert abs(count - 20_000) <= 2_000
-    report = session.report()
-    assert [row["field"] for row in report["results"]] == KINDS
+    rows = session.rows()  # the sweep's rows: the panel's table is the sweep's
+    assert [row["kind"] for row in rows] == KINDS and [row["steps"] for row in rows] == [3, 3, 3]
+    assert [row["params_budgeted"] for row in rows] == session.counts()
+    assert [row["curve"] for row in rows] == [[list(p) for p in curve] for curve in session.curves()]
+    assert "| hashgrid | 20,000 |" in markdown(rows)
 
 
 def test_each_tile_shows_its_own_field_and_the_camera_moves_all(renderer: Any, session: Any) -> None:
@@ -101,7 +105,7 @@ def test_ntk_job_and_plots(session: Any) -> None:
         else:
             assert whole == bare
     spectra = np.asarray(plot_spectra(results))
-    curves = np.asarray(plot_curves([c for c in session.curves()], KINDS, session.report()))
+    curves = np.asarray(curves_plot(session.rows()))
     for picture in (spectra, curves):
         coloured = (np.abs(picture.astype(int) - picture.mean(axis=2, keepdims=True)) > 40).any(axis=2)
         assert coloured.sum() > 100  # coloured lines drawn

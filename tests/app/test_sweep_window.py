@@ -1,7 +1,8 @@
 """A sweep's results folder in the window (under Xvfb): dropped on it, the Compare panel shows its
 table (the rows of results.json) and its curves (a plot per scene); a row opens its run's snapshot
 in the view; a folder that is not a sweep, or a broken results.json, is one status line and the
-scene stays. The sweep is made here with `fieldscope sweep --serial` (no Ray) on two tiny images."""
+scene stays. The sweep is made here with `fieldscope sweep --serial` (no Ray) on two tiny images; a
+comparison's report folder (`fieldscope compare --report`) opens the same way."""
 
 from __future__ import annotations
 
@@ -117,6 +118,34 @@ def test_a_dropped_sweep_shows_its_table_and_curves_and_a_row_opens_its_snapshot
     assert app.run_until(lambda: dpg.get_value(panel.sweep.rows[2][0]), 30)  # the chosen row is marked
     assert not any(dpg.get_value(r[0]) for i, r in enumerate(panel.sweep.rows) if i != 2)
     assert app.sweep.results.root == sweep_dir  # the table stays for the next choice
+
+
+@pytest.fixture(scope="module")
+def compare_dir(sweep_dir: Path) -> Path:
+    """`fieldscope compare --report` of hashgrid and mlp on the sweep's first image, STEPS steps each."""
+    out = sweep_dir.parent / "compared"
+    argv = ["compare", str(sweep_dir.parent / "one.png"), "--fields", "hashgrid,mlp", "--params", "3000"]
+    assert main([*argv, "--steps", str(STEPS), "--batch-size", "256", "--report", str(out)]) == 0
+    return out
+
+
+def test_a_comparisons_report_opens_as_a_sweep(sweep_app: Any, compare_dir: Path) -> None:
+    app, panel = sweep_app, panel_of(sweep_app)
+    rows = rows_of(compare_dir)
+    assert [(r["scene"], r["kind"], r["params_target"]) for r in rows] == [
+        ("one.png", "hashgrid", 3000),
+        ("one.png", "mlp", 3000),
+    ]
+    app.open(compare_dir)  # as the Scene panel's path box (and `fieldscope view DIR`) opens it
+    settle_open(app)
+    assert f"sweep {compare_dir}: 2 runs" in app.status.message and not app.status.is_error
+    assert app.run_until(lambda: len(panel.sweep.rows) == 2, 30)
+    assert [cells[:3] for cells in panel.sweep.cells()] == [[r["kind"], "one.png", f"{r['params']:,}"] for r in rows]
+    assert [dpg.get_item_label(plot) for plot in panel.sweep.plots] == ["one.png: psnr vs seconds"]
+    assert [dpg.get_item_label(s) for s in panel.sweep.series[0]] == ["hashgrid 3k", "mlp 3k"]
+    assert panel.sweep.choose(1)  # the mlp's field opens in the view
+    assert app.run_until(lambda: app.session.source == compare_dir / rows[1]["snapshot"], 120), app.status.message
+    assert app.snapshot().config == configs.from_dict(rows[1]["config"]) and app.snapshot().step == STEPS
 
 
 def write_folder(root: Path, files: dict[str, str]) -> Path:

@@ -18,11 +18,12 @@ from PIL import Image
 
 from fieldscope.app.cli import main
 from fieldscope.app.commands.bench.sweep import timeline
+from fieldscope.app.state.compare import CompareSession
 from fieldscope.fields import snapshot as snapshots
 from fieldscope.fields.errors import FieldscopeError
 from fieldscope.fields.scenes import open_scene
 from fieldscope.fields.training import ray_engine
-from fieldscope.fields.training.compare import compare
+from fieldscope.fields.training.budget import budget_params
 from fieldscope.fields.training.run import TrainOptions
 from fieldscope.fields.training.sweep import RunSpec, grid, run_serial
 from fieldscope.fields.training.sweep_folder import Progress, SweepFolder, read_csv
@@ -189,18 +190,20 @@ def test_a_spec_file_sets_the_sweep_and_the_command_line_wins(scenes, tmp_path) 
     assert main(["sweep", str(spec), "--serial"]) == 2  # an unknown setting: one line
 
 
-def test_a_budgeted_run_is_compares(scenes) -> None:
-    """With a parameter budget a run's config and trained parameters are compare's (serial engine)."""
+def test_a_budgeted_run_is_the_windows_comparison(scenes) -> None:
+    """With a parameter budget a run's config and trained parameters are those of the window's Compare
+    panel after the same steps (its fields built by the sweep's `build`, stepped side by side)."""
     kinds, budget = ["hashgrid", "mlp"], 8000
-    report, runs = compare(
-        open_scene(scenes[0]), kinds, budget, steps=STEPS, train=TrainOptions(batch_size=256, seed=3)
-    )
+    session = CompareSession(open_scene(scenes[0]), kinds, budget, TrainOptions(batch_size=256, seed=3))
+    for _ in range(STEPS):
+        session.step_round()
     outcomes: list = []
     specs = grid(kinds, [scenes[0]], [budget], [3], steps=STEPS, batch_size=256)
     run_serial(specs, lambda spec, outcome: outcomes.append(outcome))
-    for (row, data), run, result in zip(outcomes, runs, report["results"], strict=True):
+    for (row, data), run in zip(outcomes, session.runs, strict=True):
         swept = snapshots.from_bytes(Path(row["run_id"]), data)
-        assert row["params_budgeted"] == result["params"] and swept.config == run.trainer.field.config
+        assert row["params_budgeted"] == budget_params(run.trainer.field.config)
+        assert swept.config == run.trainer.field.config and swept.step == run.trainer.step_count == STEPS
         for name, array in run.trainer.field.state().items():
             np.testing.assert_allclose(swept.params[name], array, rtol=1e-5, atol=1e-6, err_msg=name)
 
