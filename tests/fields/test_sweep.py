@@ -190,6 +190,20 @@ def test_a_spec_file_sets_the_sweep_and_the_command_line_wins(scenes, tmp_path) 
     assert main(["sweep", str(spec), "--serial"]) == 2  # an unknown setting: one line
 
 
+def test_a_comparison_on_ray_is_the_comparison_here(local_ray, scenes, tmp_path, capsys) -> None:
+    """`compare --workers 2` runs the same runs on Ray (the module's local Ray) as `compare` here."""
+    argv = ["compare", scenes[0], "--fields", "hashgrid,mlp", "--params", "3000", *TRAIN]
+    assert main([*argv, "--workers", "2", "--report", str(tmp_path / "ray"), "--json"]) == 0
+    on_ray = json.loads(capsys.readouterr().out)["runs"]
+    assert main([*argv, "--report", str(tmp_path / "here"), "--json"]) == 0
+    here = json.loads(capsys.readouterr().out)["runs"]
+    assert len({r["host"] for r in on_ray}) == 2 and all(r["host"] == here[0]["host"] for r in here)
+    for ray_row, row in zip(on_ray, here, strict=True):
+        assert ray_row["run_id"] == row["run_id"] and ray_row["config"] == row["config"]
+        assert ray_row["params"] == row["params"] and ray_row["steps"] == row["steps"] == STEPS
+        assert ray_row["value"] == pytest.approx(row["value"], abs=1e-3)
+
+
 def test_a_budgeted_run_is_the_windows_comparison(scenes) -> None:
     """With a parameter budget a run's config and trained parameters are those of the window's Compare
     panel after the same steps (its fields built by the sweep's `build`, stepped side by side)."""
