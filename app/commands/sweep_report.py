@@ -41,6 +41,14 @@ def number(value: Any, digits: str = ".4g") -> str:
     return "" if value is None or (isinstance(value, float) and math.isnan(value)) else format(value, digits)
 
 
+def parameters(row: dict[str, Any]) -> str:
+    """'3,508 (budgeted 298,180)': the trained field's parameters, and its budgeted count when that
+    differs (a field that grows while it trains, Laplacian blocks, is budgeted fully grown)."""
+    budgeted = row.get("params_budgeted")
+    grown = f" (budgeted {budgeted:,})" if budgeted and row.get("params") and budgeted != row["params"] else ""
+    return number(row.get("params"), ",") + grown
+
+
 def markdown(rows: Sequence[dict[str, Any]]) -> str:
     """The rows as Markdown: a table per scene."""
     lines: list[str] = []
@@ -55,7 +63,7 @@ def markdown(rows: Sequence[dict[str, Any]]) -> str:
         for row in group:
             error = str(row.get("error") or "").replace("|", "/")
             lines.append(
-                f"| {row['kind']} | {number(row.get('params_target'), ',')} | {number(row.get('params'), ',')} | "
+                f"| {row['kind']} | {number(row.get('params_target'), ',')} | {parameters(row)} | "
                 f"{row['seed']} | {number(row.get('steps'), 'd')} | {number(row.get('seconds'), '.1f')} | "
                 f"{number(row.get('value'))} | {row.get('host', '')} | {error} |"
             )

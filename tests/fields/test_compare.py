@@ -15,6 +15,7 @@ import pytest
 from PIL import Image
 
 from fieldscope.app.cli import main
+from fieldscope.app.commands.sweep_report import markdown
 from fieldscope.fields import snapshot as snapshots
 from fieldscope.fields.errors import ConfigError
 from fieldscope.fields.training import sweep as sweep_module
@@ -141,3 +142,13 @@ def test_command_line_bad_input_is_one_line(capsys, astronaut_path, args, words)
     code = main(["compare", str(astronaut_path), "--steps", "1", *args])
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and err[-1].startswith("fieldscope: error: ") and words in err[-1]
+
+
+def test_the_table_gives_a_growing_fields_budgeted_count() -> None:
+    """Laplacian blocks grow while they train: the table shows their parameters now and as budgeted."""
+    row = {"kind": "laplacian_blocks", "scene": "a.png", "params_target": 300_000, "seed": 0, "steps": 30}
+    row |= {"seconds": 0.2, "metric": "psnr", "value": 15.67, "host": "vm:1", "error": ""}
+    grown = {**row, "kind": "hashgrid", "params": 287_617, "params_budgeted": 287_617}
+    table = markdown([{**row, "params": 3_508, "params_budgeted": 298_180}, grown])
+    assert "| laplacian_blocks | 300,000 | 3,508 (budgeted 298,180) | 0 | 30 | 0.2 | 15.67 | vm:1 |  |" in table
+    assert "| hashgrid | 300,000 | 287,617 | 0 |" in table
