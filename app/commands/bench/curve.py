@@ -17,7 +17,7 @@ from typing import Any
 
 from PIL import Image
 
-from fieldscope.app.commands.compare import plot_lines, save_png
+from fieldscope.app.commands.plots import plot_lines, save_png
 from fieldscope.app.options import (
     Subparsers,
     add_field_options,
