@@ -9,6 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any, ClassVar
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -220,62 +221,104 @@ def initial_means(count: int, dims: int) -> torch.Tensor:
     return 0.5 + direction * radius
 
 
+def spatial_order(x: torch.Tensor, resolution: int) -> np.ndarray:
+    """(N,) int64 permutation that sorts points x (N, D) by their cell in a grid of `resolution`
+    cells per axis, row-major with axis 0 fastest (stable). The Lagrangian kernels run on the points
+    in this order: neighbouring points read the same buckets (a dense level's rows follow axis 0, and
+    the hash's axis-0 prime is 1), so the means and features they read stay in the cache. The
+    per-point results are the same in any order; the gradients' sums differ by float32 rounding.
+    In numpy on one thread: torch's threaded sort and small ops stall on a busy CPU."""
+    cells = np.minimum((x.detach().cpu().numpy().clip(0.0, 1.0) * resolution).astype(np.int64), resolution - 1)
+    key = cells[:, -1]
+    for d in range(x.shape[1] - 2, -1, -1):
+        key = key * resolution + cells[:, d]
+    return np.argsort(key, kind="stable")
+
+
+def sort_rows(rows: torch.Tensor, order: np.ndarray) -> torch.Tensor:
+    """rows[order] (N, ...), contiguous (on the CPU through numpy, as spatial_order)."""
+    if rows.device.type == "cpu":
+        return torch.from_numpy(np.ascontiguousarray(rows.detach().numpy()[order]))
+    return rows[torch.from_numpy(order).to(rows.device)].contiguous()
+
+
+def unsort_rows(sorted_rows: torch.Tensor, order: np.ndarray) -> torch.Tensor:
+    """Rows (N, ...) computed for x[order] put back in x's order."""
+    if sorted_rows.device.type == "cpu":
+        out = np.empty_like(sorted_rows.numpy())
+        out[order] = sorted_rows.numpy()
+        return torch.from_numpy(out)
+    out = torch.empty_like(sorted_rows)
+    out[torch.from_numpy(order).to(sorted_rows.device)] = sorted_rows
+    return out
+
+
 class _WarpLagrangian(torch.autograd.Function):
-    """x (N, D), means (R*K, D), values (R*K, F) -> (N, L~*F); backward to all three."""
+    """x (N, D), means (R*K, D), values (R*K, F) -> (N, L~*F); backward to all three. The kernels
+    see the points in spatial_order."""
 
     @staticmethod
     def forward(ctx: Any, x: torch.Tensor, means: torch.Tensor, values: torch.Tensor, enc: LagrangianLevels) -> Any:
-        x = x.detach().float().contiguous()
+        x = x.detach().float()
+        order = spatial_order(x, enc.finest)
+        xs = sort_rows(x, order)
         out = torch.empty(x.shape[0], enc.out_dims, device=x.device)
-        warp_call(kernels.forward, x, means.detach(), values.detach(), enc.grid(), out)
-        ctx.save_for_backward(x, means, values)
-        ctx.enc = enc
-        return out
+        warp_call(kernels.forward, xs, means.detach(), values.detach(), enc.grid(), out)
+        ctx.save_for_backward(xs, means, values)
+        ctx.enc, ctx.order = enc, order
+        return unsort_rows(out, order)
 
     @staticmethod
     def backward(ctx: Any, grad_out: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
-        x, means, values = ctx.saved_tensors
-        grid, grad_out = ctx.enc.grid(), grad_out.float().contiguous()
+        xs, means, values = ctx.saved_tensors
+        grid, grad_out = ctx.enc.grid(), sort_rows(grad_out.float(), ctx.order)
         grad_x = grad_means = grad_values = None
         if ctx.needs_input_grad[1] or ctx.needs_input_grad[2]:
             grad_means, grad_values = torch.zeros_like(means), torch.zeros_like(values)
             warp_call(
-                kernels.backward_params, x, means.detach(), values.detach(), grid, grad_out, grad_means, grad_values
+                kernels.backward_params, xs, means.detach(), values.detach(), grid, grad_out, grad_means, grad_values
             )
         if ctx.needs_input_grad[0]:
-            grad_x = torch.zeros_like(x)
-            warp_call(kernels.backward_points, x, means.detach(), values.detach(), grid, grad_out, grad_x)
+            grad_x = torch.zeros_like(xs)
+            warp_call(kernels.backward_points, xs, means.detach(), values.detach(), grid, grad_out, grad_x)
+            grad_x = unsort_rows(grad_x, ctx.order)
         return grad_x, grad_means, grad_values, None
 
 
 class _WarpGuidance(torch.autograd.Function):
     """x (N, D), means, anchors (L~*N, D) or None (the samples' own cells) -> guidance costs (N, L~)
     (hard or soft as the levels say); backward to the means of the argmin (hard) or every candidate
-    (soft)."""
+    (soft). The kernels see the points in spatial_order."""
 
     @staticmethod
     def forward(
         ctx: Any, x: torch.Tensor, means: torch.Tensor, anchors: torch.Tensor | None, enc: LagrangianLevels
     ) -> torch.Tensor:
-        x = x.detach().float().contiguous()
-        anchor, stride = (x, 0) if anchors is None else (anchors.detach().float().contiguous(), x.shape[0])
+        x = x.detach().float()
+        order = spatial_order(x, enc.finest)
+        xs = sort_rows(x, order)
+        if anchors is None:
+            anchor, stride = xs, 0
+        else:  # level-major (L~*N, D): each level's rows in the points' order
+            levels = anchors.detach().float().reshape(enc.num_levels, x.shape[0], -1).transpose(0, 1)
+            anchor, stride = sort_rows(levels, order).transpose(0, 1).reshape(-1, x.shape[1]), x.shape[0]
         value = torch.empty(x.shape[0], enc.num_levels, device=x.device)
         nearest = torch.empty(x.shape[0], enc.num_levels, dtype=torch.int32, device=x.device)
-        warp_call(kernels.guidance, x, anchor, stride, means.detach(), enc.grid(), value, nearest)
-        ctx.save_for_backward(x, anchor, means, value, nearest)
-        ctx.stride, ctx.enc = stride, enc
-        return value
+        warp_call(kernels.guidance, xs, anchor, stride, means.detach(), enc.grid(), value, nearest)
+        ctx.save_for_backward(xs, anchor, means, value, nearest)
+        ctx.stride, ctx.enc, ctx.order = stride, enc, order
+        return unsort_rows(value, order)
 
     @staticmethod
     def backward(ctx: Any, grad_value: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
-        x, anchor, means, value, nearest = ctx.saved_tensors
+        xs, anchor, means, value, nearest = ctx.saved_tensors
         grad_means = torch.zeros_like(means)
-        grid, grad_value = ctx.enc.grid(), grad_value.float().contiguous()
+        grid, grad_value = ctx.enc.grid(), sort_rows(grad_value.float(), ctx.order)
         warp_call(
-            kernels.guidance_backward, x, anchor, ctx.stride, means.detach(), grid, value, nearest, grad_value,
+            kernels.guidance_backward, xs, anchor, ctx.stride, means.detach(), grid, value, nearest, grad_value,
             grad_means,
         )  # fmt: skip
-        ctx.enc.note_pulls(grad_means)
+        ctx.enc.note_pulls(grad_means, None if ctx.enc.soft else nearest)
         return None, grad_means, None, None
 
 
@@ -297,6 +340,8 @@ class LagrangianLevels(nn.Module):
         self.points = config.points_per_bucket
         self.smooth = interpolation_code(config.interpolation, config.lagrange_k)
         self.num_levels = len(layout.resolution)
+        #: the finest level's resolution: the grid of spatial_order
+        self.finest = max(layout.resolution)
         self.out_dims = self.num_levels * config.features
         count = layout.total_rows * self.points
         if config.init == "vertex" and torch.empty(0).device.type != "meta":  # meta: shapes only (counting)
@@ -336,9 +381,16 @@ class LagrangianLevels(nn.Module):
         """Start recording which points a guidance gradient reaches (`pulls`)."""
         self.pulls = torch.zeros(self.means.shape[0], dtype=torch.bool, device=self.means.device)
 
-    def note_pulls(self, grad_means: torch.Tensor) -> None:
-        if self.pulls is not None:
+    def note_pulls(self, grad_means: torch.Tensor, nearest: torch.Tensor | None = None) -> None:
+        """Mark the points whose guidance gradient grad_means (R*K, D) is nonzero; nearest (N, L~):
+        the hard guidance's argmin rows (-1: none), the only rows it can reach (read alone)."""
+        if self.pulls is None:
+            return
+        if nearest is None:
             self.pulls |= (grad_means != 0).any(dim=1)
+            return
+        rows = nearest[nearest >= 0].long()
+        self.pulls[rows] |= (grad_means[rows] != 0).any(dim=1)
 
     def grid(self) -> dict[str, Any]:
         names = ("resolution", "offset", "hashed", "mask")
