@@ -7,7 +7,12 @@ import pytest
 import torch
 
 from fieldscope.fields import reference
-from fieldscope.fields.kinds.gaussian_buckets import NORMALISERS, GaussianBucketsConfig, GaussianBucketsField
+from fieldscope.fields.kinds.gaussian_buckets import (
+    NORMALISERS,
+    GaussianBucketsConfig,
+    GaussianBucketsField,
+    spatial_order,
+)
 
 # (dims, levels, L~, features, K, log2 T, base, growth, interpolation)
 CASES = [
@@ -123,6 +128,11 @@ def test_guidance_value_and_gradient_match_the_reference(dims, device):
     assert rel_err(lag.means.grad, ref.means.grad) <= 1e-5
     moved = torch.nonzero(lag.means.grad.abs().sum(1)).numel()
     assert 0 < moved <= 600 * 2  # only argmin points get a gradient
+    lag.means.grad = None
+    lag.track_pulls()  # read at the argmin rows alone: the same points as a pass over every gradient
+    weights[::3] = 0.0  # winners without a pull are not marked
+    (weights[:, None] * lag.guidance(x)).sum().backward()
+    assert torch.equal(lag.pulls.cpu(), (lag.means.grad != 0).any(dim=1).cpu()) and 0 < int(lag.pulls.sum()) < moved
 
 
 @pytest.mark.parametrize("dims", [2, 3])
@@ -209,6 +219,34 @@ def test_guidance_picks_the_nearest_point_when_alpha_and_sigma_are_equal():
     rows = torch.nonzero(lag.means.grad.abs().sum(1)).flatten().tolist()
     assert rows == [nearest]
     assert torch.allclose(lag.means.grad[nearest], -(x[0] - lag.means[nearest].detach()) / sigma**2, rtol=1e-4)
+
+
+@pytest.mark.parametrize("dims", [2, 3])
+def test_the_kernels_order_of_the_points_changes_no_result(dims, device):
+    """The kernels see the points sorted by cell (spatial_order): a permuted batch gives the same
+    rows, permuted, bit for bit, and the same parameter gradients within float32 rounding."""
+    lag, _ = make_pair(dims, 4, 2, 2, 4, 10, 4, 2.0, "linear", guidance_reach=1.5)
+    lag = lag.to(device)
+    x = points(900, dims).to(device)
+    order = spatial_order(x, lag.finest)
+    cells = torch.from_numpy(order).to(device)
+    key = (x[cells].clamp(0, 1) * lag.finest).long().clamp(max=lag.finest - 1)
+    assert sorted(order.tolist()) == list(range(900)) and bool((key[1:, -1] >= key[:-1, -1]).all())
+    perm = torch.randperm(900, generator=torch.Generator().manual_seed(4)).to(device)
+    anchors, weights = lag.reach_anchors(x), torch.linspace(0, 1, 900, device=device)[:, None]
+    results = []
+    for p in (torch.arange(900, device=device), perm):
+        lag.zero_grad()
+        xp = x[p].clone().requires_grad_(True)
+        at = anchors.reshape(2, 900, dims)[:, p].reshape(-1, dims)
+        y, g = lag(xp), lag.guidance(xp, at)
+        (y.pow(2).sum() + (g * weights[p]).sum()).backward()
+        results.append((y, g, xp.grad, lag.means.grad.clone(), lag.values.grad.clone(), p))
+    (y0, g0, gx0, gm0, gv0, _), (y1, g1, gx1, gm1, gv1, p1) = results
+    assert torch.equal(y1, y0[p1]) and torch.equal(g1, g0[p1])
+    assert torch.allclose(gx1, gx0[p1], rtol=1e-5, atol=1e-6)
+    for a, b in ((gm1, gm0), (gv1, gv0)):
+        assert rel_err(a, b.double()) <= 1e-5
 
 
 def test_launches_split_over_cores_equal_one_launch(monkeypatch):
