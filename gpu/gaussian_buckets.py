@@ -16,6 +16,9 @@ Layout:
 - out: (N, L~*F); guidance: value (N, L~) float32 and the argmin point row (N, L~) int32; the
   candidates of the cell of an anchor row (the sample itself, or a jittered place: the reach).
 
+A training forward may measure the guidance in the same pass (forward_kernel's guided: the same
+candidates, each mean read once for both).
+
 Launches are level-major blocks of points as in gpu/hashgrid.py: per-point outputs are sliced by
 points, gradients of means and features by levels (disjoint rows), so no update is lost.
 """
@@ -64,11 +67,51 @@ def point_helpers(dims: int) -> SimpleNamespace:
 
 
 @cache
-def field_kernels(dims: int, feats: int, smooth: int, points: int) -> SimpleNamespace:
-    """Forward and backward kernels for D = dims, F = feats, the interpolation, K = points."""
+def keep_best(soft: bool) -> Any:
+    """wp.func (best, best_j, total, cost, j) -> the running minimum of the guidance costs over the
+    candidates so far and its row (best_j -1: none yet); soft: total = sum of exp(best - cost) so far."""
+
+    @wp.func
+    def keep(best: float, best_j: int, total: float, cost: float, j: int):
+        new_best = best
+        new_j = best_j
+        new_total = total
+        if best_j < 0:
+            new_best = cost
+            new_j = j
+        elif cost < best:
+            if wp.static(soft):
+                new_total = total * wp.exp(cost - best) + 1.0
+            new_best = cost
+            new_j = j
+        elif wp.static(soft):
+            new_total = total + wp.exp(best - cost)
+        return new_best, new_j, new_total
+
+    return keep
+
+
+def can_guide_forward(smooth: int) -> bool:
+    """Whether the forward can measure the guidance on the way (forward_kernel's guided): its corner
+    weights are the guidance's for linear and smoothstep (Lagrange's guidance uses linear ones)."""
+    return smooth in (LINEAR, SMOOTHSTEP)
+
+
+#: The guidance a forward kernel measures on the way: none, eq. 8's minimum, or the softmin.
+FORWARD_GUIDANCES = ("", "hard", "soft")
+
+
+@cache
+def forward_kernel(dims: int, feats: int, smooth: int, points: int, guided: str = "") -> wp.Kernel:
+    """encode_forward for D = dims, F = feats, the interpolation, K = points. With guided "hard" or
+    "soft" it also measures the guidance at the samples' own cells (as measure_guidance with the
+    anchor x: the same candidates, and for linear and smoothstep the same corner weights), reading
+    each candidate's mean once for both."""
+    assert guided in FORWARD_GUIDANCES and (guided == "" or can_guide_forward(smooth))
     g = grid_helpers(dims, smooth)
     h = point_helpers(dims)
     corners = g.corners
+    keep = keep_best(guided == "soft")
 
     @wp.kernel(enable_backward=False, module="unique")
     def encode_forward(
@@ -78,27 +121,53 @@ def field_kernels(dims: int, feats: int, smooth: int, points: int) -> SimpleName
         levels: Levels,
         sigma: wp.array(dtype=float),
         norm: wp.array(dtype=float),
+        guidance_sigma: wp.array(dtype=float),
         out: wp.array2d(dtype=float),
+        value: wp.array2d(dtype=float),
+        nearest: wp.array2d(dtype=int),
         slice_start: int,
         slice_stride: int,
     ):
         lvl, q = wp.tid()
         first, last = point_block(levels, q * slice_stride + slice_start, x.shape[0])
         on = levels.mask[lvl] != 0
+        inv_2s2 = 0.5 / (guidance_sigma[lvl] * guidance_sigma[lvl])
         for i in range(first, last):
             acc = wp.vector(0.0, length=wp.static(feats), dtype=float)
+            best = float(0.0)
+            best_j = int(-1)
+            total = float(1.0)
             if on:
                 p = h.clamped(x, i)
                 buckets, upper, _slope = g.cell_corners(x, i, levels, lvl)
                 for c in range(wp.static(corners)):
                     alpha = g.corner_weight(upper, c)
+                    prior = float(0.0)
+                    if wp.static(guided != ""):
+                        prior = -wp.log(alpha + ALPHA_EPS)
                     for k in range(wp.static(points)):
                         j = buckets[c] * wp.static(points) + k
-                        w = alpha * h.gaussian(h.offset_to(means, j, p), sigma[lvl], norm[lvl])
+                        diff = h.offset_to(means, j, p)
+                        w = alpha * h.gaussian(diff, sigma[lvl], norm[lvl])
                         for f in range(wp.static(feats)):
                             acc[f] = acc[f] + w * values[j, f]
+                        if wp.static(guided != ""):
+                            best, best_j, total = keep(best, best_j, total, prior + wp.dot(diff, diff) * inv_2s2, j)
             for f in range(wp.static(feats)):
                 out[i, lvl * wp.static(feats) + f] = acc[f]
+            if wp.static(guided != ""):
+                value[i, lvl] = best - wp.log(total)
+                nearest[i, lvl] = best_j
+
+    return encode_forward
+
+
+@cache
+def field_kernels(dims: int, feats: int, smooth: int, points: int) -> SimpleNamespace:
+    """Forward (no guidance) and backward kernels for D = dims, F = feats, the interpolation, K = points."""
+    g = grid_helpers(dims, smooth)
+    h = point_helpers(dims)
+    corners = g.corners
 
     @wp.kernel(enable_backward=False, module="unique")
     def encode_backward_params(
@@ -179,7 +248,9 @@ def field_kernels(dims: int, feats: int, smooth: int, points: int) -> SimpleName
                 wp.atomic_add(grad_x, i, d, grad[d] * passes[d])
 
     return SimpleNamespace(
-        forward=encode_forward, backward_params=encode_backward_params, backward_points=encode_backward_points
+        forward=forward_kernel(dims, feats, smooth, points),
+        backward_params=encode_backward_params,
+        backward_points=encode_backward_points,
     )
 
 
@@ -193,6 +264,7 @@ def guidance_kernels(dims: int, smooth: int, points: int, soft: bool) -> SimpleN
     g = grid_helpers(dims, SMOOTHSTEP if smooth == SMOOTHSTEP else LINEAR)
     h = point_helpers(dims)
     corners = 1 << dims
+    keep = keep_best(soft)
 
     @wp.func
     def candidate_cost(means: wp.array2d(dtype=float), j: int, p: wp.vec3, prior: float, inv_2s2: float):
@@ -234,16 +306,7 @@ def guidance_kernels(dims: int, smooth: int, points: int, soft: bool) -> SimpleN
                     for k in range(wp.static(points)):
                         j = buckets[c] * wp.static(points) + k
                         cost, _diff = candidate_cost(means, j, p, prior, inv_2s2)
-                        if best_j < 0:
-                            best = cost
-                            best_j = j
-                        elif cost < best:
-                            if wp.static(soft):
-                                total = total * wp.exp(cost - best) + 1.0
-                            best = cost
-                            best_j = j
-                        elif wp.static(soft):
-                            total = total + wp.exp(best - cost)
+                        best, best_j, total = keep(best, best_j, total, cost, j)
             value[i, lvl] = best - wp.log(total)
             nearest[i, lvl] = best_j
 
@@ -301,15 +364,29 @@ def _levels(grid: dict[str, Any]) -> Levels:
     return make_levels(grid, grid["table_size"], POINTS_PER_THREAD)
 
 
-def forward(x: Any, means: Any, values: Any, grid: dict[str, Any], out: Any) -> None:
-    """Lagrangian level features: x (N, D), means (R*K, D), values (R*K, F) -> out (N, L~*F).
+@cache
+def _no_guidance(device: str) -> tuple[wp.array, wp.array]:
+    """Empty value and nearest arrays for a forward that measures no guidance."""
+    return wp.empty((0, 0), dtype=float, device=device), wp.empty((0, 0), dtype=int, device=device)
 
-    grid: warp arrays (L~,) resolution, offset, hashed, mask (int32), sigma (float32), and ints
-    table_size, smooth, points (K).
+
+def forward(
+    x: Any, means: Any, values: Any, grid: dict[str, Any], out: Any, value: Any = None, nearest: Any = None
+) -> None:
+    """Lagrangian level features: x (N, D), means (R*K, D), values (R*K, F) -> out (N, L~*F); with
+    value and nearest (N, L~) also the guidance at the samples' own cells, as `guidance` with the
+    anchor x (only where can_guide_forward).
+
+    grid: warp arrays (L~,) resolution, offset, hashed, mask (int32), sigma, guidance_sigma, norm
+    (float32), and table_size, smooth, points (K), soft.
     """
-    kernel = field_kernels(x.shape[1], values.shape[1], grid["smooth"], grid["points"]).forward
+    guided = "" if value is None else ("soft" if grid["soft"] else "hard")
+    kernel = forward_kernel(x.shape[1], values.shape[1], grid["smooth"], grid["points"], guided)
+    if value is None:
+        value, nearest = _no_guidance(str(x.device))
     levels = _levels(grid)
-    _launch(kernel, x, levels, 1, [x, means, values, levels, grid["sigma"], grid["norm"], out])
+    inputs = [x, means, values, levels, grid["sigma"], grid["norm"], grid["guidance_sigma"], out, value, nearest]
+    _launch(kernel, x, levels, 1, inputs)
 
 
 def backward_params(

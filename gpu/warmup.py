@@ -33,8 +33,8 @@ class Variants:
     grids: tuple[tuple[int, int, int], ...] = ()
     #: hashgrid.collision_kernel: dims (the window's collision counts)
     collisions: tuple[int, ...] = ()
-    #: gaussian_buckets.field_kernels and guidance_kernels: (dims, features, interpolation code, points,
-    #: soft guidance)
+    #: gaussian_buckets.field_kernels, guidance_kernels and the guided forward_kernel: (dims, features,
+    #: interpolation code, points, soft guidance)
     buckets: tuple[tuple[int, int, int, int, bool], ...] = ()
     #: laplacian_blocks.kernels and laplacian_tiles.tiled_fit_kernel: the MLP (dims, hidden, layers, out_dims)
     blocks: tuple[tuple[int, int, int, int], ...] = ()
@@ -80,6 +80,8 @@ def variant_kernels(variants: Variants, device: str) -> list[wp.Kernel]:
     for dims, feats, smooth, points, soft in variants.buckets:
         kernels += _kernels_in(gaussian_buckets.field_kernels(dims, feats, smooth, points))
         kernels += _kernels_in(gaussian_buckets.guidance_kernels(dims, smooth, points, soft))
+        if gaussian_buckets.can_guide_forward(smooth):  # the training forward that measures the guidance too
+            kernels.append(gaussian_buckets.forward_kernel(dims, feats, smooth, points, "soft" if soft else "hard"))
     for mlp in variants.blocks:
         made = laplacian_blocks.kernels(*mlp)
         cpu = device == "cpu"

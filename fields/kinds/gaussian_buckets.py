@@ -9,13 +9,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any, ClassVar
 
-import numpy as np
 import torch
 from torch import nn
 
 from fieldscope.fields import reference
 from fieldscope.fields.config import Capabilities, check
 from fieldscope.fields.field import Field
+from fieldscope.fields.kinds.gaussian_buckets_warp import WarpGuidance, WarpLagrangian
 from fieldscope.fields.kinds.hashgrid import (
     GridConfig,
     HashGridEncoding,
@@ -25,7 +25,6 @@ from fieldscope.fields.kinds.hashgrid import (
     occupancy,
 )
 from fieldscope.fields.training.trainer import RunPlan
-from fieldscope.fields.warp_bridge import warp_call
 from fieldscope.gpu import gaussian_buckets as kernels
 
 #: Over what the sigma schedule decays: the planned run, or a fixed number of steps.
@@ -221,107 +220,6 @@ def initial_means(count: int, dims: int) -> torch.Tensor:
     return 0.5 + direction * radius
 
 
-def spatial_order(x: torch.Tensor, resolution: int) -> np.ndarray:
-    """(N,) int64 permutation that sorts points x (N, D) by their cell in a grid of `resolution`
-    cells per axis, row-major with axis 0 fastest (stable). The Lagrangian kernels run on the points
-    in this order: neighbouring points read the same buckets (a dense level's rows follow axis 0, and
-    the hash's axis-0 prime is 1), so the means and features they read stay in the cache. The
-    per-point results are the same in any order; the gradients' sums differ by float32 rounding.
-    In numpy on one thread: torch's threaded sort and small ops stall on a busy CPU."""
-    cells = np.minimum((x.detach().cpu().numpy().clip(0.0, 1.0) * resolution).astype(np.int64), resolution - 1)
-    key = cells[:, -1]
-    for d in range(x.shape[1] - 2, -1, -1):
-        key = key * resolution + cells[:, d]
-    return np.argsort(key, kind="stable")
-
-
-def sort_rows(rows: torch.Tensor, order: np.ndarray) -> torch.Tensor:
-    """rows[order] (N, ...), contiguous (on the CPU through numpy, as spatial_order)."""
-    if rows.device.type == "cpu":
-        return torch.from_numpy(np.ascontiguousarray(rows.detach().numpy()[order]))
-    return rows[torch.from_numpy(order).to(rows.device)].contiguous()
-
-
-def unsort_rows(sorted_rows: torch.Tensor, order: np.ndarray) -> torch.Tensor:
-    """Rows (N, ...) computed for x[order] put back in x's order."""
-    if sorted_rows.device.type == "cpu":
-        out = np.empty_like(sorted_rows.numpy())
-        out[order] = sorted_rows.numpy()
-        return torch.from_numpy(out)
-    out = torch.empty_like(sorted_rows)
-    out[torch.from_numpy(order).to(sorted_rows.device)] = sorted_rows
-    return out
-
-
-class _WarpLagrangian(torch.autograd.Function):
-    """x (N, D), means (R*K, D), values (R*K, F) -> (N, L~*F); backward to all three. The kernels
-    see the points in spatial_order."""
-
-    @staticmethod
-    def forward(ctx: Any, x: torch.Tensor, means: torch.Tensor, values: torch.Tensor, enc: LagrangianLevels) -> Any:
-        x = x.detach().float()
-        order = spatial_order(x, enc.finest)
-        xs = sort_rows(x, order)
-        out = torch.empty(x.shape[0], enc.out_dims, device=x.device)
-        warp_call(kernels.forward, xs, means.detach(), values.detach(), enc.grid(), out)
-        ctx.save_for_backward(xs, means, values)
-        ctx.enc, ctx.order = enc, order
-        return unsort_rows(out, order)
-
-    @staticmethod
-    def backward(ctx: Any, grad_out: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
-        xs, means, values = ctx.saved_tensors
-        grid, grad_out = ctx.enc.grid(), sort_rows(grad_out.float(), ctx.order)
-        grad_x = grad_means = grad_values = None
-        if ctx.needs_input_grad[1] or ctx.needs_input_grad[2]:
-            grad_means, grad_values = torch.zeros_like(means), torch.zeros_like(values)
-            warp_call(
-                kernels.backward_params, xs, means.detach(), values.detach(), grid, grad_out, grad_means, grad_values
-            )
-        if ctx.needs_input_grad[0]:
-            grad_x = torch.zeros_like(xs)
-            warp_call(kernels.backward_points, xs, means.detach(), values.detach(), grid, grad_out, grad_x)
-            grad_x = unsort_rows(grad_x, ctx.order)
-        return grad_x, grad_means, grad_values, None
-
-
-class _WarpGuidance(torch.autograd.Function):
-    """x (N, D), means, anchors (L~*N, D) or None (the samples' own cells) -> guidance costs (N, L~)
-    (hard or soft as the levels say); backward to the means of the argmin (hard) or every candidate
-    (soft). The kernels see the points in spatial_order."""
-
-    @staticmethod
-    def forward(
-        ctx: Any, x: torch.Tensor, means: torch.Tensor, anchors: torch.Tensor | None, enc: LagrangianLevels
-    ) -> torch.Tensor:
-        x = x.detach().float()
-        order = spatial_order(x, enc.finest)
-        xs = sort_rows(x, order)
-        if anchors is None:
-            anchor, stride = xs, 0
-        else:  # level-major (L~*N, D): each level's rows in the points' order
-            levels = anchors.detach().float().reshape(enc.num_levels, x.shape[0], -1).transpose(0, 1)
-            anchor, stride = sort_rows(levels, order).transpose(0, 1).reshape(-1, x.shape[1]), x.shape[0]
-        value = torch.empty(x.shape[0], enc.num_levels, device=x.device)
-        nearest = torch.empty(x.shape[0], enc.num_levels, dtype=torch.int32, device=x.device)
-        warp_call(kernels.guidance, xs, anchor, stride, means.detach(), enc.grid(), value, nearest)
-        ctx.save_for_backward(xs, anchor, means, value, nearest)
-        ctx.stride, ctx.enc, ctx.order = stride, enc, order
-        return unsort_rows(value, order)
-
-    @staticmethod
-    def backward(ctx: Any, grad_value: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
-        xs, anchor, means, value, nearest = ctx.saved_tensors
-        grad_means = torch.zeros_like(means)
-        grid, grad_value = ctx.enc.grid(), sort_rows(grad_value.float(), ctx.order)
-        warp_call(
-            kernels.guidance_backward, xs, anchor, ctx.stride, means.detach(), grid, value, nearest, grad_value,
-            grad_means,
-        )  # fmt: skip
-        ctx.enc.note_pulls(grad_means, None if ctx.enc.soft else nearest)
-        return None, grad_means, None, None
-
-
 class LagrangianLevels(nn.Module):
     """The Lagrangian levels alone: (N, D) -> (N, L~*F), and their guidance costs (N, L~)."""
 
@@ -360,6 +258,10 @@ class LagrangianLevels(nn.Module):
         self.register_buffer("mask", torch.ones(self.num_levels, dtype=torch.int32), persistent=False)
         self.register_buffer("cell", 1.0 / torch.tensor(layout.resolution, dtype=torch.float32), persistent=False)
         self.register_buffer("sigma_scale", torch.tensor([config.sigma_start], dtype=torch.float32))
+        #: whether a training forward also measures the guidance at its samples' own cells (one kernel
+        #: for both: no reach, and corner weights the guidance shares), kept in _guided for guidance()
+        self.fuse_guidance = config.guidance != "none" and self.reach == 0.0 and kernels.can_guide_forward(self.smooth)
+        self._guided: tuple[torch.Tensor, torch.Tensor, int] | None = None
         #: draws the guidance's reach offsets (a fixed seed: it leaves the global generator's draws as they were)
         self.reach_generator = torch.Generator().manual_seed(REACH_SEED)
 
@@ -409,7 +311,12 @@ class LagrangianLevels(nn.Module):
         """x (N, D) -> (N, L~*F) float32."""
         if self.impl == "torch":
             return torch.cat([self._reference_level(x, lvl) for lvl in range(self.num_levels)], dim=1)
-        return _WarpLagrangian.apply(x, self.means, self.values, self)
+        self._guided = None
+        if self.fuse_guidance and torch.is_grad_enabled() and self.means.requires_grad:
+            out, value = WarpLagrangian.apply(x, self.means, self.values, self, True)
+            self._guided = (x, value, self.means._version)
+            return out
+        return WarpLagrangian.apply(x, self.means, self.values, self, False)
 
     def reach_anchors(self, x: torch.Tensor) -> torch.Tensor | None:
         """(L~*N, D) where the guidance reads each sample's candidates, level-major: x plus a
@@ -436,7 +343,12 @@ class LagrangianLevels(nn.Module):
                 for lvl in range(self.num_levels)
             ]  # fmt: skip
             return torch.stack(costs, dim=1) * self.mask.to(x.dtype)
-        return _WarpGuidance.apply(x, self.means, anchors, self)
+        if anchors is None and self._guided is not None:
+            at, value, version = self._guided
+            self._guided = None
+            if at is x and version == self.means._version:  # measured by the training forward at x
+                return value
+        return WarpGuidance.apply(x, self.means, anchors, self)
 
     def _reference_level(self, x: torch.Tensor, level: int) -> torch.Tensor:
         if not self.mask[level]:

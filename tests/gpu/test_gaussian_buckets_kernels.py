@@ -7,12 +7,8 @@ import pytest
 import torch
 
 from fieldscope.fields import reference
-from fieldscope.fields.kinds.gaussian_buckets import (
-    NORMALISERS,
-    GaussianBucketsConfig,
-    GaussianBucketsField,
-    spatial_order,
-)
+from fieldscope.fields.kinds.gaussian_buckets import NORMALISERS, GaussianBucketsConfig, GaussianBucketsField
+from fieldscope.fields.kinds.gaussian_buckets_warp import spatial_order
 
 # (dims, levels, L~, features, K, log2 T, base, growth, interpolation)
 CASES = [
@@ -219,6 +215,39 @@ def test_guidance_picks_the_nearest_point_when_alpha_and_sigma_are_equal():
     rows = torch.nonzero(lag.means.grad.abs().sum(1)).flatten().tolist()
     assert rows == [nearest]
     assert torch.allclose(lag.means.grad[nearest], -(x[0] - lag.means[nearest].detach()) / sigma**2, rtol=1e-4)
+
+
+@pytest.mark.parametrize(("dims", "guidance", "interp"), [(2, "hard", "linear"), (2, "soft", "smoothstep"),
+                                                     (3, "hard", "smoothstep"), (3, "soft", "linear")])  # fmt: skip
+def test_the_guidance_measured_by_the_training_forward_matches_the_reference(dims, guidance, interp, device):
+    """A training forward measures the guidance at its samples in the same kernel; guidance(x) at
+    those samples returns it: value, and the gradients of both losses together, against float64."""
+    lag, ref = make_pair(dims, 4, 2, 2, 4, 10, 4, 2.0, interp, guidance=guidance, guidance_sigma=2.0)
+    lag, ref = lag.to(device), ref.to(device)
+    with torch.no_grad():  # points near the samples, so that the soft pull reaches many candidates
+        lag.means.copy_(0.5 + 0.4 * (lag.means - 0.5))
+        ref.means.copy_(lag.means.double())
+    lag.mask[1] = 0
+    ref.mask[1] = 0
+    assert lag.fuse_guidance
+    x = points(600, dims).to(device)
+    weights = torch.rand(600, 1, generator=torch.Generator().manual_seed(9)).to(device)
+    cot = torch.randn(600, 4, generator=torch.Generator().manual_seed(2)).to(device)
+    yw = lag(x)
+    guided = lag._guided[1]
+    vw = lag.guidance(x)
+    assert vw is guided and lag._guided is None  # no second pass
+    yr, vr = ref(x.double()), ref.guidance(x.double())
+    assert rel_err(yw, yr) <= 1e-5 and rel_err(vw, vr) <= 1e-5 and torch.all(vw[:, 1] == 0)
+    ((yw * cot).sum() + (weights * vw).sum()).backward()
+    ((yr * cot.double()).sum() + (weights.double() * vr).sum()).backward()
+    assert rel_err(lag.means.grad, ref.means.grad) <= 2e-5 and rel_err(lag.values.grad, ref.values.grad) <= 1e-5
+    lag(x)
+    stale = lag._guided[1]
+    with torch.no_grad():
+        lag.means.add_(1e-3)  # the means changed since the forward: guidance(x) measures again
+    fresh = lag.guidance(x)
+    assert fresh is not stale and not torch.equal(fresh, stale)
 
 
 @pytest.mark.parametrize("dims", [2, 3])
