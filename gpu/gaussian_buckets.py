@@ -125,6 +125,7 @@ def forward_kernel(dims: int, feats: int, smooth: int, points: int, guided: str 
         out: wp.array2d(dtype=float),
         value: wp.array2d(dtype=float),
         nearest: wp.array2d(dtype=int),
+        weights: wp.array3d(dtype=float),
         slice_start: int,
         slice_stride: int,
     ):
@@ -132,6 +133,7 @@ def forward_kernel(dims: int, feats: int, smooth: int, points: int, guided: str 
         first, last = point_block(levels, q * slice_stride + slice_start, x.shape[0])
         on = levels.mask[lvl] != 0
         inv_2s2 = 0.5 / (guidance_sigma[lvl] * guidance_sigma[lvl])
+        keep_weights = weights.shape[0] > 0
         for i in range(first, last):
             acc = wp.vector(0.0, length=wp.static(feats), dtype=float)
             best = float(0.0)
@@ -149,6 +151,8 @@ def forward_kernel(dims: int, feats: int, smooth: int, points: int, guided: str 
                         j = buckets[c] * wp.static(points) + k
                         diff = h.offset_to(means, j, p)
                         w = alpha * h.gaussian(diff, sigma[lvl], norm[lvl])
+                        if keep_weights:
+                            weights[lvl, i, c * wp.static(points) + k] = w
                         for f in range(wp.static(feats)):
                             acc[f] = acc[f] + w * values[j, f]
                         if wp.static(guided != ""):
@@ -180,6 +184,7 @@ def field_kernels(dims: int, feats: int, smooth: int, points: int) -> SimpleName
         grad_out: wp.array2d(dtype=float),
         grad_means: wp.array2d(dtype=float),
         grad_values: wp.array2d(dtype=float),
+        weights: wp.array3d(dtype=float),
         slice_start: int,
         slice_stride: int,
     ):
@@ -189,6 +194,7 @@ def field_kernels(dims: int, feats: int, smooth: int, points: int) -> SimpleName
             return
         first, last = point_block(levels, q, x.shape[0])
         inv_s2 = 1.0 / (sigma[lvl] * sigma[lvl])
+        kept = weights.shape[0] > 0
         for i in range(first, last):
             p = h.clamped(x, i)
             buckets, upper, _slope = g.cell_corners(x, i, levels, lvl)
@@ -197,7 +203,11 @@ def field_kernels(dims: int, feats: int, smooth: int, points: int) -> SimpleName
                 for k in range(wp.static(points)):
                     j = buckets[c] * wp.static(points) + k
                     diff = h.offset_to(means, j, p)
-                    w = alpha * h.gaussian(diff, sigma[lvl], norm[lvl])
+                    w = float(0.0)
+                    if kept:  # the forward's alpha N, not recomputed (no exp)
+                        w = weights[lvl, i, c * wp.static(points) + k]
+                    else:
+                        w = alpha * h.gaussian(diff, sigma[lvl], norm[lvl])
                     dot = float(0.0)
                     for f in range(wp.static(feats)):
                         go = grad_out[i, lvl * wp.static(feats) + f]
@@ -370,12 +380,33 @@ def _no_guidance(device: str) -> tuple[wp.array, wp.array]:
     return wp.empty((0, 0), dtype=float, device=device), wp.empty((0, 0), dtype=int, device=device)
 
 
+@cache
+def _no_weights(device: str) -> wp.array:
+    """An empty weights array: the forward keeps none, the backward recomputes them."""
+    return wp.empty((0, 0, 0), dtype=float, device=device)
+
+
+def weights_shape(x: Any, grid: dict[str, Any]) -> tuple[int, int, int]:
+    """The shape (L~, N, corners*K) of the Gaussian weights alpha_v N(x; mu_vk) a forward keeps for
+    its backward_params (x (N, D))."""
+    corners = grid_helpers(x.shape[1], grid["smooth"]).corners
+    return (grid["resolution"].shape[0], x.shape[0], corners * grid["points"])
+
+
 def forward(
-    x: Any, means: Any, values: Any, grid: dict[str, Any], out: Any, value: Any = None, nearest: Any = None
+    x: Any,
+    means: Any,
+    values: Any,
+    grid: dict[str, Any],
+    out: Any,
+    value: Any = None,
+    nearest: Any = None,
+    weights: Any = None,
 ) -> None:
     """Lagrangian level features: x (N, D), means (R*K, D), values (R*K, F) -> out (N, L~*F); with
     value and nearest (N, L~) also the guidance at the samples' own cells, as `guidance` with the
-    anchor x (only where can_guide_forward).
+    anchor x (only where can_guide_forward); with weights (weights_shape) the Gaussian weights, for
+    backward_params.
 
     grid: warp arrays (L~,) resolution, offset, hashed, mask (int32), sigma, guidance_sigma, norm
     (float32), and table_size, smooth, points (K), soft.
@@ -384,18 +415,28 @@ def forward(
     kernel = forward_kernel(x.shape[1], values.shape[1], grid["smooth"], grid["points"], guided)
     if value is None:
         value, nearest = _no_guidance(str(x.device))
+    weights = _no_weights(str(x.device)) if weights is None else weights
     levels = _levels(grid)
     inputs = [x, means, values, levels, grid["sigma"], grid["norm"], grid["guidance_sigma"], out, value, nearest]
-    _launch(kernel, x, levels, 1, inputs)
+    _launch(kernel, x, levels, 1, [*inputs, weights])
 
 
 def backward_params(
-    x: Any, means: Any, values: Any, grid: dict[str, Any], grad_out: Any, grad_means: Any, grad_values: Any
+    x: Any,
+    means: Any,
+    values: Any,
+    grid: dict[str, Any],
+    grad_out: Any,
+    grad_means: Any,
+    grad_values: Any,
+    weights: Any = None,
 ) -> None:
-    """Add the gradients of means (R*K, D) and values (R*K, F) from grad_out (N, L~*F); sliced by levels."""
+    """Add the gradients of means (R*K, D) and values (R*K, F) from grad_out (N, L~*F), with the
+    forward's Gaussian weights if it kept them (else recomputed); sliced by levels."""
     kernel = field_kernels(x.shape[1], values.shape[1], grid["smooth"], grid["points"]).backward_params
+    weights = _no_weights(str(x.device)) if weights is None else weights
     levels = _levels(grid)
-    inputs = [x, means, values, levels, grid["sigma"], grid["norm"], grad_out, grad_means, grad_values]
+    inputs = [x, means, values, levels, grid["sigma"], grid["norm"], grad_out, grad_means, grad_values, weights]
     _launch(kernel, x, levels, 0, inputs)
 
 

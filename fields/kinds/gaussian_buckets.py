@@ -312,11 +312,12 @@ class LagrangianLevels(nn.Module):
         if self.impl == "torch":
             return torch.cat([self._reference_level(x, lvl) for lvl in range(self.num_levels)], dim=1)
         self._guided = None
-        if self.fuse_guidance and torch.is_grad_enabled() and self.means.requires_grad:
-            out, value = WarpLagrangian.apply(x, self.means, self.values, self, True)
+        train = torch.is_grad_enabled() and (self.means.requires_grad or self.values.requires_grad)
+        if self.fuse_guidance and train and self.means.requires_grad:
+            out, value = WarpLagrangian.apply(x, self.means, self.values, self, True, True)
             self._guided = (x, value, self.means._version)
             return out
-        return WarpLagrangian.apply(x, self.means, self.values, self, False)
+        return WarpLagrangian.apply(x, self.means, self.values, self, False, train)
 
     def reach_anchors(self, x: torch.Tensor) -> torch.Tensor | None:
         """(L~*N, D) where the guidance reads each sample's candidates, level-major: x plus a

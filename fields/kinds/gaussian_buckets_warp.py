@@ -4,6 +4,7 @@ autograd functions of the features and the guidance, which hand the kernels the 
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -14,6 +15,10 @@ from fieldscope.gpu import gaussian_buckets as kernels
 
 if TYPE_CHECKING:
     from fieldscope.fields.kinds.gaussian_buckets import LagrangianLevels
+
+#: The most Gaussian weights (floats: 64 MiB) a training forward keeps for its backward, which
+#: then needs no exp of its own; a larger batch's backward recomputes them.
+MOST_KEPT_WEIGHTS = 1 << 24
 
 
 def spatial_order(x: torch.Tensor, resolution: int) -> np.ndarray:
@@ -75,25 +80,36 @@ def add_guidance_grad(
 
 class WarpLagrangian(torch.autograd.Function):
     """x (N, D), means (R*K, D), values (R*K, F) -> (N, L~*F), and with `guided` also the guidance
-    costs (N, L~) at the samples' own cells (as _WarpGuidance without anchors), measured by the same
-    kernel; backward to all three (the guidance's to the means, into the same gradient). The kernels
-    see the points in spatial_order."""
+    costs (N, L~) at the samples' own cells (as WarpGuidance without anchors), measured by the same
+    kernel; backward to all three (the guidance's to the means, into the same gradient). With
+    `train` the forward keeps its Gaussian weights for the backward. The kernels see the points in
+    spatial_order."""
 
     @staticmethod
     def forward(
-        ctx: Any, x: torch.Tensor, means: torch.Tensor, values: torch.Tensor, enc: LagrangianLevels, guided: bool
+        ctx: Any,
+        x: torch.Tensor,
+        means: torch.Tensor,
+        values: torch.Tensor,
+        enc: LagrangianLevels,
+        guided: bool,
+        train: bool,
     ) -> Any:
         ctx.set_materialize_grads(False)
         x = x.detach().float()
         order = spatial_order(x, enc.finest)
         xs = sort_rows(x, order)
+        grid = enc.grid()
         out = torch.empty(x.shape[0], enc.out_dims, device=x.device)
-        value = nearest = None
+        value = nearest = weights = None
         if guided:
             value = torch.empty(x.shape[0], enc.num_levels, device=x.device)
             nearest = torch.empty(x.shape[0], enc.num_levels, dtype=torch.int32, device=x.device)
-        warp_call(kernels.forward, xs, means.detach(), values.detach(), enc.grid(), out, value, nearest)
-        ctx.save_for_backward(xs, means, values, value, nearest)
+        shape = kernels.weights_shape(x, grid)
+        if train and math.prod(shape) <= MOST_KEPT_WEIGHTS:
+            weights = torch.empty(shape, device=x.device)
+        warp_call(kernels.forward, xs, means.detach(), values.detach(), grid, out, value, nearest, weights)
+        ctx.save_for_backward(xs, means, values, value, nearest, weights)
         ctx.enc, ctx.order = enc, order
         if value is None:
             return unsort_rows(out, order)
@@ -103,15 +119,16 @@ class WarpLagrangian(torch.autograd.Function):
     def backward(
         ctx: Any, grad_out: torch.Tensor | None, grad_value: torch.Tensor | None = None
     ) -> tuple[torch.Tensor | None, ...]:
-        xs, means, values, value, nearest = ctx.saved_tensors
+        xs, means, values, value, nearest, weights = ctx.saved_tensors
         grid = ctx.enc.grid()
         grad_x = grad_means = grad_values = None
         grad_out = None if grad_out is None else sort_rows(grad_out.float(), ctx.order)
         if grad_out is not None and (ctx.needs_input_grad[1] or ctx.needs_input_grad[2]):
             grad_means, grad_values = torch.zeros_like(means), torch.zeros_like(values)
             warp_call(
-                kernels.backward_params, xs, means.detach(), values.detach(), grid, grad_out, grad_means, grad_values
-            )
+                kernels.backward_params, xs, means.detach(), values.detach(), grid, grad_out, grad_means, grad_values,
+                weights,
+            )  # fmt: skip
         if grad_value is not None and ctx.needs_input_grad[1]:
             grad_means = add_guidance_grad(
                 ctx.enc, xs, xs, 0, means, (value, nearest), grad_value, ctx.order, grad_means
@@ -120,7 +137,7 @@ class WarpLagrangian(torch.autograd.Function):
             grad_x = torch.zeros_like(xs)
             warp_call(kernels.backward_points, xs, means.detach(), values.detach(), grid, grad_out, grad_x)
             grad_x = unsort_rows(grad_x, ctx.order)
-        return grad_x, grad_means, grad_values, None, None
+        return grad_x, grad_means, grad_values, None, None, None
 
 
 class WarpGuidance(torch.autograd.Function):

@@ -9,6 +9,8 @@ import torch
 from fieldscope.fields import reference
 from fieldscope.fields.kinds.gaussian_buckets import NORMALISERS, GaussianBucketsConfig, GaussianBucketsField
 from fieldscope.fields.kinds.gaussian_buckets_warp import spatial_order
+from fieldscope.fields.warp_bridge import warp_call
+from fieldscope.gpu import gaussian_buckets as gk
 
 # (dims, levels, L~, features, K, log2 T, base, growth, interpolation)
 CASES = [
@@ -248,6 +250,28 @@ def test_the_guidance_measured_by_the_training_forward_matches_the_reference(dim
         lag.means.add_(1e-3)  # the means changed since the forward: guidance(x) measures again
     fresh = lag.guidance(x)
     assert fresh is not stale and not torch.equal(fresh, stale)
+
+
+@pytest.mark.parametrize("case", CASES[:4], ids=lambda c: f"D{c[0]}-K{c[4]}-{c[8]}")
+def test_the_backward_with_the_forwards_kept_weights_equals_the_recomputed_one(case, device):
+    """A training forward keeps its Gaussian weights; backward_params reading them gives the
+    gradients it gives recomputing them (and, through the field, the float64 reference's above)."""
+    lag, _ = make_pair(*case)
+    lag = lag.to(device)
+    x = points(500, case[0]).to(device)
+    grid = lag.grid()
+    out = torch.empty(500, lag.out_dims, device=device)
+    kept = torch.full(gk.weights_shape(x, grid), -1.0, device=device)
+    warp_call(gk.forward, x, lag.means.detach(), lag.values.detach(), grid, out, None, None, kept)
+    assert bool((kept >= 0).all())  # every weight written: alpha N >= 0 (linear and smoothstep)
+    grad_out = torch.randn(out.shape, generator=torch.Generator().manual_seed(2)).to(device)
+    grads = []
+    for weights in (kept, None):
+        gm, gv = torch.zeros_like(lag.means), torch.zeros_like(lag.values)
+        warp_call(gk.backward_params, x, lag.means.detach(), lag.values.detach(), grid, grad_out, gm, gv, weights)
+        grads.append((gm, gv))
+    for a, b in zip(*grads, strict=True):
+        assert torch.allclose(a, b, rtol=1e-6, atol=1e-7) and bool(b.abs().sum() > 0)
 
 
 @pytest.mark.parametrize("dims", [2, 3])
