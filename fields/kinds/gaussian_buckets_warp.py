@@ -45,9 +45,9 @@ def sort_rows(rows: torch.Tensor, order: np.ndarray) -> torch.Tensor:
 def unsort_rows(sorted_rows: torch.Tensor, order: np.ndarray) -> torch.Tensor:
     """Rows (N, ...) computed for x[order] put back in x's order."""
     if sorted_rows.device.type == "cpu":
-        out = np.empty_like(sorted_rows.numpy())
-        out[order] = sorted_rows.numpy()
-        return torch.from_numpy(out)
+        back = np.empty_like(sorted_rows.numpy())
+        back[order] = sorted_rows.numpy()
+        return torch.from_numpy(back)
     out = torch.empty_like(sorted_rows)
     out[torch.from_numpy(order).to(sorted_rows.device)] = sorted_rows
     return out
@@ -68,8 +68,7 @@ def add_guidance_grad(
     order, to grad_means (None: a fresh zero one) and return it; saved: the guidance value and
     nearest (N, L~) of the sorted samples xs. With pulls tracked, the guidance's own gradient goes
     through a buffer of its own (note_pulls reads it alone)."""
-    own = grad_means is None or enc.pulls is not None
-    target = torch.zeros_like(means) if own else grad_means
+    target = torch.zeros_like(means) if grad_means is None or enc.pulls is not None else grad_means
     grid, grad_value = enc.grid(), sort_rows(grad_value.float(), order)
     warp_call(kernels.guidance_backward, xs, anchor, stride, means.detach(), grid, *saved, grad_value, target)
     enc.note_pulls(target, None if enc.soft else saved[1])
