@@ -17,7 +17,8 @@ from fieldscope.fields.render.mesh_export import (
     vertex_normals,
     write_mesh,
 )
-from fieldscope.fields.scenes.nerf import head_from, vertex_colours
+from fieldscope.fields.scenes.nerf import vertex_colours
+from fieldscope.fields.scenes.surface_head import scene_head
 
 
 def add_parser(sub: Subparsers) -> None:
@@ -46,8 +47,9 @@ def cmd_export_mesh(args: argparse.Namespace) -> int:
     field = snapshots.field_from(snapshot).to(args.device)
     vertices, faces, level = scene_surface(field, facts, args.resolution, args.level, world=False)
     colors = None
-    if facts.get("task") == "nerf":
-        colors = vertex_colours(field, head_from(snapshot).to(args.device), vertices, vertex_normals(vertices, faces))
+    head = scene_head(snapshot)  # a NeRF's or a surface's colour network: vertex colours
+    if head is not None:
+        colors = vertex_colours(field, head.to(args.device), vertices, vertex_normals(vertices, faces))
     world = None if args.unit_cube else facts.get("world_from_unit")
     write_mesh(out, transform_points(vertices, world), faces, colors)
     print(f"exported {len(vertices):,} vertices and {len(faces):,} triangles (level {level:g}) -> {out}")

@@ -151,7 +151,7 @@ class FrameSink:
 
 def headline_metric(task: str) -> str:
     """The metric a time-lapse frame is stamped with (and `fit`'s progress bar shows) for a scene task."""
-    return "psnr" if task in ("image", "volume", "nerf") else "iou"
+    return "psnr" if task in ("image", "volume", "nerf", "surface") else "iou"
 
 
 def stamp_text(snapshot: Snapshot, headline: str) -> str:

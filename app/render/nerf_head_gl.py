@@ -31,8 +31,10 @@ LIVE_TERMINATION = 1e-2
 
 
 def has_head(snapshot: Snapshot) -> bool:
-    """Whether a 3D snapshot holds a NeRF colour head."""
-    return bool(snapshot.scene and snapshot.scene.get("head")) and f"{PREFIX}layers.0.weight" in snapshot.params
+    """Whether a 3D snapshot holds a NeRF colour head (a surface's reads the normal too: its view
+    draws the SDF)."""
+    facts = snapshot.scene or {}
+    return bool(facts.get("task") == "nerf" and facts.get("head")) and f"{PREFIX}layers.0.weight" in snapshot.params
 
 
 def glsl(snapshot: Snapshot) -> str:

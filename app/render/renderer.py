@@ -41,8 +41,8 @@ PROGRAMS_KEPT = 4
 COLOUR_MODES = ("field", "truth", "error", "gradient", "shaded", "normals", "depth", "slice", "density", "rgb")
 #: 3D task (scene.describe()["task"]) -> what the first output means: 0 signed distance,
 #: 1 occupancy logit, 2 density, 3 a scalar volume (its surface: the scene's "level"), 4 a NeRF's
-#: log-density.
-TASK_3D = {"sdf": 0, "occupancy": 1, "volume": 3, "nerf": 4}
+#: log-density. The surface task's output 0 is a signed distance: drawn as the SDF's.
+TASK_3D = {"sdf": 0, "occupancy": 1, "volume": 3, "nerf": 4, "surface": 0}
 #: A NeRF's occupancy grid (its head's, bool (R, R, R) indexed [x, y, z]) and its texture unit.
 OCCUPANCY_PARAM, OCCUPANCY_UNIT = "head.grid.occupied", 5
 

@@ -17,7 +17,14 @@ from fieldscope.fields.training.trainer import Snapshot
 USER_MODES = {2: ("field", "truth", "error", "gradient"), 3: ("shaded", "normals", "depth", "slice", "density", "rgb")}
 #: Each task's view mode when its scene opens: the picture that shows what the field learnt (a
 #: volume: its isosurface at the scene's level; a NeRF: its colour volume rendered over its background).
-DEFAULT_MODES = {"image": "field", "sdf": "shaded", "occupancy": "shaded", "volume": "shaded", "nerf": "rgb"}
+DEFAULT_MODES = {
+    "image": "field",
+    "sdf": "shaded",
+    "occupancy": "shaded",
+    "volume": "shaded",
+    "nerf": "rgb",
+    "surface": "shaded",
+}
 #: Seconds after the last camera change during which the view stays at reduced resolution.
 SETTLE = 0.25
 

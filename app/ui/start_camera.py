@@ -53,9 +53,9 @@ def start_camera(choice: CameraChoice, snapshot: Snapshot) -> Camera3D:
         azimuth, elevation, distance = choice.values
         return Camera3D(distance=distance, azimuth=azimuth % 360.0, elevation=float(np.clip(elevation, -89.0, 89.0)))
     views = facts.get("test_views") or []
-    if facts.get("task") != "nerf":
+    if facts.get("task") not in ("nerf", "surface"):
         task = facts.get("task")
-        raise ConfigError(f"--camera {choice.text}: test views belong to NeRF scenes, not to a {task} scene")
+        raise ConfigError(f"--camera {choice.text}: test views belong to NeRF scenes and surfaces, not {task}")
     index = int(choice.values[0])
     if not 0 <= index < len(views):
         raise ConfigError(f"--camera {choice.text}: out of range (the scene has {len(views)} test views)")

@@ -2,7 +2,7 @@
 3D model, and the torch reference for the GUI's GLSL raymarcher.
 
 By the scene's task:
-- sdf: sphere tracing of the zero level (steps of 0.9 * |f|), shaded by the numerical normal;
+- sdf, surface: sphere tracing of the zero level (steps of 0.9 * |f|), shaded by the numerical normal;
 - occupancy, and volume with an iso-level: the first crossing of the level along the ray (fixed
   steps, then bisection), skipping cells a coarse grid of the field shows to be far from it;
 - volume: maximum intensity projection of output 0;
@@ -248,7 +248,7 @@ def render_field(
         if head is None:
             raise ConfigError("a NeRF field renders with its scene's colour head (the snapshot's)")
         image = nerf_image(field, head, origins, directions, facts, options)
-    elif task == "sdf":
+    elif task in ("sdf", "surface"):
         hit, t = sphere_trace(field, origins, directions, options, level)
         image = surface_image(field, origins, directions, hit, t, inside_is_low, pixel)
     elif task in ("occupancy", "volume") and (task == "occupancy" or options.level is not None):

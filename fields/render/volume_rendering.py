@@ -5,12 +5,17 @@ and a colour head together.
 
 A density field is any field with out_dims = 1 + k: output 0 is the log-density (sigma =
 exp(output 0), Instant-NGP's activation), and all outputs are the colour head's geometry features.
+The head decides both: `head.sigma(output 0, samples, dt)` and `head.colour_at(field, points,
+outputs, view)` (a NeRF head: exp and its MLP; the surface task's head: NeuS's opacity of each
+sample's interval from the SDF at it and at the next sample, and colour from the features, the
+SDF's normal and the view).
 Coordinates are the unit cube's; distances t along unit-length directions are in its units.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -233,11 +238,20 @@ class OccupancyGrid(nn.Module):
         self._cursor = 0
 
     @torch.no_grad()
-    def update(self, field: FieldBase, dt: float, generator: torch.Generator, chunk: int = 1 << 18) -> None:
-        """Look at `share` of the cells uniformly and as many among the occupied ones (Instant-NGP
-        looks at a quarter of each; less here, for CPU budgets), then decay and threshold."""
+    def update(
+        self,
+        field: FieldBase,
+        dt: float,
+        generator: torch.Generator,
+        chunk: int = 1 << 18,
+        to_sigma: Callable[[torch.Tensor], torch.Tensor] = density,
+        share: float | None = None,
+    ) -> None:
+        """Look at `share` (default: the grid's) of the cells uniformly and as many among the
+        occupied ones (Instant-NGP looks at a quarter of each; less here, for CPU budgets), then
+        decay and threshold. `to_sigma`: the density (N,) of the field's output 0 (N,)."""
         cells = self.density.numel()
-        count = max(1, int(cells * self.share))
+        count = max(1, int(cells * (share or self.share)))
         uniform = self._next_cells(count, generator)
         occupied = torch.nonzero(self.occupied.reshape(-1).cpu()).reshape(-1)
         pick = occupied[torch.randint(occupied.numel(), (count,), generator=generator)] if occupied.numel() else uniform
@@ -246,7 +260,7 @@ class OccupancyGrid(nn.Module):
         cell = torch.stack([index // (res * res), (index // res) % res, index % res], dim=-1).float()
         jitter = torch.rand(index.shape[0], 3, generator=generator).to(cell.device)
         points = (cell + jitter) / res
-        values = torch.cat([density(field(points[s : s + chunk])[:, 0]) for s in range(0, index.shape[0], chunk)])
+        values = torch.cat([to_sigma(field(points[s : s + chunk])[:, 0]) for s in range(0, index.shape[0], chunk)])
         fresh = torch.zeros_like(self.density).scatter_reduce_(
             0, index, values.float() * dt, "amax", include_self=False
         )
@@ -310,8 +324,8 @@ def render_rays(
     jitter: torch.Tensor | None = None,
     threshold: float = TERMINATION,
 ) -> Rendered:
-    """Render rays (R, 3) through a density field and a colour head (features, directions) -> rgb,
-    over background (R, 3) or (3,).
+    """Render rays (R, 3) through a field and a head (its sigma and colour_at), over background
+    (R, 3) or (3,).
 
     A first, gradient-free pass of the field finds where each ray's transmittance runs out; the
     field (again, with gradients, when they are enabled) and the head then run only on the samples
@@ -323,14 +337,14 @@ def render_rays(
         out = field(origins[samples.ray] + samples.t[:, None] * directions[samples.ray])
         dts = torch.full_like(samples.t, dt)
         zeros = torch.zeros(marched, 3, device=out.device)
-        used = composite(density(out[:, 0]), zeros, samples.t, dts, samples.offsets, threshold)[4]
+        used = composite(head.sigma(out[:, 0], samples, dt), zeros, samples.t, dts, samples.offsets, threshold)[4]
     keep = _before_termination(samples, used)
     samples = Samples(samples.ray[keep], samples.t[keep], offsets_of(used.long()))
     view = directions[samples.ray]
     points = origins[samples.ray] + samples.t[:, None] * view
     out = field(points) if torch.is_grad_enabled() else out[keep]
-    sigma = density(out[:, 0])
-    rgb = head(out, view)
+    sigma = head.sigma(out[:, 0], samples, dt)
+    rgb = head.colour_at(field, points, out, view)
     dts = dts[keep]
     color, opacity, depth, weights, _ = composite(sigma, rgb, samples.t, dts, samples.offsets, threshold)
     color = color + (1.0 - opacity)[:, None] * background

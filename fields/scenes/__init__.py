@@ -45,6 +45,12 @@ def _nerf(path: str | Path, **options: Any) -> Scene:
     return NerfScene.from_path(path, **options)
 
 
+def _surface(path: str | Path, **options: Any) -> Scene:
+    from fieldscope.fields.scenes.surface import SurfaceScene  # lazy: loads Warp (the ray marcher)
+
+    return SurfaceScene.from_path(path, **options)
+
+
 #: task name -> function(path, **options) -> Scene. Each scene file's task is listed here.
 TASKS: dict[str, Callable[..., Scene]] = {
     "image": ImageScene.from_file,
@@ -52,6 +58,7 @@ TASKS: dict[str, Callable[..., Scene]] = {
     "occupancy": _occupancy,
     "volume": _volume,
     "nerf": _nerf,
+    "surface": _surface,
 }
 
 

@@ -69,11 +69,13 @@ def finest_active_step(field: FieldBase) -> float:
     return 1.0 / finest_active_resolution(getattr(field, "config", None), None if mask is None else tuple(mask))
 
 
-def numerical_gradient(field: FieldBase, x: torch.Tensor, step: float | torch.Tensor, channel: int = 0) -> torch.Tensor:
-    """Central differences of output `channel` at x (N, 3) with the given step (a number, or one
-    per point (N,)) -> (N, 3).
+def central_probes(
+    field: FieldBase, x: torch.Tensor, step: float | torch.Tensor, channel: int = 0
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Output `channel` at x (N, D) plus and minus `step` (a number, or one per point (N,)) along
+    each axis -> values (N, 2, D) ([:, 0] plus, [:, 1] minus) and the steps (1 or N, 1).
 
-    One batched field call over the 6N offset points; differentiable with respect to the field's
+    One batched field call over the 2DN offset points; differentiable with respect to the field's
     parameters (only first derivatives of the field are needed, so kinds without a double backward
     can be used).
     """
@@ -82,7 +84,25 @@ def numerical_gradient(field: FieldBase, x: torch.Tensor, step: float | torch.Te
     offsets = torch.eye(dims, device=x.device, dtype=x.dtype)[None] * steps  # (1 or N, D, D)
     probes = torch.cat([x[:, None, :] + offsets, x[:, None, :] - offsets], dim=1)  # (N, 2D, D)
     values = field(probes.reshape(-1, dims))[:, channel].reshape(x.shape[0], 2, dims)
-    return (values[:, 0] - values[:, 1]) / (2.0 * steps[:, :, 0])
+    return values, steps[:, :, 0]
+
+
+def numerical_gradient(field: FieldBase, x: torch.Tensor, step: float | torch.Tensor, channel: int = 0) -> torch.Tensor:
+    """Central differences of output `channel` at x (N, 3) with the given step (a number, or one
+    per point (N,)) -> (N, 3) (see central_probes)."""
+    values, steps = central_probes(field, x, step, channel)
+    return probe_gradient(values, steps)
+
+
+def probe_gradient(values: torch.Tensor, steps: torch.Tensor) -> torch.Tensor:
+    """The gradient (N, D) from central_probes' values (N, 2, D) and steps (1 or N, 1)."""
+    return (values[:, 0] - values[:, 1]) / (2.0 * steps)
+
+
+def probe_laplacian(values: torch.Tensor, centre: torch.Tensor, steps: torch.Tensor) -> torch.Tensor:
+    """The Laplacian (N,) by second central differences: central_probes' values (N, 2, D), the
+    values at the points themselves (N,) and the steps (1 or N, 1)."""
+    return (values.sum(dim=1) - 2.0 * centre[:, None]).sum(dim=-1) / steps[:, 0] ** 2
 
 
 def scheduled_levels(step: int, levels: int, start_levels: int, steps_per_level: int) -> int:

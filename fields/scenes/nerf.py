@@ -32,7 +32,15 @@ from torch import nn
 from fieldscope.fields.config import check
 from fieldscope.fields.errors import SnapshotError
 from fieldscope.fields.render.cameras import Camera, camera_rays, pixel_rays, transform_rays
-from fieldscope.fields.render.volume_rendering import TERMINATION, OccupancyGrid, Rendered, distortion_loss, render_rays
+from fieldscope.fields.render.volume_rendering import (
+    TERMINATION,
+    OccupancyGrid,
+    Rendered,
+    Samples,
+    density,
+    distortion_loss,
+    render_rays,
+)
 from fieldscope.fields.scenes.appearance import AppearanceConfig, AppearanceHead
 from fieldscope.fields.scenes.base import Batch, Scene, psnr_from_mse
 from fieldscope.fields.scenes.nerf_data import NerfData, Views, load_nerf
@@ -67,6 +75,18 @@ class NerfHead(nn.Module):
     def forward(self, features: torch.Tensor, directions: torch.Tensor) -> torch.Tensor:
         """features (N, k), unit directions (N, 3) -> colour (N, 3)."""
         return self.colour(features, directions)
+
+    def sigma(self, raw: torch.Tensor, samples: Samples | None = None, dt: float = 0.0) -> torch.Tensor:
+        """Density (S,) from the field's output 0 (S,) at the samples along rays (S,): exp (the
+        log-density; a NeRF's density needs nothing but the sample's own value)."""
+        return density(raw)
+
+    def colour_at(
+        self, field: FieldBase, points: torch.Tensor, outputs: torch.Tensor, directions: torch.Tensor
+    ) -> torch.Tensor:
+        """Colour (N, 3) at points (N, 3) where the field gave outputs (N, k), seen along unit
+        directions (N, 3): the MLP of the outputs and the direction."""
+        return self(outputs, directions)
 
     def describe(self) -> dict[str, Any]:
         return {"appearance": self.colour.config.to_dict(), "grid_resolution": self.grid.resolution}
@@ -145,7 +165,7 @@ class NerfScene(Scene):
         self.data, self.name = data, name
         self.out_dims = features
         self.device = torch.device(device)
-        self.head = NerfHead(
+        self.head = self.make_head(
             AppearanceConfig(features, sh_degree, head_width, head_layers), grid_resolution, grid_share
         )
         self.head.to(self.device)
@@ -160,6 +180,10 @@ class NerfScene(Scene):
         self.samples_per_ray = float(self.steps) / 2.0
         self._last: Rendered | None = None
         self._quick = self._quick_pixels(quick_pixels, seed)
+
+    def make_head(self, appearance: AppearanceConfig, grid_resolution: int, grid_share: float) -> NerfHead:
+        """The scene's learned head (a subclass's may read more than the field's outputs)."""
+        return NerfHead(appearance, grid_resolution, grid_share)
 
     @classmethod
     def from_path(
@@ -216,7 +240,11 @@ class NerfScene(Scene):
     def before_step(self, field: FieldBase, step: int) -> None:
         """Every grid_interval steps: update the occupancy grid from the field's density."""
         if step > 0 and step % self.grid_interval == 0:
-            self.head.grid.update(field, self.dt, self.generator)
+            self.head.grid.update(field, self.dt, self.generator, to_sigma=self.grid_sigma)
+
+    def grid_sigma(self, raw: torch.Tensor) -> torch.Tensor:
+        """The density (N,) the occupancy grid thresholds, of the field's output 0 (N,): exp."""
+        return density(raw)
 
     def loss(self, field: FieldBase, batch: Batch) -> tuple[torch.Tensor, dict[str, float]]:
         """Huber loss on the rendered colours (+ distortion loss), and batch statistics."""
@@ -307,8 +335,13 @@ class NerfScene(Scene):
 
 @torch.no_grad()
 def vertex_colours(field: FieldBase, head: NerfHead, vertices: np.ndarray, normals: np.ndarray) -> np.ndarray:
-    """Colours (V, 3) of mesh vertices in the unit cube, seen from outside along their normals."""
-    points = torch.tensor(vertices, dtype=torch.float32)
-    view = -torch.nn.functional.normalize(torch.tensor(normals, dtype=torch.float32), dim=-1)
-    parts = [head(field(points[s : s + RAY_CHUNK]), view[s : s + RAY_CHUNK]) for s in range(0, len(points), RAY_CHUNK)]
+    """Colours (V, 3) of mesh vertices (V, 3) in the unit cube, seen from outside along their
+    normals (V, 3) (the head's colour_at: a surface head takes its own SDF normal)."""
+    device = head.grid.occupied.device
+    points = torch.tensor(vertices, dtype=torch.float32, device=device)
+    view = -torch.nn.functional.normalize(torch.tensor(normals, dtype=torch.float32, device=device), dim=-1)
+    parts = []
+    for s in range(0, len(points), RAY_CHUNK):
+        chunk = points[s : s + RAY_CHUNK]
+        parts.append(head.colour_at(field, chunk, field(chunk), view[s : s + RAY_CHUNK]).cpu())
     return torch.cat(parts).numpy().astype(np.float64) if parts else np.zeros((0, 3))

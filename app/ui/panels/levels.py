@@ -40,6 +40,7 @@ class LevelsPanel(Panel):
                     callback=lambda s, n: levels.set_schedule(levels.state.schedule, max(1, n)),
                 )
                 dpg.add_text("steps")
+            self.field_text = dpg.add_text("")
             self.toggles = dpg.add_group()
         self.boxes: list[int] = []
 
@@ -69,6 +70,7 @@ class LevelsPanel(Panel):
         for level, box in enumerate(self.boxes):
             active = level < len(mask) and mask[level]
             dpg.configure_item(box, label=_relabel(dpg.get_item_label(box), active))
+        dpg.set_value(self.field_text, field_levels_text(snapshot))
 
 
 def _level_info(snapshot: Snapshot) -> list[str]:
@@ -82,6 +84,16 @@ def _level_info(snapshot: Snapshot) -> list[str]:
     except (AttributeError, TypeError):
         return []
     return [f"N={n:<5d} {'hashed' if h else 'dense'}" for n, h in zip(layout.resolution, layout.hashed, strict=True)]
+
+
+def field_levels_text(snapshot: Snapshot) -> str:
+    """'field: 6 of 16 levels on, gradient step 1/96' for a scene that schedules the field's levels
+    itself and takes numerical gradients (the surface task; its metrics say the step), else ''."""
+    step = snapshot.metrics.get("gradient_step")
+    if not step:
+        return ""
+    mask = tuple(snapshot.level_mask)
+    return f"field: {sum(mask)} of {len(mask)} levels on, gradient step 1/{1.0 / step:.0f}"
 
 
 def _relabel(label: str, active: bool) -> str:
