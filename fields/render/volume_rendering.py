@@ -329,7 +329,8 @@ def render_rays(
 
     A first, gradient-free pass of the field finds where each ray's transmittance runs out; the
     field (again, with gradients, when they are enabled) and the head then run only on the samples
-    before that: Instant-NGP's compaction.
+    before that: Instant-NGP's compaction. Without gradients, a head with `skip_weight` > 0 gives no
+    colour (black) to samples that the first pass weighed under it.
     """
     samples = march_rays(origins, directions, occupied, dt, jitter)
     marched = samples.t.shape[0]
@@ -337,14 +338,23 @@ def render_rays(
         out = field(origins[samples.ray] + samples.t[:, None] * directions[samples.ray])
         dts = torch.full_like(samples.t, dt)
         zeros = torch.zeros(marched, 3, device=out.device)
-        used = composite(head.sigma(out[:, 0], samples, dt), zeros, samples.t, dts, samples.offsets, threshold)[4]
+        first = composite(head.sigma(out[:, 0], samples, dt), zeros, samples.t, dts, samples.offsets, threshold)
+        used = first[4]
     keep = _before_termination(samples, used)
     samples = Samples(samples.ray[keep], samples.t[keep], offsets_of(used.long()))
     view = directions[samples.ray]
     points = origins[samples.ray] + samples.t[:, None] * view
     out = field(points) if torch.is_grad_enabled() else out[keep]
     sigma = head.sigma(out[:, 0], samples, dt)
-    rgb = head.colour_at(field, points, out, view)
+    skip = float(getattr(head, "skip_weight", 0.0))
+    if skip > 0.0 and not torch.is_grad_enabled():
+        # a render (no training): colour only the samples that weigh (the surface head's colour
+        # takes six more field evaluations per sample, for the normal)
+        weighs = first[3][keep] >= skip
+        rgb = torch.zeros(points.shape[0], 3, device=points.device)
+        rgb[weighs] = head.colour_at(field, points[weighs], out[weighs], view[weighs]).to(rgb.dtype)
+    else:
+        rgb = head.colour_at(field, points, out, view)
     dts = dts[keep]
     color, opacity, depth, weights, _ = composite(sigma, rgb, samples.t, dts, samples.offsets, threshold)
     color = color + (1.0 - opacity)[:, None] * background

@@ -120,6 +120,8 @@ class SurfaceHead(NerfHead):
         self.analytic = False
         self.laplacian = True
         self.last: SdfGeometry | None = None
+        #: Renders give no colour to a sample weighing less (as the GLSL NeRF view, 1e-6).
+        self.skip_weight = 1e-6
 
     @property
     def sharpness(self) -> torch.Tensor:

@@ -11,6 +11,7 @@ from fieldscope.fields.render.volume_rendering import (
     OccupancyGrid,
     Samples,
     composite,
+    density,
     distortion_loss,
     march_rays,
     offsets_of,
@@ -154,8 +155,17 @@ class Blob(torch.nn.Module):
         return torch.cat([raw, torch.sin(9 * x)], dim=-1)
 
 
-def colour_head(features, directions):
-    return torch.sigmoid(features[:, 1:] + directions)
+class ColourHead:
+    """What render_rays asks of a head: the density of output 0, and a colour per sample."""
+
+    def sigma(self, raw, samples=None, dt=0.0):
+        return density(raw)
+
+    def colour_at(self, field, points, features, directions):
+        return torch.sigmoid(features[:, 1:] + directions)
+
+
+colour_head = ColourHead()
 
 
 def cell_centre_distance(res):
