@@ -4,6 +4,7 @@ of the trained snapshot is the headless renderer's picture of the same camera.""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -80,3 +81,12 @@ def test_the_windows_view_is_the_headless_render(renderer: Any, model: Path) -> 
     both = shown & hit
     distance = np.linalg.norm(points[both, :3] - expected[both], axis=-1)
     assert np.median(distance) < 2e-3 and (distance < 1e-2).mean() > 0.98, (np.median(distance), distance.max())
+
+
+def test_bench_curve_scores_the_surface_against_its_mesh(model: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    views, mesh = model.parent / "views", model.parent / "sphere.ply"
+    args = ["bench", "curve", str(views), "--task", "surface", "--checkpoints", "3", "--reference", str(mesh)]
+    assert main([*args, "--resolution", "64", "--json", *SMALL[:-1], *QUICK]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["task"] == "surface"
+    assert "psnr" in json.dumps(report) and "chamfer" in json.dumps(report).lower()
