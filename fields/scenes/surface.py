@@ -108,7 +108,7 @@ class SurfaceScene(NerfScene):
         start_levels: int = 4,
         eikonal_points: int = 256,
         sphere_radius: float = 0.45,
-        init_steps: int = 200,
+        init_steps: int = 60,
         sharpness: float = 50.0,
         distortion_weight: float = 0.0,
         grid_resolution: int = 64,
