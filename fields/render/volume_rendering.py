@@ -244,12 +244,14 @@ class OccupancyGrid(nn.Module):
         dt: float,
         generator: torch.Generator,
         chunk: int = 1 << 18,
-        to_sigma: Callable[[torch.Tensor], torch.Tensor] = density,
+        to_sigma: Callable[[torch.Tensor], torch.Tensor] | None = None,
         share: float | None = None,
     ) -> None:
         """Look at `share` (default: the grid's) of the cells uniformly and as many among the
         occupied ones (Instant-NGP looks at a quarter of each; less here, for CPU budgets), then
-        decay and threshold. `to_sigma`: the density (N,) of the field's output 0 (N,)."""
+        decay and threshold. `to_sigma`: the density (N,) of the field's output 0 (N,) (default:
+        exp, a NeRF's)."""
+        to_sigma = to_sigma or density
         cells = self.density.numel()
         count = max(1, int(cells * (share or self.share)))
         uniform = self._next_cells(count, generator)
